@@ -1,0 +1,106 @@
+// `slipway actions add|list|rm`: the local cache of remote actions (owner/repo@ref) used offline.
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import type { Command } from "@commander-js/extra-typings";
+import { OperationError, UserError } from "../lib/errors.js";
+import { defaultDataDir, parseRemoteRef, remoteActionDir } from "../runner/index.js";
+
+const exec = promisify(execFile);
+
+function isGitUrl(s: string): boolean {
+  return /^[a-z+]+:\/\//i.test(s) || /^[^/\s]+@[^:\s]+:/.test(s);
+}
+
+async function isGitRepo(dir: string): Promise<boolean> {
+  try {
+    await exec("git", ["rev-parse", "--git-dir"], { cwd: dir });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Copies the action into the cache; from a git repository, the files of `ref` (not the working tree). */
+export async function addAction(spec: string, from: string, actionsDir: string): Promise<string> {
+  const ref = parseRemoteRef(spec);
+  if (!ref || ref.path) throw new UserError(`'${spec}' is not an action reference of the form owner/repo@ref`);
+  const dest = remoteActionDir(actionsDir, ref);
+  mkdirSync(join(dest, ".."), { recursive: true });
+  const staging = mkdtempSync(join(tmpdir(), "slipway-action-"));
+  try {
+    if (isGitUrl(from)) {
+      try {
+        await exec("git", ["clone", "--quiet", "--depth", "1", "--branch", ref.ref, from, join(staging, "src")]);
+      } catch (err) {
+        throw new OperationError(`cannot clone ${from} at ${ref.ref}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+      }
+      rmSync(join(staging, "src", ".git"), { recursive: true, force: true });
+    } else {
+      const dir = resolve(from);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--from ${from}: not a directory or git URL`);
+      let exported = false;
+      if (await isGitRepo(dir)) {
+        try {
+          await exec("git", ["rev-parse", "--verify", "--quiet", `${ref.ref}^{commit}`], { cwd: dir });
+          mkdirSync(join(staging, "src"));
+          await exec("sh", ["-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", ref.ref, join(staging, "src")], { cwd: dir });
+          exported = true;
+        } catch {
+          exported = false;
+        }
+      }
+      if (!exported) cpSync(dir, join(staging, "src"), { recursive: true, filter: (p) => !p.split("/").includes(".git") });
+    }
+    const src = join(staging, "src");
+    if (!["action.yml", "action.yaml"].some((f) => existsSync(join(src, f))) && !readdirSync(src).length) {
+      throw new UserError(`--from ${from}: nothing to add`);
+    }
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(src, dest);
+    return dest;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+export function listActions(actionsDir: string): string[] {
+  if (!existsSync(actionsDir)) return [];
+  return readdirSync(actionsDir)
+    .flatMap((owner) => readdirSync(join(actionsDir, owner)).map((r) => `${owner}/${r}`))
+    .sort();
+}
+
+export function registerActions(program: Command): void {
+  const actions = program.command("actions").description("manage the local cache of remote actions used offline");
+  actions
+    .command("add")
+    .description("add owner/repo@ref to the cache from a directory, a local git repository or a git URL")
+    .argument("<action>", "owner/repo@ref")
+    .requiredOption("--from <dir-or-url>", "where the action's files come from")
+    .action(async (spec: string, flags: { from: string }) => {
+      const dest = await addAction(spec, flags.from, join(defaultDataDir(), "actions"));
+      process.stderr.write(`added ${spec} (${dest})\n`);
+    });
+  actions
+    .command("list")
+    .description("list the cached actions")
+    .option("--json", "print JSON")
+    .action((flags: { json?: boolean }) => {
+      const list = listActions(join(defaultDataDir(), "actions"));
+      process.stdout.write(flags.json ? `${JSON.stringify(list)}\n` : list.map((l) => `${l}\n`).join(""));
+    });
+  actions
+    .command("rm")
+    .description("remove a cached action")
+    .argument("<action>", "owner/repo@ref")
+    .action((spec: string) => {
+      const ref = parseRemoteRef(spec);
+      if (!ref) throw new UserError(`'${spec}' is not an action reference of the form owner/repo@ref`);
+      const dir = remoteActionDir(join(defaultDataDir(), "actions"), ref);
+      if (!existsSync(dir)) throw new UserError(`${spec} is not in the cache`);
+      rmSync(dir, { recursive: true, force: true });
+    });
+}

@@ -1,0 +1,243 @@
+// `slipway run [EVENT]`: run the repository's workflows for an event on this machine (act's flags).
+import { resolve } from "node:path";
+import type { Command } from "@commander-js/extra-typings";
+import type { Json } from "../expressions/index.js";
+import { OperationError, UserError } from "../lib/errors.js";
+import {
+  checkActions,
+  defaultDataDir,
+  executeRun,
+  killAllGroups,
+  planRun,
+  type Reporter,
+  type RunPlan,
+  type RunResult,
+  silentReporter,
+} from "../runner/index.js";
+import {
+  listWorkflowFiles,
+  loadEventFile,
+  loadWorkflows,
+  synthesizeEvent,
+  type TriggerEvent,
+} from "../workflow/index.js";
+import { collect, parsePairs, readDotenvFile, validateNames } from "./options.js";
+import { HumanReporter, renderSummary } from "./render.js";
+import { makeStyle } from "./tty.js";
+
+type RunFlags = {
+  workflows?: string;
+  eventpath?: string;
+  job?: string;
+  secret: string[];
+  secretFile: string[];
+  var: string[];
+  varFile: string[];
+  input: string[];
+  inputFile: string[];
+  list?: boolean;
+  directory: string;
+  json?: boolean;
+  jobs?: string;
+  verbose?: boolean;
+  dryrun?: boolean;
+};
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description("run the workflows that EVENT triggers (default: push), as GitHub Actions would")
+    .argument("[event]", "event name (push, pull_request, workflow_dispatch, ...)", "push")
+    .option("-W, --workflows <path>", "workflow file or directory of workflows")
+    .option("-e, --eventpath <file>", "GitHub webhook payload (JSON) for the event")
+    .option("-j, --job <id>", "run this job and the jobs it needs")
+    .option("-s, --secret <NAME=VALUE>", "a secret (NAME alone reads it from the environment)", collect, [] as string[])
+    .option("--secret-file <file>", "secrets from a dotenv file", collect, [] as string[])
+    .option("--var <NAME=VALUE>", "a configuration variable (vars context)", collect, [] as string[])
+    .option("--var-file <file>", "variables from a dotenv file", collect, [] as string[])
+    .option("--input <NAME=VALUE>", "a workflow_dispatch input", collect, [] as string[])
+    .option("--input-file <file>", "inputs from a dotenv file", collect, [] as string[])
+    .option("-l, --list", "list workflows, their triggers and jobs, then exit")
+    .option("-C, --directory <dir>", "the repository to run in", ".")
+    .option("--json", "print one JSON document with the results on stdout (logs go to stderr)")
+    .option("--jobs <n>", "how many jobs run at once (default: CPU count)")
+    .option("-v, --verbose", "show debug output (like ACTIONS_STEP_DEBUG)")
+    .option("-n, --dryrun", "print the plan (workflows and jobs that would run) without running anything")
+    .action(async (eventName: string, flags: RunFlags) => {
+      process.exitCode = await runCommand(eventName, flags);
+    });
+}
+
+async function readEvent(repoDir: string, eventName: string, flags: RunFlags, inputs: Record<string, string>): Promise<TriggerEvent> {
+  if (flags.eventpath) return loadEventFile(resolve(flags.eventpath), eventName, repoDir);
+  return synthesizeEvent(repoDir, eventName, { inputs });
+}
+
+export async function runCommand(eventName: string, flags: RunFlags): Promise<number> {
+  const repoDir = resolve(flags.directory);
+  const style = makeStyle({ json: flags.json });
+  const secrets = { ...Object.assign({}, ...flags.secretFile.map((f) => readDotenvFile(f, "--secret-file"))), ...parsePairs(flags.secret, "-s/--secret") };
+  const vars = { ...Object.assign({}, ...flags.varFile.map((f) => readDotenvFile(f, "--var-file"))), ...parsePairs(flags.var, "--var") };
+  const inputs = { ...Object.assign({}, ...flags.inputFile.map((f) => readDotenvFile(f, "--input-file"))), ...parsePairs(flags.input, "--input") };
+  validateNames(secrets, "secret");
+  validateNames(vars, "variable");
+  const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) throw new UserError(`--jobs must be a whole number of at least 1, got '${flags.jobs}'`);
+
+  const workflows = await loadWorkflows(repoDir, listWorkflowFiles(repoDir, flags.workflows));
+  if (flags.list) {
+    process.stdout.write(flags.json ? `${JSON.stringify(listing(workflows), null, 2)}\n` : renderListing(workflows));
+    return 0;
+  }
+  const event = await readEvent(repoDir, eventName, flags, inputs);
+  if (eventName === "workflow_dispatch") {
+    (event.payload as Record<string, unknown>).inputs = { ...((event.payload.inputs as object) ?? {}), ...inputs };
+  }
+  const plan = planRun(workflows, event, { job: flags.job });
+  const dataDir = defaultDataDir();
+  if (flags.dryrun) {
+    process.stdout.write(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
+    return 0;
+  }
+  checkActions(plan, `${dataDir}/actions`);
+
+  const matched = plan.workflows.filter((w) => w.matched);
+  const reporter: Reporter = new HumanReporter(style);
+  if (matched.length === 0) {
+    for (const w of plan.workflows) process.stderr.write(`${w.workflow.relPath}: not triggered (${w.reason})\n`);
+  }
+  const dispatchInputs = eventName === "workflow_dispatch" ? dispatchInputValues(matched.map((m) => m.workflow), inputs) : {};
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write("\ncancelling the run (Ctrl-C again to stop at once)\n");
+      controller.abort(new Error("cancelled by the user"));
+    } else {
+      killAllGroups();
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  let result: RunResult;
+  try {
+    const payload = event.payload as Record<string, any>;
+    result = await executeRun(plan, {
+      repoDir,
+      dataDir,
+      repository: String(payload.repository?.full_name ?? `local/${repoDir.split("/").pop()}`),
+      defaultBranch: String(payload.repository?.default_branch ?? "main"),
+      actor: String(payload.sender?.login ?? process.env.USER ?? "slipway"),
+      secrets,
+      vars,
+      inputs: dispatchInputs,
+      reporter: matched.length ? reporter : silentReporter,
+      signal: controller.signal,
+      jobs,
+      verbose: flags.verbose || process.env.ACTIONS_STEP_DEBUG === "true",
+    });
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+  process.stderr.write(renderSummary(result, style));
+  if (flags.json) process.stdout.write(`${JSON.stringify(toJson(result), null, 2)}\n`);
+  if (result.status === "failure" || result.status === "cancelled") {
+    if (!flags.json) throw new OperationError(`run ${result.status}`);
+    return 1;
+  }
+  return 0;
+}
+
+/** workflow_dispatch inputs typed by the workflows' input definitions (boolean, number, choice). */
+function dispatchInputValues(workflows: { events: Record<string, any> }[], given: Record<string, string>): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const wf of workflows) {
+    const defs = (wf.events.workflow_dispatch?.inputs ?? {}) as Record<string, { type?: string; default?: unknown; required?: boolean; options?: string[] }>;
+    for (const [name, d] of Object.entries(defs)) {
+      const raw = name in given ? given[name] : (d.default as Json | undefined);
+      if (raw === undefined) {
+        if (d.required) throw new UserError(`workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE`);
+        out[name] = d.type === "boolean" ? false : "";
+        continue;
+      }
+      if (d.type === "boolean") {
+        const s = String(raw);
+        if (s !== "true" && s !== "false") throw new UserError(`input '${name}' must be true or false, got '${s}'`);
+        out[name] = s === "true";
+      } else if (d.type === "number") {
+        const n = Number(raw);
+        if (Number.isNaN(n)) throw new UserError(`input '${name}' must be a number, got '${raw}'`);
+        out[name] = n;
+      } else if (d.type === "choice" && d.options && !d.options.includes(String(raw))) {
+        throw new UserError(`input '${name}' must be one of ${d.options.join(", ")}, got '${raw}'`);
+      } else out[name] = String(raw);
+    }
+  }
+  for (const [k, v] of Object.entries(given)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
+function toJson(result: RunResult) {
+  return {
+    status: result.status,
+    runId: result.runId,
+    workflows: result.workflows,
+    durationMs: result.durationMs,
+    jobs: result.jobs.map((j) => ({
+      id: j.id,
+      name: j.name,
+      workflow: j.workflow,
+      matrix: j.matrix,
+      status: j.status,
+      outputs: j.outputs,
+      durationMs: j.durationMs,
+      steps: j.steps.map((s) => ({
+        id: s.id,
+        name: s.name,
+        outcome: s.outcome,
+        conclusion: s.conclusion,
+        durationMs: s.durationMs,
+        outputs: s.outputs,
+      })),
+      annotations: j.annotations,
+      summary: j.summary,
+      ...(j.message ? { message: j.message } : {}),
+    })),
+  };
+}
+
+type Listed = { file: string; name: string; events: string[]; jobs: { id: string; needs: string[] }[] };
+
+function listing(workflows: Awaited<ReturnType<typeof loadWorkflows>>): Listed[] {
+  return workflows.map((wf) => ({
+    file: wf.relPath,
+    name: wf.name,
+    events: Object.keys(wf.events),
+    jobs: wf.jobs.map((j) => ({ id: j.id, needs: j.needs })),
+  }));
+}
+
+function renderListing(workflows: Awaited<ReturnType<typeof loadWorkflows>>): string {
+  const rows = listing(workflows).flatMap((w) => w.jobs.map((j) => [w.file, w.name, j.id, j.needs.join(",") || "-", w.events.join(",")]));
+  const header = ["WORKFLOW FILE", "WORKFLOW", "JOB", "NEEDS", "EVENTS"];
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  return `${all.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n")}\n`;
+}
+
+function planJson(plan: RunPlan) {
+  return {
+    event: plan.event.name,
+    workflows: plan.workflows.map((w) => ({ file: w.workflow.relPath, matched: w.matched, reason: w.reason, jobs: w.matched ? w.jobs : [] })),
+  };
+}
+
+function renderPlan(plan: RunPlan): string {
+  return plan.workflows
+    .map((w) => `${w.workflow.relPath}: ${w.matched ? `runs ${w.jobs.join(", ")}` : `not triggered (${w.reason})`}\n`)
+    .join("");
+}

@@ -1,0 +1,126 @@
+// State shared by every job of one `slipway run` (or one server run): identity, event, secrets, limits.
+import type { Json } from "../expressions/index.js";
+import type { TriggerEvent } from "../workflow/triggers.js";
+import type { Masker } from "./masker.js";
+import type { Reporter } from "./reporter.js";
+
+export type RunContext = {
+  repoDir: string;
+  dataDir: string;
+  /** Where job workspaces and temp dirs of this run are made. */
+  workDir: string;
+  runId: string;
+  runNumber: number;
+  runAttempt: number;
+  event: TriggerEvent;
+  sha: string;
+  ref: string;
+  repository: string;
+  defaultBranch: string;
+  actor: string;
+  secrets: Record<string, string>;
+  vars: Record<string, string>;
+  masker: Masker;
+  reporter: Reporter;
+  /** Aborted when the whole run is cancelled (Ctrl-C). */
+  signal: AbortSignal;
+  /** Limits how many job legs run at once. */
+  slots: Semaphore;
+  /** The directory of remote actions, `<dir>/<owner>/<repo>@<ref>`. */
+  actionsDir: string;
+  verbose: boolean;
+  /** Environment the host executor starts from (normally process.env). */
+  hostEnv: Record<string, string>;
+};
+
+/** The `github` context fields that stay the same for every job of a workflow. */
+export function githubContext(run: RunContext, workflow: { name: string; relPath: string }): Record<string, Json> {
+  const ev = run.event;
+  const payload = ev.payload as Record<string, any>;
+  const ref = run.ref;
+  const refType = ref.startsWith("refs/tags/") ? "tag" : "branch";
+  const refName = ref.replace(/^refs\/(heads|tags)\//, "");
+  const pr = payload.pull_request as Record<string, any> | undefined;
+  const [owner] = run.repository.split("/");
+  const serverUrl = "https://github.com";
+  return {
+    action: "",
+    action_path: "",
+    action_ref: "",
+    action_repository: "",
+    action_status: "",
+    actor: run.actor,
+    actor_id: "0",
+    api_url: "https://api.github.com",
+    base_ref: pr ? String(pr.base?.ref ?? "") : "",
+    env: "",
+    event: payload as Json,
+    event_name: ev.name,
+    event_path: "",
+    graphql_url: "https://api.github.com/graphql",
+    head_ref: pr ? String(pr.head?.ref ?? "") : "",
+    job: "",
+    path: "",
+    ref,
+    ref_name: refName,
+    ref_protected: false,
+    ref_type: refType,
+    repository: run.repository,
+    repository_id: "0",
+    repository_owner: owner,
+    repository_owner_id: "0",
+    repositoryUrl: `git://github.com/${run.repository}.git`,
+    retention_days: "90",
+    run_attempt: String(run.runAttempt),
+    run_id: run.runId,
+    run_number: String(run.runNumber),
+    secret_source: "Actions",
+    server_url: serverUrl,
+    sha: run.sha,
+    state: "",
+    step_summary: "",
+    token: run.secrets.GITHUB_TOKEN ?? "",
+    triggering_actor: run.actor,
+    workflow: workflow.name,
+    workflow_ref: `${run.repository}/${workflow.relPath}@${ref}`,
+    workflow_sha: run.sha,
+    workspace: "",
+    output: "",
+  };
+}
+
+/** A counting semaphore for job slots (`--jobs N`). */
+export class Semaphore {
+  private waiters: (() => void)[] = [];
+  private used = 0;
+  private readonly size: number;
+  constructor(size: number) {
+    this.size = size;
+  }
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.used >= this.size) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          this.waiters = this.waiters.filter((w) => w !== go);
+          reject(signal?.reason ?? new Error("aborted"));
+        };
+        const go = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        this.waiters.push(go);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    } else {
+      this.used++;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.used--;
+    };
+  }
+}

@@ -1,0 +1,220 @@
+// The mutable state of one running job leg, and the contexts and environment derived from it.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { MappingToken } from "@actions/workflow-parser/templates/tokens/index";
+import { coerceToString, type EvaluationOptions, hashFiles, type Json } from "../expressions/index.js";
+import type { JobDef, WorkflowFile } from "../workflow/model.js";
+import { evaluateToken } from "../workflow/template.js";
+import type { RunContext } from "./context.js";
+import type { MatrixLeg } from "./matrix.js";
+import type { JobRef } from "./reporter.js";
+import type { JobResult, StepResult } from "./types.js";
+import type { Annotation } from "./workflow-commands.js";
+
+export type NeedsContext = Record<string, { result: string; outputs: Record<string, string> }>;
+
+export type JobInvocation = {
+  run: RunContext;
+  workflow: WorkflowFile;
+  job: JobDef;
+  ref: JobRef;
+  matrix: MatrixLeg | null;
+  strategy: Record<string, Json>;
+  needs: NeedsContext;
+  inputs: Record<string, Json>;
+  github: Record<string, Json>;
+  secrets: Record<string, string>;
+  /** Aborted by fail-fast, a concurrency group or the run's cancellation. */
+  signal: AbortSignal;
+};
+
+export type StepContextEntry = { outputs: Record<string, string>; outcome: string; conclusion: string };
+
+/** A queued post step (a JavaScript action's `post`, a built-in's save), run at the end in reverse order. */
+export type PostStep = { name: string; condition: string; run: () => Promise<"success" | "failure"> };
+
+export class JobState {
+  readonly inv: JobInvocation;
+  readonly dir: string;
+  readonly workspace: string;
+  readonly temp: string;
+  readonly toolCache: string;
+  readonly eventPath: string;
+  /** workflow env + job env, evaluated at job start. */
+  env: Record<string, string> = {};
+  /** Variables written to GITHUB_ENV by earlier steps. */
+  readonly fileEnv: Record<string, string> = {};
+  /** Directories written to GITHUB_PATH, newest first. */
+  readonly pathAdditions: string[] = [];
+  status: "success" | "failure" = "success";
+  readonly stepResults: StepResult[] = [];
+  readonly annotations: Annotation[] = [];
+  readonly summaries: string[] = [];
+  readonly postSteps: PostStep[] = [];
+  readonly processGroups: number[] = [];
+  defaultsRun: { shell?: string; "working-directory"?: string } = {};
+  private counter = 0;
+
+  constructor(inv: JobInvocation) {
+    this.inv = inv;
+    const safe = inv.ref.key.replace(/[^A-Za-z0-9._-]+/g, "_");
+    this.dir = join(inv.run.workDir, safe);
+    const repoName = inv.run.repository.split("/").pop() || "repo";
+    this.workspace = join(this.dir, repoName);
+    this.temp = join(this.dir, "_temp");
+    this.toolCache = join(inv.run.dataDir, "toolcache");
+    mkdirSync(this.workspace, { recursive: true });
+    mkdirSync(join(this.temp, "_runner_file_commands"), { recursive: true });
+    mkdirSync(join(this.temp, "_github_workflow"), { recursive: true });
+    mkdirSync(this.toolCache, { recursive: true });
+    this.eventPath = join(this.temp, "_github_workflow", "event.json");
+    writeFileSync(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2));
+  }
+
+  /** Aborted when the job is cancelled: the run's or fail-fast's cancellation, or the job's timeout. */
+  readonly controller = new AbortController();
+  timedOut = false;
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get cancelled(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  nextId(): number {
+    return ++this.counter;
+  }
+
+  jobStatus(): "success" | "failure" | "cancelled" {
+    return this.cancelled ? "cancelled" : this.status;
+  }
+
+  runnerContext(): Record<string, Json> {
+    return {
+      os: "Linux",
+      arch: process.arch === "arm64" ? "ARM64" : "X64",
+      name: "slipway",
+      environment: "self-hosted",
+      temp: this.temp,
+      tool_cache: this.toolCache,
+      workspace: this.dir,
+      debug: this.inv.run.verbose ? "1" : "",
+    };
+  }
+
+  /** The contexts for expressions evaluated inside the job (steps, job outputs). */
+  contexts(extra: {
+    env: Record<string, string>;
+    steps: Record<string, StepContextEntry>;
+    inputs?: Record<string, Json>;
+    github?: Record<string, Json>;
+  }): Record<string, unknown> {
+    const inv = this.inv;
+    return {
+      github: { ...this.githubContext(), ...(extra.github ?? {}) },
+      env: extra.env,
+      vars: inv.run.vars,
+      secrets: inv.secrets,
+      job: { status: this.jobStatus(), container: { id: "", network: "" }, services: {} },
+      steps: extra.steps,
+      runner: this.runnerContext(),
+      matrix: inv.matrix ?? {},
+      strategy: inv.strategy,
+      needs: inv.needs,
+      inputs: extra.inputs ?? inv.inputs,
+    };
+  }
+
+  githubContext(): Record<string, Json> {
+    return {
+      ...this.inv.github,
+      job: this.inv.job.id,
+      workspace: this.workspace,
+      event_path: this.eventPath,
+    };
+  }
+
+  evalOptions(contexts: Record<string, unknown>): EvaluationOptions {
+    return {
+      contexts,
+      status: { success: this.status === "success", failure: this.status === "failure", cancelled: this.cancelled },
+      hashFiles: (patterns) => hashFiles(this.workspace, patterns),
+    };
+  }
+
+  /** Evaluates an env mapping to strings. */
+  evaluateEnv(token: MappingToken | undefined, opts: EvaluationOptions): Record<string, string> {
+    if (!token) return {};
+    const value = evaluateToken(token, opts);
+    const out: Record<string, string> = {};
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) out[k] = coerceToString(v);
+    }
+    return out;
+  }
+
+  /** The default variables GitHub sets for every step. */
+  defaultEnv(): Record<string, string> {
+    const g = this.githubContext();
+    const s = (v: Json | undefined) => (v === undefined || v === null ? "" : String(v));
+    return {
+      CI: "true",
+      GITHUB_ACTIONS: "true",
+      GITHUB_ACTOR: s(g.actor),
+      GITHUB_ACTOR_ID: s(g.actor_id),
+      GITHUB_API_URL: s(g.api_url),
+      GITHUB_BASE_REF: s(g.base_ref),
+      GITHUB_EVENT_NAME: s(g.event_name),
+      GITHUB_EVENT_PATH: this.eventPath,
+      GITHUB_GRAPHQL_URL: s(g.graphql_url),
+      GITHUB_HEAD_REF: s(g.head_ref),
+      GITHUB_JOB: this.inv.job.id,
+      GITHUB_REF: s(g.ref),
+      GITHUB_REF_NAME: s(g.ref_name),
+      GITHUB_REF_PROTECTED: "false",
+      GITHUB_REF_TYPE: s(g.ref_type),
+      GITHUB_REPOSITORY: s(g.repository),
+      GITHUB_REPOSITORY_ID: s(g.repository_id),
+      GITHUB_REPOSITORY_OWNER: s(g.repository_owner),
+      GITHUB_REPOSITORY_OWNER_ID: s(g.repository_owner_id),
+      GITHUB_RETENTION_DAYS: s(g.retention_days),
+      GITHUB_RUN_ATTEMPT: s(g.run_attempt),
+      GITHUB_RUN_ID: s(g.run_id),
+      GITHUB_RUN_NUMBER: s(g.run_number),
+      GITHUB_SERVER_URL: s(g.server_url),
+      GITHUB_SHA: s(g.sha),
+      GITHUB_TRIGGERING_ACTOR: s(g.triggering_actor),
+      GITHUB_WORKFLOW: s(g.workflow),
+      GITHUB_WORKFLOW_REF: s(g.workflow_ref),
+      GITHUB_WORKFLOW_SHA: s(g.workflow_sha),
+      GITHUB_WORKSPACE: this.workspace,
+      RUNNER_ARCH: process.arch === "arm64" ? "ARM64" : "X64",
+      RUNNER_ENVIRONMENT: "self-hosted",
+      RUNNER_NAME: "slipway",
+      RUNNER_OS: "Linux",
+      RUNNER_TEMP: this.temp,
+      RUNNER_TOOL_CACHE: this.toolCache,
+      RUNNER_WORKSPACE: this.dir,
+      ...(this.inv.run.verbose ? { RUNNER_DEBUG: "1" } : {}),
+    };
+  }
+
+  result(startedAt: number, status: JobResult["status"], outputs: Record<string, string>, message?: string): JobResult {
+    const inv = this.inv;
+    return {
+      id: inv.ref.id,
+      name: inv.ref.name,
+      workflow: inv.workflow.relPath,
+      matrix: inv.matrix,
+      status,
+      outputs,
+      durationMs: Date.now() - startedAt,
+      steps: this.stepResults,
+      annotations: this.annotations,
+      summary: this.summaries.join(""),
+      ...(message ? { message } : {}),
+    };
+  }
+}

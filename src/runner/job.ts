@@ -1,0 +1,136 @@
+// One job leg on the host: set up the workspace and temp dir, evaluate the job's env, defaults and
+// timeout, run the steps, then the post steps in reverse, then evaluate the job's outputs.
+import { rmSync } from "node:fs";
+import { coerceToString, evaluateExpression, isTruthy, type Json } from "../expressions/index.js";
+import { evaluateToken } from "../workflow/template.js";
+import { JobState, type JobInvocation } from "./job-state.js";
+import { signalGroup } from "./process.js";
+import { executeSteps, type StepScope, scopeContexts, scopeEnv } from "./steps/execute.js";
+import { logLine } from "./steps/process-step.js";
+import type { JobResult } from "./types.js";
+
+function runDefaults(value: Json | undefined): { shell?: string; "working-directory"?: string } {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return {};
+  const run = (value as Record<string, Json>).run;
+  if (!run || typeof run !== "object" || Array.isArray(run)) return {};
+  const out: { shell?: string; "working-directory"?: string } = {};
+  if (run.shell !== undefined && run.shell !== null) out.shell = coerceToString(run.shell);
+  if (run["working-directory"] !== undefined && run["working-directory"] !== null) {
+    out["working-directory"] = coerceToString(run["working-directory"]);
+  }
+  return out;
+}
+
+export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
+  const started = Date.now();
+  const run = inv.run;
+  const state = new JobState(inv);
+  const onAbort = () => state.controller.abort(inv.signal.reason);
+  if (inv.signal.aborted) onAbort();
+  else inv.signal.addEventListener("abort", onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  run.reporter.jobStarted(inv.ref);
+  try {
+    // Job-level values see github, needs, strategy, matrix, vars, secrets, inputs and the workflow env.
+    const baseCtx = state.contexts({ env: {}, steps: {} });
+    const wfEnv = inv.workflow.env ? state.evaluateEnv(inv.workflow.env as never, state.evalOptions(baseCtx)) : {};
+    const jobCtx = state.contexts({ env: wfEnv, steps: {} });
+    const jobEnv = state.evaluateEnv(inv.job.env, state.evalOptions(jobCtx));
+    state.env = { ...wfEnv, ...jobEnv };
+    const evalCtx = state.contexts({ env: state.env, steps: {} });
+    const opts = state.evalOptions(evalCtx);
+    state.defaultsRun = {
+      ...runDefaults(inv.workflow.defaults ? evaluateToken(inv.workflow.defaults, opts) : undefined),
+      ...runDefaults(inv.job.defaults ? evaluateToken(inv.job.defaults, opts) : undefined),
+    };
+    const timeoutValue = inv.job.timeoutMinutes ? evaluateToken(inv.job.timeoutMinutes, opts) : 360;
+    const timeoutMinutes = Number(timeoutValue);
+    if (!(timeoutMinutes > 0)) throw new Error(`timeout-minutes must be a positive number, got ${JSON.stringify(timeoutValue)}`);
+    timer = setTimeout(() => {
+      state.timedOut = true;
+      logLine(state, `The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`, "error");
+      state.controller.abort(new Error("timeout"));
+    }, timeoutMinutes * 60_000);
+    if (inv.job.runsOn) {
+      const runsOn = evaluateToken(inv.job.runsOn, opts);
+      if (run.verbose) logLine(state, `runs-on ${JSON.stringify(runsOn)}: the host`, "debug");
+    }
+
+    const scope: StepScope = {
+      state,
+      steps: {},
+      env: state.env,
+      defaults: state.defaultsRun,
+      failed: false,
+      composite: false,
+      depth: 0,
+      label: "",
+    };
+    await executeSteps(inv.job.steps, scope);
+    await runPostSteps(state);
+
+    let outputs: Record<string, string> = {};
+    if (inv.job.outputs) {
+      const ctx = scopeContexts(scope, scopeEnv(scope));
+      const value = evaluateToken(inv.job.outputs, state.evalOptions(ctx));
+      outputs = {};
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        for (const [k, v] of Object.entries(value)) {
+          const s = coerceToString(v);
+          // GitHub does not pass on an output that contains a secret.
+          if (run.masker.mask(s) !== s) {
+            logLine(state, `Warning: Skip output '${k}' since it may contain secret.`, "warning");
+            continue;
+          }
+          outputs[k] = s;
+        }
+      }
+    }
+    let status: JobResult["status"] = state.status;
+    let message: string | undefined;
+    if (state.timedOut) {
+      status = "failure";
+      message = `The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`;
+    } else if (state.cancelled) status = "cancelled";
+    return state.result(started, status, outputs, message);
+  } catch (err) {
+    const message = (err as Error).message;
+    logLine(state, message, "error");
+    state.annotations.push({ level: "error", message: run.masker.mask(message) });
+    return state.result(started, state.cancelled ? "cancelled" : "failure", {}, run.masker.mask(message));
+  } finally {
+    if (timer) clearTimeout(timer);
+    inv.signal.removeEventListener("abort", onAbort);
+    // Like GitHub's "Cleaning up orphan processes": nothing a step left running outlives the job.
+    for (const pid of state.processGroups) signalGroup(pid, "SIGKILL");
+    if (!process.env.SLIPWAY_KEEP_WORKDIRS) rmSync(state.dir, { recursive: true, force: true });
+  }
+}
+
+async function runPostSteps(state: JobState): Promise<void> {
+  const run = state.inv.run;
+  for (const post of [...state.postSteps].reverse()) {
+    const status = { success: state.status === "success", failure: state.status === "failure", cancelled: state.cancelled };
+    let ok: boolean;
+    try {
+      ok = isTruthy(evaluateExpression(post.condition, { contexts: state.contexts({ env: state.env, steps: {} }), status }));
+    } catch {
+      ok = false;
+    }
+    if (!ok) continue;
+    const started = Date.now();
+    run.reporter.stepStarted(state.inv.ref, { id: "post", name: post.name });
+    const outcome = await post.run();
+    const result = {
+      id: `post-${state.nextId()}`,
+      name: post.name,
+      outcome,
+      conclusion: outcome,
+      durationMs: Date.now() - started,
+      outputs: {},
+    } as const;
+    state.stepResults.push({ ...result, outputs: {} });
+    if (outcome === "failure") state.status = "failure";
+    run.reporter.stepFinished(state.inv.ref, { ...result, outputs: {} });
+  }
+}

@@ -1,0 +1,142 @@
+// Child processes for steps: each in its own process group so that a timeout or cancel stops the whole
+// tree (SIGINT first, SIGKILL after a grace period); output is split into lines as it arrives.
+import { spawn } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
+
+/** Lines longer than this are cut into pieces, so one huge line cannot grow memory without bound. */
+const maxLine = 64 * 1024;
+
+export const killGraceMs = Number(process.env.SLIPWAY_KILL_GRACE_MS ?? 5000);
+
+export type ProcessResult = {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when slipway stopped the process. */
+  stoppedBy?: "timeout" | "cancel";
+  /** Set when the process could not be started (command not found, bad cwd). */
+  spawnError?: Error;
+  /** The process group, for cleaning up what the step left running when the job ends. */
+  pid?: number;
+};
+
+export type RunProcessOptions = {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  onLine: (line: string, stream: "stdout" | "stderr") => void;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+};
+
+class LineSplitter {
+  private decoder = new StringDecoder("utf8");
+  private buf = "";
+  private readonly emit: (line: string) => void;
+  constructor(emit: (line: string) => void) {
+    this.emit = emit;
+  }
+  push(chunk: Buffer): void {
+    this.buf += this.decoder.write(chunk);
+    let start = 0;
+    for (;;) {
+      const nl = this.buf.indexOf("\n", start);
+      if (nl < 0) break;
+      let line = this.buf.slice(start, nl);
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      this.emit(line);
+      start = nl + 1;
+    }
+    this.buf = this.buf.slice(start);
+    while (this.buf.length > maxLine) {
+      this.emit(this.buf.slice(0, maxLine));
+      this.buf = this.buf.slice(maxLine);
+    }
+  }
+  end(): void {
+    this.buf += this.decoder.end();
+    if (this.buf.length) this.emit(this.buf);
+    this.buf = "";
+  }
+}
+
+export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
+  return new Promise((resolve) => {
+    let stoppedBy: ProcessResult["stoppedBy"];
+    let killTimer: NodeJS.Timeout | undefined;
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(opts.command, opts.args, {
+        cwd: opts.cwd,
+        env: opts.env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+    } catch (err) {
+      resolve({ exitCode: null, signal: null, spawnError: err as Error });
+      return;
+    }
+    if (child.pid) activeGroups.add(child.pid);
+    const stop = (reason: "timeout" | "cancel") => {
+      if (stoppedBy || child.exitCode !== null) return;
+      stoppedBy = reason;
+      signalGroup(child.pid, "SIGINT");
+      killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), killGraceMs);
+      killTimer.unref();
+    };
+    const timeout = opts.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), opts.timeoutMs) : undefined;
+    const onAbort = () => stop("cancel");
+    if (opts.signal?.aborted) queueMicrotask(onAbort);
+    else opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const out = new LineSplitter((l) => opts.onLine(l, "stdout"));
+    const err = new LineSplitter((l) => opts.onLine(l, "stderr"));
+    child.stdout!.on("data", (c: Buffer) => out.push(c));
+    child.stderr!.on("data", (c: Buffer) => err.push(c));
+    let spawnError: Error | undefined;
+    let finished = false;
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      if (finished) return;
+      finished = true;
+      out.end();
+      err.end();
+      if (timeout) clearTimeout(timeout);
+      if (killTimer) clearTimeout(killTimer);
+      opts.signal?.removeEventListener("abort", onAbort);
+      // A stopped step takes everything it started with it.
+      if (stoppedBy) signalGroup(child.pid, "SIGKILL");
+      if (child.pid) activeGroups.delete(child.pid);
+      resolve({ exitCode, signal, stoppedBy, spawnError, pid: child.pid });
+    };
+    child.on("error", (e) => {
+      spawnError = e;
+      if (child.pid === undefined) finish(null, null);
+    });
+    child.on("close", (exitCode, signal) => finish(exitCode, signal));
+    child.on("exit", (exitCode, signal) => {
+      // A background process started by the step (`server &`) may keep the pipes open; the step is
+      // over when its shell exits. Give the pipes a moment to drain, then stop reading.
+      setTimeout(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        finish(exitCode, signal);
+      }, 200);
+    });
+  });
+}
+
+/** Process groups of steps still running, so a forced exit (second Ctrl-C) can stop them all. */
+export const activeGroups = new Set<number>();
+
+export function killAllGroups(): void {
+  for (const pid of activeGroups) signalGroup(pid, "SIGKILL");
+}
+
+export function signalGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,180 @@
+// A run: plan (which workflows the event triggers, which jobs, what is missing) and then execute
+// every triggered workflow's graph with shared job slots, secrets and masking.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { coerceToString, isTruthy, type Json } from "../expressions/index.js";
+import { UserError } from "../lib/errors.js";
+import { eventRef as eventRefOf, eventSha as eventShaOf } from "../workflow/event.js";
+import type { WorkflowFile } from "../workflow/model.js";
+import { evaluateToken } from "../workflow/template.js";
+import { matchWorkflowTrigger, type TriggerEvent } from "../workflow/triggers.js";
+import { findBuiltinAction } from "./builtin/index.js";
+import { ConcurrencyGroups } from "./concurrency.js";
+import { githubContext, type RunContext, Semaphore } from "./context.js";
+import { newGraphScope, runGraph, withNeeds } from "./graph.js";
+import { Masker } from "./masker.js";
+import type { Reporter } from "./reporter.js";
+import { locateAction } from "./steps/action-loader.js";
+import { isCheckout } from "./steps/action.js";
+import type { JobResult, RunResult, Status } from "./types.js";
+
+export type PlannedWorkflow = { workflow: WorkflowFile; matched: boolean; reason: string; jobs: string[] };
+
+export type RunPlan = { event: TriggerEvent; workflows: PlannedWorkflow[] };
+
+/** Which workflows the event triggers and which of their jobs run (`-j` selects a job and its needs). */
+export function planRun(workflows: WorkflowFile[], event: TriggerEvent, opts: { job?: string; workflowsGiven?: boolean } = {}): RunPlan {
+  const planned: PlannedWorkflow[] = workflows.map((wf) => {
+    const m = matchWorkflowTrigger(wf.events, event);
+    let jobs = wf.jobs.map((j) => j.id);
+    if (opts.job) jobs = wf.jobs.some((j) => j.id === opts.job) ? [...withNeeds(wf, [opts.job])] : [];
+    return { workflow: wf, matched: m.matched && jobs.length > 0, reason: m.reason, jobs };
+  });
+  if (opts.job && !workflows.some((wf) => wf.jobs.some((j) => j.id === opts.job))) {
+    const known = workflows.flatMap((wf) => wf.jobs.map((j) => j.id));
+    throw new UserError(`no job '${opts.job}' in the workflows (jobs: ${known.join(", ") || "none"})`);
+  }
+  return { event, workflows: planned };
+}
+
+/** Remote actions the planned jobs use that are not in the local action cache: an error before anything runs. */
+export function checkActions(plan: RunPlan, actionsDir: string): void {
+  const missing = new Set<string>();
+  for (const p of plan.workflows.filter((w) => w.matched)) {
+    for (const job of p.workflow.jobs.filter((j) => p.jobs.includes(j.id))) {
+      for (const step of job.steps) {
+        const uses = step.uses;
+        if (!uses || uses.startsWith("./") || uses.startsWith("docker://") || isCheckout(uses) || findBuiltinAction(uses)) continue;
+        try {
+          locateAction(uses, "/", actionsDir);
+        } catch (err) {
+          missing.add((err as Error).message);
+        }
+      }
+    }
+  }
+  if (missing.size) throw new UserError([...missing].join("\n"));
+}
+
+export type ExecuteOptions = {
+  repoDir: string;
+  dataDir: string;
+  repository: string;
+  defaultBranch: string;
+  actor: string;
+  secrets: Record<string, string>;
+  vars: Record<string, string>;
+  inputs: Record<string, Json>;
+  reporter: Reporter;
+  signal: AbortSignal;
+  jobs?: number;
+  verbose?: boolean;
+  hostEnv?: Record<string, string>;
+};
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SLIPWAY_DATA_DIR) return env.SLIPWAY_DATA_DIR;
+  const base = env.XDG_DATA_HOME || join(env.HOME || "/tmp", ".local", "share");
+  return join(base, "slipway");
+}
+
+/** The next run number for a repository, kept in the data directory. */
+function nextRunNumber(dataDir: string, repository: string): number {
+  const dir = join(dataDir, "runs", repository.replace(/[^A-Za-z0-9._-]+/g, "_"));
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "counter");
+  let n = 0;
+  try {
+    n = Number(readFileSync(file, "utf8")) || 0;
+  } catch {
+    n = 0;
+  }
+  n += 1;
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, String(n));
+  renameSync(tmp, file);
+  return n;
+}
+
+export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<RunResult> {
+  const started = Date.now();
+  const runNumber = nextRunNumber(opts.dataDir, opts.repository);
+  const runId = `${Date.now()}${String(runNumber).padStart(4, "0")}`.slice(-12);
+  const workDir = join(opts.dataDir, "work", runId);
+  mkdirSync(workDir, { recursive: true });
+  const masker = new Masker();
+  for (const v of Object.values(opts.secrets)) masker.add(v);
+  const event = plan.event;
+  const run: RunContext = {
+    repoDir: opts.repoDir,
+    dataDir: opts.dataDir,
+    workDir,
+    runId,
+    runNumber,
+    runAttempt: 1,
+    event,
+    sha: eventShaOf(event),
+    ref: eventRefOf(event),
+    repository: opts.repository,
+    defaultBranch: opts.defaultBranch,
+    actor: opts.actor,
+    secrets: opts.secrets,
+    vars: opts.vars,
+    masker,
+    reporter: opts.reporter,
+    signal: opts.signal,
+    slots: new Semaphore(Math.max(1, opts.jobs ?? cpus().length)),
+    actionsDir: join(opts.dataDir, "actions"),
+    verbose: !!opts.verbose,
+    hostEnv: (opts.hostEnv ?? (process.env as Record<string, string>)),
+  };
+  const groups = new ConcurrencyGroups();
+  const results: JobResult[] = [];
+  const matched = plan.workflows.filter((w) => w.matched);
+  try {
+    await Promise.all(
+      matched.map(async (p) => {
+        const controller = new AbortController();
+        const onAbort = () => controller.abort(opts.signal.reason);
+        if (opts.signal.aborted) onAbort();
+        else opts.signal.addEventListener("abort", onAbort, { once: true });
+        const scope = newGraphScope(run, p.workflow, groups, results, opts.inputs, controller.signal);
+        scope.onlyJobs = new Set(p.jobs);
+        let ticket: { cancelled: boolean; release: () => void } | undefined;
+        if (p.workflow.concurrency) {
+          const c = evaluateToken(p.workflow.concurrency, {
+            contexts: { github: githubContext(run, p.workflow), inputs: opts.inputs, vars: opts.vars },
+          });
+          const group = typeof c === "string" ? c : c && typeof c === "object" && !Array.isArray(c) ? coerceToString(c.group ?? "") : "";
+          const cancelInProgress = !!(c && typeof c === "object" && !Array.isArray(c) && isTruthy(c["cancel-in-progress"] ?? false));
+          if (group) ticket = await groups.enter(`workflow:${group}`, cancelInProgress, () => controller.abort(new Error("concurrency")));
+        }
+        try {
+          if (ticket?.cancelled) controller.abort(new Error("concurrency"));
+          await runGraph(scope);
+        } finally {
+          ticket?.release();
+          opts.signal.removeEventListener("abort", onAbort);
+        }
+      }),
+    );
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  return {
+    status: overallStatus(results, opts.signal.aborted),
+    runId,
+    workflows: matched.map((m) => m.workflow.relPath),
+    jobs: results,
+    durationMs: Date.now() - started,
+  };
+}
+
+function overallStatus(jobs: JobResult[], cancelled: boolean): Status {
+  if (jobs.length === 0) return "skipped";
+  if (jobs.some((j) => j.status === "failure")) return "failure";
+  if (cancelled || jobs.some((j) => j.status === "cancelled")) return "cancelled";
+  if (jobs.every((j) => j.status === "skipped")) return "skipped";
+  return "success";
+}

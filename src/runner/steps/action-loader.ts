@@ -1,0 +1,85 @@
+// Finding and parsing actions: local (`./path`, relative to the workspace as on GitHub) and remote
+// (`owner/repo[/path]@ref`, from slipway's action directory, filled by `slipway actions add`).
+import { existsSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { convertActionTemplate, parseAction } from "@actions/workflow-parser/actions/index";
+import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
+import { isMapping, NoOperationTraceWriter } from "@actions/workflow-parser";
+import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
+import { formatProblem, UserError } from "../../lib/errors.js";
+
+export type RemoteActionRef = { owner: string; repo: string; path: string; ref: string };
+
+export type LoadedAction = {
+  dir: string;
+  file: string;
+  template: ActionTemplate;
+  root: TemplateToken;
+  repository: string;
+  ref: string;
+};
+
+export function parseRemoteRef(uses: string): RemoteActionRef | undefined {
+  const m = /^([^/@\s]+)\/([^/@\s]+)((?:\/[^@\s]+)?)@([^\s]+)$/.exec(uses);
+  if (!m) return undefined;
+  return { owner: m[1], repo: m[2], path: m[3].replace(/^\//, ""), ref: m[4] };
+}
+
+/** Where a remote action's files live: `<actionsDir>/<owner>/<repo>@<ref>`. */
+export function remoteActionDir(actionsDir: string, ref: RemoteActionRef): string {
+  return join(actionsDir, ref.owner, `${ref.repo}@${ref.ref}`);
+}
+
+export function locateAction(uses: string, workspace: string, actionsDir: string): { dir: string; repository: string; ref: string } {
+  if (uses.startsWith("./") || uses === ".") {
+    return { dir: resolve(workspace, uses), repository: "", ref: "" };
+  }
+  const r = parseRemoteRef(uses);
+  if (!r) throw new UserError(`'${uses}' is not a valid action reference: use ./path, owner/repo@ref or owner/repo/path@ref`);
+  let base = remoteActionDir(actionsDir, r);
+  if (!existsSync(base)) {
+    const lower = remoteActionDir(actionsDir, { ...r, owner: r.owner.toLowerCase(), repo: r.repo.toLowerCase() });
+    if (existsSync(lower)) base = lower;
+  }
+  if (!existsSync(base)) {
+    throw new UserError(
+      `action ${r.owner}/${r.repo}@${r.ref} is not in the local action cache (${base}); add it with ` +
+        `'slipway actions add ${r.owner}/${r.repo}@${r.ref} --from <dir or git url>'`,
+    );
+  }
+  return { dir: r.path ? join(base, r.path) : base, repository: `${r.owner}/${r.repo}`, ref: r.ref };
+}
+
+const cache = new Map<string, LoadedAction>();
+
+export function loadAction(uses: string, workspace: string, actionsDir: string): LoadedAction {
+  const where = locateAction(uses, workspace, actionsDir);
+  const file = ["action.yml", "action.yaml"].map((f) => join(where.dir, f)).find((f) => existsSync(f));
+  if (!file) {
+    const hint = uses.startsWith("./") ? " (local actions are found in the workspace: check out the repository first)" : "";
+    throw new UserError(`no action.yml or action.yaml in ${where.dir} for '${uses}'${hint}`);
+  }
+  const content = readFileSync(file, "utf8");
+  const key = `${file}\0${content}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const name = where.repository ? `${where.repository}@${where.ref}/${relative(where.dir, file)}` : relative(workspace, file);
+  const parsed = parseAction({ name, content }, new NoOperationTraceWriter());
+  const errors = parsed.context.errors.getErrors() as unknown as {
+    rawMessage: string;
+    range?: { start: { line: number; column: number } };
+  }[];
+  if (errors.length || !parsed.value || !isMapping(parsed.value)) {
+    const problems = errors.map((e) => ({ file: name, line: e.range?.start.line, col: e.range?.start.column, message: e.rawMessage }));
+    throw new UserError(`invalid action ${name}:\n${problems.map(formatProblem).join("\n")}`, problems);
+  }
+  const template = convertActionTemplate(parsed.context, parsed.value);
+  const convErrors = parsed.context.errors.getErrors() as unknown as typeof errors;
+  if (convErrors.length) {
+    const problems = convErrors.map((e) => ({ file: name, line: e.range?.start.line, col: e.range?.start.column, message: e.rawMessage }));
+    throw new UserError(`invalid action ${name}:\n${problems.map(formatProblem).join("\n")}`, problems);
+  }
+  const loaded = { dir: where.dir, file, template, root: parsed.value, repository: where.repository, ref: where.ref };
+  cache.set(key, loaded);
+  return loaded;
+}

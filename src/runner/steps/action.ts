@@ -1,0 +1,101 @@
+// `uses:` steps: built-in actions (checkout, artifacts, cache), JavaScript and composite actions.
+import { findBuiltinAction } from "../builtin/index.js";
+import type { BuiltinAction, BuiltinActionContext } from "../builtin/types.js";
+import type { JobState } from "../job-state.js";
+import { loadAction } from "./action-loader.js";
+import { runCheckout } from "./checkout.js";
+import { runCompositeAction } from "./composite.js";
+import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
+import { evaluateWith, resolveActionInputs } from "./inputs.js";
+import { actionGithub, runNodeAction } from "./node-action.js";
+import { logLine } from "./process-step.js";
+
+export function isCheckout(uses: string): boolean {
+  return /^actions\/checkout@/i.test(uses);
+}
+
+export async function runActionStep(step: PreparedStep, scope: StepScope): Promise<StepRunResult> {
+  const uses = step.def.uses!;
+  const state = scope.state;
+  if (uses.startsWith("docker://")) {
+    return {
+      outcome: "failure",
+      outputs: {},
+      message: `'${uses}': container actions need a container engine, which the host executor does not use`,
+    };
+  }
+  const given = evaluateWith(step, scope);
+  if (isCheckout(uses)) return runCheckout(state, given);
+  const builtin = findBuiltinAction(uses);
+  if (builtin) return runBuiltin(builtin, given, step, state);
+
+  const action = loadAction(uses, state.workspace, state.inv.run.actionsDir);
+  const contexts = { ...step.contexts, github: { ...(step.contexts.github as object), ...actionGithub(action) } };
+  const inputs = resolveActionInputs(action.template, given, step, scope, state.evalOptions(contexts));
+  const using = action.template.runs.using;
+  if (using === "composite") return runCompositeAction(action, inputs, step, scope);
+  if (using.startsWith("node")) return runNodeAction(action, inputs, step, scope);
+  return {
+    outcome: "failure",
+    outputs: {},
+    message: `'${uses}' is a ${using} action; container actions need a container engine, which the host executor does not use`,
+  };
+}
+
+async function runBuiltin(
+  action: BuiltinAction,
+  inputs: Record<string, string>,
+  step: PreparedStep,
+  state: JobState,
+): Promise<StepRunResult> {
+  const run = state.inv.run;
+  const outputs: Record<string, string> = {};
+  const saved: Record<string, string> = {};
+  const ctx = (st: Record<string, string>, signal: AbortSignal): BuiltinActionContext => ({
+    inputs,
+    workspace: state.workspace,
+    dataDir: run.dataDir,
+    repository: run.repository,
+    runId: run.runId,
+    ref: run.ref,
+    defaultBranch: run.defaultBranch,
+    home: run.hostEnv.HOME ?? process.env.HOME ?? "/root",
+    log: (line) => logLine(state, line),
+    warning: (message) => {
+      state.annotations.push({ level: "warning", message: run.masker.mask(message) });
+      logLine(state, `Warning: ${message}`, "warning");
+    },
+    setOutput: (name, value) => {
+      outputs[name] = value;
+    },
+    saveState: (name, value) => {
+      saved[name] = value;
+    },
+    state: st,
+    jobStatus: state.jobStatus(),
+    signal,
+  });
+  try {
+    await action.main(ctx({}, step.signal ?? new AbortController().signal));
+  } catch (err) {
+    logLine(state, (err as Error).message, "error");
+    return { outcome: "failure", outputs, message: (err as Error).message };
+  }
+  if (action.post) {
+    const post = action.post;
+    state.postSteps.push({
+      name: `Post ${step.name}`,
+      condition: action.postIf ?? "success()",
+      run: async () => {
+        try {
+          await post(ctx({ ...saved }, new AbortController().signal));
+          return "success";
+        } catch (err) {
+          logLine(state, (err as Error).message, "error");
+          return "failure";
+        }
+      },
+    });
+  }
+  return { outcome: "success", outputs };
+}

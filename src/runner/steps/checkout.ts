@@ -1,0 +1,71 @@
+// actions/checkout of the run's own repository, done natively and offline: a shared clone of the
+// local repository at the event's sha (or the requested ref) in the workspace.
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import type { JobState } from "../job-state.js";
+import type { StepRunResult } from "./execute.js";
+import { logLine } from "./process-step.js";
+
+const exec = promisify(execFile);
+
+async function git(args: string[], cwd: string): Promise<string> {
+  const { stdout } = await exec("git", args, { cwd, maxBuffer: 64 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+export async function runCheckout(state: JobState, inputs: Record<string, string>): Promise<StepRunResult> {
+  const run = state.inv.run;
+  const repository = inputs.repository?.trim();
+  if (repository && repository.toLowerCase() !== run.repository.toLowerCase()) {
+    return {
+      outcome: "failure",
+      outputs: {},
+      message: `actions/checkout of another repository (${repository}) needs the network; slipway checks out the run's own repository (${run.repository}) offline`,
+    };
+  }
+  const dest = resolve(state.workspace, inputs.path || ".");
+  const rel = relative(state.workspace, dest);
+  if (rel.startsWith("..")) {
+    return { outcome: "failure", outputs: {}, message: `Repository path '${inputs.path}' is not under '${state.workspace}'` };
+  }
+  let sha = run.sha;
+  const ref = inputs.ref?.trim();
+  let branch: string | undefined = run.ref.startsWith("refs/heads/") ? run.ref.slice("refs/heads/".length) : undefined;
+  if (ref) {
+    try {
+      sha = await git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], run.repoDir);
+    } catch {
+      return { outcome: "failure", outputs: {}, message: `A branch or tag with the name '${ref}' could not be found` };
+    }
+    branch = ref.replace(/^refs\/heads\//, "");
+    try {
+      await git(["show-ref", "--verify", "--quiet", `refs/heads/${branch}`], run.repoDir);
+    } catch {
+      branch = undefined;
+    }
+  }
+  logLine(state, `Syncing repository: ${run.repository} at ${sha}`);
+  if (existsSync(resolve(dest, ".git"))) {
+    if (inputs.clean !== "false") {
+      await git(["reset", "--hard", "--quiet"], dest);
+      await git(["clean", "-ffdx", "--quiet"], dest);
+    }
+    await git(["fetch", "--quiet", "origin"], dest);
+  } else {
+    if (existsSync(dest) && readdirSync(dest).length > 0) {
+      // actions/checkout empties the directory before cloning into it.
+      for (const e of readdirSync(dest)) rmSync(resolve(dest, e), { recursive: true, force: true });
+    }
+    mkdirSync(dest, { recursive: true });
+    await git(["clone", "--quiet", "--shared", "--no-checkout", run.repoDir, dest], state.workspace);
+  }
+  if (branch) await git(["checkout", "--quiet", "--force", "-B", branch, sha], dest);
+  else await git(["checkout", "--quiet", "--force", "--detach", sha], dest);
+  if (inputs.submodules && inputs.submodules !== "false") {
+    logLine(state, "Warning: submodules are not checked out offline", "warning");
+  }
+  const commit = await git(["rev-parse", "HEAD"], dest);
+  return { outcome: "success", outputs: { ref: branch ? `refs/heads/${branch}` : (ref ?? run.ref), commit } };
+}

@@ -1,0 +1,146 @@
+// The step loop shared by jobs and composite actions: conditions, names, env, continue-on-error,
+// timeouts, and the steps context, following GitHub's runner.
+import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
+import { coerceToString, evaluateExpression, isTruthy, type Json } from "../../expressions/index.js";
+import type { StepDef } from "../../workflow/model.js";
+import { evaluateToken } from "../../workflow/template.js";
+import type { JobState, StepContextEntry } from "../job-state.js";
+import type { StepOutcome, StepResult } from "../types.js";
+import { runActionStep } from "./action.js";
+import { logLine } from "./process-step.js";
+import { runScriptStep } from "./run.js";
+
+export type StepScope = {
+  state: JobState;
+  /** The `steps` context of this scope (a composite action has its own). */
+  steps: Record<string, StepContextEntry>;
+  /** The env context this scope starts from (job: workflow + job env; composite: the caller's env). */
+  env: Record<string, string>;
+  inputs?: Record<string, Json>;
+  /** `github` context fields that differ in this scope (action_path, action_repository, ...). */
+  github?: Record<string, Json>;
+  /** `defaults.run` (jobs only; composite actions have none). */
+  defaults: { shell?: string; "working-directory"?: string };
+  /** Whether a step of this scope has failed (a composite's own status). */
+  failed: boolean;
+  composite: boolean;
+  depth: number;
+  /** Prefix for step names in the log (the composite step's name). */
+  label: string;
+};
+
+/** What a kind of step returns. */
+export type StepRunResult = { outcome: "success" | "failure" | "cancelled"; outputs: Record<string, string>; message?: string };
+
+/** The evaluated inputs of one step, handed to the kind-specific runner. */
+export type PreparedStep = {
+  def: StepDef;
+  id: string;
+  name: string;
+  /** Env context for the step: scope env, GITHUB_ENV, then the step's `env:`. */
+  env: Record<string, string>;
+  contexts: Record<string, unknown>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+};
+
+export function scopeEnv(scope: StepScope): Record<string, string> {
+  return { ...scope.env, ...scope.state.fileEnv };
+}
+
+export function scopeContexts(scope: StepScope, env: Record<string, string>): Record<string, unknown> {
+  return scope.state.contexts({ env, steps: scope.steps, inputs: scope.inputs, github: scope.github });
+}
+
+function statusOf(scope: StepScope) {
+  const st = scope.state;
+  const failed = scope.composite ? scope.failed || st.status === "failure" : st.status === "failure";
+  return { success: !failed, failure: failed, cancelled: st.cancelled };
+}
+
+export function defaultStepName(def: StepDef, evaluated?: string): string {
+  if (def.uses) return `Run ${def.uses}`;
+  const firstLine = (evaluated ?? "").split("\n").find((l) => l.trim()) ?? "";
+  return `Run ${firstLine.trim()}`;
+}
+
+function evalScalar(token: TemplateToken | undefined, scope: StepScope, contexts: Record<string, unknown>): Json | undefined {
+  if (!token) return undefined;
+  return evaluateToken(token, { ...scope.state.evalOptions(contexts), status: statusOf(scope) });
+}
+
+export async function executeSteps(defs: StepDef[], scope: StepScope): Promise<void> {
+  for (const def of defs) {
+    await executeStep(def, scope);
+  }
+}
+
+async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
+  const state = scope.state;
+  const run = state.inv.run;
+  const started = Date.now();
+  const baseEnv = scopeEnv(scope);
+  let contexts = scopeContexts(scope, baseEnv);
+  const status = statusOf(scope);
+  let name = def.uses ? defaultStepName(def) : "Run";
+  const record = (outcome: StepOutcome, conclusion: StepOutcome, outputs: Record<string, string>) => {
+    const result: StepResult = { id: def.id, name, outcome, conclusion, durationMs: Date.now() - started, outputs };
+    scope.steps[def.id] = { outputs, outcome, conclusion };
+    if (!scope.composite) state.stepResults.push(result);
+    if (conclusion === "failure") {
+      scope.failed = true;
+      state.status = "failure";
+    }
+    run.reporter.stepFinished(state.inv.ref, { ...result, name: scope.label ? `${scope.label} / ${name}` : name });
+  };
+
+  try {
+    if (def.name) name = coerceToString(evalScalar(def.name, scope, contexts) ?? "");
+    else if (def.run) name = defaultStepName(def, coerceToString(evalScalar(def.run, scope, contexts) ?? ""));
+  } catch {
+    // The name is only for display; fall back to the default.
+  }
+  if (!name) name = defaultStepName(def);
+  // Names are built from expressions and may contain secrets like any other output.
+  name = run.masker.mask(name);
+
+  let runIt: boolean;
+  try {
+    runIt = isTruthy(evaluateExpression(def.if, { ...state.evalOptions(contexts), status }));
+  } catch (err) {
+    run.reporter.stepStarted(state.inv.ref, { id: def.id, name });
+    logLine(state, `The step's condition failed to evaluate: ${(err as Error).message}`, "error");
+    record("failure", "failure", {});
+    return;
+  }
+  if (!runIt) {
+    record("skipped", "skipped", {});
+    return;
+  }
+
+  run.reporter.stepStarted(state.inv.ref, { id: def.id, name: scope.label ? `${scope.label} / ${name}` : name });
+  let result: StepRunResult;
+  let continueOnError = false;
+  try {
+    const stepEnv = state.evaluateEnv(def.env, { ...state.evalOptions(contexts), status });
+    const env = { ...baseEnv, ...stepEnv };
+    contexts = scopeContexts(scope, env);
+    const coe = def.continueOnError;
+    continueOnError = typeof coe === "boolean" ? coe : coe ? isTruthy(evalScalar(coe, scope, contexts) ?? false) : false;
+    const timeout = evalScalar(def.timeoutMinutes, scope, contexts);
+    const timeoutMs = timeout === undefined || timeout === null ? undefined : Number(timeout) * 60_000;
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new Error(`timeout-minutes must be a positive number, got ${JSON.stringify(timeout)}`);
+    // Steps that start after cancellation (always(), cancelled()) must be able to run to the end.
+    const signal = state.cancelled ? undefined : state.signal;
+    const prepared: PreparedStep = { def, id: def.id, name, env, contexts, timeoutMs, signal };
+    result = def.uses ? await runActionStep(prepared, scope) : await runScriptStep(prepared, scope);
+  } catch (err) {
+    logLine(state, (err as Error).message, "error");
+    result = { outcome: "failure", outputs: {}, message: (err as Error).message };
+  }
+  if (result.outcome === "failure" && result.message) {
+    state.annotations.push({ level: "error", message: run.masker.mask(`${name}: ${result.message}`) });
+  }
+  const conclusion = result.outcome === "failure" && continueOnError ? "success" : result.outcome;
+  record(result.outcome, conclusion, result.outputs);
+}

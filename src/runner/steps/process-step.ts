@@ -1,0 +1,150 @@
+// Runs a step's process with the file commands (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH,
+// GITHUB_STEP_SUMMARY, GITHUB_STATE) and workflow commands on its output, as GitHub's runner does.
+import { randomUUID } from "node:crypto";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseKeyValueFile, parsePathFile } from "../env-files.js";
+import type { JobState } from "../job-state.js";
+import { runProcess } from "../process.js";
+import type { LogKind } from "../reporter.js";
+import { WorkflowCommandProcessor } from "../workflow-commands.js";
+
+export type ProcessStepResult = {
+  outcome: "success" | "failure" | "cancelled";
+  outputs: Record<string, string>;
+  state: Record<string, string>;
+  message?: string;
+};
+
+export type ProcessStepOptions = {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+};
+
+/** Writes one line to the job's log, masked. */
+export function logLine(state: JobState, text: string, kind: LogKind = "log"): void {
+  const run = state.inv.run;
+  run.reporter.log(state.inv.ref, run.masker.mask(text), kind);
+}
+
+export async function runProcessStep(state: JobState, opts: ProcessStepOptions): Promise<ProcessStepResult> {
+  const run = state.inv.run;
+  const dir = join(state.temp, "_runner_file_commands");
+  const id = randomUUID();
+  const files = {
+    GITHUB_OUTPUT: join(dir, `set_output_${id}`),
+    GITHUB_ENV: join(dir, `set_env_${id}`),
+    GITHUB_PATH: join(dir, `add_path_${id}`),
+    GITHUB_STEP_SUMMARY: join(dir, `step_summary_${id}`),
+    GITHUB_STATE: join(dir, `save_state_${id}`),
+  };
+  for (const f of Object.values(files)) writeFileSync(f, "");
+  const outputs: Record<string, string> = {};
+  const savedState: Record<string, string> = {};
+  const failures: string[] = [];
+  const commands = new WorkflowCommandProcessor();
+  const onLine = (line: string) => {
+    for (const effect of commands.process(line)) {
+      switch (effect.kind) {
+        case "log":
+          logLine(state, effect.text);
+          break;
+        case "debug":
+          if (run.verbose) logLine(state, effect.text, "debug");
+          break;
+        case "mask":
+          run.masker.add(effect.value);
+          break;
+        case "annotation": {
+          const a = { ...effect.annotation, message: run.masker.mask(effect.annotation.message) };
+          state.annotations.push(a);
+          run.reporter.annotation(state.inv.ref, a);
+          break;
+        }
+        case "group-start":
+          logLine(state, effect.title, "group-start");
+          break;
+        case "group-end":
+          run.reporter.log(state.inv.ref, "", "group-end");
+          break;
+        case "output":
+          outputs[effect.name] = effect.value;
+          break;
+        case "state":
+          savedState[effect.name] = effect.value;
+          break;
+        case "fail":
+          failures.push(effect.message);
+          logLine(state, effect.message, "error");
+          break;
+      }
+    }
+  };
+  const result = await runProcess({
+    command: opts.command,
+    args: opts.args,
+    cwd: opts.cwd,
+    env: { ...opts.env, ...files },
+    onLine,
+    signal: opts.signal,
+    timeoutMs: opts.timeoutMs,
+  });
+  if (result.pid) state.processGroups.push(result.pid);
+
+  const fileErrors: string[] = [];
+  const readKv = (path: string, into: (k: string, v: string) => void) => {
+    const parsed = parseKeyValueFile(readFileSync(path, "utf8"));
+    for (const [k, v] of parsed.values) into(k, v);
+    fileErrors.push(...parsed.errors);
+  };
+  readKv(files.GITHUB_OUTPUT, (k, v) => {
+    outputs[k] = v;
+  });
+  readKv(files.GITHUB_ENV, (k, v) => {
+    state.fileEnv[k] = v;
+  });
+  readKv(files.GITHUB_STATE, (k, v) => {
+    savedState[k] = v;
+  });
+  for (const p of parsePathFile(readFileSync(files.GITHUB_PATH, "utf8")).reverse()) state.pathAdditions.unshift(p);
+  const summary = readFileSync(files.GITHUB_STEP_SUMMARY, "utf8");
+  if (summary) state.summaries.push(run.masker.mask(summary));
+  for (const f of Object.values(files)) rmSync(f, { force: true });
+  for (const e of fileErrors) logLine(state, e, "error");
+
+  if (result.spawnError) {
+    const msg = `cannot start ${opts.command}: ${result.spawnError.message}`;
+    logLine(state, msg, "error");
+    return { outcome: "failure", outputs, state: savedState, message: msg };
+  }
+  if (result.stoppedBy === "timeout") {
+    const msg = "The action has timed out.";
+    logLine(state, msg, "error");
+    return { outcome: "failure", outputs, state: savedState, message: msg };
+  }
+  if (result.stoppedBy === "cancel") {
+    return { outcome: "cancelled", outputs, state: savedState, message: "The operation was canceled." };
+  }
+  if (result.exitCode !== 0) {
+    const msg =
+      result.exitCode === null
+        ? `Process was killed by signal ${result.signal}.`
+        : `Process completed with exit code ${result.exitCode}.`;
+    logLine(state, msg, "error");
+    return { outcome: "failure", outputs, state: savedState, message: msg };
+  }
+  if (failures.length || fileErrors.length) {
+    return { outcome: "failure", outputs, state: savedState, message: [...failures, ...fileErrors].join("; ") };
+  }
+  return { outcome: "success", outputs, state: savedState };
+}
+
+/** PATH for a step: GITHUB_PATH additions first, then the job's PATH. */
+export function stepPath(state: JobState, env: Record<string, string>): string {
+  const base = env.PATH ?? state.inv.run.hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  return [...state.pathAdditions, base].join(":");
+}

@@ -1,0 +1,160 @@
+// Jobs that call a local reusable workflow (`jobs.<id>.uses: ./.github/workflows/x.yml`): inputs from
+// `with` checked against `on.workflow_call.inputs`, secrets mapped or inherited, the called workflow's
+// graph run in place, and its `outputs` evaluated from its jobs.
+import { resolve } from "node:path";
+import { coerceToString, type Json } from "../../expressions/index.js";
+import { loadWorkflowFile } from "../../workflow/load.js";
+import { evaluateToken } from "../../workflow/template.js";
+import type { GraphScope } from "../graph.js";
+import { runGraph } from "../graph.js";
+import type { MatrixLeg } from "../matrix.js";
+import type { JobRef } from "../reporter.js";
+import type { JobResult, Status } from "../types.js";
+
+const maxDepth = 4;
+
+type InputDef = { type?: string; required?: boolean; default?: unknown };
+
+function typed(name: string, value: Json, type: string | undefined): Json {
+  if (type === "boolean") {
+    if (typeof value === "boolean") return value;
+    if (value === "true" || value === "false") return value === "true";
+    throw new Error(`input '${name}' must be a boolean, got ${JSON.stringify(value)}`);
+  }
+  if (type === "number") {
+    const n = typeof value === "number" ? value : Number(value);
+    if (Number.isNaN(n)) throw new Error(`input '${name}' must be a number, got ${JSON.stringify(value)}`);
+    return n;
+  }
+  return typeof value === "string" ? value : coerceToString(value);
+}
+
+export async function runReusableJob(
+  caller: GraphScope,
+  job: import("../../workflow/model.js").JobDef,
+  ref: JobRef,
+  legCtx: Record<string, unknown>,
+  leg: MatrixLeg | null,
+  signal: AbortSignal,
+): Promise<JobResult> {
+  const started = Date.now();
+  const fail = (message: string): JobResult => {
+    const r: JobResult = {
+      id: ref.id,
+      name: ref.name,
+      workflow: caller.workflow.relPath,
+      matrix: leg,
+      status: "failure",
+      outputs: {},
+      durationMs: Date.now() - started,
+      steps: [],
+      annotations: [{ level: "error", message }],
+      summary: "",
+      message,
+    };
+    caller.results.push(r);
+    caller.run.reporter.jobFinished(ref, r);
+    return r;
+  };
+  const uses = job.uses!;
+  if (!uses.startsWith("./")) {
+    return fail(`reusable workflow '${uses}' is not local; only ./.github/workflows/*.yml can be called offline`);
+  }
+  if (caller.depth + 1 > maxDepth) return fail(`reusable workflows nest more than ${maxDepth} levels deep at '${uses}'`);
+  let callee: import("../../workflow/model.js").WorkflowFile;
+  try {
+    callee = await loadWorkflowFile(resolve(caller.run.repoDir, uses.split("@")[0]), caller.run.repoDir);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const call = callee.events.workflow_call as
+    | { inputs?: Record<string, InputDef>; secrets?: Record<string, { required?: boolean }> }
+    | undefined;
+  if (!call && !("workflow_call" in callee.events)) {
+    return fail(`${callee.relPath} cannot be called: its 'on' has no workflow_call trigger`);
+  }
+  const opts = { contexts: legCtx };
+  let inputs: Record<string, Json>;
+  let secrets: Record<string, string>;
+  try {
+    const given = (job.with ? evaluateToken(job.with, opts) : {}) as Record<string, Json>;
+    const defs = call?.inputs ?? {};
+    inputs = {};
+    for (const [k, v] of Object.entries(given)) {
+      if (!(k in defs)) throw new Error(`Invalid input, ${k} is not defined in the referenced workflow.`);
+      inputs[k] = typed(k, v, defs[k].type);
+    }
+    for (const [k, d] of Object.entries(defs)) {
+      if (k in inputs) continue;
+      if (d.default !== undefined) {
+        const dv = d.default;
+        const value =
+          dv && typeof dv === "object" && "templateTokenType" in (dv as object)
+            ? evaluateToken(dv as never, { contexts: { github: caller.github, inputs: {}, vars: caller.run.vars } })
+            : (dv as Json);
+        inputs[k] = typed(k, value, d.type);
+      } else if (d.required) throw new Error(`Input ${k} is required, but not provided while calling.`);
+      else inputs[k] = d.type === "boolean" ? false : d.type === "number" ? 0 : "";
+    }
+    if (job.inheritSecrets) secrets = { ...caller.secrets };
+    else {
+      const givenSecrets = (job.secrets ? evaluateToken(job.secrets, { contexts: { ...legCtx, secrets: caller.secrets } }) : {}) as Record<string, Json>;
+      secrets = {};
+      for (const [k, v] of Object.entries(givenSecrets)) secrets[k] = coerceToString(v);
+      for (const [k, d] of Object.entries(call?.secrets ?? {})) {
+        if (d?.required && !(k in secrets)) throw new Error(`Secret ${k} is required, but not provided while calling.`);
+      }
+    }
+    if (caller.secrets.GITHUB_TOKEN && !secrets.GITHUB_TOKEN) secrets.GITHUB_TOKEN = caller.secrets.GITHUB_TOKEN;
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+
+  const before = caller.results.length;
+  const jobs = await runGraph({
+    ...caller,
+    workflow: callee,
+    inputs,
+    secrets,
+    idPrefix: `${ref.id}/`,
+    onlyJobs: undefined,
+    signal,
+    depth: caller.depth + 1,
+  });
+  const calleeResults = caller.results.slice(before);
+  const statuses = [...jobs.values()].map((j) => j.result);
+  const status: Status = statuses.includes("failure")
+    ? "failure"
+    : statuses.includes("cancelled")
+      ? "cancelled"
+      : statuses.every((s) => s === "skipped")
+        ? "skipped"
+        : "success";
+  const outputs: Record<string, string> = {};
+  if (callee.callOutputs) {
+    const jobsCtx = Object.fromEntries([...jobs].map(([id, o]) => [id, { result: o.result, outputs: o.outputs }]));
+    try {
+      const value = evaluateToken(callee.callOutputs, {
+        contexts: { github: caller.github, inputs, vars: caller.run.vars, jobs: jobsCtx, secrets },
+      }) as Record<string, Json>;
+      for (const [k, def] of Object.entries(value ?? {})) {
+        const v = def && typeof def === "object" && !Array.isArray(def) ? (def as Record<string, Json>).value : def;
+        outputs[k] = coerceToString(v ?? "");
+      }
+    } catch (err) {
+      return fail(`outputs of ${callee.relPath}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    id: ref.id,
+    name: ref.name,
+    workflow: callee.relPath,
+    matrix: leg,
+    status,
+    outputs,
+    durationMs: Date.now() - started,
+    steps: [],
+    annotations: calleeResults.flatMap((r) => r.annotations),
+    summary: "",
+  };
+}

@@ -1,0 +1,51 @@
+// `run:` steps: the script is written to a file in RUNNER_TEMP and run with the step's shell.
+import { randomUUID } from "node:crypto";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { coerceToString } from "../../expressions/index.js";
+import { evaluateToken } from "../../workflow/template.js";
+import type { JobState } from "../job-state.js";
+import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
+import { runProcessStep, stepPath } from "./process-step.js";
+import { resolveShell, shellCommand } from "./shell.js";
+
+/** The environment of a step's process: the host's, the user's env, then GitHub's defaults. */
+export function processEnv(state: JobState, step: PreparedStep, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { ...state.inv.run.hostEnv, CI: "true", ...step.env, ...extra };
+  Object.assign(env, state.defaultEnv(), { GITHUB_ACTION: step.id }, extra);
+  if (step.env.CI !== undefined) env.CI = step.env.CI;
+  env.PATH = stepPath(state, step.env);
+  return env;
+}
+
+export async function runScriptStep(step: PreparedStep, scope: StepScope): Promise<StepRunResult> {
+  const state = scope.state;
+  const opts = state.evalOptions(step.contexts);
+  const script = coerceToString(evaluateToken(step.def.run!, opts));
+  const shellOpt = step.def.shell ? coerceToString(evaluateToken(step.def.shell, opts)) : scope.defaults.shell;
+  const wdOpt = step.def.workingDirectory
+    ? coerceToString(evaluateToken(step.def.workingDirectory, opts))
+    : scope.defaults["working-directory"];
+  const cwd = wdOpt ? resolve(state.workspace, wdOpt) : state.workspace;
+  if (!existsSync(cwd)) {
+    return { outcome: "failure", outputs: {}, message: `working-directory '${wdOpt}' does not exist (${cwd})` };
+  }
+  const env = processEnv(state, step);
+  const shell = resolveShell(shellOpt, env.PATH);
+  const scriptPath = join(state.temp, `${randomUUID()}${shell.extension}`);
+  writeFileSync(scriptPath, script, { mode: 0o755 });
+  try {
+    const cmd = shellCommand(shell.template, scriptPath);
+    const result = await runProcessStep(state, {
+      command: cmd.command,
+      args: cmd.args,
+      cwd,
+      env,
+      timeoutMs: step.timeoutMs,
+      signal: step.signal,
+    });
+    return { outcome: result.outcome, outputs: result.outputs, message: result.message };
+  } finally {
+    rmSync(scriptPath, { force: true });
+  }
+}

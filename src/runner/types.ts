@@ -1,0 +1,40 @@
+// The results of a run, in the shape `slipway run --json` prints.
+import type { Json } from "../expressions/index.js";
+import type { Annotation } from "./workflow-commands.js";
+
+export type Status = "success" | "failure" | "cancelled" | "skipped";
+export type StepOutcome = "success" | "failure" | "cancelled" | "skipped";
+
+export type StepResult = {
+  id: string;
+  name: string;
+  outcome: StepOutcome;
+  conclusion: StepOutcome;
+  durationMs: number;
+  outputs: Record<string, string>;
+};
+
+export type JobResult = {
+  /** The job id; for jobs of a called workflow `caller/callee`. */
+  id: string;
+  name: string;
+  workflow: string;
+  matrix: Record<string, Json> | null;
+  status: Status;
+  outputs: Record<string, string>;
+  durationMs: number;
+  steps: StepResult[];
+  annotations: Annotation[];
+  /** The contents written to GITHUB_STEP_SUMMARY, in step order. */
+  summary: string;
+  /** Why the job ended as it did when no step says so (skipped condition, timeout, setup error). */
+  message?: string;
+};
+
+export type RunResult = {
+  status: Status;
+  runId: string;
+  workflows: string[];
+  jobs: JobResult[];
+  durationMs: number;
+};

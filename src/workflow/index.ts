@@ -1,0 +1,9 @@
+// Workflows: GitHub Actions workflow files parsed and validated by GitHub's own parser, the model the
+// engine runs, trigger filters with GitHub's glob rules, and the event that triggers a run.
+// Invariant: a workflow that loads without error has no schema, expression or job-graph problem left.
+export { eventRef, eventSha, loadEventFile, synthesizeEvent } from "./event.js";
+export { compileFilterPattern, matchesAnyFilter } from "./filters.js";
+export { buildSteps, listWorkflowFiles, loadWorkflowFile, loadWorkflows } from "./load.js";
+export type { JobDef, StepDef, WorkflowFile } from "./model.js";
+export { evaluateToken, tokenToJson } from "./template.js";
+export { matchWorkflowTrigger, type TriggerEvent, type TriggerMatch } from "./triggers.js";

@@ -1,0 +1,173 @@
+// Loading workflow files: GitHub's parser validates the schema and expressions; every problem is
+// reported with file:line:col before anything runs.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import {
+  convertWorkflowTemplate,
+  isMapping,
+  isSequence,
+  isString,
+  NoOperationTraceWriter,
+  parseWorkflow,
+} from "@actions/workflow-parser";
+import type { MappingToken, TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
+import type { Step, WorkflowJob } from "@actions/workflow-parser/model/workflow-template";
+import { type Problem, UserError } from "../lib/errors.js";
+import type { JobDef, StepDef, WorkflowFile } from "./model.js";
+
+function find(map: TemplateToken | undefined, key: string): TemplateToken | undefined {
+  return map && isMapping(map) ? map.find(key) : undefined;
+}
+
+function findMapping(map: TemplateToken | undefined, key: string): MappingToken | undefined {
+  const t = find(map, key);
+  return t && isMapping(t) ? t : undefined;
+}
+
+type ErrorLike = { rawMessage: string; range?: { start: { line: number; column: number } } };
+
+function toProblems(relPath: string, errors: ErrorLike[]): Problem[] {
+  return errors.map((e) => ({
+    file: relPath,
+    line: e.range?.start.line,
+    col: e.range?.start.column,
+    message: e.rawMessage,
+  }));
+}
+
+/** Steps from the converter, joined with the raw step mappings for the fields it drops. */
+export function buildSteps(steps: Step[], rawSteps: TemplateToken | undefined): StepDef[] {
+  const raws = rawSteps && isSequence(rawSteps) ? [...rawSteps] : [];
+  return steps.map((s, i) => {
+    const raw = raws[i];
+    const st = s as Step & Record<string, unknown>;
+    return {
+      id: s.id,
+      explicitId: !s.id.startsWith("__"),
+      name: s.name,
+      if: (st.if as { expression?: string } | undefined)?.expression ?? "success()",
+      continueOnError: s["continue-on-error"],
+      env: st.env as MappingToken | undefined,
+      run: st.run as TemplateToken | undefined,
+      uses: (st.uses as { value: string } | undefined)?.value,
+      with: findMapping(raw, "with"),
+      shell: find(raw, "shell"),
+      workingDirectory: find(raw, "working-directory"),
+      timeoutMinutes: find(raw, "timeout-minutes"),
+      token: raw ?? (st.run as TemplateToken) ?? (st.uses as TemplateToken),
+    };
+  });
+}
+
+function buildJob(job: WorkflowJob, rawJobs: MappingToken | undefined): JobDef {
+  const raw = findMapping(rawJobs, job.id.value);
+  const base = {
+    id: job.id.value,
+    name: job.name,
+    needs: (job.needs ?? []).map((n) => n.value),
+    if: job.if?.expression ?? "success()",
+    strategy: job.strategy,
+    outputs: job.outputs,
+    concurrency: job.concurrency,
+    timeoutMinutes: find(raw, "timeout-minutes"),
+    continueOnError: find(raw, "continue-on-error"),
+    token: (raw ?? job.id) as TemplateToken,
+  };
+  if (job.type === "reusableWorkflowJob") {
+    return {
+      ...base,
+      steps: [],
+      uses: job.ref.value,
+      with: job["input-values"],
+      secrets: job["secret-values"],
+      inheritSecrets: job["inherit-secrets"],
+    };
+  }
+  return {
+    ...base,
+    runsOn: job["runs-on"],
+    env: job.env,
+    environment: job.environment,
+    container: job.container,
+    services: job.services,
+    defaults: find(raw, "defaults"),
+    steps: buildSteps(job.steps, find(raw, "steps")),
+  };
+}
+
+/** Parses and validates one workflow file; throws a UserError listing every problem. */
+export async function loadWorkflowFile(path: string, repoDir: string): Promise<WorkflowFile> {
+  const relPath = relative(repoDir, path) || path;
+  let content: string;
+  try {
+    content = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new UserError(`cannot read workflow ${relPath}: ${(cause as Error).message}`, [], { cause });
+  }
+  const parsed = parseWorkflow({ name: relPath, content }, new NoOperationTraceWriter());
+  const parseErrors = parsed.context.errors.getErrors() as unknown as ErrorLike[];
+  if (parseErrors.length > 0 || !parsed.value) {
+    const problems = toProblems(relPath, parseErrors);
+    if (problems.length === 0) problems.push({ file: relPath, message: "the workflow is empty" });
+    throw new UserError(`invalid workflow ${relPath}`, problems);
+  }
+  const template = await convertWorkflowTemplate(parsed.context, parsed.value);
+  const convertErrors = parsed.context.errors.getErrors() as unknown as ErrorLike[];
+  if (convertErrors.length > 0) {
+    throw new UserError(`invalid workflow ${relPath}`, toProblems(relPath, convertErrors));
+  }
+  const root = parsed.value;
+  const rawJobs = findMapping(root, "jobs");
+  const nameToken = find(root, "name");
+  const jobs = template.jobs.map((j) => buildJob(j, rawJobs));
+  const workflowCall = findMapping(find(root, "on"), "workflow_call");
+  return {
+    path,
+    relPath,
+    name: nameToken && isString(nameToken) ? nameToken.value : relPath,
+    events: template.events,
+    jobs,
+    env: find(root, "env"),
+    defaults: find(root, "defaults"),
+    concurrency: find(root, "concurrency"),
+    runName: find(root, "run-name"),
+    callOutputs: findMapping(workflowCall, "outputs"),
+  };
+}
+
+/** The workflow files named by `-W` (a file or a directory), or `.github/workflows` by default. */
+export function listWorkflowFiles(repoDir: string, workflowsPath?: string): string[] {
+  const target = workflowsPath
+    ? isAbsolute(workflowsPath)
+      ? workflowsPath
+      : resolve(repoDir, workflowsPath)
+    : join(repoDir, ".github", "workflows");
+  let st: import("node:fs").Stats;
+  try {
+    st = statSync(target);
+  } catch {
+    if (!workflowsPath) return [];
+    throw new UserError(`workflow path not found: ${target}`);
+  }
+  if (st.isFile()) return [target];
+  return readdirSync(target)
+    .filter((f) => /\.ya?ml$/i.test(f))
+    .sort()
+    .map((f) => join(target, f));
+}
+
+/** Loads every workflow; all problems of all files are reported together. */
+export async function loadWorkflows(repoDir: string, files: string[]): Promise<WorkflowFile[]> {
+  const out: WorkflowFile[] = [];
+  const problems: Problem[] = [];
+  for (const f of files) {
+    try {
+      out.push(await loadWorkflowFile(f, repoDir));
+    } catch (err) {
+      if (err instanceof UserError) problems.push(...(err.problems.length ? err.problems : [{ file: f, message: err.message }]));
+      else throw err;
+    }
+  }
+  if (problems.length) throw new UserError("invalid workflows", problems);
+  return out;
+}
