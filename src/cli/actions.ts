@@ -1,6 +1,15 @@
 // `slipway actions add|list|rm`: the local cache of remote actions (owner/repo@ref) used offline.
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -26,33 +35,51 @@ async function isGitRepo(dir: string): Promise<boolean> {
 /** Copies the action into the cache; from a git repository, the files of `ref` (not the working tree). */
 export async function addAction(spec: string, from: string, actionsDir: string): Promise<string> {
   const ref = parseRemoteRef(spec);
-  if (!ref || ref.path) throw new UserError(`'${spec}' is not an action reference of the form owner/repo@ref`);
+  if (!ref || ref.path)
+    throw new UserError(`'${spec}' is not an action reference of the form owner/repo@ref`);
   const dest = remoteActionDir(actionsDir, ref);
   mkdirSync(join(dest, ".."), { recursive: true });
   const staging = mkdtempSync(join(tmpdir(), "slipway-action-"));
   try {
     if (isGitUrl(from)) {
       try {
-        await exec("git", ["clone", "--quiet", "--depth", "1", "--branch", ref.ref, from, join(staging, "src")]);
+        await exec("git", [
+          "clone",
+          "--quiet",
+          "--depth",
+          "1",
+          "--branch",
+          ref.ref,
+          from,
+          join(staging, "src"),
+        ]);
       } catch (err) {
-        throw new OperationError(`cannot clone ${from} at ${ref.ref}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+        throw new OperationError(
+          `cannot clone ${from} at ${ref.ref}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`,
+        );
       }
       rmSync(join(staging, "src", ".git"), { recursive: true, force: true });
     } else {
       const dir = resolve(from);
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--from ${from}: not a directory or git URL`);
+      if (!existsSync(dir) || !statSync(dir).isDirectory())
+        throw new UserError(`--from ${from}: not a directory or git URL`);
       let exported = false;
       if (await isGitRepo(dir)) {
         try {
           await exec("git", ["rev-parse", "--verify", "--quiet", `${ref.ref}^{commit}`], { cwd: dir });
           mkdirSync(join(staging, "src"));
-          await exec("sh", ["-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", ref.ref, join(staging, "src")], { cwd: dir });
+          await exec(
+            "sh",
+            ["-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", ref.ref, join(staging, "src")],
+            { cwd: dir },
+          );
           exported = true;
         } catch {
           exported = false;
         }
       }
-      if (!exported) cpSync(dir, join(staging, "src"), { recursive: true, filter: (p) => !p.split("/").includes(".git") });
+      if (!exported)
+        cpSync(dir, join(staging, "src"), { recursive: true, filter: (p) => !p.split("/").includes(".git") });
     }
     const src = join(staging, "src");
     if (!["action.yml", "action.yaml"].some((f) => existsSync(join(src, f))) && !readdirSync(src).length) {
@@ -74,7 +101,9 @@ export function listActions(actionsDir: string): string[] {
 }
 
 export function registerActions(program: Command): void {
-  const actions = program.command("actions").description("manage the local cache of remote actions used offline");
+  const actions = program
+    .command("actions")
+    .description("manage the local cache of remote actions used offline");
   actions
     .command("add")
     .description("add owner/repo@ref to the cache from a directory, a local git repository or a git URL")

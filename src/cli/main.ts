@@ -20,12 +20,19 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      if (
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
+      )
+        return 0;
       return exitCodes.usage;
     }
     if (err instanceof UserError && err.problems.length) {
       process.stderr.write(`${describeError(err)}\n`);
-      process.stderr.write(`slipway: ${err.message} (${err.problems.length} problem${err.problems.length > 1 ? "s" : ""}); nothing ran\n`);
+      process.stderr.write(
+        `slipway: ${err.message} (${err.problems.length} problem${err.problems.length > 1 ? "s" : ""}); nothing ran\n`,
+      );
     } else {
       process.stderr.write(`slipway: ${describeError(err)}\n`);
     }

@@ -8,7 +8,11 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 /** `NAME=VALUE` pairs; a bare `NAME` takes its value from the environment (as act's `-s NAME`). */
-export function parsePairs(pairs: string[], flag: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function parsePairs(
+  pairs: string[],
+  flag: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs) {
     const eq = p.indexOf("=");
@@ -16,7 +20,8 @@ export function parsePairs(pairs: string[], flag: string, env: NodeJS.ProcessEnv
     if (!name) throw new UserError(`${flag} '${p}': expected NAME=VALUE`);
     if (eq < 0) {
       const v = env[name];
-      if (v === undefined) throw new UserError(`${flag} ${name}: no value given and ${name} is not set in the environment`);
+      if (v === undefined)
+        throw new UserError(`${flag} ${name}: no value given and ${name} is not set in the environment`);
       out[name] = v;
     } else out[name] = p.slice(eq + 1);
   }
@@ -37,6 +42,9 @@ const secretName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function validateNames(values: Record<string, string>, what: string): void {
   for (const k of Object.keys(values)) {
-    if (!secretName.test(k)) throw new UserError(`invalid ${what} name '${k}': use letters, digits and _, not starting with a digit`);
+    if (!secretName.test(k))
+      throw new UserError(
+        `invalid ${what} name '${k}': use letters, digits and _, not starting with a digit`,
+      );
   }
 }

@@ -1,6 +1,14 @@
 // Human output of a run on stderr: a live log prefixed by job (and matrix values), step start/end with
 // durations and status, annotations, and a final summary with step summaries.
-import type { Annotation, JobRef, JobResult, LogKind, Reporter, RunResult, StepResult } from "../runner/index.js";
+import type {
+  Annotation,
+  JobRef,
+  JobResult,
+  LogKind,
+  Reporter,
+  RunResult,
+  StepResult,
+} from "../runner/index.js";
 import type { Style } from "./tty.js";
 
 export function formatDuration(ms: number): string {
@@ -70,7 +78,8 @@ export class HumanReporter implements Reporter {
   }
   annotation(job: JobRef, a: Annotation): void {
     const text = formatAnnotation(a);
-    const colour = a.level === "error" ? this.style.red : a.level === "warning" ? this.style.yellow : this.style.cyan;
+    const colour =
+      a.level === "error" ? this.style.red : a.level === "warning" ? this.style.yellow : this.style.cyan;
     this.write(`${this.prefix(job)}   ${colour(text)}\n`);
   }
   stepFinished(job: JobRef, step: StepResult): void {
@@ -96,7 +105,9 @@ export function renderSummary(result: RunResult, style: Style): string {
   }
   const width = Math.max(...result.jobs.map((j) => j.name.length));
   for (const j of result.jobs) {
-    lines.push(`  ${statusMark(j.status, style)} ${j.name.padEnd(width)}  ${j.status.padEnd(9)} ${formatDuration(j.durationMs)}`);
+    lines.push(
+      `  ${statusMark(j.status, style)} ${j.name.padEnd(width)}  ${j.status.padEnd(9)} ${formatDuration(j.durationMs)}`,
+    );
   }
   const annotations = result.jobs.flatMap((j) => j.annotations.map((a) => ({ job: j.name, a })));
   if (annotations.length) {
@@ -108,6 +119,9 @@ export function renderSummary(result: RunResult, style: Style): string {
     lines.push("", style.bold(`Step summary: ${j.name}`));
     for (const l of j.summary.trimEnd().split("\n")) lines.push(`  ${l}`);
   }
-  lines.push("", `${statusMark(result.status, style)} run ${result.status} in ${formatDuration(result.durationMs)}`);
+  lines.push(
+    "",
+    `${statusMark(result.status, style)} run ${result.status} in ${formatDuration(result.durationMs)}`,
+  );
   return `${lines.join("\n")}\n`;
 }

@@ -51,7 +51,12 @@ export function registerRun(program: Command): void {
     .option("-W, --workflows <path>", "workflow file or directory of workflows")
     .option("-e, --eventpath <file>", "GitHub webhook payload (JSON) for the event")
     .option("-j, --job <id>", "run this job and the jobs it needs")
-    .option("-s, --secret <NAME=VALUE>", "a secret (NAME alone reads it from the environment)", collect, [] as string[])
+    .option(
+      "-s, --secret <NAME=VALUE>",
+      "a secret (NAME alone reads it from the environment)",
+      collect,
+      [] as string[],
+    )
     .option("--secret-file <file>", "secrets from a dotenv file", collect, [] as string[])
     .option("--var <NAME=VALUE>", "a configuration variable (vars context)", collect, [] as string[])
     .option("--var-file <file>", "variables from a dotenv file", collect, [] as string[])
@@ -68,7 +73,12 @@ export function registerRun(program: Command): void {
     });
 }
 
-async function readEvent(repoDir: string, eventName: string, flags: RunFlags, inputs: Record<string, string>): Promise<TriggerEvent> {
+async function readEvent(
+  repoDir: string,
+  eventName: string,
+  flags: RunFlags,
+  inputs: Record<string, string>,
+): Promise<TriggerEvent> {
   if (flags.eventpath) return loadEventFile(resolve(flags.eventpath), eventName, repoDir);
   return synthesizeEvent(repoDir, eventName, { inputs });
 }
@@ -76,22 +86,37 @@ async function readEvent(repoDir: string, eventName: string, flags: RunFlags, in
 export async function runCommand(eventName: string, flags: RunFlags): Promise<number> {
   const repoDir = resolve(flags.directory);
   const style = makeStyle({ json: flags.json });
-  const secrets = { ...Object.assign({}, ...flags.secretFile.map((f) => readDotenvFile(f, "--secret-file"))), ...parsePairs(flags.secret, "-s/--secret") };
-  const vars = { ...Object.assign({}, ...flags.varFile.map((f) => readDotenvFile(f, "--var-file"))), ...parsePairs(flags.var, "--var") };
-  const inputs = { ...Object.assign({}, ...flags.inputFile.map((f) => readDotenvFile(f, "--input-file"))), ...parsePairs(flags.input, "--input") };
+  const secrets = {
+    ...Object.assign({}, ...flags.secretFile.map((f) => readDotenvFile(f, "--secret-file"))),
+    ...parsePairs(flags.secret, "-s/--secret"),
+  };
+  const vars = {
+    ...Object.assign({}, ...flags.varFile.map((f) => readDotenvFile(f, "--var-file"))),
+    ...parsePairs(flags.var, "--var"),
+  };
+  const inputs = {
+    ...Object.assign({}, ...flags.inputFile.map((f) => readDotenvFile(f, "--input-file"))),
+    ...parsePairs(flags.input, "--input"),
+  };
   validateNames(secrets, "secret");
   validateNames(vars, "variable");
   const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
-  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) throw new UserError(`--jobs must be a whole number of at least 1, got '${flags.jobs}'`);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))
+    throw new UserError(`--jobs must be a whole number of at least 1, got '${flags.jobs}'`);
 
   const workflows = await loadWorkflows(repoDir, listWorkflowFiles(repoDir, flags.workflows));
   if (flags.list) {
-    process.stdout.write(flags.json ? `${JSON.stringify(listing(workflows), null, 2)}\n` : renderListing(workflows));
+    process.stdout.write(
+      flags.json ? `${JSON.stringify(listing(workflows), null, 2)}\n` : renderListing(workflows),
+    );
     return 0;
   }
   const event = await readEvent(repoDir, eventName, flags, inputs);
   if (eventName === "workflow_dispatch") {
-    (event.payload as Record<string, unknown>).inputs = { ...((event.payload.inputs as object) ?? {}), ...inputs };
+    (event.payload as Record<string, unknown>).inputs = {
+      ...((event.payload.inputs as object) ?? {}),
+      ...inputs,
+    };
   }
   const plan = planRun(workflows, event, { job: flags.job });
   const dataDir = defaultDataDir();
@@ -104,9 +129,16 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
   const matched = plan.workflows.filter((w) => w.matched);
   const reporter: Reporter = new HumanReporter(style);
   if (matched.length === 0) {
-    for (const w of plan.workflows) process.stderr.write(`${w.workflow.relPath}: not triggered (${w.reason})\n`);
+    for (const w of plan.workflows)
+      process.stderr.write(`${w.workflow.relPath}: not triggered (${w.reason})\n`);
   }
-  const dispatchInputs = eventName === "workflow_dispatch" ? dispatchInputValues(matched.map((m) => m.workflow), inputs) : {};
+  const dispatchInputs =
+    eventName === "workflow_dispatch"
+      ? dispatchInputValues(
+          matched.map((m) => m.workflow),
+          inputs,
+        )
+      : {};
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -153,20 +185,28 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
 }
 
 /** workflow_dispatch inputs typed by the workflows' input definitions (boolean, number, choice). */
-function dispatchInputValues(workflows: { events: Record<string, any> }[], given: Record<string, string>): Record<string, Json> {
+function dispatchInputValues(
+  workflows: { events: Record<string, any> }[],
+  given: Record<string, string>,
+): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const wf of workflows) {
-    const defs = (wf.events.workflow_dispatch?.inputs ?? {}) as Record<string, { type?: string; default?: unknown; required?: boolean; options?: string[] }>;
+    const defs = (wf.events.workflow_dispatch?.inputs ?? {}) as Record<
+      string,
+      { type?: string; default?: unknown; required?: boolean; options?: string[] }
+    >;
     for (const [name, d] of Object.entries(defs)) {
       const raw = name in given ? given[name] : (d.default as Json | undefined);
       if (raw === undefined) {
-        if (d.required) throw new UserError(`workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE`);
+        if (d.required)
+          throw new UserError(`workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE`);
         out[name] = d.type === "boolean" ? false : "";
         continue;
       }
       if (d.type === "boolean") {
         const s = String(raw);
-        if (s !== "true" && s !== "false") throw new UserError(`input '${name}' must be true or false, got '${s}'`);
+        if (s !== "true" && s !== "false")
+          throw new UserError(`input '${name}' must be true or false, got '${s}'`);
         out[name] = s === "true";
       } else if (d.type === "number") {
         const n = Number(raw);
@@ -222,22 +262,39 @@ function listing(workflows: Awaited<ReturnType<typeof loadWorkflows>>): Listed[]
 }
 
 function renderListing(workflows: Awaited<ReturnType<typeof loadWorkflows>>): string {
-  const rows = listing(workflows).flatMap((w) => w.jobs.map((j) => [w.file, w.name, j.id, j.needs.join(",") || "-", w.events.join(",")]));
+  const rows = listing(workflows).flatMap((w) =>
+    w.jobs.map((j) => [w.file, w.name, j.id, j.needs.join(",") || "-", w.events.join(",")]),
+  );
   const header = ["WORKFLOW FILE", "WORKFLOW", "JOB", "NEEDS", "EVENTS"];
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return `${all.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n")}\n`;
+  return `${all
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
 }
 
 function planJson(plan: RunPlan) {
   return {
     event: plan.event.name,
-    workflows: plan.workflows.map((w) => ({ file: w.workflow.relPath, matched: w.matched, reason: w.reason, jobs: w.matched ? w.jobs : [] })),
+    workflows: plan.workflows.map((w) => ({
+      file: w.workflow.relPath,
+      matched: w.matched,
+      reason: w.reason,
+      jobs: w.matched ? w.jobs : [],
+    })),
   };
 }
 
 function renderPlan(plan: RunPlan): string {
   return plan.workflows
-    .map((w) => `${w.workflow.relPath}: ${w.matched ? `runs ${w.jobs.join(", ")}` : `not triggered (${w.reason})`}\n`)
+    .map(
+      (w) =>
+        `${w.workflow.relPath}: ${w.matched ? `runs ${w.jobs.join(", ")}` : `not triggered (${w.reason})`}\n`,
+    )
     .join("");
 }

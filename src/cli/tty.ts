@@ -12,10 +12,23 @@ export type Style = {
   magenta(s: string): string;
 };
 
-export function makeStyle(opts: { json?: boolean; stream?: NodeJS.WriteStream; env?: NodeJS.ProcessEnv }): Style {
+export function makeStyle(opts: {
+  json?: boolean;
+  stream?: NodeJS.WriteStream;
+  env?: NodeJS.ProcessEnv;
+}): Style {
   const env = opts.env ?? process.env;
   const stream = opts.stream ?? process.stderr;
   const enabled = !opts.json && !env.NO_COLOR && !env.CI && !!stream.isTTY;
   const c = pc.createColors(enabled);
-  return { enabled, dim: c.dim, bold: c.bold, red: c.red, green: c.green, yellow: c.yellow, cyan: c.cyan, magenta: c.magenta };
+  return {
+    enabled,
+    dim: c.dim,
+    bold: c.bold,
+    red: c.red,
+    green: c.green,
+    yellow: c.yellow,
+    cyan: c.cyan,
+    magenta: c.magenta,
+  };
 }

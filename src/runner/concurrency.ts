@@ -8,7 +8,12 @@ export type ConcurrencyTicket = { cancelled: boolean; release: () => void };
 export class ConcurrencyGroups {
   private groups = new Map<string, { running?: Member; pending?: Member }>();
 
-  async enter(group: string, cancelInProgress: boolean, cancel: () => void, signal?: AbortSignal): Promise<ConcurrencyTicket> {
+  async enter(
+    group: string,
+    cancelInProgress: boolean,
+    cancel: () => void,
+    signal?: AbortSignal,
+  ): Promise<ConcurrencyTicket> {
     const me: Member = { cancel };
     let g = this.groups.get(group);
     if (!g) {

@@ -34,7 +34,10 @@ export type RunContext = {
 };
 
 /** The `github` context fields that stay the same for every job of a workflow. */
-export function githubContext(run: RunContext, workflow: { name: string; relPath: string }): Record<string, Json> {
+export function githubContext(
+  run: RunContext,
+  workflow: { name: string; relPath: string },
+): Record<string, Json> {
   const ev = run.event;
   const payload = ev.payload as Record<string, any>;
   const ref = run.ref;

@@ -94,7 +94,14 @@ export async function runGraph(scope: GraphScope): Promise<Map<string, JobOutcom
   return done;
 }
 
-function placeholder(scope: GraphScope, job: JobDef, name: string, status: Status, message?: string, matrix: MatrixLeg | null = null): JobResult {
+function placeholder(
+  scope: GraphScope,
+  job: JobDef,
+  name: string,
+  status: Status,
+  message?: string,
+  matrix: MatrixLeg | null = null,
+): JobResult {
   return {
     id: scope.idPrefix + job.id,
     name,
@@ -127,7 +134,9 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
     cancelled: scope.signal.aborted,
   };
   const contexts = { github: scope.github, needs, vars: run.vars, inputs: scope.inputs };
-  const baseName = job.name ? safeString(() => coerceToString(evaluateToken(job.name!, { contexts })), job.id) : job.id;
+  const baseName = job.name
+    ? safeString(() => coerceToString(evaluateToken(job.name!, { contexts })), job.id)
+    : job.id;
 
   let go: boolean;
   try {
@@ -148,12 +157,17 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
   let maxParallel = Number.POSITIVE_INFINITY;
   try {
     const strategy = job.strategy ? evaluateToken(job.strategy, { contexts }) : null;
-    const s = (strategy && typeof strategy === "object" && !Array.isArray(strategy) ? strategy : {}) as Record<string, Json>;
+    const s = (
+      strategy && typeof strategy === "object" && !Array.isArray(strategy) ? strategy : {}
+    ) as Record<string, Json>;
     legs = expandMatrix(s.matrix) ?? [null];
     if (s["fail-fast"] !== undefined && s["fail-fast"] !== null) failFast = isTruthy(s["fail-fast"]);
     if (s["max-parallel"] !== undefined && s["max-parallel"] !== null) {
       maxParallel = Number(s["max-parallel"]);
-      if (!(maxParallel >= 1)) throw new Error(`max-parallel must be a number of at least 1, got ${JSON.stringify(s["max-parallel"])}`);
+      if (!(maxParallel >= 1))
+        throw new Error(
+          `max-parallel must be a number of at least 1, got ${JSON.stringify(s["max-parallel"])}`,
+        );
     }
   } catch (err) {
     const msg = `Error when evaluating 'strategy' for job '${job.id}': ${(err as Error).message}`;
@@ -178,13 +192,15 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
       "max-parallel": Number.isFinite(maxParallel) ? maxParallel : legs.length,
     };
     const legCtx = { ...contexts, matrix: leg ?? {}, strategy: strategyCtx };
-    const literalName = !job.name || !job.name.isExpression;
+    const literalName = !job.name?.isExpression;
     const name = literalName
       ? legDisplayName(baseName, isMatrix ? leg : null)
       : safeString(() => coerceToString(evaluateToken(job.name!, { contexts: legCtx })), job.id);
     let continueOnError = false;
     try {
-      continueOnError = job.continueOnError ? isTruthy(evaluateToken(job.continueOnError, { contexts: legCtx })) : false;
+      continueOnError = job.continueOnError
+        ? isTruthy(evaluateToken(job.continueOnError, { contexts: legCtx }))
+        : false;
     } catch {
       continueOnError = false;
     }
@@ -195,17 +211,39 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
       releaseLeg = await legLimit.acquire(jobController.signal);
       if (job.concurrency) {
         const c = evaluateToken(job.concurrency, { contexts: legCtx });
-        const group = typeof c === "string" ? c : c && typeof c === "object" && !Array.isArray(c) ? coerceToString(c.group ?? "") : "";
-        const cancelInProgress = !!(c && typeof c === "object" && !Array.isArray(c) && isTruthy(c["cancel-in-progress"] ?? false));
+        const group =
+          typeof c === "string"
+            ? c
+            : c && typeof c === "object" && !Array.isArray(c)
+              ? coerceToString(c.group ?? "")
+              : "";
+        const cancelInProgress = !!(
+          c &&
+          typeof c === "object" &&
+          !Array.isArray(c) &&
+          isTruthy(c["cancel-in-progress"] ?? false)
+        );
         if (group) {
-          const ticket = await scope.groups.enter(group, cancelInProgress, () => jobController.abort(new Error("concurrency")), jobController.signal);
+          const ticket = await scope.groups.enter(
+            group,
+            cancelInProgress,
+            () => jobController.abort(new Error("concurrency")),
+            jobController.signal,
+          );
           groupTicket = ticket;
           if (ticket.cancelled) {
             releaseLeg();
             releaseLeg = undefined;
             ticket.release();
             groupTicket = undefined;
-            const r = placeholder(scope, job, name, "cancelled", `Canceled: a newer job in concurrency group '${group}' replaced it`, leg);
+            const r = placeholder(
+              scope,
+              job,
+              name,
+              "cancelled",
+              `Canceled: a newer job in concurrency group '${group}' replaced it`,
+              leg,
+            );
             report(scope, job, r);
             legResults.push({ status: "cancelled", continueOnError });
             return;
@@ -249,7 +287,8 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
       }
       Object.assign(outputs, r.outputs);
       legResults.push({ status: r.status, continueOnError });
-      if (r.status === "failure" && !continueOnError && failFast && isMatrix) jobController.abort(new Error("fail-fast"));
+      if (r.status === "failure" && !continueOnError && failFast && isMatrix)
+        jobController.abort(new Error("fail-fast"));
     } finally {
       release();
       groupTicket?.release();
@@ -257,7 +296,9 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
   };
   await Promise.all(legs.map((leg, i) => runLeg(leg, i)));
   scope.signal.removeEventListener("abort", onAbort);
-  const effective = legResults.map((l) => (l.status === "failure" && l.continueOnError ? "success" : l.status));
+  const effective = legResults.map((l) =>
+    l.status === "failure" && l.continueOnError ? "success" : l.status,
+  );
   const result: Status = effective.includes("failure")
     ? "failure"
     : effective.includes("cancelled")

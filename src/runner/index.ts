@@ -1,7 +1,15 @@
 // The runner: executes a planned run's jobs on this machine. Jobs start as soon as their own needs are
 // done; each job leg gets its own workspace and temp dir; every line of output is masked before it
 // leaves the engine; results have the shape of `slipway run --json`.
-export { checkActions, defaultDataDir, type ExecuteOptions, executeRun, type PlannedWorkflow, planRun, type RunPlan } from "./run.js";
+export {
+  checkActions,
+  defaultDataDir,
+  type ExecuteOptions,
+  executeRun,
+  type PlannedWorkflow,
+  planRun,
+  type RunPlan,
+} from "./run.js";
 export type { JobRef, LogKind, Reporter } from "./reporter.js";
 export { silentReporter } from "./reporter.js";
 export { killAllGroups } from "./process.js";

@@ -139,7 +139,11 @@ export class JobState {
   evalOptions(contexts: Record<string, unknown>): EvaluationOptions {
     return {
       contexts,
-      status: { success: this.status === "success", failure: this.status === "failure", cancelled: this.cancelled },
+      status: {
+        success: this.status === "success",
+        failure: this.status === "failure",
+        cancelled: this.cancelled,
+      },
       hashFiles: (patterns) => hashFiles(this.workspace, patterns),
     };
   }
@@ -201,7 +205,12 @@ export class JobState {
     };
   }
 
-  result(startedAt: number, status: JobResult["status"], outputs: Record<string, string>, message?: string): JobResult {
+  result(
+    startedAt: number,
+    status: JobResult["status"],
+    outputs: Record<string, string>,
+    message?: string,
+  ): JobResult {
     const inv = this.inv;
     return {
       id: inv.ref.id,

@@ -6,6 +6,7 @@ import { evaluateToken } from "../workflow/template.js";
 import { JobState, type JobInvocation } from "./job-state.js";
 import { signalGroup } from "./process.js";
 import { executeSteps, type StepScope, scopeContexts, scopeEnv } from "./steps/execute.js";
+import { runPreSteps } from "./steps/pre.js";
 import { logLine } from "./steps/process-step.js";
 import type { JobResult } from "./types.js";
 
@@ -33,7 +34,9 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
   try {
     // Job-level values see github, needs, strategy, matrix, vars, secrets, inputs and the workflow env.
     const baseCtx = state.contexts({ env: {}, steps: {} });
-    const wfEnv = inv.workflow.env ? state.evaluateEnv(inv.workflow.env as never, state.evalOptions(baseCtx)) : {};
+    const wfEnv = inv.workflow.env
+      ? state.evaluateEnv(inv.workflow.env as never, state.evalOptions(baseCtx))
+      : {};
     const jobCtx = state.contexts({ env: wfEnv, steps: {} });
     const jobEnv = state.evaluateEnv(inv.job.env, state.evalOptions(jobCtx));
     state.env = { ...wfEnv, ...jobEnv };
@@ -45,10 +48,15 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
     };
     const timeoutValue = inv.job.timeoutMinutes ? evaluateToken(inv.job.timeoutMinutes, opts) : 360;
     const timeoutMinutes = Number(timeoutValue);
-    if (!(timeoutMinutes > 0)) throw new Error(`timeout-minutes must be a positive number, got ${JSON.stringify(timeoutValue)}`);
+    if (!(timeoutMinutes > 0))
+      throw new Error(`timeout-minutes must be a positive number, got ${JSON.stringify(timeoutValue)}`);
     timer = setTimeout(() => {
       state.timedOut = true;
-      logLine(state, `The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`, "error");
+      logLine(
+        state,
+        `The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`,
+        "error",
+      );
       state.controller.abort(new Error("timeout"));
     }, timeoutMinutes * 60_000);
     if (inv.job.runsOn) {
@@ -66,6 +74,7 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
       depth: 0,
       label: "",
     };
+    scope.preState = await runPreSteps(inv.job.steps, scope);
     await executeSteps(inv.job.steps, scope);
     await runPostSteps(state);
 
@@ -110,10 +119,19 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
 async function runPostSteps(state: JobState): Promise<void> {
   const run = state.inv.run;
   for (const post of [...state.postSteps].reverse()) {
-    const status = { success: state.status === "success", failure: state.status === "failure", cancelled: state.cancelled };
+    const status = {
+      success: state.status === "success",
+      failure: state.status === "failure",
+      cancelled: state.cancelled,
+    };
     let ok: boolean;
     try {
-      ok = isTruthy(evaluateExpression(post.condition, { contexts: state.contexts({ env: state.env, steps: {} }), status }));
+      ok = isTruthy(
+        evaluateExpression(post.condition, {
+          contexts: state.contexts({ env: state.env, steps: {} }),
+          status,
+        }),
+      );
     } catch {
       ok = false;
     }

@@ -17,7 +17,14 @@ function matchesPartial(leg: MatrixLeg, filter: Record<string, Json>): boolean {
     if (!(k in leg)) return false;
     const lv = leg[k];
     // An exclude entry may name part of an object value.
-    if (v && typeof v === "object" && !Array.isArray(v) && lv && typeof lv === "object" && !Array.isArray(lv)) {
+    if (
+      v &&
+      typeof v === "object" &&
+      !Array.isArray(v) &&
+      lv &&
+      typeof lv === "object" &&
+      !Array.isArray(lv)
+    ) {
       return matchesPartial(lv as MatrixLeg, v as Record<string, Json>);
     }
     return deepEqual(lv, v);
@@ -51,41 +58,45 @@ export function expandMatrix(matrix: Json | undefined): MatrixLeg[] | null {
     const next: MatrixLeg[] = [];
     for (const leg of legs) for (const v of values) next.push({ ...leg, [key]: v });
     legs = next;
-    if (legs.length > maxMatrixLegs * 16) throw new MatrixError(`the matrix has more than ${maxMatrixLegs} legs`);
+    if (legs.length > maxMatrixLegs * 16)
+      throw new MatrixError(`the matrix has more than ${maxMatrixLegs} legs`);
   }
   for (const ex of exclude) {
-    if (!ex || typeof ex !== "object" || Array.isArray(ex)) throw new MatrixError("each exclude entry must be a mapping");
+    if (!ex || typeof ex !== "object" || Array.isArray(ex))
+      throw new MatrixError("each exclude entry must be a mapping");
     legs = legs.filter((leg) => !matchesPartial(leg, ex as Record<string, Json>));
   }
+  // Only the original combinations are extended; an include entry that extends none is added on its own
+  // (and later entries never extend it).
+  const originals = legs.length;
   const original = legs.map((leg) => ({ ...leg }));
   const vectorKeys = new Set(vectors.map(([k]) => k));
   for (const inc of include) {
     if (!inc || typeof inc !== "object" || Array.isArray(inc)) throw new MatrixError("each include entry must be a mapping");
     const entry = inc as Record<string, Json>;
     let extended = false;
-    if (vectors.length > 0)
-      legs.forEach((leg, i) => {
+    for (let i = 0; i < originals; i++) {
       const orig = original[i];
       // Original matrix values cannot be overwritten; values added by an earlier include can.
-      const compatible = Object.entries(entry).every(([k, v]) => !(vectorKeys.has(k) && k in orig) || deepEqual(orig[k], v));
+      const compatible = Object.entries(entry).every(([k, v]) => !vectorKeys.has(k) || !(k in orig) || deepEqual(orig[k], v));
       if (compatible) {
-        Object.assign(leg, entry);
+        Object.assign(legs[i], entry);
         extended = true;
       }
-    });
-    if (!extended) {
-      legs.push({ ...entry });
-      original.push({});
     }
+    if (!extended) legs.push({ ...entry });
   }
   if (legs.length === 0) throw new MatrixError("the matrix has no legs: every combination was excluded");
-  if (legs.length > maxMatrixLegs) throw new MatrixError(`the matrix has ${legs.length} legs; at most ${maxMatrixLegs} are allowed`);
+  if (legs.length > maxMatrixLegs)
+    throw new MatrixError(`the matrix has ${legs.length} legs; at most ${maxMatrixLegs} are allowed`);
   return legs;
 }
 
 /** The name GitHub shows for a leg: `build (ubuntu-latest, 18)`. */
 export function legDisplayName(base: string, leg: MatrixLeg | null): string {
   if (!leg || Object.keys(leg).length === 0) return base;
-  const parts = Object.values(leg).map((v) => (v !== null && typeof v === "object" ? JSON.stringify(v) : String(v)));
+  const parts = Object.values(leg).map((v) =>
+    v !== null && typeof v === "object" ? JSON.stringify(v) : String(v),
+  );
   return `${base} (${parts.join(", ")})`;
 }

@@ -84,7 +84,8 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), killGraceMs);
       killTimer.unref();
     };
-    const timeout = opts.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), opts.timeoutMs) : undefined;
+    const timeout =
+      opts.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), opts.timeoutMs) : undefined;
     const onAbort = () => stop("cancel");
     if (opts.signal?.aborted) queueMicrotask(onAbort);
     else opts.signal?.addEventListener("abort", onAbort, { once: true });

@@ -4,7 +4,15 @@ import type { Annotation } from "./workflow-commands.js";
 
 export type JobRef = { key: string; id: string; name: string; workflow: string };
 
-export type LogKind = "log" | "debug" | "group-start" | "group-end" | "command" | "error" | "warning" | "notice";
+export type LogKind =
+  | "log"
+  | "debug"
+  | "group-start"
+  | "group-end"
+  | "command"
+  | "error"
+  | "warning"
+  | "notice";
 
 export interface Reporter {
   jobStarted(job: JobRef): void;

@@ -24,7 +24,11 @@ export type PlannedWorkflow = { workflow: WorkflowFile; matched: boolean; reason
 export type RunPlan = { event: TriggerEvent; workflows: PlannedWorkflow[] };
 
 /** Which workflows the event triggers and which of their jobs run (`-j` selects a job and its needs). */
-export function planRun(workflows: WorkflowFile[], event: TriggerEvent, opts: { job?: string; workflowsGiven?: boolean } = {}): RunPlan {
+export function planRun(
+  workflows: WorkflowFile[],
+  event: TriggerEvent,
+  opts: { job?: string; workflowsGiven?: boolean } = {},
+): RunPlan {
   const planned: PlannedWorkflow[] = workflows.map((wf) => {
     const m = matchWorkflowTrigger(wf.events, event);
     let jobs = wf.jobs.map((j) => j.id);
@@ -45,7 +49,14 @@ export function checkActions(plan: RunPlan, actionsDir: string): void {
     for (const job of p.workflow.jobs.filter((j) => p.jobs.includes(j.id))) {
       for (const step of job.steps) {
         const uses = step.uses;
-        if (!uses || uses.startsWith("./") || uses.startsWith("docker://") || isCheckout(uses) || findBuiltinAction(uses)) continue;
+        if (
+          !uses ||
+          uses.startsWith("./") ||
+          uses.startsWith("docker://") ||
+          isCheckout(uses) ||
+          findBuiltinAction(uses)
+        )
+          continue;
         try {
           locateAction(uses, "/", actionsDir);
         } catch (err) {
@@ -127,7 +138,7 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
     slots: new Semaphore(Math.max(1, opts.jobs ?? cpus().length)),
     actionsDir: join(opts.dataDir, "actions"),
     verbose: !!opts.verbose,
-    hostEnv: (opts.hostEnv ?? (process.env as Record<string, string>)),
+    hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
   };
   const groups = new ConcurrencyGroups();
   const results: JobResult[] = [];
@@ -146,9 +157,22 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
           const c = evaluateToken(p.workflow.concurrency, {
             contexts: { github: githubContext(run, p.workflow), inputs: opts.inputs, vars: opts.vars },
           });
-          const group = typeof c === "string" ? c : c && typeof c === "object" && !Array.isArray(c) ? coerceToString(c.group ?? "") : "";
-          const cancelInProgress = !!(c && typeof c === "object" && !Array.isArray(c) && isTruthy(c["cancel-in-progress"] ?? false));
-          if (group) ticket = await groups.enter(`workflow:${group}`, cancelInProgress, () => controller.abort(new Error("concurrency")));
+          const group =
+            typeof c === "string"
+              ? c
+              : c && typeof c === "object" && !Array.isArray(c)
+                ? coerceToString(c.group ?? "")
+                : "";
+          const cancelInProgress = !!(
+            c &&
+            typeof c === "object" &&
+            !Array.isArray(c) &&
+            isTruthy(c["cancel-in-progress"] ?? false)
+          );
+          if (group)
+            ticket = await groups.enter(`workflow:${group}`, cancelInProgress, () =>
+              controller.abort(new Error("concurrency")),
+            );
         }
         try {
           if (ticket?.cancelled) controller.abort(new Error("concurrency"));

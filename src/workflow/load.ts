@@ -95,6 +95,59 @@ function buildJob(job: WorkflowJob, rawJobs: MappingToken | undefined): JobDef {
   };
 }
 
+/**
+ * Cycles in `needs`, named job by job. GitHub's converter reports some cycles only as "the workflow
+ * must contain at least one job with no dependencies", which does not say which jobs are at fault.
+ */
+export function checkNeeds(relPath: string, rawJobs: MappingToken | undefined): Problem[] {
+  if (!rawJobs) return [];
+  const needs = new Map<string, { id: string; token: TemplateToken }[]>();
+  for (const { key, value } of rawJobs) {
+    if (!isString(key)) continue;
+    const n = find(value, "needs");
+    const items = n ? (isSequence(n) ? [...n] : [n]) : [];
+    needs.set(
+      key.value,
+      items.filter(isString).map((t) => ({ id: t.value, token: t as TemplateToken })),
+    );
+  }
+  const problems: Problem[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const reported = new Set<string>();
+  const visit = (id: string, path: string[]) => {
+    state.set(id, "visiting");
+    for (const dep of needs.get(id) ?? []) {
+      if (!needs.has(dep.id)) {
+        const start = dep.token.range?.start;
+        problems.push({
+          file: relPath,
+          line: start?.line,
+          col: start?.column,
+          message: `Job '${id}' depends on unknown job '${dep.id}'.`,
+        });
+        continue;
+      }
+      if (state.get(dep.id) === "visiting") {
+        const cycle = [...path.slice(path.indexOf(dep.id)), dep.id];
+        const key = [...cycle].sort().join(",");
+        if (!reported.has(key)) {
+          reported.add(key);
+          const start = dep.token.range?.start;
+          problems.push({
+            file: relPath,
+            line: start?.line,
+            col: start?.column,
+            message: `Job '${id}' depends on job '${dep.id}' which creates a cycle in the dependency graph: ${cycle.join(" → ")}`,
+          });
+        }
+      } else if (!state.has(dep.id)) visit(dep.id, [...path, dep.id]);
+    }
+    state.set(id, "done");
+  };
+  for (const id of needs.keys()) if (!state.has(id)) visit(id, [id]);
+  return problems;
+}
+
 /** Parses and validates one workflow file; throws a UserError listing every problem. */
 export async function loadWorkflowFile(path: string, repoDir: string): Promise<WorkflowFile> {
   const relPath = relative(repoDir, path) || path;
@@ -114,7 +167,18 @@ export async function loadWorkflowFile(path: string, repoDir: string): Promise<W
   const template = await convertWorkflowTemplate(parsed.context, parsed.value);
   const convertErrors = parsed.context.errors.getErrors() as unknown as ErrorLike[];
   if (convertErrors.length > 0) {
-    throw new UserError(`invalid workflow ${relPath}`, toProblems(relPath, convertErrors));
+    const cycles = checkNeeds(relPath, findMapping(parsed.value, "jobs"));
+    // Our own needs problems name the jobs; drop the converter's vaguer or identical ones.
+    const mine = new Set(cycles.map((p) => p.message));
+    const problems = toProblems(relPath, convertErrors).filter(
+      (p) =>
+        !mine.has(p.message) &&
+        !(
+          cycles.length &&
+          (/cycle/.test(p.message) || /at least one job with no dependencies/.test(p.message))
+        ),
+    );
+    throw new UserError(`invalid workflow ${relPath}`, [...problems, ...cycles]);
   }
   const root = parsed.value;
   const rawJobs = findMapping(root, "jobs");
@@ -164,7 +228,8 @@ export async function loadWorkflows(repoDir: string, files: string[]): Promise<W
     try {
       out.push(await loadWorkflowFile(f, repoDir));
     } catch (err) {
-      if (err instanceof UserError) problems.push(...(err.problems.length ? err.problems : [{ file: f, message: err.message }]));
+      if (err instanceof UserError)
+        problems.push(...(err.problems.length ? err.problems : [{ file: f, message: err.message }]));
       else throw err;
     }
   }

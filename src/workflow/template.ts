@@ -35,7 +35,8 @@ export function evaluateToken(token: TemplateToken, opts: EvaluationOptions): Js
       if (key.templateTokenType === INSERT) {
         // `${{ insert }}`: the value (an expression yielding a mapping) is merged into this mapping.
         const inserted = evaluateToken(value, opts);
-        if (inserted && typeof inserted === "object" && !Array.isArray(inserted)) Object.assign(out, inserted);
+        if (inserted && typeof inserted === "object" && !Array.isArray(inserted))
+          Object.assign(out, inserted);
         continue;
       }
       const k = evaluateToken(key, opts);

@@ -128,7 +128,12 @@ async function readMetadata(artifactDir: string): Promise<ArtifactMetadata | und
     if (errorCode(err) === "ENOENT" || errorCode(err) === "ENOTDIR") return undefined;
     throw err;
   }
-  return JSON.parse(text) as ArtifactMetadata;
+  try {
+    return JSON.parse(text) as ArtifactMetadata;
+  } catch {
+    // Records are written atomically, so this is damage from outside; skip it rather than fail every listing.
+    return undefined;
+  }
 }
 
 function toStored(dir: string, meta: ArtifactMetadata, now: number): StoredArtifact {
@@ -367,13 +372,18 @@ const writeFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | 
 async function copyWithHash(src: string, dest: string): Promise<{ sha256: string; size: number }> {
   const hash = createHash("sha256");
   let size = 0;
-  const input = createReadStream(src);
-  input.on("data", (chunk) => {
-    hash.update(chunk);
-    size += chunk.length;
-  });
   const output = await open(dest, writeFlags);
-  await pipeline(input, output.createWriteStream());
+  await pipeline(
+    createReadStream(src),
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    },
+    output.createWriteStream(),
+  );
   return { sha256: hash.digest("hex"), size };
 }
 

@@ -13,7 +13,15 @@ beforeEach(async () => {
   tmp = await makeTempDir("glob");
   ws = path.join(tmp.dir, "ws");
   home = path.join(tmp.dir, "home");
-  for (const f of ["dist/a.js", "dist/a.js.map", "dist/sub/b.js", "dist/.hidden", "src/c.ts", ".env", "top.txt"]) {
+  for (const f of [
+    "dist/a.js",
+    "dist/a.js.map",
+    "dist/sub/b.js",
+    "dist/.hidden",
+    "src/c.ts",
+    ".env",
+    "top.txt",
+  ]) {
     await mkdir(path.dirname(path.join(ws, f)), { recursive: true });
     await writeFile(path.join(ws, f), f);
   }
@@ -35,7 +43,13 @@ const rel = (paths: string[]) => paths.map((p) => path.relative(ws, p)).sort();
 describe("globPaths", () => {
   it("matches directories with their descendants, and reports the literal search paths", async () => {
     const r = await globPaths("dist/\n# a comment\n\nsrc/*.ts", files());
-    expect(rel(r.matches)).toEqual(["dist/.hidden", "dist/a.js", "dist/a.js.map", "dist/sub/b.js", "src/c.ts"]);
+    expect(rel(r.matches)).toEqual([
+      "dist/.hidden",
+      "dist/a.js",
+      "dist/a.js.map",
+      "dist/sub/b.js",
+      "src/c.ts",
+    ]);
     expect(r.searchPaths).toEqual([path.join(ws, "dist"), path.join(ws, "src")]);
   });
 

@@ -13,7 +13,9 @@ export type Recorder = {
   saved: Record<string, string>;
 };
 
-export type ContextOptions = Partial<Omit<BuiltinActionContext, "log" | "warning" | "setOutput" | "saveState">>;
+export type ContextOptions = Partial<
+  Omit<BuiltinActionContext, "log" | "warning" | "setOutput" | "saveState">
+>;
 
 /** A context whose callbacks record into the returned recorder; unset fields get test defaults. */
 export function makeContext(options: ContextOptions): { ctx: BuiltinActionContext; rec: Recorder } {

@@ -30,15 +30,26 @@ export function remoteActionDir(actionsDir: string, ref: RemoteActionRef): strin
   return join(actionsDir, ref.owner, `${ref.repo}@${ref.ref}`);
 }
 
-export function locateAction(uses: string, workspace: string, actionsDir: string): { dir: string; repository: string; ref: string } {
+export function locateAction(
+  uses: string,
+  workspace: string,
+  actionsDir: string,
+): { dir: string; repository: string; ref: string } {
   if (uses.startsWith("./") || uses === ".") {
     return { dir: resolve(workspace, uses), repository: "", ref: "" };
   }
   const r = parseRemoteRef(uses);
-  if (!r) throw new UserError(`'${uses}' is not a valid action reference: use ./path, owner/repo@ref or owner/repo/path@ref`);
+  if (!r)
+    throw new UserError(
+      `'${uses}' is not a valid action reference: use ./path, owner/repo@ref or owner/repo/path@ref`,
+    );
   let base = remoteActionDir(actionsDir, r);
   if (!existsSync(base)) {
-    const lower = remoteActionDir(actionsDir, { ...r, owner: r.owner.toLowerCase(), repo: r.repo.toLowerCase() });
+    const lower = remoteActionDir(actionsDir, {
+      ...r,
+      owner: r.owner.toLowerCase(),
+      repo: r.repo.toLowerCase(),
+    });
     if (existsSync(lower)) base = lower;
   }
   if (!existsSync(base)) {
@@ -56,30 +67,51 @@ export function loadAction(uses: string, workspace: string, actionsDir: string):
   const where = locateAction(uses, workspace, actionsDir);
   const file = ["action.yml", "action.yaml"].map((f) => join(where.dir, f)).find((f) => existsSync(f));
   if (!file) {
-    const hint = uses.startsWith("./") ? " (local actions are found in the workspace: check out the repository first)" : "";
+    const hint = uses.startsWith("./")
+      ? " (local actions are found in the workspace: check out the repository first)"
+      : "";
     throw new UserError(`no action.yml or action.yaml in ${where.dir} for '${uses}'${hint}`);
   }
   const content = readFileSync(file, "utf8");
   const key = `${file}\0${content}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const name = where.repository ? `${where.repository}@${where.ref}/${relative(where.dir, file)}` : relative(workspace, file);
+  const name = where.repository
+    ? `${where.repository}@${where.ref}/${relative(where.dir, file)}`
+    : relative(workspace, file);
   const parsed = parseAction({ name, content }, new NoOperationTraceWriter());
   const errors = parsed.context.errors.getErrors() as unknown as {
     rawMessage: string;
     range?: { start: { line: number; column: number } };
   }[];
   if (errors.length || !parsed.value || !isMapping(parsed.value)) {
-    const problems = errors.map((e) => ({ file: name, line: e.range?.start.line, col: e.range?.start.column, message: e.rawMessage }));
+    const problems = errors.map((e) => ({
+      file: name,
+      line: e.range?.start.line,
+      col: e.range?.start.column,
+      message: e.rawMessage,
+    }));
     throw new UserError(`invalid action ${name}:\n${problems.map(formatProblem).join("\n")}`, problems);
   }
   const template = convertActionTemplate(parsed.context, parsed.value);
   const convErrors = parsed.context.errors.getErrors() as unknown as typeof errors;
   if (convErrors.length) {
-    const problems = convErrors.map((e) => ({ file: name, line: e.range?.start.line, col: e.range?.start.column, message: e.rawMessage }));
+    const problems = convErrors.map((e) => ({
+      file: name,
+      line: e.range?.start.line,
+      col: e.range?.start.column,
+      message: e.rawMessage,
+    }));
     throw new UserError(`invalid action ${name}:\n${problems.map(formatProblem).join("\n")}`, problems);
   }
-  const loaded = { dir: where.dir, file, template, root: parsed.value, repository: where.repository, ref: where.ref };
+  const loaded = {
+    dir: where.dir,
+    file,
+    template,
+    root: parsed.value,
+    repository: where.repository,
+    ref: where.ref,
+  };
   cache.set(key, loaded);
   return loaded;
 }

@@ -30,11 +30,14 @@ export async function runActionStep(step: PreparedStep, scope: StepScope): Promi
   if (builtin) return runBuiltin(builtin, given, step, state);
 
   const action = loadAction(uses, state.workspace, state.inv.run.actionsDir);
-  const contexts = { ...step.contexts, github: { ...(step.contexts.github as object), ...actionGithub(action) } };
+  const contexts = {
+    ...step.contexts,
+    github: { ...(step.contexts.github as object), ...actionGithub(action) },
+  };
   const inputs = resolveActionInputs(action.template, given, step, scope, state.evalOptions(contexts));
   const using = action.template.runs.using;
   if (using === "composite") return runCompositeAction(action, inputs, step, scope);
-  if (using.startsWith("node")) return runNodeAction(action, inputs, step, scope);
+  if (using.startsWith("node")) return runNodeAction(action, inputs, step, scope, scope.preState?.get(step.id));
   return {
     outcome: "failure",
     outputs: {},

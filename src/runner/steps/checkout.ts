@@ -28,16 +28,26 @@ export async function runCheckout(state: JobState, inputs: Record<string, string
   const dest = resolve(state.workspace, inputs.path || ".");
   const rel = relative(state.workspace, dest);
   if (rel.startsWith("..")) {
-    return { outcome: "failure", outputs: {}, message: `Repository path '${inputs.path}' is not under '${state.workspace}'` };
+    return {
+      outcome: "failure",
+      outputs: {},
+      message: `Repository path '${inputs.path}' is not under '${state.workspace}'`,
+    };
   }
   let sha = run.sha;
   const ref = inputs.ref?.trim();
-  let branch: string | undefined = run.ref.startsWith("refs/heads/") ? run.ref.slice("refs/heads/".length) : undefined;
+  let branch: string | undefined = run.ref.startsWith("refs/heads/")
+    ? run.ref.slice("refs/heads/".length)
+    : undefined;
   if (ref) {
     try {
       sha = await git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], run.repoDir);
     } catch {
-      return { outcome: "failure", outputs: {}, message: `A branch or tag with the name '${ref}' could not be found` };
+      return {
+        outcome: "failure",
+        outputs: {},
+        message: `A branch or tag with the name '${ref}' could not be found`,
+      };
     }
     branch = ref.replace(/^refs\/heads\//, "");
     try {

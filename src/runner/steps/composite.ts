@@ -6,7 +6,13 @@ import { coerceToString } from "../../expressions/index.js";
 import { buildSteps } from "../../workflow/load.js";
 import { evaluateToken } from "../../workflow/template.js";
 import type { LoadedAction } from "./action-loader.js";
-import { executeSteps, type PreparedStep, type StepRunResult, type StepScope, scopeContexts } from "./execute.js";
+import {
+  executeSteps,
+  type PreparedStep,
+  type StepRunResult,
+  type StepScope,
+  scopeContexts,
+} from "./execute.js";
 import { actionGithub } from "./node-action.js";
 
 const maxDepth = 10;
@@ -18,7 +24,11 @@ export async function runCompositeAction(
   parent: StepScope,
 ): Promise<StepRunResult> {
   if (parent.depth >= maxDepth) {
-    return { outcome: "failure", outputs: {}, message: `composite actions nested more than ${maxDepth} deep` };
+    return {
+      outcome: "failure",
+      outputs: {},
+      message: `composite actions nested more than ${maxDepth} deep`,
+    };
   }
   const runs = action.template.runs as ActionRunsComposite;
   const rawRuns = isMapping(action.root) ? action.root.find("runs") : undefined;

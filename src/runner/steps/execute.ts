@@ -27,10 +27,16 @@ export type StepScope = {
   depth: number;
   /** Prefix for step names in the log (the composite step's name). */
   label: string;
+  /** State saved by actions' `pre` entries, by step id. */
+  preState?: Map<string, Record<string, string>>;
 };
 
 /** What a kind of step returns. */
-export type StepRunResult = { outcome: "success" | "failure" | "cancelled"; outputs: Record<string, string>; message?: string };
+export type StepRunResult = {
+  outcome: "success" | "failure" | "cancelled";
+  outputs: Record<string, string>;
+  message?: string;
+};
 
 /** The evaluated inputs of one step, handed to the kind-specific runner. */
 export type PreparedStep = {
@@ -64,7 +70,11 @@ export function defaultStepName(def: StepDef, evaluated?: string): string {
   return `Run ${firstLine.trim()}`;
 }
 
-function evalScalar(token: TemplateToken | undefined, scope: StepScope, contexts: Record<string, unknown>): Json | undefined {
+function evalScalar(
+  token: TemplateToken | undefined,
+  scope: StepScope,
+  contexts: Record<string, unknown>,
+): Json | undefined {
   if (!token) return undefined;
   return evaluateToken(token, { ...scope.state.evalOptions(contexts), status: statusOf(scope) });
 }
@@ -84,14 +94,24 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
   const status = statusOf(scope);
   let name = def.uses ? defaultStepName(def) : "Run";
   const record = (outcome: StepOutcome, conclusion: StepOutcome, outputs: Record<string, string>) => {
-    const result: StepResult = { id: def.id, name, outcome, conclusion, durationMs: Date.now() - started, outputs };
+    const result: StepResult = {
+      id: def.id,
+      name,
+      outcome,
+      conclusion,
+      durationMs: Date.now() - started,
+      outputs,
+    };
     scope.steps[def.id] = { outputs, outcome, conclusion };
     if (!scope.composite) state.stepResults.push(result);
     if (conclusion === "failure") {
       scope.failed = true;
       state.status = "failure";
     }
-    run.reporter.stepFinished(state.inv.ref, { ...result, name: scope.label ? `${scope.label} / ${name}` : name });
+    run.reporter.stepFinished(state.inv.ref, {
+      ...result,
+      name: scope.label ? `${scope.label} / ${name}` : name,
+    });
   };
 
   try {
@@ -118,7 +138,10 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
     return;
   }
 
-  run.reporter.stepStarted(state.inv.ref, { id: def.id, name: scope.label ? `${scope.label} / ${name}` : name });
+  run.reporter.stepStarted(state.inv.ref, {
+    id: def.id,
+    name: scope.label ? `${scope.label} / ${name}` : name,
+  });
   let result: StepRunResult;
   let continueOnError = false;
   try {
@@ -126,10 +149,12 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
     const env = { ...baseEnv, ...stepEnv };
     contexts = scopeContexts(scope, env);
     const coe = def.continueOnError;
-    continueOnError = typeof coe === "boolean" ? coe : coe ? isTruthy(evalScalar(coe, scope, contexts) ?? false) : false;
+    continueOnError =
+      typeof coe === "boolean" ? coe : coe ? isTruthy(evalScalar(coe, scope, contexts) ?? false) : false;
     const timeout = evalScalar(def.timeoutMinutes, scope, contexts);
     const timeoutMs = timeout === undefined || timeout === null ? undefined : Number(timeout) * 60_000;
-    if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new Error(`timeout-minutes must be a positive number, got ${JSON.stringify(timeout)}`);
+    if (timeoutMs !== undefined && !(timeoutMs > 0))
+      throw new Error(`timeout-minutes must be a positive number, got ${JSON.stringify(timeout)}`);
     // Steps that start after cancellation (always(), cancelled()) must be able to run to the end.
     const signal = state.cancelled ? undefined : state.signal;
     const prepared: PreparedStep = { def, id: def.id, name, env, contexts, timeoutMs, signal };

@@ -110,7 +110,8 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
   readKv(files.GITHUB_STATE, (k, v) => {
     savedState[k] = v;
   });
-  for (const p of parsePathFile(readFileSync(files.GITHUB_PATH, "utf8")).reverse()) state.pathAdditions.unshift(p);
+  for (const p of parsePathFile(readFileSync(files.GITHUB_PATH, "utf8")).reverse())
+    state.pathAdditions.unshift(p);
   const summary = readFileSync(files.GITHUB_STEP_SUMMARY, "utf8");
   if (summary) state.summaries.push(run.masker.mask(summary));
   for (const f of Object.values(files)) rmSync(f, { force: true });
@@ -138,7 +139,12 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     return { outcome: "failure", outputs, state: savedState, message: msg };
   }
   if (failures.length || fileErrors.length) {
-    return { outcome: "failure", outputs, state: savedState, message: [...failures, ...fileErrors].join("; ") };
+    return {
+      outcome: "failure",
+      outputs,
+      state: savedState,
+      message: [...failures, ...fileErrors].join("; "),
+    };
   }
   return { outcome: "success", outputs, state: savedState };
 }

@@ -58,9 +58,12 @@ export async function runReusableJob(
   };
   const uses = job.uses!;
   if (!uses.startsWith("./")) {
-    return fail(`reusable workflow '${uses}' is not local; only ./.github/workflows/*.yml can be called offline`);
+    return fail(
+      `reusable workflow '${uses}' is not local; only ./.github/workflows/*.yml can be called offline`,
+    );
   }
-  if (caller.depth + 1 > maxDepth) return fail(`reusable workflows nest more than ${maxDepth} levels deep at '${uses}'`);
+  if (caller.depth + 1 > maxDepth)
+    return fail(`reusable workflows nest more than ${maxDepth} levels deep at '${uses}'`);
   let callee: import("../../workflow/model.js").WorkflowFile;
   try {
     callee = await loadWorkflowFile(resolve(caller.run.repoDir, uses.split("@")[0]), caller.run.repoDir);
@@ -90,7 +93,9 @@ export async function runReusableJob(
         const dv = d.default;
         const value =
           dv && typeof dv === "object" && "templateTokenType" in (dv as object)
-            ? evaluateToken(dv as never, { contexts: { github: caller.github, inputs: {}, vars: caller.run.vars } })
+            ? evaluateToken(dv as never, {
+                contexts: { github: caller.github, inputs: {}, vars: caller.run.vars },
+              })
             : (dv as Json);
         inputs[k] = typed(k, value, d.type);
       } else if (d.required) throw new Error(`Input ${k} is required, but not provided while calling.`);
@@ -98,14 +103,18 @@ export async function runReusableJob(
     }
     if (job.inheritSecrets) secrets = { ...caller.secrets };
     else {
-      const givenSecrets = (job.secrets ? evaluateToken(job.secrets, { contexts: { ...legCtx, secrets: caller.secrets } }) : {}) as Record<string, Json>;
+      const givenSecrets = (
+        job.secrets ? evaluateToken(job.secrets, { contexts: { ...legCtx, secrets: caller.secrets } }) : {}
+      ) as Record<string, Json>;
       secrets = {};
       for (const [k, v] of Object.entries(givenSecrets)) secrets[k] = coerceToString(v);
       for (const [k, d] of Object.entries(call?.secrets ?? {})) {
-        if (d?.required && !(k in secrets)) throw new Error(`Secret ${k} is required, but not provided while calling.`);
+        if (d?.required && !(k in secrets))
+          throw new Error(`Secret ${k} is required, but not provided while calling.`);
       }
     }
-    if (caller.secrets.GITHUB_TOKEN && !secrets.GITHUB_TOKEN) secrets.GITHUB_TOKEN = caller.secrets.GITHUB_TOKEN;
+    if (caller.secrets.GITHUB_TOKEN && !secrets.GITHUB_TOKEN)
+      secrets.GITHUB_TOKEN = caller.secrets.GITHUB_TOKEN;
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -132,13 +141,16 @@ export async function runReusableJob(
         : "success";
   const outputs: Record<string, string> = {};
   if (callee.callOutputs) {
-    const jobsCtx = Object.fromEntries([...jobs].map(([id, o]) => [id, { result: o.result, outputs: o.outputs }]));
+    const jobsCtx = Object.fromEntries(
+      [...jobs].map(([id, o]) => [id, { result: o.result, outputs: o.outputs }]),
+    );
     try {
       const value = evaluateToken(callee.callOutputs, {
         contexts: { github: caller.github, inputs, vars: caller.run.vars, jobs: jobsCtx, secrets },
       }) as Record<string, Json>;
       for (const [k, def] of Object.entries(value ?? {})) {
-        const v = def && typeof def === "object" && !Array.isArray(def) ? (def as Record<string, Json>).value : def;
+        const v =
+          def && typeof def === "object" && !Array.isArray(def) ? (def as Record<string, Json>).value : def;
         outputs[k] = coerceToString(v ?? "");
       }
     } catch (err) {

@@ -10,7 +10,11 @@ import { runProcessStep, stepPath } from "./process-step.js";
 import { resolveShell, shellCommand } from "./shell.js";
 
 /** The environment of a step's process: the host's, the user's env, then GitHub's defaults. */
-export function processEnv(state: JobState, step: PreparedStep, extra: Record<string, string> = {}): Record<string, string> {
+export function processEnv(
+  state: JobState,
+  step: PreparedStep,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const env: Record<string, string> = { ...state.inv.run.hostEnv, CI: "true", ...step.env, ...extra };
   Object.assign(env, state.defaultEnv(), { GITHUB_ACTION: step.id }, extra);
   if (step.env.CI !== undefined) env.CI = step.env.CI;
@@ -22,13 +26,19 @@ export async function runScriptStep(step: PreparedStep, scope: StepScope): Promi
   const state = scope.state;
   const opts = state.evalOptions(step.contexts);
   const script = coerceToString(evaluateToken(step.def.run!, opts));
-  const shellOpt = step.def.shell ? coerceToString(evaluateToken(step.def.shell, opts)) : scope.defaults.shell;
+  const shellOpt = step.def.shell
+    ? coerceToString(evaluateToken(step.def.shell, opts))
+    : scope.defaults.shell;
   const wdOpt = step.def.workingDirectory
     ? coerceToString(evaluateToken(step.def.workingDirectory, opts))
     : scope.defaults["working-directory"];
   const cwd = wdOpt ? resolve(state.workspace, wdOpt) : state.workspace;
   if (!existsSync(cwd)) {
-    return { outcome: "failure", outputs: {}, message: `working-directory '${wdOpt}' does not exist (${cwd})` };
+    return {
+      outcome: "failure",
+      outputs: {},
+      message: `working-directory '${wdOpt}' does not exist (${cwd})`,
+    };
   }
   const env = processEnv(state, step);
   const shell = resolveShell(shellOpt, env.PATH);

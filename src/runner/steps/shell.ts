@@ -14,7 +14,10 @@ function onPath(name: string, pathVar: string | undefined): string | undefined {
 }
 
 /** The command line for a shell option (`bash`, `python`, `perl {0}`, ...) with `{0}` standing for the script. */
-export function resolveShell(shell: string | undefined, pathVar: string | undefined): { template: string[]; extension: string } {
+export function resolveShell(
+  shell: string | undefined,
+  pathVar: string | undefined,
+): { template: string[]; extension: string } {
   const s = shell?.trim();
   if (!s) {
     return onPath("bash", pathVar)

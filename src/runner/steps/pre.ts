@@ -1,0 +1,61 @@
+// `pre` entries of JavaScript actions run when the job starts, before any step, in step order (as on
+// GitHub; local `./` actions have no pre since the repository is not checked out yet).
+import type { ActionRunsNode } from "@actions/workflow-parser/actions/index";
+import { evaluateExpression, isTruthy } from "../../expressions/index.js";
+import type { StepDef } from "../../workflow/model.js";
+import { findBuiltinAction } from "../builtin/index.js";
+import { loadAction } from "./action-loader.js";
+import { isCheckout } from "./action.js";
+import { type PreparedStep, type StepScope, scopeContexts, scopeEnv } from "./execute.js";
+import { evaluateWith, resolveActionInputs } from "./inputs.js";
+import { actionGithub, runNodePre } from "./node-action.js";
+import { logLine } from "./process-step.js";
+
+/** Runs the pre entries; returns the state each saved, by step id, for its main and post. */
+export async function runPreSteps(defs: StepDef[], scope: StepScope): Promise<Map<string, Record<string, string>>> {
+  const saved = new Map<string, Record<string, string>>();
+  const state = scope.state;
+  for (const def of defs) {
+    const uses = def.uses;
+    if (!uses || uses.startsWith("./") || uses.startsWith("docker://") || isCheckout(uses) || findBuiltinAction(uses)) continue;
+    let action: ReturnType<typeof loadAction>;
+    try {
+      action = loadAction(uses, state.workspace, state.inv.run.actionsDir);
+    } catch {
+      continue; // Reported when the step itself runs.
+    }
+    const runs = action.template.runs as ActionRunsNode;
+    if (!runs.using.startsWith("node") || !runs.pre) continue;
+    const env = scopeEnv(scope);
+    const contexts = scopeContexts(scope, env);
+    const status = { success: state.status === "success", failure: state.status === "failure", cancelled: state.cancelled };
+    if (!isTruthy(evaluateExpression(runs.preIf || "always()", { contexts, status }))) continue;
+    const name = `Pre ${uses}`;
+    const prepared: PreparedStep = { def, id: def.id, name, env, contexts, signal: state.signal };
+    const started = Date.now();
+    state.inv.run.reporter.stepStarted(state.inv.ref, { id: `pre-${def.id}`, name });
+    let ok = false;
+    try {
+      const given = evaluateWith(prepared, scope);
+      const ctx = { ...contexts, github: { ...(contexts.github as object), ...actionGithub(action) } };
+      const inputs = resolveActionInputs(action.template, given, prepared, scope, state.evalOptions(ctx));
+      const r = await runNodePre(action, inputs, prepared, scope);
+      ok = r.ok;
+      saved.set(def.id, r.state);
+    } catch (err) {
+      logLine(state, (err as Error).message, "error");
+    }
+    const result = {
+      id: `pre-${def.id}`,
+      name,
+      outcome: ok ? "success" : "failure",
+      conclusion: ok ? "success" : "failure",
+      durationMs: Date.now() - started,
+      outputs: {},
+    } as const;
+    state.stepResults.push({ ...result, outputs: {} });
+    if (!ok) state.status = "failure";
+    state.inv.run.reporter.stepFinished(state.inv.ref, { ...result, outputs: {} });
+  }
+  return saved;
+}
