@@ -6,10 +6,12 @@ describe("ConcurrencyGroups", () => {
     const g = new ConcurrencyGroups();
     const first = await g.enter("deploy", false, () => {});
     let secondIn = false;
-    const second = g.enter("deploy", false, () => {}).then((t) => {
-      secondIn = true;
-      return t;
-    });
+    const second = g
+      .enter("deploy", false, () => {})
+      .then((t) => {
+        secondIn = true;
+        return t;
+      });
     await new Promise((r) => setTimeout(r, 10));
     expect(secondIn).toBe(false);
     first.release();

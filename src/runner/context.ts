@@ -1,11 +1,14 @@
 // State shared by every job of one `slipway run` (or one server run): identity, event, secrets, limits.
 import type { Json } from "../expressions/index.js";
-import type { TriggerEvent } from "../workflow/triggers.js";
+import type { TriggerEvent } from "../workflow/index.js";
 import type { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
 
 export type RunContext = {
+  /** The git repository jobs check out from (a working repository or the server's mirror). */
   repoDir: string;
+  /** Where the workflow files were read from (reusable workflows are loaded relative to it). */
+  workflowRoot: string;
   dataDir: string;
   /** Where job workspaces and temp dirs of this run are made. */
   workDir: string;

@@ -2,17 +2,23 @@
 // matrix legs fan out within the run's job slots, fail-fast cancels sibling legs, and jobs that call
 // reusable workflows run the called workflow's graph in place.
 import { coerceToString, evaluateExpression, isTruthy, type Json } from "../expressions/index.js";
-import type { JobDef, WorkflowFile } from "../workflow/model.js";
-import { evaluateToken } from "../workflow/template.js";
+import type { JobDef, WorkflowFile } from "../workflow/index.js";
+import { evaluateToken } from "../workflow/index.js";
 import type { ConcurrencyGroups } from "./concurrency.js";
 import { githubContext, type RunContext, Semaphore } from "./context.js";
 import { runJobLeg } from "./job.js";
-import type { NeedsContext } from "./job-state.js";
+import type { JobInvocation, NeedsContext } from "./job-state.js";
 import { expandMatrix, legDisplayName, type MatrixLeg } from "./matrix.js";
 import { runReusableJob } from "./steps/reusable.js";
 import type { JobResult, Status } from "./types.js";
 
 export type JobOutcome = { result: Status; outputs: Record<string, string> };
+
+/**
+ * Executes one job leg. `slipway run` runs it here (runJobLeg); the server queues it for a runner and
+ * waits for the result, or hands back the recorded result of an earlier attempt when re-running.
+ */
+export type LegExecutor = (inv: JobInvocation) => Promise<JobResult>;
 
 export type GraphScope = {
   run: RunContext;
@@ -28,6 +34,7 @@ export type GraphScope = {
   groups: ConcurrencyGroups;
   results: JobResult[];
   depth: number;
+  executeLeg: LegExecutor;
 };
 
 export function newGraphScope(
@@ -49,6 +56,7 @@ export function newGraphScope(
     groups,
     results,
     depth: 0,
+    executeLeg: runJobLeg,
   };
 }
 
@@ -270,7 +278,7 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
       if (job.uses) {
         r = await runReusableJob(scope, job, ref, legCtx, leg, jobController.signal);
       } else {
-        r = await runJobLeg({
+        r = await scope.executeLeg({
           run,
           workflow: scope.workflow,
           job,

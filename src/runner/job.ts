@@ -2,7 +2,7 @@
 // timeout, run the steps, then the post steps in reverse, then evaluate the job's outputs.
 import { rmSync } from "node:fs";
 import { coerceToString, evaluateExpression, isTruthy, type Json } from "../expressions/index.js";
-import { evaluateToken } from "../workflow/template.js";
+import { evaluateToken } from "../workflow/index.js";
 import { JobState, type JobInvocation } from "./job-state.js";
 import { signalGroup } from "./process.js";
 import { executeSteps, type StepScope, scopeContexts, scopeEnv } from "./steps/execute.js";

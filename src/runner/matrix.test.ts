@@ -59,7 +59,13 @@ describe("expandMatrix", () => {
   });
 
   it("matches exclude entries against parts of object values", () => {
-    const legs = expandMatrix({ cfg: [{ os: "a", v: 1 }, { os: "b", v: 2 }], exclude: [{ cfg: { os: "a" } }] });
+    const legs = expandMatrix({
+      cfg: [
+        { os: "a", v: 1 },
+        { os: "b", v: 2 },
+      ],
+      exclude: [{ cfg: { os: "a" } }],
+    });
     expect(legs).toEqual([{ cfg: { os: "b", v: 2 } }]);
   });
 

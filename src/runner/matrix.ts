@@ -72,13 +72,16 @@ export function expandMatrix(matrix: Json | undefined): MatrixLeg[] | null {
   const original = legs.map((leg) => ({ ...leg }));
   const vectorKeys = new Set(vectors.map(([k]) => k));
   for (const inc of include) {
-    if (!inc || typeof inc !== "object" || Array.isArray(inc)) throw new MatrixError("each include entry must be a mapping");
+    if (!inc || typeof inc !== "object" || Array.isArray(inc))
+      throw new MatrixError("each include entry must be a mapping");
     const entry = inc as Record<string, Json>;
     let extended = false;
     for (let i = 0; i < originals; i++) {
       const orig = original[i];
       // Original matrix values cannot be overwritten; values added by an earlier include can.
-      const compatible = Object.entries(entry).every(([k, v]) => !vectorKeys.has(k) || !(k in orig) || deepEqual(orig[k], v));
+      const compatible = Object.entries(entry).every(
+        ([k, v]) => !vectorKeys.has(k) || !(k in orig) || deepEqual(orig[k], v),
+      );
       if (compatible) {
         Object.assign(legs[i], entry);
         extended = true;

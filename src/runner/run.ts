@@ -5,10 +5,10 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { coerceToString, isTruthy, type Json } from "../expressions/index.js";
 import { UserError } from "../lib/errors.js";
-import { eventRef as eventRefOf, eventSha as eventShaOf } from "../workflow/event.js";
-import type { WorkflowFile } from "../workflow/model.js";
-import { evaluateToken } from "../workflow/template.js";
-import { matchWorkflowTrigger, type TriggerEvent } from "../workflow/triggers.js";
+import { eventRef as eventRefOf, eventSha as eventShaOf } from "../workflow/index.js";
+import type { WorkflowFile } from "../workflow/index.js";
+import { evaluateToken } from "../workflow/index.js";
+import { matchWorkflowTrigger, type TriggerEvent } from "../workflow/index.js";
 import { findBuiltinAction } from "./builtin/index.js";
 import { ConcurrencyGroups } from "./concurrency.js";
 import { githubContext, type RunContext, Semaphore } from "./context.js";
@@ -119,6 +119,7 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
   const event = plan.event;
   const run: RunContext = {
     repoDir: opts.repoDir,
+    workflowRoot: opts.repoDir,
     dataDir: opts.dataDir,
     workDir,
     runId,

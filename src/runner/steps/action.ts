@@ -37,7 +37,8 @@ export async function runActionStep(step: PreparedStep, scope: StepScope): Promi
   const inputs = resolveActionInputs(action.template, given, step, scope, state.evalOptions(contexts));
   const using = action.template.runs.using;
   if (using === "composite") return runCompositeAction(action, inputs, step, scope);
-  if (using.startsWith("node")) return runNodeAction(action, inputs, step, scope, scope.preState?.get(step.id));
+  if (using.startsWith("node"))
+    return runNodeAction(action, inputs, step, scope, scope.preState?.get(step.id));
   return {
     outcome: "failure",
     outputs: {},

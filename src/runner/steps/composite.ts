@@ -3,8 +3,8 @@
 import type { ActionRunsComposite } from "@actions/workflow-parser/actions/index";
 import { isMapping } from "@actions/workflow-parser";
 import { coerceToString } from "../../expressions/index.js";
-import { buildSteps } from "../../workflow/load.js";
-import { evaluateToken } from "../../workflow/template.js";
+import { buildSteps } from "../../workflow/index.js";
+import { evaluateToken } from "../../workflow/index.js";
 import type { LoadedAction } from "./action-loader.js";
 import {
   executeSteps,

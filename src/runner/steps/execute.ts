@@ -2,8 +2,8 @@
 // timeouts, and the steps context, following GitHub's runner.
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { coerceToString, evaluateExpression, isTruthy, type Json } from "../../expressions/index.js";
-import type { StepDef } from "../../workflow/model.js";
-import { evaluateToken } from "../../workflow/template.js";
+import type { StepDef } from "../../workflow/index.js";
+import { evaluateToken } from "../../workflow/index.js";
 import type { JobState, StepContextEntry } from "../job-state.js";
 import type { StepOutcome, StepResult } from "../types.js";
 import { runActionStep } from "./action.js";

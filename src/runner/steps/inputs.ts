@@ -1,7 +1,7 @@
 // Action inputs: `with:` values, action.yml defaults (which may be expressions), and the INPUT_ variables.
 import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { coerceToString, type EvaluationOptions } from "../../expressions/index.js";
-import { evaluateToken } from "../../workflow/template.js";
+import { evaluateToken } from "../../workflow/index.js";
 import type { PreparedStep, StepScope } from "./execute.js";
 import { logLine } from "./process-step.js";
 

@@ -2,7 +2,7 @@
 // GitHub; local `./` actions have no pre since the repository is not checked out yet).
 import type { ActionRunsNode } from "@actions/workflow-parser/actions/index";
 import { evaluateExpression, isTruthy } from "../../expressions/index.js";
-import type { StepDef } from "../../workflow/model.js";
+import type { StepDef } from "../../workflow/index.js";
 import { findBuiltinAction } from "../builtin/index.js";
 import { loadAction } from "./action-loader.js";
 import { isCheckout } from "./action.js";
@@ -12,12 +12,22 @@ import { actionGithub, runNodePre } from "./node-action.js";
 import { logLine } from "./process-step.js";
 
 /** Runs the pre entries; returns the state each saved, by step id, for its main and post. */
-export async function runPreSteps(defs: StepDef[], scope: StepScope): Promise<Map<string, Record<string, string>>> {
+export async function runPreSteps(
+  defs: StepDef[],
+  scope: StepScope,
+): Promise<Map<string, Record<string, string>>> {
   const saved = new Map<string, Record<string, string>>();
   const state = scope.state;
   for (const def of defs) {
     const uses = def.uses;
-    if (!uses || uses.startsWith("./") || uses.startsWith("docker://") || isCheckout(uses) || findBuiltinAction(uses)) continue;
+    if (
+      !uses ||
+      uses.startsWith("./") ||
+      uses.startsWith("docker://") ||
+      isCheckout(uses) ||
+      findBuiltinAction(uses)
+    )
+      continue;
     let action: ReturnType<typeof loadAction>;
     try {
       action = loadAction(uses, state.workspace, state.inv.run.actionsDir);
@@ -28,7 +38,11 @@ export async function runPreSteps(defs: StepDef[], scope: StepScope): Promise<Ma
     if (!runs.using.startsWith("node") || !runs.pre) continue;
     const env = scopeEnv(scope);
     const contexts = scopeContexts(scope, env);
-    const status = { success: state.status === "success", failure: state.status === "failure", cancelled: state.cancelled };
+    const status = {
+      success: state.status === "success",
+      failure: state.status === "failure",
+      cancelled: state.cancelled,
+    };
     if (!isTruthy(evaluateExpression(runs.preIf || "always()", { contexts, status }))) continue;
     const name = `Pre ${uses}`;
     const prepared: PreparedStep = { def, id: def.id, name, env, contexts, signal: state.signal };

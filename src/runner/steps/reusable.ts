@@ -3,8 +3,8 @@
 // graph run in place, and its `outputs` evaluated from its jobs.
 import { resolve } from "node:path";
 import { coerceToString, type Json } from "../../expressions/index.js";
-import { loadWorkflowFile } from "../../workflow/load.js";
-import { evaluateToken } from "../../workflow/template.js";
+import { loadWorkflowFile } from "../../workflow/index.js";
+import { evaluateToken } from "../../workflow/index.js";
 import type { GraphScope } from "../graph.js";
 import { runGraph } from "../graph.js";
 import type { MatrixLeg } from "../matrix.js";
@@ -31,7 +31,7 @@ function typed(name: string, value: Json, type: string | undefined): Json {
 
 export async function runReusableJob(
   caller: GraphScope,
-  job: import("../../workflow/model.js").JobDef,
+  job: import("../../workflow/index.js").JobDef,
   ref: JobRef,
   legCtx: Record<string, unknown>,
   leg: MatrixLeg | null,
@@ -64,9 +64,9 @@ export async function runReusableJob(
   }
   if (caller.depth + 1 > maxDepth)
     return fail(`reusable workflows nest more than ${maxDepth} levels deep at '${uses}'`);
-  let callee: import("../../workflow/model.js").WorkflowFile;
+  let callee: import("../../workflow/index.js").WorkflowFile;
   try {
-    callee = await loadWorkflowFile(resolve(caller.run.repoDir, uses.split("@")[0]), caller.run.repoDir);
+    callee = await loadWorkflowFile(resolve(caller.run.workflowRoot, uses.split("@")[0]), caller.run.workflowRoot);
   } catch (err) {
     return fail((err as Error).message);
   }

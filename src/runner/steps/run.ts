@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { coerceToString } from "../../expressions/index.js";
-import { evaluateToken } from "../../workflow/template.js";
+import { evaluateToken } from "../../workflow/index.js";
 import type { JobState } from "../job-state.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
 import { runProcessStep, stepPath } from "./process-step.js";
