@@ -16,3 +16,16 @@ export { killAllGroups } from "./process.js";
 export type { JobResult, RunResult, Status, StepResult } from "./types.js";
 export type { Annotation } from "./workflow-commands.js";
 export { parseRemoteRef, remoteActionDir } from "./steps/action-loader.js";
+export {
+  type AgentOptions,
+  cachedRepo,
+  type ClaimedLeg,
+  type RunnerTransport,
+  runAgent,
+  runClaimedLeg,
+  type StepReport,
+} from "./agent.js";
+export { executeLegSpec, type LegSpec, legSpecOf } from "./leg-spec.js";
+export { type GraphScope, type JobOutcome, type LegExecutor, newGraphScope, runGraph } from "./graph.js";
+export type { JobInvocation } from "./job-state.js";
+export type { RunContext } from "./context.js";

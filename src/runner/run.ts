@@ -12,7 +12,7 @@ import { matchWorkflowTrigger, type TriggerEvent } from "../workflow/index.js";
 import { findBuiltinAction } from "./builtin/index.js";
 import { ConcurrencyGroups } from "./concurrency.js";
 import { githubContext, type RunContext, Semaphore } from "./context.js";
-import { newGraphScope, runGraph, withNeeds } from "./graph.js";
+import { type LegExecutor, newGraphScope, runGraph, withNeeds } from "./graph.js";
 import { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
 import { locateAction } from "./steps/action-loader.js";
@@ -141,55 +141,77 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
     verbose: !!opts.verbose,
     hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
   };
-  const groups = new ConcurrencyGroups();
-  const results: JobResult[] = [];
-  const matched = plan.workflows.filter((w) => w.matched);
   try {
-    await Promise.all(
-      matched.map(async (p) => {
-        const controller = new AbortController();
-        const onAbort = () => controller.abort(opts.signal.reason);
-        if (opts.signal.aborted) onAbort();
-        else opts.signal.addEventListener("abort", onAbort, { once: true });
-        const scope = newGraphScope(run, p.workflow, groups, results, opts.inputs, controller.signal);
-        scope.onlyJobs = new Set(p.jobs);
-        let ticket: { cancelled: boolean; release: () => void } | undefined;
-        if (p.workflow.concurrency) {
-          const c = evaluateToken(p.workflow.concurrency, {
-            contexts: { github: githubContext(run, p.workflow), inputs: opts.inputs, vars: opts.vars },
-          });
-          const group =
-            typeof c === "string"
-              ? c
-              : c && typeof c === "object" && !Array.isArray(c)
-                ? coerceToString(c.group ?? "")
-                : "";
-          const cancelInProgress = !!(
-            c &&
-            typeof c === "object" &&
-            !Array.isArray(c) &&
-            isTruthy(c["cancel-in-progress"] ?? false)
-          );
-          if (group)
-            ticket = await groups.enter(`workflow:${group}`, cancelInProgress, () =>
-              controller.abort(new Error("concurrency")),
-            );
-        }
-        try {
-          if (ticket?.cancelled) controller.abort(new Error("concurrency"));
-          await runGraph(scope);
-        } finally {
-          ticket?.release();
-          opts.signal.removeEventListener("abort", onAbort);
-        }
-      }),
-    );
+    const result = await driveRun(run, plan.workflows, { inputs: opts.inputs });
+    return { ...result, durationMs: Date.now() - started };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+export type DriveOptions = {
+  inputs: Record<string, Json>;
+  /** How legs execute; default: here, with runJobLeg. */
+  executeLeg?: LegExecutor;
+};
+
+/**
+ * Runs the graphs of the triggered workflows in a prepared run context. `slipway run` and the server
+ * both come through here; they differ in how a leg executes.
+ */
+export async function driveRun(
+  run: RunContext,
+  workflows: PlannedWorkflow[],
+  opts: DriveOptions,
+): Promise<RunResult> {
+  const started = Date.now();
+  const groups = new ConcurrencyGroups();
+  const results: JobResult[] = [];
+  const matched = workflows.filter((w) => w.matched);
+  await Promise.all(
+    matched.map(async (p) => {
+      const controller = new AbortController();
+      const onAbort = () => controller.abort(run.signal.reason);
+      if (run.signal.aborted) onAbort();
+      else run.signal.addEventListener("abort", onAbort, { once: true });
+      const scope = newGraphScope(run, p.workflow, groups, results, opts.inputs, controller.signal);
+      scope.onlyJobs = new Set(p.jobs);
+      if (opts.executeLeg) scope.executeLeg = opts.executeLeg;
+      let ticket: { cancelled: boolean; release: () => void } | undefined;
+      if (p.workflow.concurrency) {
+        const c = evaluateToken(p.workflow.concurrency, {
+          contexts: { github: githubContext(run, p.workflow), inputs: opts.inputs, vars: run.vars },
+        });
+        const group =
+          typeof c === "string"
+            ? c
+            : c && typeof c === "object" && !Array.isArray(c)
+              ? coerceToString(c.group ?? "")
+              : "";
+        const cancelInProgress = !!(
+          c &&
+          typeof c === "object" &&
+          !Array.isArray(c) &&
+          isTruthy(c["cancel-in-progress"] ?? false)
+        );
+        if (group) {
+          ticket = await groups.enter(`workflow:${group}`, cancelInProgress, () =>
+            controller.abort(new Error("concurrency")),
+          );
+        }
+      }
+      try {
+        if (ticket?.cancelled) controller.abort(new Error("concurrency"));
+        await runGraph(scope);
+      } finally {
+        ticket?.release();
+        run.signal.removeEventListener("abort", onAbort);
+      }
+    }),
+  );
   return {
-    status: overallStatus(results, opts.signal.aborted),
-    runId,
+    status: overallStatus(results, run.signal.aborted),
+    runId: run.runId,
     workflows: matched.map((m) => m.workflow.relPath),
     jobs: results,
     durationMs: Date.now() - started,

@@ -1,0 +1,95 @@
+// The server's own mirror of each repository: cloned at registration, fetched on every trigger, and
+// the source of job checkouts and of the workflow files of a commit.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { OperationError, UserError } from "../lib/errors.js";
+
+const exec = promisify(execFile);
+
+async function git(args: string[], cwd?: string): Promise<string> {
+  try {
+    const { stdout } = await exec("git", args, { cwd, maxBuffer: 256 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new OperationError(`git ${args[0]} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
+  }
+}
+
+export async function createMirror(url: string, dir: string): Promise<void> {
+  if (existsSync(join(dir, "HEAD"))) return;
+  mkdirSync(join(dir, ".."), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    await exec("git", ["clone", "--quiet", "--mirror", url, tmp]);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    const e = err as { stderr?: string; message: string };
+    throw new UserError(`cannot clone ${url}: ${(e.stderr || e.message).trim()}`);
+  }
+  renameSync(tmp, dir);
+}
+
+export async function fetchMirror(dir: string): Promise<void> {
+  await git(["fetch", "--quiet", "--prune", "--force", "origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], dir);
+  // Pull-request heads, where the remote has them (GitHub, Gitea); a plain repository has none.
+  await exec("git", ["fetch", "--quiet", "--force", "origin", "+refs/pull/*/head:refs/pull/*/head"], { cwd: dir }).catch(() => {});
+}
+
+export async function resolveRef(dir: string, ref: string): Promise<string | undefined> {
+  try {
+    return (await git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], dir)).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function hasCommit(dir: string, sha: string): Promise<boolean> {
+  return (await resolveRef(dir, sha)) !== undefined;
+}
+
+/** The files of `.github/` at a commit, extracted once per commit (commits are immutable). */
+export async function checkoutWorkflows(mirror: string, sha: string, cacheDir: string): Promise<string> {
+  const dest = join(cacheDir, sha);
+  if (existsSync(join(dest, ".done"))) return dest;
+  const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp, { recursive: true });
+  const tree = (await git(["ls-tree", "-d", "--name-only", sha, ".github"], mirror)).trim();
+  if (tree) {
+    await exec("sh", ["-c", 'git archive --format=tar "$1" .github | tar -x -C "$2"', "sh", sha, tmp], { cwd: mirror });
+  }
+  await exec("touch", [join(tmp, ".done")]);
+  rmSync(dest, { recursive: true, force: true });
+  try {
+    renameSync(tmp, dest);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return dest;
+}
+
+/** Files changed between two commits (`base...head` for pull requests, `before..after` for pushes). */
+export async function changedFiles(dir: string, from: string, to: string, threeDot = false): Promise<string[] | undefined> {
+  if (!(await hasCommit(dir, from)) || !(await hasCommit(dir, to))) return undefined;
+  const out = await git(["diff", "--name-only", threeDot ? `${from}...${to}` : `${from}..${to}`], dir);
+  return out.split("\n").filter(Boolean);
+}
+
+/** Files of one commit (for a push whose `before` is unknown: a new branch or the first push). */
+export async function filesOfCommit(dir: string, sha: string): Promise<string[]> {
+  const out = await git(["diff-tree", "--no-commit-id", "--name-only", "-r", "--root", sha], dir);
+  return out.split("\n").filter(Boolean);
+}
+
+export async function headOf(dir: string, branch: string): Promise<string | undefined> {
+  return resolveRef(dir, `refs/heads/${branch}`);
+}
+
+export async function commitInfo(dir: string, sha: string): Promise<{ message: string; author: string; email: string; timestamp: string }> {
+  const out = await git(["show", "-s", "--format=%B%x00%an%x00%ae%x00%cI", sha], dir);
+  const [message, author, email, timestamp] = out.split("\0");
+  return { message: message.trim(), author, email, timestamp: timestamp.trim() };
+}
