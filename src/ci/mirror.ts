@@ -34,9 +34,22 @@ export async function createMirror(url: string, dir: string): Promise<void> {
 }
 
 export async function fetchMirror(dir: string): Promise<void> {
-  await git(["fetch", "--quiet", "--prune", "--force", "origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], dir);
+  await git(
+    [
+      "fetch",
+      "--quiet",
+      "--prune",
+      "--force",
+      "origin",
+      "+refs/heads/*:refs/heads/*",
+      "+refs/tags/*:refs/tags/*",
+    ],
+    dir,
+  );
   // Pull-request heads, where the remote has them (GitHub, Gitea); a plain repository has none.
-  await exec("git", ["fetch", "--quiet", "--force", "origin", "+refs/pull/*/head:refs/pull/*/head"], { cwd: dir }).catch(() => {});
+  await exec("git", ["fetch", "--quiet", "--force", "origin", "+refs/pull/*/head:refs/pull/*/head"], {
+    cwd: dir,
+  }).catch(() => {});
 }
 
 export async function resolveRef(dir: string, ref: string): Promise<string | undefined> {
@@ -59,7 +72,9 @@ export async function checkoutWorkflows(mirror: string, sha: string, cacheDir: s
   mkdirSync(tmp, { recursive: true });
   const tree = (await git(["ls-tree", "-d", "--name-only", sha, ".github"], mirror)).trim();
   if (tree) {
-    await exec("sh", ["-c", 'git archive --format=tar "$1" .github | tar -x -C "$2"', "sh", sha, tmp], { cwd: mirror });
+    await exec("sh", ["-c", 'git archive --format=tar "$1" .github | tar -x -C "$2"', "sh", sha, tmp], {
+      cwd: mirror,
+    });
   }
   await exec("touch", [join(tmp, ".done")]);
   rmSync(dest, { recursive: true, force: true });
@@ -72,7 +87,12 @@ export async function checkoutWorkflows(mirror: string, sha: string, cacheDir: s
 }
 
 /** Files changed between two commits (`base...head` for pull requests, `before..after` for pushes). */
-export async function changedFiles(dir: string, from: string, to: string, threeDot = false): Promise<string[] | undefined> {
+export async function changedFiles(
+  dir: string,
+  from: string,
+  to: string,
+  threeDot = false,
+): Promise<string[] | undefined> {
   if (!(await hasCommit(dir, from)) || !(await hasCommit(dir, to))) return undefined;
   const out = await git(["diff", "--name-only", threeDot ? `${from}...${to}` : `${from}..${to}`], dir);
   return out.split("\n").filter(Boolean);
@@ -88,7 +108,10 @@ export async function headOf(dir: string, branch: string): Promise<string | unde
   return resolveRef(dir, `refs/heads/${branch}`);
 }
 
-export async function commitInfo(dir: string, sha: string): Promise<{ message: string; author: string; email: string; timestamp: string }> {
+export async function commitInfo(
+  dir: string,
+  sha: string,
+): Promise<{ message: string; author: string; email: string; timestamp: string }> {
   const out = await git(["show", "-s", "--format=%B%x00%an%x00%ae%x00%cI", sha], dir);
   const [message, author, email, timestamp] = out.split("\0");
   return { message: message.trim(), author, email, timestamp: timestamp.trim() };

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { describeError, exitCodeFor, exitCodes, UserError } from "../lib/errors.js";
 import { registerActions } from "./actions.js";
 import { registerRun } from "./run.js";
+import { registerVersion } from "./version.js";
 
 const version = "0.1.0";
 
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program as unknown as Command);
   registerActions(program as unknown as Command);
+  registerVersion(program as unknown as Command);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -1,4 +1,5 @@
 // `slipway run [EVENT]`: run the repository's workflows for an event on this machine (act's flags).
+import { setMaxListeners } from "node:events";
 import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import type { Json } from "../expressions/index.js";
@@ -6,6 +7,7 @@ import { OperationError, UserError } from "../lib/errors.js";
 import {
   checkActions,
   defaultDataDir,
+  dispatchInputValues,
   executeRun,
   killAllGroups,
   planRun,
@@ -141,6 +143,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
       : {};
 
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
@@ -182,43 +185,6 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
     return 1;
   }
   return 0;
-}
-
-/** workflow_dispatch inputs typed by the workflows' input definitions (boolean, number, choice). */
-function dispatchInputValues(
-  workflows: { events: Record<string, any> }[],
-  given: Record<string, string>,
-): Record<string, Json> {
-  const out: Record<string, Json> = {};
-  for (const wf of workflows) {
-    const defs = (wf.events.workflow_dispatch?.inputs ?? {}) as Record<
-      string,
-      { type?: string; default?: unknown; required?: boolean; options?: string[] }
-    >;
-    for (const [name, d] of Object.entries(defs)) {
-      const raw = name in given ? given[name] : (d.default as Json | undefined);
-      if (raw === undefined) {
-        if (d.required)
-          throw new UserError(`workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE`);
-        out[name] = d.type === "boolean" ? false : "";
-        continue;
-      }
-      if (d.type === "boolean") {
-        const s = String(raw);
-        if (s !== "true" && s !== "false")
-          throw new UserError(`input '${name}' must be true or false, got '${s}'`);
-        out[name] = s === "true";
-      } else if (d.type === "number") {
-        const n = Number(raw);
-        if (Number.isNaN(n)) throw new UserError(`input '${name}' must be a number, got '${raw}'`);
-        out[name] = n;
-      } else if (d.type === "choice" && d.options && !d.options.includes(String(raw))) {
-        throw new UserError(`input '${name}' must be one of ${d.options.join(", ")}, got '${raw}'`);
-      } else out[name] = String(raw);
-    }
-  }
-  for (const [k, v] of Object.entries(given)) if (!(k in out)) out[k] = v;
-  return out;
 }
 
 function toJson(result: RunResult) {

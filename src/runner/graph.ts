@@ -1,6 +1,7 @@
 // The job graph of one workflow: a job starts as soon as its own `needs` are done (not level by level),
 // matrix legs fan out within the run's job slots, fail-fast cancels sibling legs, and jobs that call
 // reusable workflows run the called workflow's graph in place.
+import { setMaxListeners } from "node:events";
 import { coerceToString, evaluateExpression, isTruthy, type Json } from "../expressions/index.js";
 import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken } from "../workflow/index.js";
@@ -125,9 +126,9 @@ function placeholder(
   };
 }
 
-function report(scope: GraphScope, job: JobDef, r: JobResult): void {
+/** `key` is the leg's (`build-2`); a job decided as a whole (skipped, failed to plan) has the job's. */
+function report(scope: GraphScope, job: JobDef, r: JobResult, key = `${scope.idPrefix}${job.id}`): void {
   scope.results.push(r);
-  const key = `${scope.idPrefix}${job.id}`;
   scope.run.reporter.jobFinished({ key, id: r.id, name: r.name, workflow: r.workflow }, r);
 }
 
@@ -184,6 +185,7 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
   }
 
   const jobController = new AbortController();
+  setMaxListeners(0, jobController.signal);
   const onAbort = () => jobController.abort(scope.signal.reason);
   if (scope.signal.aborted) onAbort();
   else scope.signal.addEventListener("abort", onAbort, { once: true });
@@ -212,6 +214,7 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
     } catch {
       continueOnError = false;
     }
+    const key = `${scope.idPrefix}${job.id}${isMatrix ? `-${index + 1}` : ""}`;
     let release: (() => void) | undefined;
     let releaseLeg: (() => void) | undefined;
     let groupTicket: { release: () => void } | undefined;
@@ -252,7 +255,7 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
               `Canceled: a newer job in concurrency group '${group}' replaced it`,
               leg,
             );
-            report(scope, job, r);
+            report(scope, job, r, key);
             legResults.push({ status: "cancelled", continueOnError });
             return;
           }
@@ -267,12 +270,11 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
     } catch {
       releaseLeg?.();
       groupTicket?.release();
-      report(scope, job, placeholder(scope, job, name, "cancelled", undefined, leg));
+      report(scope, job, placeholder(scope, job, name, "cancelled", undefined, leg), key);
       legResults.push({ status: "cancelled", continueOnError });
       return;
     }
     try {
-      const key = `${scope.idPrefix}${job.id}${isMatrix ? `-${index + 1}` : ""}`;
       const ref = { key, id: scope.idPrefix + job.id, name, workflow: scope.workflow.relPath };
       let r: JobResult;
       if (job.uses) {
@@ -291,7 +293,7 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
           secrets: scope.secrets,
           signal: jobController.signal,
         });
-        report(scope, job, r);
+        report(scope, job, r, key);
       }
       Object.assign(outputs, r.outputs);
       legResults.push({ status: r.status, continueOnError });

@@ -4,6 +4,9 @@
 export {
   checkActions,
   defaultDataDir,
+  dispatchInputValues,
+  type DriveOptions,
+  driveRun,
   type ExecuteOptions,
   executeRun,
   type PlannedWorkflow,
@@ -29,3 +32,6 @@ export { executeLegSpec, type LegSpec, legSpecOf } from "./leg-spec.js";
 export { type GraphScope, type JobOutcome, type LegExecutor, newGraphScope, runGraph } from "./graph.js";
 export type { JobInvocation } from "./job-state.js";
 export type { RunContext } from "./context.js";
+export { ConcurrencyGroups } from "./concurrency.js";
+export { Semaphore } from "./context.js";
+export { Masker } from "./masker.js";

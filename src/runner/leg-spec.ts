@@ -37,12 +37,19 @@ export type LegSpec = {
   };
   /** Where the runner gets the repository from (a path or git URL). */
   repoUrl: string;
+  /** The server's mirror of the repository, for the server's own runner. */
+  serverMirror?: string;
   /** runs-on labels, evaluated. */
   labels: string[];
 };
 
 /** The spec of a leg the graph wants to run; the workflow file is read from the run's workflow root. */
-export function legSpecOf(inv: JobInvocation, repoUrl: string, labels: string[]): LegSpec {
+export function legSpecOf(
+  inv: JobInvocation,
+  repoUrl: string,
+  labels: string[],
+  serverMirror?: string,
+): LegSpec {
   const run = inv.run;
   return {
     version: 1,
@@ -68,6 +75,7 @@ export function legSpecOf(inv: JobInvocation, repoUrl: string, labels: string[])
       actor: run.actor,
     },
     repoUrl,
+    ...(serverMirror ? { serverMirror } : {}),
     labels,
   };
 }

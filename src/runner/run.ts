@@ -1,5 +1,6 @@
 // A run: plan (which workflows the event triggers, which jobs, what is missing) and then execute
 // every triggered workflow's graph with shared job slots, secrets and masking.
+import { setMaxListeners } from "node:events";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -153,6 +154,8 @@ export type DriveOptions = {
   inputs: Record<string, Json>;
   /** How legs execute; default: here, with runJobLeg. */
   executeLeg?: LegExecutor;
+  /** Concurrency groups shared with other runs (the server's); default: this run's own. */
+  groups?: ConcurrencyGroups;
 };
 
 /**
@@ -165,12 +168,13 @@ export async function driveRun(
   opts: DriveOptions,
 ): Promise<RunResult> {
   const started = Date.now();
-  const groups = new ConcurrencyGroups();
+  const groups = opts.groups ?? new ConcurrencyGroups();
   const results: JobResult[] = [];
   const matched = workflows.filter((w) => w.matched);
   await Promise.all(
     matched.map(async (p) => {
       const controller = new AbortController();
+      setMaxListeners(0, controller.signal);
       const onAbort = () => controller.abort(run.signal.reason);
       if (run.signal.aborted) onAbort();
       else run.signal.addEventListener("abort", onAbort, { once: true });
@@ -216,6 +220,43 @@ export async function driveRun(
     jobs: results,
     durationMs: Date.now() - started,
   };
+}
+
+/** workflow_dispatch inputs typed by the workflows' input definitions (boolean, number, choice). */
+export function dispatchInputValues(
+  workflows: { events: Record<string, any> }[],
+  given: Record<string, string>,
+): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const wf of workflows) {
+    const defs = (wf.events.workflow_dispatch?.inputs ?? {}) as Record<
+      string,
+      { type?: string; default?: unknown; required?: boolean; options?: string[] }
+    >;
+    for (const [name, d] of Object.entries(defs)) {
+      const raw = name in given ? given[name] : (d.default as Json | undefined);
+      if (raw === undefined) {
+        if (d.required)
+          throw new UserError(`workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE`);
+        out[name] = d.type === "boolean" ? false : "";
+        continue;
+      }
+      if (d.type === "boolean") {
+        const s = String(raw);
+        if (s !== "true" && s !== "false")
+          throw new UserError(`input '${name}' must be true or false, got '${s}'`);
+        out[name] = s === "true";
+      } else if (d.type === "number") {
+        const n = Number(raw);
+        if (Number.isNaN(n)) throw new UserError(`input '${name}' must be a number, got '${raw}'`);
+        out[name] = n;
+      } else if (d.type === "choice" && d.options && !d.options.includes(String(raw))) {
+        throw new UserError(`input '${name}' must be one of ${d.options.join(", ")}, got '${raw}'`);
+      } else out[name] = String(raw);
+    }
+  }
+  for (const [k, v] of Object.entries(given)) if (!(k in out)) out[k] = v;
+  return out;
 }
 
 function overallStatus(jobs: JobResult[], cancelled: boolean): Status {

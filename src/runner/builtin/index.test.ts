@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { downloadArtifact, uploadArtifact } from "./artifacts.js";
 import { cache, cacheRestore, cacheSave } from "./cache.js";
 import { builtinActions, findBuiltinAction } from "./index.js";
+import { slipwayVersion } from "./slipway-version.js";
 
 describe("findBuiltinAction", () => {
   it("finds actions by name, whatever the ref and case", () => {
@@ -10,6 +11,7 @@ describe("findBuiltinAction", () => {
     expect(findBuiltinAction("Actions/Cache@0400d5f644dc74513175e3cd8d07132dd4860809")).toBe(cache);
     expect(findBuiltinAction("actions/cache/restore@main")).toBe(cacheRestore);
     expect(findBuiltinAction("actions/cache/save@v4")).toBe(cacheSave);
+    expect(findBuiltinAction("slipway/version@v1")).toBe(slipwayVersion);
   });
 
   it("finds nothing else", () => {
@@ -18,6 +20,6 @@ describe("findBuiltinAction", () => {
     expect(findBuiltinAction("someone/actions/cache@v1")).toBeUndefined();
     expect(findBuiltinAction("actions/cache/toString@v1")).toBeUndefined();
     expect(findBuiltinAction("constructor")).toBeUndefined();
-    expect(Object.keys(builtinActions)).toHaveLength(5);
+    expect(Object.keys(builtinActions)).toHaveLength(6);
   });
 });

@@ -3,9 +3,11 @@
 // the file of each); their data (artifacts, caches) lives below the data directory, scoped by repository,
 // and is published atomically so that a crash or a concurrent job never exposes a partial entry.
 // actions/checkout is not here: the job executor handles it, since it needs the run's git source.
+// slipway's own steps live here too: `slipway/version` (releases, over the release domain).
 
 import { downloadArtifact, uploadArtifact } from "./artifacts.js";
 import { cache, cacheRestore, cacheSave } from "./cache.js";
+import { slipwayVersion } from "./slipway-version.js";
 import type { BuiltinAction } from "./types.js";
 
 export type { ArtifactMetadata, StoredArtifact } from "./artifacts.js";
@@ -21,6 +23,7 @@ export const builtinActions: Record<string, BuiltinAction> = {
   "actions/cache": cache,
   "actions/cache/restore": cacheRestore,
   "actions/cache/save": cacheSave,
+  "slipway/version": slipwayVersion,
 };
 
 /** The built-in action for a `uses:` value such as `actions/cache/restore@v4` (any ref, any case). */

@@ -66,7 +66,10 @@ export async function runReusableJob(
     return fail(`reusable workflows nest more than ${maxDepth} levels deep at '${uses}'`);
   let callee: import("../../workflow/index.js").WorkflowFile;
   try {
-    callee = await loadWorkflowFile(resolve(caller.run.workflowRoot, uses.split("@")[0]), caller.run.workflowRoot);
+    callee = await loadWorkflowFile(
+      resolve(caller.run.workflowRoot, uses.split("@")[0]),
+      caller.run.workflowRoot,
+    );
   } catch (err) {
     return fail((err as Error).message);
   }

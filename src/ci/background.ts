@@ -1,0 +1,116 @@
+// The server's background work: its own runner, the lease reaper, polling and the cron scheduler.
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { cachedRepo, runClaimedLeg } from "../runner/index.js";
+import { RunnerApi } from "./runner-api.js";
+import type { CiService } from "./service.js";
+
+export type BackgroundOptions = {
+  /** Legs the server's own runner runs at once; 0 disables it. */
+  localConcurrency?: number;
+  /** Labels of the server's own runner; undefined = any. */
+  localLabels?: string[];
+  pollEveryMs?: number;
+  scheduleEveryMs?: number;
+  /** Stops claiming; running legs go on. */
+  signal: AbortSignal;
+  /** Aborts running legs (graceful-shutdown timeout). */
+  abortLegs: AbortSignal;
+};
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Runs until `signal` aborts; resolves when the running legs have finished. */
+export async function runBackground(ci: CiService, opts: BackgroundOptions): Promise<void> {
+  const api = new RunnerApi(ci);
+  const loops: Promise<void>[] = [];
+  const concurrency = opts.localConcurrency ?? cpus().length;
+  if (concurrency > 0) loops.push(localRunner(ci, api, concurrency, opts));
+  loops.push(
+    (async () => {
+      while (!opts.signal.aborted) {
+        await ci.reapLeases().catch(() => {});
+        await sleep(Math.max(200, Math.floor(ci.leaseMs / 3)), opts.signal);
+      }
+    })(),
+  );
+  loops.push(
+    (async () => {
+      while (!opts.signal.aborted) {
+        await ci.pollRepos().catch(() => {});
+        await sleep(opts.pollEveryMs ?? 5000, opts.signal);
+      }
+    })(),
+  );
+  loops.push(
+    (async () => {
+      let last = new Date();
+      while (!opts.signal.aborted) {
+        await sleep(opts.scheduleEveryMs ?? 30_000, opts.signal);
+        const now = new Date();
+        await ci.runSchedules(last, now).catch(() => {});
+        last = now;
+      }
+    })(),
+  );
+  await Promise.all(loops);
+}
+
+async function localRunner(
+  ci: CiService,
+  api: RunnerApi,
+  concurrency: number,
+  opts: BackgroundOptions,
+): Promise<void> {
+  const transport = api.transport(
+    ci.localRunnerId,
+    async () => opts.localLabels ?? (await api.queuedLabels()),
+  );
+  const running = new Set<Promise<unknown>>();
+  let wake: (() => void) | undefined;
+  const onQueued = () => wake?.();
+  ci.events.on("queued", onQueued);
+  try {
+    while (!opts.signal.aborted) {
+      if (running.size >= concurrency) {
+        await Promise.race([...running, sleep(1000, opts.signal)]);
+        continue;
+      }
+      const claimed = await transport.claim(opts.signal).catch(() => null);
+      if (!claimed) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          void sleep(500, opts.signal).then(resolve);
+        });
+        wake = undefined;
+        continue;
+      }
+      const p = runClaimedLeg(transport, claimed, {
+        dataDir: join(ci.dataDir, "runner"),
+        concurrency,
+        signal: opts.signal,
+        abortLegs: opts.abortLegs,
+        heartbeatMs: Math.max(100, Math.floor(ci.leaseMs / 3)),
+        resolveRepo: async (url, sha) =>
+          claimed.spec.serverMirror ?? (await cachedRepo(join(ci.dataDir, "runner"), url, sha)),
+      })
+        .catch(() => {})
+        .finally(() => running.delete(p));
+      running.add(p);
+    }
+    await Promise.allSettled(running);
+  } finally {
+    ci.events.off("queued", onQueued);
+  }
+}

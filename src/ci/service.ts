@@ -1,0 +1,961 @@
+// The CI service behind `slipway serve`: repositories and their mirrors, triggers turned into runs in
+// the store, each run's job graph driven by the same engine as `slipway run` with legs queued for
+// runners, re-runs that reuse recorded results, cancellation, and recovery after a crash.
+import { randomBytes } from "node:crypto";
+import { EventEmitter, setMaxListeners } from "node:events";
+import { existsSync, mkdirSync } from "node:fs";
+import { cpus } from "node:os";
+import { basename, join } from "node:path";
+import { coerceToString, type Json } from "../expressions/index.js";
+import { formatProblem, OperationError, UserError } from "../lib/errors.js";
+import {
+  ConcurrencyGroups,
+  dispatchInputValues,
+  driveRun,
+  type JobInvocation,
+  type JobResult,
+  type LegSpec,
+  legSpecOf,
+  Masker,
+  type Reporter,
+  type RunContext,
+  Semaphore,
+  type Status,
+} from "../runner/index.js";
+import type { Job, Repo, Run, RunTrigger, Store } from "../store/index.js";
+import {
+  dueSchedules,
+  parseWebhook,
+  repositoryMatches,
+  type ScheduleEntry,
+  toTriggerEvent,
+  verifySignature,
+  type WebhookHeaders,
+  type WebhookProvider,
+  WebhookError,
+  workflowDispatchEvent,
+} from "../triggers/index.js";
+import {
+  eventRef,
+  eventSha,
+  evaluateToken,
+  listWorkflowFiles,
+  loadWorkflowFile,
+  matchWorkflowTrigger,
+  type TriggerEvent,
+  type WorkflowFile,
+} from "../workflow/index.js";
+import {
+  changedFiles,
+  checkoutWorkflows,
+  commitInfo,
+  createMirror,
+  fetchMirror,
+  filesOfCommit,
+  resolveRef,
+} from "./mirror.js";
+
+const zeroSha = "0000000000000000000000000000000000000000";
+
+export type CiOptions = {
+  store: Store;
+  dataDir: string;
+  /** Legs queued or running at once, over all repositories (default: CPU count). */
+  maxJobs?: number;
+  /** Legs queued or running at once per repository (default: no limit beyond maxJobs). */
+  maxJobsPerRepo?: number;
+  /** The server's own runner: on by default; labels undefined = it takes any job. */
+  localRunner?: { enabled: boolean; labels?: string[] };
+  /** Lease of a claimed job; runners heartbeat at a third of it. */
+  leaseMs?: number;
+  log?: (line: string) => void;
+};
+
+export type CiEvent =
+  | { type: "run"; runId: number; status: string; conclusion: string | null }
+  | { type: "job"; runId: number; jobRowId: number; jobKey: string; status: string }
+  | {
+      type: "step";
+      runId: number;
+      jobRowId: number;
+      idx: number;
+      name: string;
+      status: string;
+      conclusion?: string;
+    }
+  | { type: "log"; runId: number; jobRowId: number; seq: number; content: string };
+
+export type RerunRequest = { job?: string; matrix?: Record<string, string>; failed?: boolean };
+
+type ActiveRun = { controller: AbortController; done: Promise<void> };
+
+function jobStatusToResult(status: string): Status {
+  return status === "success" || status === "failure" || status === "cancelled" || status === "skipped"
+    ? status
+    : "failure";
+}
+
+function pullRequestOf(
+  event: TriggerEvent,
+): { number: number; title: string; author: string; url: string } | null {
+  const pr = event.payload.pull_request as Record<string, any> | undefined;
+  if (!pr) return null;
+  return {
+    number: Number(pr.number ?? event.payload.number ?? 0),
+    title: String(pr.title ?? ""),
+    author: String(pr.user?.login ?? ""),
+    url: String(pr.html_url ?? ""),
+  };
+}
+
+function labelsOf(value: Json): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.map((v) => coerceToString(v));
+  if (value && typeof value === "object") {
+    const labels = (value as Record<string, Json>).labels;
+    return labels === undefined ? [] : labelsOf(labels);
+  }
+  return [];
+}
+
+export class CiService {
+  readonly store: Store;
+  readonly dataDir: string;
+  readonly events = new EventEmitter();
+  readonly localRunnerId = `local-${randomBytes(4).toString("hex")}`;
+  private readonly opts: CiOptions;
+  private readonly active = new Map<number, ActiveRun>();
+  private readonly groups = new ConcurrencyGroups();
+  private readonly globalSlots: Semaphore;
+  private readonly repoSlots = new Map<number, Semaphore>();
+  private readonly finishedWaiters = new Map<number, Set<() => void>>();
+  private stopping = false;
+
+  constructor(opts: CiOptions) {
+    this.opts = opts;
+    this.store = opts.store;
+    this.dataDir = opts.dataDir;
+    this.events.setMaxListeners(0);
+    this.globalSlots = new Semaphore(opts.maxJobs ?? cpus().length);
+  }
+
+  get leaseMs(): number {
+    return this.opts.leaseMs ?? 30_000;
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  emit(event: CiEvent): void {
+    this.events.emit("event", event);
+  }
+
+  // --- repositories ---
+
+  mirrorDir(repo: { id: number }): string {
+    return join(this.dataDir, "mirrors", `${repo.id}.git`);
+  }
+
+  async addRepo(input: {
+    url: string;
+    name?: string;
+    branch?: string;
+    pollIntervalS?: number | null;
+  }): Promise<{
+    repo: Repo;
+    webhookSecret: string;
+  }> {
+    const name = input.name ?? basename(input.url.replace(/\.git$/, "").replace(/\/+$/, ""));
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/.test(name)) {
+      throw new UserError(
+        `invalid repository name '${name}': use letters, digits, '.', '_', '-' and at most one '/'`,
+      );
+    }
+    if (await this.store.repos.getByName(name)) throw new UserError(`repository '${name}' already exists`);
+    const staging = join(this.dataDir, "mirrors", `new-${randomBytes(6).toString("hex")}.git`);
+    await createMirror(input.url, staging);
+    const branch =
+      input.branch ?? ((await resolveRef(staging, "HEAD")) && (await this.symbolicHead(staging))) ?? "main";
+    const webhookSecret = randomBytes(24).toString("base64url");
+    const repo = await this.store.repos.create({
+      name,
+      url: input.url,
+      branch,
+      webhookSecret,
+      pollIntervalS: input.pollIntervalS ?? null,
+    });
+    const dir = this.mirrorDir(repo);
+    const { renameSync, rmSync } = await import("node:fs");
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(staging, dir);
+    await this.store.repos.update(repo.id, { mirrorPath: dir });
+    return { repo: { ...repo, mirrorPath: dir }, webhookSecret };
+  }
+
+  private async symbolicHead(dir: string): Promise<string | undefined> {
+    const { execFile } = await import("node:child_process");
+    return new Promise((resolve) => {
+      execFile("git", ["symbolic-ref", "--short", "HEAD"], { cwd: dir }, (err, stdout) =>
+        resolve(err ? undefined : stdout.trim() || undefined),
+      );
+    });
+  }
+
+  async repoByName(name: string): Promise<Repo> {
+    const repo = await this.store.repos.getByName(name);
+    if (!repo) throw new UserError(`no repository named '${name}'`);
+    return repo;
+  }
+
+  private repositoryInfo(repo: Repo) {
+    const fullName = repo.name.includes("/") ? repo.name : `local/${repo.name}`;
+    return { fullName, defaultBranch: repo.branch, cloneUrl: repo.url };
+  }
+
+  // --- triggers ---
+
+  /** A webhook request: parse, find the repository, verify, dedupe, start runs. Throws WebhookError. */
+  async handleWebhook(
+    provider: WebhookProvider,
+    headers: WebhookHeaders,
+    body: Buffer,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const parsed = parseWebhook(provider, headers, body);
+    const repos = await this.store.repos.list();
+    const repo = repos.find(
+      (r) => repositoryMatches(parsed.repository, r.url) || r.name === parsed.repository.fullName,
+    );
+    if (!repo)
+      throw new WebhookError(
+        404,
+        `no repository registered for ${parsed.repository.fullName ?? "this delivery"}`,
+      );
+    const secret = await this.store.repos.webhookSecret(repo.id);
+    if (!secret || !(await verifySignature(provider, headers, body, secret))) {
+      throw new WebhookError(401, "signature verification failed");
+    }
+    if (parsed.kind === "ping") return { status: 200, body: { ok: true, ping: true, repository: repo.name } };
+    const fresh = await this.store.deliveries.record({
+      provider,
+      deliveryId: parsed.deliveryId,
+      event: parsed.eventName ?? "",
+      repoId: repo.id,
+    });
+    if (!fresh) return { status: 200, body: { ok: true, duplicate: true, deliveryId: parsed.deliveryId } };
+    if (parsed.kind === "ignored")
+      return { status: 202, body: { ok: true, ignored: parsed.reason ?? "ignored" } };
+    const event = toTriggerEvent(parsed);
+    const runs = await this.triggerEvent(repo, event, "webhook", parsed.deliveryId);
+    await this.store.deliveries.setRuns(
+      provider,
+      parsed.deliveryId,
+      runs.map((r) => r.id),
+    );
+    return { status: 202, body: { ok: true, deliveryId: parsed.deliveryId, runs: runs.map((r) => r.id) } };
+  }
+
+  /** Starts a run for every workflow the event triggers; invalid workflows are recorded as failed runs. */
+  async triggerEvent(
+    repo: Repo,
+    event: TriggerEvent,
+    trigger: RunTrigger,
+    deliveryId?: string,
+    knownChangedFiles?: string[],
+    onlyWorkflow?: string,
+  ): Promise<Run[]> {
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    await fetchMirror(mirror);
+    let sha = eventSha(event);
+    const ref = eventRef(event) || `refs/heads/${repo.branch}`;
+    if (!sha) sha = (await resolveRef(mirror, ref)) ?? "";
+    if (!sha || !(await resolveRef(mirror, sha))) {
+      throw new UserError(`commit ${sha || ref} is not in the repository ${repo.name}`);
+    }
+    event.sha = sha;
+    event.ref = ref;
+    if (event.changedFiles === undefined)
+      event.changedFiles = knownChangedFiles ?? (await this.diffForEvent(mirror, event, sha));
+    const root = await checkoutWorkflows(mirror, sha, join(this.dataDir, "workflows"));
+    let files = listWorkflowFiles(root);
+    if (onlyWorkflow) {
+      files = files.filter((f) => f.endsWith(`/${onlyWorkflow}`) || basename(f) === onlyWorkflow);
+      if (files.length === 0)
+        throw new UserError(`no workflow '${onlyWorkflow}' in ${repo.name} at ${sha.slice(0, 7)}`);
+    }
+    const runs: Run[] = [];
+    const pr = pullRequestOf(event);
+    for (const file of files) {
+      let wf: WorkflowFile;
+      try {
+        wf = await loadWorkflowFile(file, root);
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        // GitHub records a failed run for a workflow file it cannot parse.
+        const reason = err.problems.length ? err.problems.map(formatProblem).join("\n") : err.message;
+        const relPath = file.slice(root.length + 1);
+        runs.push(
+          await this.store.runs.create({
+            repoId: repo.id,
+            workflowFile: relPath,
+            workflowName: relPath,
+            eventName: event.name,
+            event: event.payload,
+            sha,
+            ref,
+            trigger,
+            pullRequest: pr,
+            status: "completed",
+            conclusion: "failure",
+            reason,
+            deliveryId: deliveryId ?? null,
+          }),
+        );
+        continue;
+      }
+      if (!onlyWorkflow && !matchWorkflowTrigger(wf.events, event).matched) continue;
+      if (onlyWorkflow && !("workflow_dispatch" in wf.events) && event.name === "workflow_dispatch") {
+        throw new UserError(`${wf.relPath} has no workflow_dispatch trigger`);
+      }
+      if (event.name === "workflow_dispatch") {
+        // Typed and validated now: a bad input is the caller's error, before any run exists.
+        dispatchInputValues([wf], (event.payload.inputs ?? {}) as Record<string, string>);
+      }
+      const run = await this.store.runs.create({
+        repoId: repo.id,
+        workflowFile: wf.relPath,
+        workflowName: wf.name,
+        eventName: event.name,
+        event: { payload: event.payload, changedFiles: event.changedFiles ?? null },
+        sha,
+        ref,
+        trigger,
+        pullRequest: pr,
+        deliveryId: deliveryId ?? null,
+      });
+      this.emit({ type: "run", runId: run.id, status: run.status, conclusion: null });
+      runs.push(run);
+      this.launch(run.id);
+    }
+    return runs;
+  }
+
+  private async diffForEvent(
+    mirror: string,
+    event: TriggerEvent,
+    sha: string,
+  ): Promise<string[] | undefined> {
+    const p = event.payload as Record<string, any>;
+    if (event.name === "push") {
+      const before = String(p.before ?? "");
+      if (!before || before === zeroSha) return filesOfCommit(mirror, sha);
+      return changedFiles(mirror, before, sha);
+    }
+    if (event.name === "pull_request" || event.name === "pull_request_target") {
+      const pr = p.pull_request ?? {};
+      const base =
+        pr.base?.sha || (pr.base?.ref ? await resolveRef(mirror, `refs/heads/${pr.base.ref}`) : undefined);
+      if (!base) return undefined;
+      return changedFiles(mirror, base, String(pr.head?.sha ?? sha), true);
+    }
+    return undefined;
+  }
+
+  async dispatch(input: {
+    repo: string;
+    workflow: string;
+    ref?: string;
+    inputs?: Record<string, string>;
+    actor: string;
+  }): Promise<Run[]> {
+    const repo = await this.repoByName(input.repo);
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    await fetchMirror(mirror);
+    let ref = input.ref ?? repo.branch;
+    if (!ref.startsWith("refs/")) {
+      if (await resolveRef(mirror, `refs/heads/${ref}`)) ref = `refs/heads/${ref}`;
+      else if (await resolveRef(mirror, `refs/tags/${ref}`)) ref = `refs/tags/${ref}`;
+      else throw new UserError(`no branch or tag '${ref}' in ${repo.name}`);
+    }
+    const sha = await resolveRef(mirror, ref);
+    const event = workflowDispatchEvent({
+      repository: this.repositoryInfo(repo),
+      ref,
+      inputs: input.inputs ?? {},
+      actor: input.actor,
+      workflow: input.workflow,
+      sha,
+    });
+    return this.triggerEvent(repo, event, "dispatch", undefined, undefined, input.workflow);
+  }
+
+  // --- runs ---
+
+  private launch(runId: number): void {
+    if (this.active.has(runId) || this.stopping) return;
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    const done = this.orchestrate(runId, controller)
+      .catch((err) => this.log(`run ${runId}: ${(err as Error).stack ?? err}`))
+      .finally(() => this.active.delete(runId));
+    this.active.set(runId, { controller, done });
+  }
+
+  private async orchestrate(runId: number, controller: AbortController) {
+    const run = await this.store.runs.get(runId);
+    if (!run) return;
+    const repo = await this.store.repos.get(run.repoId);
+    if (!repo) return;
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    const root = await checkoutWorkflows(mirror, run.sha, join(this.dataDir, "workflows"));
+    let workflow: WorkflowFile;
+    try {
+      workflow = await loadWorkflowFile(join(root, run.workflowFile), root);
+    } catch (err) {
+      await this.finishRun(
+        run,
+        "failure",
+        err instanceof UserError ? err.problems.map(formatProblem).join("\n") || err.message : String(err),
+      );
+      return;
+    }
+    const stored = run.event as { payload?: Record<string, unknown>; changedFiles?: string[] | null };
+    const payload = stored?.payload ?? (run.event as Record<string, unknown>) ?? {};
+    const event: TriggerEvent = {
+      name: run.eventName,
+      payload,
+      ref: run.ref,
+      sha: run.sha,
+      changedFiles: stored?.changedFiles ?? undefined,
+    };
+    const info = await commitInfo(mirror, run.sha).catch(() => undefined);
+    const payloadRepo = payload.repository as Record<string, any> | undefined;
+    const masker = new Masker();
+    const secrets: Record<string, string> = {};
+    const pending = new Set<Promise<void>>();
+    const recorder = this.placeholderRecorder(run, pending);
+    const ctx: RunContext = {
+      repoDir: mirror,
+      workflowRoot: root,
+      dataDir: this.dataDir,
+      workDir: join(this.dataDir, "work", `${run.id}-${run.attempt}`),
+      runId: String(run.id),
+      runNumber: run.number,
+      runAttempt: run.attempt,
+      event,
+      sha: run.sha,
+      ref: run.ref,
+      repository: String(payloadRepo?.full_name ?? this.repositoryInfo(repo).fullName),
+      defaultBranch: repo.branch,
+      actor: String((payload.sender as Record<string, any> | undefined)?.login ?? info?.author ?? "slipway"),
+      secrets,
+      vars: {},
+      masker,
+      reporter: recorder,
+      signal: controller.signal,
+      slots: new Semaphore(1_000_000),
+      actionsDir: join(this.dataDir, "actions"),
+      verbose: false,
+      hostEnv: process.env as Record<string, string>,
+    };
+    await this.store.runs.update(run.id, { status: "running", startedAt: run.startedAt ?? Date.now() });
+    this.emit({ type: "run", runId: run.id, status: "running", conclusion: null });
+    const inputs =
+      event.name === "workflow_dispatch"
+        ? dispatchInputValues([workflow], (payload.inputs ?? {}) as Record<string, string>)
+        : {};
+    const result = await driveRun(
+      ctx,
+      [{ workflow, matched: true, reason: "", jobs: workflow.jobs.map((j) => j.id) }],
+      {
+        inputs,
+        groups: this.groups,
+        executeLeg: (inv) => this.executeLeg(run, repo, inv),
+      },
+    );
+    await Promise.all(pending);
+    const conclusion = controller.signal.aborted && result.status !== "failure" ? "cancelled" : result.status;
+    await this.finishRun(run, conclusion);
+  }
+
+  private async finishRun(run: Run, conclusion: Status, reason?: string): Promise<void> {
+    await this.store.runs.update(run.id, {
+      status: "completed",
+      conclusion,
+      finishedAt: Date.now(),
+      ...(reason ? { reason } : {}),
+    });
+    this.emit({ type: "run", runId: run.id, status: "completed", conclusion });
+  }
+
+  /** Records the jobs the graph decided without running them (skipped, cancelled before start, failed to plan). */
+  private placeholderRecorder(run: Run, pending: Set<Promise<void>>): Reporter {
+    return {
+      jobStarted() {},
+      stepStarted() {},
+      log() {},
+      annotation() {},
+      stepFinished() {},
+      jobFinished: (ref, result) => {
+        const p = (async () => {
+          const fresh = (await this.store.runs.get(run.id)) ?? run;
+          const existing = (await this.store.jobs.list(run.id, fresh.attempt)).find(
+            (j) => j.jobKey === ref.key,
+          );
+          if (existing) return;
+          const [row] = await this.store.jobs.insertMany(run.id, fresh.attempt, [
+            {
+              jobKey: ref.key,
+              jobId: ref.id,
+              name: result.name,
+              matrix: result.matrix,
+              status: result.status,
+              reason: result.message ?? null,
+            },
+          ]);
+          this.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: row.jobKey, status: row.status });
+        })()
+          .catch((err) => this.log(`run ${run.id}: cannot record job ${ref.key}: ${(err as Error).message}`))
+          .finally(() => pending.delete(p));
+        pending.add(p);
+      },
+    };
+  }
+
+  private async executeLeg(run: Run, repo: Repo, inv: JobInvocation): Promise<JobResult> {
+    const attempt = inv.run.runAttempt;
+    const key = inv.ref.key;
+    // A leg with a row in this attempt already ran, is running, or is reused from an earlier attempt.
+    const existing = (await this.store.jobs.list(run.id, attempt)).find((j) => j.jobKey === key);
+    if (existing && ["success", "failure", "cancelled", "skipped"].includes(existing.status))
+      return this.resultOf(existing);
+    let row = existing;
+    let releaseSlots: (() => void) | undefined;
+    if (!row) {
+      const labels = inv.job.runsOn
+        ? labelsOf(
+            evaluateToken(inv.job.runsOn, {
+              contexts: {
+                github: inv.github,
+                needs: inv.needs,
+                strategy: inv.strategy,
+                matrix: inv.matrix ?? {},
+                inputs: inv.inputs,
+                vars: inv.run.vars,
+              },
+            }),
+          )
+        : [];
+      const spec = legSpecOf(inv, repo.url, labels, repo.mirrorPath ?? this.mirrorDir(repo));
+      [row] = await this.store.jobs.insertMany(run.id, attempt, [
+        {
+          jobKey: key,
+          jobId: inv.ref.id,
+          name: inv.ref.name,
+          matrix: inv.matrix,
+          labels,
+          status: "waiting",
+          spec,
+        },
+      ]);
+      this.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: key, status: "waiting" });
+      // The concurrency limits hold legs back before they are offered to runners.
+      try {
+        const g = await this.globalSlots.acquire(inv.signal);
+        let r: () => void = () => {};
+        try {
+          r = await this.repoSemaphore(repo.id).acquire(inv.signal);
+        } catch (err) {
+          g();
+          throw err;
+        }
+        releaseSlots = () => {
+          r();
+          g();
+        };
+      } catch {
+        await this.store.jobs.cancel(row.id, "cancelled before it started");
+        return this.resultOf((await this.store.jobs.get(row.id))!);
+      }
+      await this.store.jobs.update(row.id, { status: "queued" }, { ifStatus: ["waiting"] });
+      this.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: key, status: "queued" });
+      this.events.emit("queued");
+    }
+    const rowId = row.id;
+    const onAbort = () => {
+      void this.store.jobs.cancel(rowId, "the run was cancelled").then((ok) => {
+        if (ok) this.jobFinished(rowId);
+      });
+    };
+    if (inv.signal.aborted) onAbort();
+    else inv.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const final = await this.waitForJob(rowId);
+      return this.resultOf(final);
+    } finally {
+      inv.signal.removeEventListener("abort", onAbort);
+      releaseSlots?.();
+    }
+  }
+
+  private repoSemaphore(repoId: number): Semaphore {
+    let s = this.repoSlots.get(repoId);
+    if (!s) {
+      s = new Semaphore(this.opts.maxJobsPerRepo ?? 1_000_000);
+      this.repoSlots.set(repoId, s);
+    }
+    return s;
+  }
+
+  /** Called when a job row reached a final status (by a runner, a cancel or the lease reaper). */
+  jobFinished(rowId: number): void {
+    const waiters = this.finishedWaiters.get(rowId);
+    if (waiters) for (const w of waiters) w();
+  }
+
+  private async waitForJob(rowId: number): Promise<Job> {
+    for (;;) {
+      const row = await this.store.jobs.get(rowId);
+      if (!row) throw new OperationError(`job row ${rowId} disappeared`);
+      if (["success", "failure", "cancelled", "skipped"].includes(row.status)) return row;
+      await new Promise<void>((resolve) => {
+        let set = this.finishedWaiters.get(rowId);
+        if (!set) {
+          set = new Set();
+          this.finishedWaiters.set(rowId, set);
+        }
+        const wake = () => {
+          clearTimeout(timer);
+          set!.delete(wake);
+          if (set!.size === 0) this.finishedWaiters.delete(rowId);
+          resolve();
+        };
+        // The database is the truth (another server process or a missed wake-up); look again now and then.
+        const timer = setTimeout(wake, 2000);
+        set.add(wake);
+      });
+    }
+  }
+
+  private async resultOf(row: Job): Promise<JobResult> {
+    const steps = await this.store.steps.list(row.id);
+    return {
+      id: row.jobId,
+      name: row.name,
+      workflow: "",
+      matrix: row.matrix as Record<string, Json> | null,
+      status: jobStatusToResult(row.status),
+      outputs: row.outputs,
+      durationMs: row.finishedAt && row.startedAt ? row.finishedAt - row.startedAt : 0,
+      steps: steps.map((s) => ({
+        id: s.stepId,
+        name: s.name,
+        outcome: (s.outcome ?? "skipped") as JobResult["status"],
+        conclusion: (s.conclusion ?? "skipped") as JobResult["status"],
+        durationMs: s.finishedAt && s.startedAt ? s.finishedAt - s.startedAt : 0,
+        outputs: {},
+      })),
+      annotations: [],
+      summary: "",
+      ...(row.reason ? { message: row.reason } : {}),
+    };
+  }
+
+  async cancel(runId: number): Promise<Run> {
+    const run = await this.store.runs.get(runId);
+    if (!run) throw new UserError(`no run ${runId}`);
+    if (run.status === "completed") return run;
+    const active = this.active.get(runId);
+    const cancelled = await this.store.jobs.cancelRun(runId, {
+      reason: "cancelled by a user",
+      attempt: run.attempt,
+    });
+    for (const j of cancelled) this.jobFinished(j.id);
+    if (active) {
+      active.controller.abort(new Error("cancelled by a user"));
+      await active.done;
+    } else {
+      await this.finishRun(run, "cancelled", "cancelled by a user");
+    }
+    return (await this.store.runs.get(runId))!;
+  }
+
+  async rerun(runId: number, req: RerunRequest): Promise<Run> {
+    const run = await this.store.runs.get(runId);
+    if (!run) throw new UserError(`no run ${runId}`);
+    if (run.status !== "completed")
+      throw new UserError(`run ${runId} is still ${run.status}; cancel it or wait for it to finish`);
+    if (!req.job && !req.failed) throw new UserError("say which jobs to re-run: --job ID or --failed");
+    const previous = await this.store.jobs.list(run.id, run.attempt);
+    const repo = (await this.store.repos.get(run.repoId))!;
+    const root = await checkoutWorkflows(
+      repo.mirrorPath ?? this.mirrorDir(repo),
+      run.sha,
+      join(this.dataDir, "workflows"),
+    );
+    const workflow = await loadWorkflowFile(join(root, run.workflowFile), root);
+    const top = (id: string) => id.split("/")[0];
+    let targets: Set<string>;
+    if (req.job) {
+      if (!workflow.jobs.some((j) => j.id === req.job)) {
+        throw new UserError(
+          `no job '${req.job}' in ${run.workflowFile} (jobs: ${workflow.jobs.map((j) => j.id).join(", ")})`,
+        );
+      }
+      targets = new Set([req.job]);
+    } else {
+      targets = new Set(
+        previous.filter((j) => j.status === "failure" || j.status === "cancelled").map((j) => top(j.jobId)),
+      );
+      if (targets.size === 0) throw new UserError(`run ${runId} has no failed jobs`);
+    }
+    // Re-running a job re-runs everything that depends on it.
+    const rerunSet = new Set(targets);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const j of workflow.jobs) {
+        if (!rerunSet.has(j.id) && j.needs.some((n) => rerunSet.has(n))) {
+          rerunSet.add(j.id);
+          grew = true;
+        }
+      }
+    }
+    const matrixFilter = req.matrix;
+    const reruns = (job: Job) => {
+      const id = top(job.jobId);
+      if (!rerunSet.has(id)) return false;
+      if (matrixFilter && req.job && id === req.job) {
+        const m = (job.matrix ?? {}) as Record<string, Json>;
+        return Object.entries(matrixFilter).every(([k, v]) => coerceToString(m[k] ?? null) === v);
+      }
+      return true;
+    };
+    if (matrixFilter && req.job && !previous.some((j) => top(j.jobId) === req.job && reruns(j))) {
+      throw new UserError(`no leg of job '${req.job}' matches ${JSON.stringify(matrixFilter)}`);
+    }
+    const attempt = await this.store.runs.startAttempt(run.id);
+    if (attempt === null) throw new OperationError(`cannot start a new attempt of run ${runId}`);
+    // What is not re-run is carried over now, so the new attempt (and a restart in the middle of it)
+    // finds those results recorded and never runs them again.
+    const reused = previous.filter((j) => !reruns(j));
+    await this.store.jobs.insertMany(
+      run.id,
+      attempt,
+      reused.map((j) => ({
+        jobKey: j.jobKey,
+        jobId: j.jobId,
+        name: j.name,
+        matrix: j.matrix,
+        labels: j.labels,
+        status: j.status,
+        outputs: j.outputs,
+        reason: j.reason,
+        reusedFrom: j.reusedFrom ?? j.id,
+      })),
+    );
+    await this.store.runs.update(run.id, {
+      status: "queued",
+      conclusion: null,
+      finishedAt: null,
+      reason: null,
+    });
+    this.emit({ type: "run", runId: run.id, status: "queued", conclusion: null });
+    this.launch(run.id);
+    return (await this.store.runs.get(run.id))!;
+  }
+
+  /** Waits until a run is no longer being driven by this process (tests, graceful shutdown). */
+  async settled(runId: number): Promise<void> {
+    await this.active.get(runId)?.done;
+  }
+
+  // --- lifecycle ---
+
+  /** Crash recovery and the background loops; call once at start. */
+  async start(): Promise<void> {
+    mkdirSync(this.dataDir, { recursive: true });
+    const failed = await this.store.jobs.recoverAfterCrash({ localRunnerIds: await this.localRunnerIds() });
+    for (const j of failed)
+      this.log(`job ${j.jobKey} of run ${j.runId} failed: the server restarted while it ran`);
+    const unfinished = [
+      ...(await this.store.runs.list({ status: "queued" })),
+      ...(await this.store.runs.list({ status: "running" })),
+    ];
+    // Their graphs are driven again: recorded legs are not run twice, legs still running on remote
+    // runners are waited for, and the rest go on.
+    for (const run of unfinished) this.launch(run.id);
+  }
+
+  private async localRunnerIds(): Promise<string[]> {
+    // Every embedded runner of an earlier server process had an id starting with "local-".
+    const rows = await this.store.db
+      .selectFrom("jobs")
+      .select("runner_id")
+      .distinct()
+      .where("status", "=", "running")
+      .where("runner_id", "like", "local-%")
+      .execute();
+    return rows.map((r) => r.runner_id!).filter(Boolean);
+  }
+
+  /** Fails jobs whose runner stopped heartbeating; runs on a timer in the server. */
+  async reapLeases(): Promise<void> {
+    for (const j of await this.store.jobs.expireLeases()) {
+      this.emit({ type: "job", runId: j.runId, jobRowId: j.id, jobKey: j.jobKey, status: j.status });
+      this.jobFinished(j.id);
+    }
+  }
+
+  /** Polls repositories that have a poll interval: new branch heads and tags become push events. */
+  async pollRepos(now = Date.now()): Promise<void> {
+    for (const repo of await this.store.repos.list()) {
+      if (!repo.pollIntervalS || (repo.lastPolledAt && now - repo.lastPolledAt < repo.pollIntervalS * 1000))
+        continue;
+      try {
+        await this.pollRepo(repo, now);
+      } catch (err) {
+        this.log(`poll ${repo.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async pollRepo(repo: Repo, now = Date.now()): Promise<Run[]> {
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    await fetchMirror(mirror);
+    const { execFile } = await import("node:child_process");
+    const out: string = await new Promise((resolve, reject) =>
+      execFile(
+        "git",
+        ["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"],
+        { cwd: mirror },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    );
+    const heads: Record<string, string> = {};
+    for (const line of out.split("\n").filter(Boolean)) {
+      const [ref, sha] = line.split(" ");
+      heads[ref] = sha;
+    }
+    let seen: Record<string, string> | undefined;
+    try {
+      seen = repo.lastSeenSha ? (JSON.parse(repo.lastSeenSha) as Record<string, string>) : undefined;
+    } catch {
+      seen = undefined;
+    }
+    await this.store.repos.update(repo.id, { lastPolledAt: now, lastSeenSha: JSON.stringify(heads) });
+    // The first poll only records where the branches are.
+    if (!seen) return [];
+    const runs: Run[] = [];
+    for (const [ref, sha] of Object.entries(heads)) {
+      if (seen[ref] === sha) continue;
+      const before = seen[ref] ?? zeroSha;
+      const event = await this.pushEvent(repo, mirror, ref, before, sha);
+      runs.push(...(await this.triggerEvent(repo, event, "poll")));
+    }
+    return runs;
+  }
+
+  private async pushEvent(
+    repo: Repo,
+    mirror: string,
+    ref: string,
+    before: string,
+    after: string,
+  ): Promise<TriggerEvent> {
+    const info = await commitInfo(mirror, after);
+    const repository = this.repositoryInfo(repo);
+    const headCommit = {
+      id: after,
+      message: info.message,
+      timestamp: info.timestamp,
+      author: { name: info.author, email: info.email },
+      committer: { name: info.author, email: info.email },
+    };
+    return {
+      name: "push",
+      payload: {
+        ref,
+        before,
+        after,
+        created: before === zeroSha,
+        deleted: false,
+        forced: false,
+        commits: [headCommit],
+        head_commit: headCommit,
+        repository: {
+          name: repository.fullName.split("/").pop(),
+          full_name: repository.fullName,
+          default_branch: repo.branch,
+          clone_url: repo.url,
+          owner: { login: repository.fullName.split("/")[0] },
+        },
+        pusher: { name: info.author, email: info.email },
+        sender: { login: info.author },
+      },
+    };
+  }
+
+  /** Fires `on.schedule` crons of the default branch's workflows that came due since the last check. */
+  async runSchedules(lastChecked: Date, now: Date): Promise<Run[]> {
+    const runs: Run[] = [];
+    for (const repo of await this.store.repos.list()) {
+      const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+      if (!existsSync(mirror)) continue;
+      const sha = await resolveRef(mirror, `refs/heads/${repo.branch}`);
+      if (!sha) continue;
+      const root = await checkoutWorkflows(mirror, sha, join(this.dataDir, "workflows"));
+      for (const file of listWorkflowFiles(root)) {
+        let wf: WorkflowFile;
+        try {
+          wf = await loadWorkflowFile(file, root);
+        } catch {
+          continue;
+        }
+        const entries = (wf.events.schedule ?? []) as ScheduleEntry[];
+        for (const due of dueSchedules(entries, lastChecked, now)) {
+          const event: TriggerEvent = {
+            name: "schedule",
+            payload: {
+              schedule: due.entry.cron,
+              repository: { full_name: this.repositoryInfo(repo).fullName, default_branch: repo.branch },
+            },
+            ref: `refs/heads/${repo.branch}`,
+            sha,
+          };
+          runs.push(
+            ...(await this.triggerEvent(
+              repo,
+              event,
+              "schedule",
+              undefined,
+              undefined,
+              wf.relPath.split("/").pop(),
+            )),
+          );
+        }
+      }
+    }
+    return runs;
+  }
+
+  /** Graceful stop: no new runs start; running orchestrations are aborted after `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const all = [...this.active.values()];
+    const timer = setTimeout(() => {
+      for (const a of all) a.controller.abort(new Error("the server is shutting down"));
+    }, graceMs);
+    await Promise.allSettled(all.map((a) => a.done));
+    clearTimeout(timer);
+  }
+
+  get activeRuns(): number {
+    return this.active.size;
+  }
+
+  /** A leg spec for the embedded runner (used by the local transport). */
+  specOf(job: Job): LegSpec {
+    return job.spec as LegSpec;
+  }
+}
