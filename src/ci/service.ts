@@ -456,6 +456,7 @@ export class CiService {
       slots: new Semaphore(1_000_000),
       actionsDir: join(this.dataDir, "actions"),
       verbose: false,
+      cleanJobDirs: false,
       hostEnv: process.env as Record<string, string>,
     };
     await this.store.runs.update(run.id, { status: "running", startedAt: run.startedAt ?? Date.now() });

@@ -2,7 +2,9 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { describeError, exitCodeFor, exitCodes, UserError } from "../lib/errors.js";
 import { registerActions } from "./actions.js";
+import { registerCiCommands } from "./ci.js";
 import { registerRun } from "./run.js";
+import { registerServe } from "./serve.js";
 import { registerVersion } from "./version.js";
 
 const version = "0.1.0";
@@ -17,6 +19,8 @@ export async function main(argv: string[]): Promise<number> {
   registerRun(program as unknown as Command);
   registerActions(program as unknown as Command);
   registerVersion(program as unknown as Command);
+  registerServe(program as unknown as Command);
+  registerCiCommands(program as unknown as Command);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -36,13 +36,50 @@ export function formatAnnotation(a: Annotation): string {
   return `${a.level}: ${where}${a.title ? `${a.title}: ` : ""}${a.message}`;
 }
 
+/**
+ * Output lines are gathered and written in blocks: one write per line costs more than the step that
+ * printed it when a step prints millions of lines.
+ */
+export class BufferedWriter {
+  private parts: string[] = [];
+  private size = 0;
+  private scheduled = false;
+  private readonly sink: (s: string) => void;
+  constructor(sink: (s: string) => void) {
+    this.sink = sink;
+  }
+  write(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= 64 * 1024) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+  flush(): void {
+    this.scheduled = false;
+    if (this.parts.length === 0) return;
+    const text = this.parts.join("");
+    this.parts = [];
+    this.size = 0;
+    this.sink(text);
+  }
+}
+
 export class HumanReporter implements Reporter {
-  private readonly write: (s: string) => void;
+  private readonly out: BufferedWriter;
   private readonly style: Style;
   private readonly depth = new Map<string, number>();
   constructor(style: Style, write: (s: string) => void = (s) => process.stderr.write(s)) {
     this.style = style;
-    this.write = write;
+    this.out = new BufferedWriter(write);
+  }
+  private write(s: string): void {
+    this.out.write(s);
+  }
+  flush(): void {
+    this.out.flush();
   }
   private prefix(job: JobRef): string {
     return this.style.cyan(`[${job.name}]`);

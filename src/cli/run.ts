@@ -2,7 +2,6 @@
 import { setMaxListeners } from "node:events";
 import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import type { Json } from "../expressions/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import {
   checkActions,
@@ -11,7 +10,6 @@ import {
   executeRun,
   killAllGroups,
   planRun,
-  type Reporter,
   type RunPlan,
   type RunResult,
   silentReporter,
@@ -129,7 +127,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
   checkActions(plan, `${dataDir}/actions`);
 
   const matched = plan.workflows.filter((w) => w.matched);
-  const reporter: Reporter = new HumanReporter(style);
+  const reporter = new HumanReporter(style);
   if (matched.length === 0) {
     for (const w of plan.workflows)
       process.stderr.write(`${w.workflow.relPath}: not triggered (${w.reason})\n`);
@@ -175,6 +173,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
       verbose: flags.verbose || process.env.ACTIONS_STEP_DEBUG === "true",
     });
   } finally {
+    reporter.flush();
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }

@@ -187,8 +187,8 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
   const jobController = new AbortController();
   setMaxListeners(0, jobController.signal);
   const onAbort = () => jobController.abort(scope.signal.reason);
-  if (scope.signal.aborted) onAbort();
-  else scope.signal.addEventListener("abort", onAbort, { once: true });
+  // A job that starts after the run was cancelled (if: always() or cancelled()) runs to its end, as on GitHub.
+  if (!scope.signal.aborted) scope.signal.addEventListener("abort", onAbort, { once: true });
   const legLimit = new Semaphore(Math.min(maxParallel, legs.length));
   const outputs: Record<string, string> = {};
   const legResults: { status: Status; continueOnError: boolean }[] = [];
@@ -293,6 +293,7 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
           secrets: scope.secrets,
           signal: jobController.signal,
         });
+        if (continueOnError && r.status === "failure") r.continueOnError = true;
         report(scope, job, r, key);
       }
       Object.assign(outputs, r.outputs);

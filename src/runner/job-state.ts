@@ -71,6 +71,27 @@ export class JobState {
     writeFileSync(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2));
   }
 
+  private files: Record<string, string> | undefined;
+
+  /** The file-command files of the job (GITHUB_OUTPUT, …), made on first use and emptied after each step. */
+  commandFiles(): Record<
+    "GITHUB_OUTPUT" | "GITHUB_ENV" | "GITHUB_PATH" | "GITHUB_STEP_SUMMARY" | "GITHUB_STATE",
+    string
+  > {
+    if (!this.files) {
+      const dir = join(this.temp, "_runner_file_commands");
+      this.files = {
+        GITHUB_OUTPUT: join(dir, "set_output"),
+        GITHUB_ENV: join(dir, "set_env"),
+        GITHUB_PATH: join(dir, "add_path"),
+        GITHUB_STEP_SUMMARY: join(dir, "step_summary"),
+        GITHUB_STATE: join(dir, "save_state"),
+      };
+      for (const f of Object.values(this.files)) writeFileSync(f, "");
+    }
+    return this.files as ReturnType<JobState["commandFiles"]>;
+  }
+
   /** Aborted when the job is cancelled: the run's or fail-fast's cancellation, or the job's timeout. */
   readonly controller = new AbortController();
   timedOut = false;

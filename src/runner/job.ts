@@ -98,7 +98,8 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
     let status: JobResult["status"] = state.status;
     let message: string | undefined;
     if (state.timedOut) {
-      status = "failure";
+      // GitHub cancels a job that runs out of time: needs.<job>.result is 'cancelled'.
+      status = "cancelled";
       message = `The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`;
     } else if (state.cancelled) status = "cancelled";
     return state.result(started, status, outputs, message);
@@ -112,7 +113,8 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
     inv.signal.removeEventListener("abort", onAbort);
     // Like GitHub's "Cleaning up orphan processes": nothing a step left running outlives the job.
     for (const pid of state.processGroups) signalGroup(pid, "SIGKILL");
-    if (!process.env.SLIPWAY_KEEP_WORKDIRS) rmSync(state.dir, { recursive: true, force: true });
+    if (run.cleanJobDirs && !process.env.SLIPWAY_KEEP_WORKDIRS)
+      rmSync(state.dir, { recursive: true, force: true });
   }
 }
 

@@ -96,9 +96,11 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
     child.stderr!.on("data", (c: Buffer) => err.push(c));
     let spawnError: Error | undefined;
     let finished = false;
+    let drainTimer: NodeJS.Timeout | undefined;
     const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       if (finished) return;
       finished = true;
+      if (drainTimer) clearTimeout(drainTimer);
       out.end();
       err.end();
       if (timeout) clearTimeout(timeout);
@@ -117,7 +119,7 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
     child.on("exit", (exitCode, signal) => {
       // A background process started by the step (`server &`) may keep the pipes open; the step is
       // over when its shell exits. Give the pipes a moment to drain, then stop reading.
-      setTimeout(() => {
+      drainTimer = setTimeout(() => {
         child.stdout!.destroy();
         child.stderr!.destroy();
         finish(exitCode, signal);

@@ -8,7 +8,7 @@ import { coerceToString, isTruthy, type Json } from "../expressions/index.js";
 import { UserError } from "../lib/errors.js";
 import { eventRef as eventRefOf, eventSha as eventShaOf } from "../workflow/index.js";
 import type { WorkflowFile } from "../workflow/index.js";
-import { evaluateToken } from "../workflow/index.js";
+import { evaluateToken, tokenToJson } from "../workflow/index.js";
 import { matchWorkflowTrigger, type TriggerEvent } from "../workflow/index.js";
 import { findBuiltinAction } from "./builtin/index.js";
 import { ConcurrencyGroups } from "./concurrency.js";
@@ -140,6 +140,7 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
     slots: new Semaphore(Math.max(1, opts.jobs ?? cpus().length)),
     actionsDir: join(opts.dataDir, "actions"),
     verbose: !!opts.verbose,
+    cleanJobDirs: false,
     hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
   };
   try {
@@ -224,17 +225,13 @@ export async function driveRun(
 
 /** workflow_dispatch inputs typed by the workflows' input definitions (boolean, number, choice). */
 export function dispatchInputValues(
-  workflows: { events: Record<string, any> }[],
+  workflows: WorkflowFile[],
   given: Record<string, string>,
 ): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const wf of workflows) {
-    const defs = (wf.events.workflow_dispatch?.inputs ?? {}) as Record<
-      string,
-      { type?: string; default?: unknown; required?: boolean; options?: string[] }
-    >;
-    for (const [name, d] of Object.entries(defs)) {
-      const raw = name in given ? given[name] : (d.default as Json | undefined);
+    for (const [name, d] of Object.entries(wf.dispatchInputs ?? {})) {
+      const raw = name in given ? given[name] : d.default ? tokenToJson(d.default) : undefined;
       if (raw === undefined) {
         if (d.required)
           throw new UserError(`workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE`);
@@ -261,7 +258,7 @@ export function dispatchInputValues(
 
 function overallStatus(jobs: JobResult[], cancelled: boolean): Status {
   if (jobs.length === 0) return "skipped";
-  if (jobs.some((j) => j.status === "failure")) return "failure";
+  if (jobs.some((j) => j.status === "failure" && !j.continueOnError)) return "failure";
   if (cancelled || jobs.some((j) => j.status === "cancelled")) return "cancelled";
   if (jobs.every((j) => j.status === "skipped")) return "skipped";
   return "success";

@@ -29,6 +29,8 @@ export type JobResult = {
   summary: string;
   /** Why the job ended as it did when no step says so (skipped condition, timeout, setup error). */
   message?: string;
+  /** A failed leg of a job with `continue-on-error`: it does not fail the run. */
+  continueOnError?: boolean;
 };
 
 export type RunResult = {

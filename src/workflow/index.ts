@@ -4,6 +4,6 @@
 export { eventRef, eventSha, loadEventFile, synthesizeEvent } from "./event.js";
 export { compileFilterPattern, matchesAnyFilter } from "./filters.js";
 export { buildSteps, listWorkflowFiles, loadWorkflowFile, loadWorkflows } from "./load.js";
-export type { JobDef, StepDef, WorkflowFile } from "./model.js";
-export { evaluateToken, tokenToJson } from "./template.js";
+export type { InputDef, JobDef, StepDef, WorkflowFile } from "./model.js";
+export { evaluateTemplateString, evaluateToken, registerTemplateStrings, tokenToJson } from "./template.js";
 export { matchWorkflowTrigger, type TriggerEvent, type TriggerMatch } from "./triggers.js";

@@ -76,14 +76,18 @@ jobs:
   });
 
   it("reports each problem with file:line:col", async () => {
-    expect(await problemsOf("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo ${{ foo.bar }}\n")).toEqual([
-      ".github/workflows/wf.yml:6:19: Unrecognized named-value: 'foo'",
-    ]);
+    expect(
+      await problemsOf(
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo ${{ foo.bar }}\n",
+      ),
+    ).toEqual([".github/workflows/wf.yml:6:19: Unrecognized named-value: 'foo'"]);
     const cyc = await problemsOf(
       "on: push\njobs:\n  a:\n    needs: b\n    runs-on: x\n    steps: [{run: x}]\n  b:\n    needs: a\n    runs-on: x\n    steps: [{run: x}]\n",
     );
     expect(cyc.join("\n")).toMatch(/:\d+:\d+: .*cycle/);
-    const unknown = await problemsOf("on: push\njobs:\n  a:\n    needs: nope\n    runs-on: x\n    steps: [{run: x}]\n");
+    const unknown = await problemsOf(
+      "on: push\njobs:\n  a:\n    needs: nope\n    runs-on: x\n    steps: [{run: x}]\n",
+    );
     expect(unknown).toEqual([".github/workflows/wf.yml:4:12: Job 'a' depends on unknown job 'nope'."]);
     const dup = await problemsOf(
       "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - id: s\n        run: x\n      - id: s\n        run: y\n",
@@ -96,7 +100,10 @@ jobs:
 
   it("collects the problems of every file", async () => {
     const a = write("a.yml", "on: push\njobs:\n  a:\n    runs-on: x\n    bogus: 1\n    steps: [{run: x}]\n");
-    const b = write("b.yml", "on: push\njobs:\n  b:\n    runs-on: x\n    steps: [{run: '${{ github.sha ) }}'}]\n");
+    const b = write(
+      "b.yml",
+      "on: push\njobs:\n  b:\n    runs-on: x\n    steps: [{run: '${{ github.sha ) }}'}]\n",
+    );
     await expect(loadWorkflows(repo, [a, b])).rejects.toSatisfy((e: unknown) => {
       const files = (e as UserError).problems.map((p) => p.file);
       return files.includes(".github/workflows/a.yml") && files.includes(".github/workflows/b.yml");

@@ -13,7 +13,8 @@ import {
 import type { MappingToken, TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import type { Step, WorkflowJob } from "@actions/workflow-parser/model/workflow-template";
 import { type Problem, UserError } from "../lib/errors.js";
-import type { JobDef, StepDef, WorkflowFile } from "./model.js";
+import type { InputDef, JobDef, StepDef, WorkflowFile } from "./model.js";
+import { registerTemplateStrings, tokenToJson } from "./template.js";
 
 function find(map: TemplateToken | undefined, key: string): TemplateToken | undefined {
   return map && isMapping(map) ? map.find(key) : undefined;
@@ -148,6 +149,32 @@ export function checkNeeds(relPath: string, rawJobs: MappingToken | undefined): 
   return problems;
 }
 
+/**
+ * Input definitions read from the raw tokens: the converter drops inputs of `type: number`. A default
+ * may be an expression (workflow_call), so it stays a token.
+ */
+function inputDefs(map: MappingToken | undefined): Record<string, InputDef> | undefined {
+  if (!map) return undefined;
+  const out: Record<string, InputDef> = {};
+  for (const { key, value } of map) {
+    if (!isString(key)) continue;
+    const def: InputDef = { type: "string" };
+    if (isMapping(value)) {
+      for (const { key: k, value: v } of value) {
+        if (!isString(k)) continue;
+        if (k.value === "default") def.default = v;
+        else if (k.value === "type") def.type = String(tokenToJson(v));
+        else if (k.value === "required") def.required = tokenToJson(v) === true;
+        else if (k.value === "options" && isSequence(v))
+          def.options = [...v].map((o) => String(tokenToJson(o)));
+        else if (k.value === "description") def.description = String(tokenToJson(v));
+      }
+    }
+    out[key.value] = def;
+  }
+  return out;
+}
+
 /** Parses and validates one workflow file; throws a UserError listing every problem. */
 export async function loadWorkflowFile(path: string, repoDir: string): Promise<WorkflowFile> {
   const relPath = relative(repoDir, path) || path;
@@ -181,6 +208,7 @@ export async function loadWorkflowFile(path: string, repoDir: string): Promise<W
     throw new UserError(`invalid workflow ${relPath}`, [...problems, ...cycles]);
   }
   const root = parsed.value;
+  registerTemplateStrings(root, content);
   const rawJobs = findMapping(root, "jobs");
   const nameToken = find(root, "name");
   const jobs = template.jobs.map((j) => buildJob(j, rawJobs));
@@ -196,6 +224,8 @@ export async function loadWorkflowFile(path: string, repoDir: string): Promise<W
     concurrency: find(root, "concurrency"),
     runName: find(root, "run-name"),
     callOutputs: findMapping(workflowCall, "outputs"),
+    dispatchInputs: inputDefs(findMapping(findMapping(find(root, "on"), "workflow_dispatch"), "inputs")),
+    callInputs: inputDefs(findMapping(workflowCall, "inputs")),
   };
 }
 

@@ -48,6 +48,15 @@ export type JobDef = {
   token: TemplateToken;
 };
 
+export type InputDef = {
+  type: string;
+  required?: boolean;
+  description?: string;
+  options?: string[];
+  /** A literal, or (workflow_call) an expression evaluated with github, inputs and vars. */
+  default?: TemplateToken;
+};
+
 export type WorkflowFile = {
   /** Absolute path. */
   path: string;
@@ -63,4 +72,8 @@ export type WorkflowFile = {
   runName?: TemplateToken;
   /** `on.workflow_call.outputs` (name → value token). */
   callOutputs?: MappingToken;
+  /** `on.workflow_dispatch.inputs`. */
+  dispatchInputs?: Record<string, InputDef>;
+  /** `on.workflow_call.inputs`. */
+  callInputs?: Record<string, InputDef>;
 };

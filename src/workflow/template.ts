@@ -8,7 +8,13 @@ import {
   isString,
 } from "@actions/workflow-parser";
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
-import { type EvaluationOptions, evaluateExpression, type Json } from "../expressions/index.js";
+import { LineCounter, parseDocument, visit } from "yaml";
+import {
+  coerceToString,
+  type EvaluationOptions,
+  evaluateExpression,
+  type Json,
+} from "../expressions/index.js";
 
 const INSERT = 4; // TokenType.InsertExpression
 const NULL = 7;
@@ -18,12 +24,87 @@ export function tokenToJson(token: TemplateToken): Json {
   return evaluateToken(token, { contexts: {} });
 }
 
+/**
+ * The exact text of strings that mix literal text with `${{ }}`. GitHub's parser turns them into
+ * `format('…', …)` built from the raw YAML text, which keeps the indentation of block scalars, does not
+ * fold `>` scalars and trips over quotes; the `yaml` library's value of the same scalar is right, so
+ * these strings are evaluated from it, segment by segment.
+ */
+const templateText = new WeakMap<TemplateToken, string>();
+
+/** Records the YAML value of every templated string under `root` (call once per parsed file). */
+export function registerTemplateStrings(root: TemplateToken, content: string): void {
+  const lines = new LineCounter();
+  const doc = parseDocument(content, { lineCounter: lines, uniqueKeys: false });
+  const scalars = new Map<string, string>();
+  visit(doc, {
+    Scalar(_key, node) {
+      if (node.range && typeof node.value === "string" && node.value.includes("${{")) {
+        const pos = lines.linePos(node.range[0]);
+        scalars.set(`${pos.line}:${pos.col}`, node.value);
+      }
+    },
+  });
+  const walk = (t: TemplateToken) => {
+    if (isBasicExpression(t)) {
+      const source = t.source;
+      const start = t.range?.start;
+      const trimmed = source?.trim() ?? "";
+      const single = trimmed.startsWith("${{") && trimmed.endsWith("}}") && trimmed.indexOf("${{", 3) < 0;
+      if (source !== undefined && start && !single) {
+        const text = scalars.get(`${start.line}:${start.column}`);
+        if (text !== undefined) templateText.set(t, text);
+      }
+      return;
+    }
+    if (isSequence(t)) for (const item of t) walk(item);
+    else if (isMapping(t)) {
+      for (const { key, value } of t) {
+        walk(key);
+        walk(value);
+      }
+    }
+  };
+  walk(root);
+}
+
+/** Evaluates `literal ${{ expr }} literal …` to a string, as GitHub's format() would. */
+export function evaluateTemplateString(text: string, opts: EvaluationOptions): string {
+  let out = "";
+  let i = 0;
+  for (;;) {
+    const open = text.indexOf("${{", i);
+    if (open < 0) return out + text.slice(i);
+    out += text.slice(i, open);
+    // The closing braces are the first `}}` outside a single-quoted string literal.
+    let j = open + 3;
+    let inString = false;
+    let close = -1;
+    for (; j < text.length; j++) {
+      const c = text[j];
+      if (c === "'") inString = !inString;
+      else if (!inString && c === "}" && text[j + 1] === "}") {
+        close = j;
+        break;
+      }
+    }
+    if (close < 0) return out + text.slice(open);
+    out += coerceToString(evaluateExpression(text.slice(open + 3, close).trim(), opts));
+    i = close + 2;
+  }
+}
+
 export function evaluateToken(token: TemplateToken, opts: EvaluationOptions): Json {
   if (isString(token)) return token.value;
   if (isNumber(token)) return token.value;
   if (isBoolean(token)) return token.value;
   if (token.templateTokenType === NULL) return null;
-  if (isBasicExpression(token)) return evaluateExpression(token.expression, opts);
+  if (isBasicExpression(token)) {
+    const text = templateText.get(token);
+    return text !== undefined
+      ? evaluateTemplateString(text, opts)
+      : evaluateExpression(token.expression, opts);
+  }
   if (isSequence(token)) {
     const out: Json[] = [];
     for (const item of token) out.push(evaluateToken(item, opts));

@@ -7,6 +7,7 @@ import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { isMapping, NoOperationTraceWriter } from "@actions/workflow-parser";
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { formatProblem, UserError } from "../../lib/errors.js";
+import { registerTemplateStrings } from "../../workflow/index.js";
 
 export type RemoteActionRef = { owner: string; repo: string; path: string; ref: string };
 
@@ -93,6 +94,7 @@ export function loadAction(uses: string, workspace: string, actionsDir: string):
     }));
     throw new UserError(`invalid action ${name}:\n${problems.map(formatProblem).join("\n")}`, problems);
   }
+  registerTemplateStrings(parsed.value, content);
   const template = convertActionTemplate(parsed.context, parsed.value);
   const convErrors = parsed.context.errors.getErrors() as unknown as typeof errors;
   if (convErrors.length) {

@@ -94,13 +94,15 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
   const status = statusOf(scope);
   let name = def.uses ? defaultStepName(def) : "Run";
   const record = (outcome: StepOutcome, conclusion: StepOutcome, outputs: Record<string, string>) => {
+    // Results leave the engine (--json, the server): their outputs are masked like every other output.
+    const shown = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, run.masker.mask(v)]));
     const result: StepResult = {
       id: def.id,
       name,
       outcome,
       conclusion,
       durationMs: Date.now() - started,
-      outputs,
+      outputs: shown,
     };
     scope.steps[def.id] = { outputs, outcome, conclusion };
     if (!scope.composite) state.stepResults.push(result);

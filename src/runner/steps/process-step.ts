@@ -1,8 +1,6 @@
 // Runs a step's process with the file commands (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH,
 // GITHUB_STEP_SUMMARY, GITHUB_STATE) and workflow commands on its output, as GitHub's runner does.
-import { randomUUID } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseKeyValueFile, parsePathFile } from "../env-files.js";
 import type { JobState } from "../job-state.js";
 import { runProcess } from "../process.js";
@@ -33,16 +31,7 @@ export function logLine(state: JobState, text: string, kind: LogKind = "log"): v
 
 export async function runProcessStep(state: JobState, opts: ProcessStepOptions): Promise<ProcessStepResult> {
   const run = state.inv.run;
-  const dir = join(state.temp, "_runner_file_commands");
-  const id = randomUUID();
-  const files = {
-    GITHUB_OUTPUT: join(dir, `set_output_${id}`),
-    GITHUB_ENV: join(dir, `set_env_${id}`),
-    GITHUB_PATH: join(dir, `add_path_${id}`),
-    GITHUB_STEP_SUMMARY: join(dir, `step_summary_${id}`),
-    GITHUB_STATE: join(dir, `save_state_${id}`),
-  };
-  for (const f of Object.values(files)) writeFileSync(f, "");
+  const files = state.commandFiles();
   const outputs: Record<string, string> = {};
   const savedState: Record<string, string> = {};
   const failures: string[] = [];
@@ -97,7 +86,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
 
   const fileErrors: string[] = [];
   const readKv = (path: string, into: (k: string, v: string) => void) => {
-    const parsed = parseKeyValueFile(readFileSync(path, "utf8"));
+    const parsed = parseKeyValueFile(takeFile(path));
     for (const [k, v] of parsed.values) into(k, v);
     fileErrors.push(...parsed.errors);
   };
@@ -114,7 +103,6 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     state.pathAdditions.unshift(p);
   const summary = readFileSync(files.GITHUB_STEP_SUMMARY, "utf8");
   if (summary) state.summaries.push(run.masker.mask(summary));
-  for (const f of Object.values(files)) rmSync(f, { force: true });
   for (const e of fileErrors) logLine(state, e, "error");
 
   if (result.spawnError) {
@@ -147,6 +135,23 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     };
   }
   return { outcome: "success", outputs, state: savedState };
+}
+
+/**
+ * Reads a command file and empties it for the next step: the files are made once per job and reused,
+ * which saves creating and deleting five files for every step.
+ */
+function takeFile(path: string): string {
+  let content: string;
+  try {
+    content = readFileSync(path, "utf8");
+  } catch {
+    // The step deleted it; the next step gets a fresh one.
+    writeFileSync(path, "");
+    return "";
+  }
+  if (content.length > 0) writeFileSync(path, "");
+  return content;
 }
 
 /** PATH for a step: GITHUB_PATH additions first, then the job's PATH. */

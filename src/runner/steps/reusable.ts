@@ -13,8 +13,6 @@ import type { JobResult, Status } from "../types.js";
 
 const maxDepth = 4;
 
-type InputDef = { type?: string; required?: boolean; default?: unknown };
-
 function typed(name: string, value: Json, type: string | undefined): Json {
   if (type === "boolean") {
     if (typeof value === "boolean") return value;
@@ -74,7 +72,7 @@ export async function runReusableJob(
     return fail((err as Error).message);
   }
   const call = callee.events.workflow_call as
-    | { inputs?: Record<string, InputDef>; secrets?: Record<string, { required?: boolean }> }
+    | { secrets?: Record<string, { required?: boolean }> }
     | undefined;
   if (!call && !("workflow_call" in callee.events)) {
     return fail(`${callee.relPath} cannot be called: its 'on' has no workflow_call trigger`);
@@ -84,7 +82,7 @@ export async function runReusableJob(
   let secrets: Record<string, string>;
   try {
     const given = (job.with ? evaluateToken(job.with, opts) : {}) as Record<string, Json>;
-    const defs = call?.inputs ?? {};
+    const defs = callee.callInputs ?? {};
     inputs = {};
     for (const [k, v] of Object.entries(given)) {
       if (!(k in defs)) throw new Error(`Invalid input, ${k} is not defined in the referenced workflow.`);
@@ -93,13 +91,9 @@ export async function runReusableJob(
     for (const [k, d] of Object.entries(defs)) {
       if (k in inputs) continue;
       if (d.default !== undefined) {
-        const dv = d.default;
-        const value =
-          dv && typeof dv === "object" && "templateTokenType" in (dv as object)
-            ? evaluateToken(dv as never, {
-                contexts: { github: caller.github, inputs: {}, vars: caller.run.vars },
-              })
-            : (dv as Json);
+        const value = evaluateToken(d.default, {
+          contexts: { github: caller.github, inputs: {}, vars: caller.run.vars },
+        });
         inputs[k] = typed(k, value, d.type);
       } else if (d.required) throw new Error(`Input ${k} is required, but not provided while calling.`);
       else inputs[k] = d.type === "boolean" ? false : d.type === "number" ? 0 : "";

@@ -1,0 +1,310 @@
+// CLI commands that talk to a slipway server: repositories, runs, logs, re-runs, cancel, dispatch,
+// tokens, and `login` to remember the server and token. Every command takes --json.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Command } from "@commander-js/extra-typings";
+import { OperationError, UserError } from "../lib/errors.js";
+import { ApiClient, type ClientFlags, writeConfig } from "./client.js";
+import { collect, parsePairs } from "./options.js";
+import { formatDuration } from "./render.js";
+
+type Json = Record<string, any>;
+
+function out(flags: { json?: boolean }, data: unknown, human: () => string): void {
+  process.stdout.write(flags.json ? `${JSON.stringify(data, null, 2)}\n` : human());
+}
+
+// Commander's inferred types cannot follow options added by a helper; the actions declare their flags.
+function withClient(cmd: any): any {
+  return cmd
+    .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
+    .option("--token <token>", "API token (env SLIPWAY_TOKEN)")
+    .option("--json", "print JSON");
+}
+
+function table(rows: string[][]): string {
+  if (rows.length === 0) return "";
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => (c ?? "").padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
+}
+
+function when(ms: number | null | undefined): string {
+  return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "-";
+}
+
+function runState(r: Json): string {
+  return r.status === "completed" ? (r.conclusion ?? "completed") : r.status;
+}
+
+export function registerCiCommands(program: Command): void {
+  withClient(
+    program
+      .command("login")
+      .description("remember a server and token in ~/.config/slipway/config.json (mode 0600)"),
+  ).action(async (flags: ClientFlags & { json?: boolean }) => {
+    if (!flags.server || !flags.token) throw new UserError("--server and --token are required");
+    const client = new ApiClient(flags);
+    await client.request("GET", "/api/v1/repos");
+    const path = writeConfig({ server: flags.server, token: flags.token });
+    out(flags, { server: flags.server, config: path }, () => `logged in to ${flags.server} (${path})\n`);
+  });
+
+  const repo = program.command("repo").description("repositories the server builds");
+  withClient(
+    repo
+      .command("add")
+      .description("register a repository (git URL or local path); prints its webhook secret once")
+      .argument("<url>", "git URL or path")
+      .option("--name <name>", "the repository's name (default: from the URL)")
+      .option("--branch <branch>", "the default branch (default: the remote's HEAD)")
+      .option("--poll <seconds>", "poll the remote every N seconds (for remotes that cannot send webhooks)"),
+  ).action(
+    async (
+      url: string,
+      flags: ClientFlags & { json?: boolean; name?: string; branch?: string; poll?: string },
+    ) => {
+      const client = new ApiClient(flags);
+      const local = !/^[a-z+]+:\/\//i.test(url) && !/^[^/\s]+@[^:\s]+:/.test(url);
+      const target = local && existsSync(url) ? resolve(url) : url;
+      const body = {
+        url: target,
+        name: flags.name,
+        branch: flags.branch,
+        pollInterval: flags.poll ? Number(flags.poll) : undefined,
+      };
+      const r = await client.request<Json>("POST", "/api/v1/repos", body);
+      out(
+        flags,
+        r,
+        () =>
+          `added ${r.repo.name} (${r.repo.url}, default branch ${r.repo.branch})\n` +
+          `webhook URL: ${client.server}/hooks/github (or /hooks/gitea, /hooks/gitlab)\n` +
+          `webhook secret (shown once): ${r.webhookSecret}\n`,
+      );
+    },
+  );
+  withClient(repo.command("list").description("list repositories")).action(
+    async (flags: ClientFlags & { json?: boolean }) => {
+      const r = await new ApiClient(flags).request<Json>("GET", "/api/v1/repos");
+      out(flags, r.repos, () =>
+        table([
+          ["NAME", "URL", "BRANCH", "POLL"],
+          ...r.repos.map((x: Json) => [
+            x.name,
+            x.url,
+            x.branch,
+            x.pollIntervalS ? `${x.pollIntervalS}s` : "-",
+          ]),
+        ]),
+      );
+    },
+  );
+
+  const runs = program.command("runs").description("runs on the server");
+  withClient(
+    runs
+      .command("list")
+      .description("list runs, newest first")
+      .option("--repo <name>", "only this repository")
+      .option("--status <status>", "queued, running or completed")
+      .option("--limit <n>", "how many", "20"),
+  ).action(async (flags: ClientFlags & { json?: boolean; repo?: string; status?: string; limit: string }) => {
+    const q = new URLSearchParams({
+      limit: flags.limit,
+      ...(flags.repo ? { repo: flags.repo } : {}),
+      ...(flags.status ? { status: flags.status } : {}),
+    });
+    const r = await new ApiClient(flags).request<Json>("GET", `/api/v1/runs?${q}`);
+    out(flags, r.runs, () =>
+      table([
+        ["RUN", "#", "WORKFLOW", "EVENT", "REF", "SHA", "STATUS", "ATTEMPT", "CREATED"],
+        ...r.runs.map((x: Json) => [
+          String(x.id),
+          String(x.number),
+          x.workflowName,
+          x.eventName,
+          x.ref,
+          x.sha.slice(0, 7),
+          runState(x),
+          String(x.attempt),
+          when(x.createdAt),
+        ]),
+      ]),
+    );
+  });
+  withClient(
+    runs.command("show").description("a run with its jobs and steps").argument("<run>", "run id"),
+  ).action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
+    const r = await new ApiClient(flags).request<Json>("GET", `/api/v1/runs/${encodeURIComponent(id)}`);
+    out(flags, r, () => {
+      const run = r.run;
+      const lines = [
+        `run ${run.id} (#${run.number}) ${run.workflowName}: ${runState(run)}`,
+        `  event ${run.eventName} ${run.ref} ${run.sha}${run.pullRequest ? ` PR #${run.pullRequest.number} ${run.pullRequest.title} by ${run.pullRequest.author}` : ""}`,
+      ];
+      if (run.reason) lines.push(`  reason: ${run.reason.split("\n").join("\n          ")}`);
+      for (const a of r.attempts) {
+        lines.push(`attempt ${a.attempt}`);
+        for (const j of a.jobs) {
+          const dur = j.finishedAt && j.startedAt ? ` ${formatDuration(j.finishedAt - j.startedAt)}` : "";
+          lines.push(
+            `  ${j.jobKey.padEnd(24)} ${j.status.padEnd(9)}${dur}${j.reusedFrom ? ` (reused from job ${j.reusedFrom})` : ""}${j.reason ? ` — ${j.reason}` : ""}`,
+          );
+          for (const s of j.steps) lines.push(`      ${(s.conclusion ?? "running").padEnd(9)} ${s.name}`);
+        }
+      }
+      return `${lines.join("\n")}\n`;
+    });
+  });
+
+  withClient(
+    program
+      .command("logs")
+      .description("the log of a run (all jobs, or one with --job); --follow streams it live")
+      .argument("<run>", "run id")
+      .option("--job <key>", "a job id or job key (e.g. build or build-2)")
+      .option("--attempt <n>", "attempt (default: the latest)")
+      .option("-f, --follow", "keep streaming until the run completes"),
+  ).action(
+    async (
+      id: string,
+      flags: ClientFlags & { json?: boolean; job?: string; attempt?: string; follow?: boolean },
+    ) => {
+      const client = new ApiClient(flags);
+      const seen = new Map<number, number>();
+      const print = async () => {
+        const q = new URLSearchParams({
+          ...(flags.job ? { job: flags.job } : {}),
+          ...(flags.attempt ? { attempt: flags.attempt } : {}),
+        });
+        const r = await client.request<Json>("GET", `/api/v1/runs/${encodeURIComponent(id)}/logs?${q}`);
+        for (const j of r.jobs) {
+          for (const c of j.chunks) {
+            if ((seen.get(j.jobRowId) ?? 0) >= c.seq) continue;
+            seen.set(j.jobRowId, c.seq);
+            if (flags.json)
+              process.stdout.write(`${JSON.stringify({ job: j.jobKey, seq: c.seq, content: c.content })}\n`);
+            else
+              for (const line of c.content.replace(/\n$/, "").split("\n"))
+                process.stdout.write(`[${j.jobKey}] ${line}\n`);
+          }
+        }
+      };
+      await print();
+      if (!flags.follow) return;
+      for await (const e of client.events(`/api/v1/runs/${encodeURIComponent(id)}/events`)) {
+        if (e.event === "log") await print();
+        if (e.event === "run" && (e.data as Json).status === "completed") break;
+      }
+      await print();
+    },
+  );
+
+  withClient(
+    program
+      .command("rerun")
+      .description(
+        "re-run a job (all its legs, or one with --matrix) and what depends on it, or every failed job, as a new attempt",
+      )
+      .argument("<run>", "run id")
+      .option("--job <id>", "the job to re-run")
+      .option("--matrix <k=v>", "only the leg with these matrix values", collect, [] as string[])
+      .option("--failed", "re-run the failed jobs"),
+  ).action(
+    async (
+      id: string,
+      flags: ClientFlags & { json?: boolean; job?: string; matrix: string[]; failed?: boolean },
+    ) => {
+      if (!flags.job && !flags.failed) throw new UserError("say what to re-run: --job ID or --failed");
+      const matrix = flags.matrix.length ? parsePairs(flags.matrix, "--matrix") : undefined;
+      const r = await new ApiClient(flags).request<Json>(
+        "POST",
+        `/api/v1/runs/${encodeURIComponent(id)}/rerun`,
+        {
+          job: flags.job,
+          matrix,
+          failed: flags.failed,
+        },
+      );
+      out(flags, r.run, () => `run ${r.run.id}: attempt ${r.run.attempt} ${r.run.status}\n`);
+    },
+  );
+  withClient(program.command("cancel").description("cancel a run").argument("<run>", "run id")).action(
+    async (id: string, flags: ClientFlags & { json?: boolean }) => {
+      const r = await new ApiClient(flags).request<Json>(
+        "POST",
+        `/api/v1/runs/${encodeURIComponent(id)}/cancel`,
+        {},
+      );
+      out(flags, r.run, () => `run ${r.run.id}: ${runState(r.run)}\n`);
+    },
+  );
+  withClient(
+    program
+      .command("dispatch")
+      .description("start a workflow with workflow_dispatch")
+      .argument("<repo>", "repository name")
+      .argument("<workflow>", "workflow file name (e.g. deploy.yml)")
+      .option("--ref <ref>", "branch or tag (default: the default branch)")
+      .option("--input <k=v>", "an input", collect, [] as string[]),
+  ).action(
+    async (
+      repoName: string,
+      workflow: string,
+      flags: ClientFlags & { json?: boolean; ref?: string; input: string[] },
+    ) => {
+      const r = await new ApiClient(flags).request<Json>(
+        "POST",
+        `/api/v1/repos/${encodeURIComponent(repoName)}/dispatch`,
+        {
+          workflow,
+          ref: flags.ref,
+          inputs: parsePairs(flags.input, "--input"),
+        },
+      );
+      if (!r.runs.length) throw new OperationError("no run started");
+      out(flags, r.runs, () =>
+        r.runs.map((x: Json) => `started run ${x.id} (#${x.number}) ${x.workflowName}\n`).join(""),
+      );
+    },
+  );
+
+  const token = program.command("token").description("API tokens (admin)");
+  withClient(
+    token
+      .command("create")
+      .description("create a token; its value is shown once")
+      .argument("<name>")
+      .requiredOption("--role <role>", "viewer, developer, deployer or admin"),
+  ).action(async (name: string, flags: ClientFlags & { json?: boolean; role: string }) => {
+    const r = await new ApiClient(flags).request<Json>("POST", "/api/v1/tokens", { name, role: flags.role });
+    out(flags, r, () => `${r.token}\n`);
+  });
+  withClient(token.command("list").description("list tokens (never their values)")).action(
+    async (flags: ClientFlags & { json?: boolean }) => {
+      const r = await new ApiClient(flags).request<Json>("GET", "/api/v1/tokens");
+      out(flags, r.tokens, () =>
+        table([
+          ["ID", "NAME", "ROLE", "CREATED", "REVOKED"],
+          ...r.tokens.map((t: Json) => [String(t.id), t.name, t.role, when(t.createdAt), when(t.revokedAt)]),
+        ]),
+      );
+    },
+  );
+  withClient(token.command("revoke").description("revoke a token").argument("<id>")).action(
+    async (id: string, flags: ClientFlags & { json?: boolean }) => {
+      const r = await new ApiClient(flags).request<Json>(
+        "DELETE",
+        `/api/v1/tokens/${encodeURIComponent(id)}`,
+      );
+      out(flags, r, () => `revoked token ${id}\n`);
+    },
+  );
+}

@@ -1,0 +1,168 @@
+// `slipway serve` and `slipway runner`: the CI server, and an agent that runs its jobs elsewhere.
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import type { Command } from "@commander-js/extra-typings";
+import { UserError } from "../lib/errors.js";
+import {
+  defaultDataDir,
+  type JobResult,
+  type RunnerTransport,
+  runAgent,
+  type StepReport,
+} from "../runner/index.js";
+import { startServer } from "../server/index.js";
+import { ApiClient } from "./client.js";
+
+function positiveInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`${flag} must be a whole number, got '${v}'`);
+  return n;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("run the CI server: webhooks, runs, re-runs, runners, API")
+    .option(
+      "--listen <host:port>",
+      "address to listen on (env SLIPWAY_LISTEN)",
+      process.env.SLIPWAY_LISTEN ?? "127.0.0.1:8420",
+    )
+    .option("--data-dir <dir>", "where the database, mirrors and logs live (env SLIPWAY_DATA_DIR)")
+    .option(
+      "--database <url>",
+      "postgres://… to use PostgreSQL instead of the embedded SQLite (env SLIPWAY_DATABASE)",
+    )
+    .option("--max-jobs <n>", "job legs queued or running at once over all repositories")
+    .option("--max-jobs-per-repo <n>", "job legs queued or running at once per repository")
+    .option("--local-runners <n>", "legs the server runs itself at once (0: only remote runners)")
+    .option("--local-labels <labels>", "runs-on labels the server's own runner takes (default: any)")
+    .option("--shutdown-grace <seconds>", "on SIGTERM, how long running steps may finish", "30")
+    .action(async (flags) => {
+      const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "server"));
+      const server = await startServer({
+        listen: flags.listen,
+        dataDir,
+        database: flags.database ?? process.env.SLIPWAY_DATABASE,
+        maxJobs: positiveInt("--max-jobs", flags.maxJobs),
+        maxJobsPerRepo: positiveInt("--max-jobs-per-repo", flags.maxJobsPerRepo),
+        localRunners: positiveInt("--local-runners", flags.localRunners),
+        localLabels: flags.localLabels
+          ?.split(",")
+          .map((l) => l.trim())
+          .filter(Boolean),
+        leaseMs: positiveInt("SLIPWAY_LEASE_MS", process.env.SLIPWAY_LEASE_MS),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stderr.write(
+        `slipway server listening on ${server.url} (data: ${dataDir}, database: ${server.store.location})\n`,
+      );
+      if (server.adminToken) {
+        process.stderr.write(
+          `admin token (shown once; also in ${join(dataDir, "admin-token")}, mode 0600):\n${server.adminToken}\n`,
+        );
+      }
+      process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+      const grace = Number(flags.shutdownGrace) * 1000;
+      await new Promise<void>((done) => {
+        let stopping = false;
+        const stop = (sig: string) => {
+          if (stopping) {
+            process.stderr.write(`${sig} again: stopping now\n`);
+            process.exit(130);
+          }
+          stopping = true;
+          process.stderr.write(
+            `${sig}: stopping — no new jobs; running steps get up to ${flags.shutdownGrace}s\n`,
+          );
+          void server.stop(grace).then(done);
+        };
+        process.on("SIGTERM", () => stop("SIGTERM"));
+        process.on("SIGINT", () => stop("SIGINT"));
+      });
+    });
+
+  program
+    .command("runner")
+    .description("run jobs for a slipway server on this machine")
+    .option("--server <url>", "the server (env SLIPWAY_SERVER)")
+    .option(
+      "--token <token>",
+      "a runner token (slwr_…), or an admin token to register this runner (env SLIPWAY_RUNNER_TOKEN)",
+    )
+    .option("--labels <labels>", "runs-on labels this runner takes", "self-hosted,linux")
+    .option("--name <name>", "the runner's name", hostname())
+    .option("--concurrency <n>", "legs run at once", "1")
+    .option("--data-dir <dir>", "the runner's work and cache directory")
+    .action(async (flags) => {
+      const labels = flags.labels
+        .split(",")
+        .map((l) => l.trim())
+        .filter(Boolean);
+      let token = flags.token ?? process.env.SLIPWAY_RUNNER_TOKEN;
+      if (!token) throw new UserError("--token is required");
+      if (!token.startsWith("slwr_")) {
+        const admin = new ApiClient({ server: flags.server, token });
+        const reg = await admin.request<{ token: string; runner: { id: string } }>(
+          "POST",
+          "/api/v1/runners",
+          { name: flags.name, labels },
+        );
+        token = reg.token;
+        process.stderr.write(`registered runner ${flags.name} (${reg.runner.id})\n`);
+      }
+      const api = new ApiClient({ server: flags.server, token });
+      const transport = httpTransport(api, labels);
+      const stop = new AbortController();
+      const abortLegs = new AbortController();
+      let signals = 0;
+      const onSignal = () => {
+        signals++;
+        stop.abort();
+        if (signals > 1) abortLegs.abort(new Error("the runner is stopping"));
+        process.stderr.write(
+          signals > 1
+            ? "cancelling running jobs\n"
+            : "stopping after the running jobs (signal again to cancel them)\n",
+        );
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+      process.stderr.write(`runner ${flags.name} [${labels.join(", ")}] polling ${api.server}\n`);
+      await runAgent(transport, {
+        dataDir: resolve(flags.dataDir ?? join(defaultDataDir(), "runner")),
+        concurrency: positiveInt("--concurrency", flags.concurrency) || 1,
+        signal: stop.signal,
+        abortLegs: abortLegs.signal,
+        heartbeatMs: Number(process.env.SLIPWAY_HEARTBEAT_MS ?? 5000),
+        pollMs: 200,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+    });
+}
+
+/** The runner protocol over the server's HTTP API. */
+export function httpTransport(api: ApiClient, labels: string[]): RunnerTransport {
+  return {
+    async claim() {
+      const r = await api.request<{ jobRowId?: string; spec?: unknown }>("POST", "/api/v1/runner/claim", {
+        labels,
+        waitMs: 20_000,
+      });
+      return r.jobRowId ? (r as { jobRowId: string; spec: never }) : null;
+    },
+    async heartbeat(id) {
+      return (await api.request<{ ok: boolean }>("POST", `/api/v1/runner/jobs/${id}/heartbeat`, {})).ok;
+    },
+    async appendLog(id, seq, content) {
+      await api.request("POST", `/api/v1/runner/jobs/${id}/logs`, { seq, content });
+    },
+    async step(id, step: StepReport) {
+      await api.request("POST", `/api/v1/runner/jobs/${id}/steps`, step);
+    },
+    async complete(id, result: JobResult) {
+      await api.request("POST", `/api/v1/runner/jobs/${id}/complete`, result);
+    },
+  };
+}

@@ -1,0 +1,186 @@
+// The OpenAPI document of the REST API, served at /api/v1/openapi.json.
+type Op = {
+  summary: string;
+  role?: string;
+  body?: Record<string, unknown>;
+  params?: string[];
+  query?: string[];
+};
+
+const ops: Record<string, Record<string, Op>> = {
+  "/api/v1/repos": {
+    get: { summary: "List repositories", role: "viewer" },
+    post: {
+      summary: "Register a repository; the response holds its webhook secret, shown once",
+      role: "admin",
+      body: { url: "string", name: "string", branch: "string", pollInterval: "integer (seconds)" },
+    },
+  },
+  "/api/v1/repos/{name}": { get: { summary: "One repository", role: "viewer", params: ["name"] } },
+  "/api/v1/repos/{name}/runs": {
+    get: { summary: "Runs of a repository", role: "viewer", params: ["name"], query: ["limit"] },
+  },
+  "/api/v1/repos/{name}/dispatch": {
+    post: {
+      summary: "workflow_dispatch: start a workflow",
+      role: "developer",
+      params: ["name"],
+      body: { workflow: "string", ref: "string", inputs: "object" },
+    },
+  },
+  "/api/v1/runs": {
+    get: { summary: "List runs, newest first", role: "viewer", query: ["repo", "status", "limit"] },
+  },
+  "/api/v1/runs/{id}": {
+    get: { summary: "A run with its attempts, jobs and steps", role: "viewer", params: ["id"] },
+  },
+  "/api/v1/runs/{id}/logs": {
+    get: {
+      summary: "Log chunks of a run's jobs",
+      role: "viewer",
+      params: ["id"],
+      query: ["attempt", "job", "after"],
+    },
+  },
+  "/api/v1/runs/{id}/events": {
+    get: {
+      summary: "Server-Sent Events: run, job, step and log events of a run until it completes",
+      role: "viewer",
+      params: ["id"],
+    },
+  },
+  "/api/v1/runs/{id}/rerun": {
+    post: {
+      summary: "Re-run a job (and what depends on it) or the failed jobs as a new attempt",
+      role: "developer",
+      params: ["id"],
+      body: { job: "string", matrix: "object", failed: "boolean" },
+    },
+  },
+  "/api/v1/runs/{id}/cancel": { post: { summary: "Cancel a run", role: "developer", params: ["id"] } },
+  "/api/v1/tokens": {
+    get: { summary: "List API tokens (never their values)", role: "admin" },
+    post: {
+      summary: "Create an API token; its value is shown once",
+      role: "admin",
+      body: { name: "string", role: "viewer|developer|deployer|admin" },
+    },
+  },
+  "/api/v1/tokens/{id}": { delete: { summary: "Revoke a token", role: "admin", params: ["id"] } },
+  "/api/v1/runners": {
+    get: { summary: "List runners", role: "admin" },
+    post: {
+      summary: "Register a runner; its token is shown once",
+      role: "admin",
+      body: { name: "string", labels: "string[]" },
+    },
+  },
+  "/api/v1/runner/claim": {
+    post: {
+      summary: "Runner: claim a queued job leg whose runs-on labels the runner has (long poll with waitMs)",
+      role: "runner",
+      body: { labels: "string[]", waitMs: "integer" },
+    },
+  },
+  "/api/v1/runner/jobs/{id}/heartbeat": {
+    post: {
+      summary: "Runner: extend the lease; ok=false means stop the job",
+      role: "runner",
+      params: ["id"],
+    },
+  },
+  "/api/v1/runner/jobs/{id}/logs": {
+    post: {
+      summary: "Runner: append a numbered log chunk (idempotent)",
+      role: "runner",
+      params: ["id"],
+      body: { seq: "integer", content: "string" },
+    },
+  },
+  "/api/v1/runner/jobs/{id}/steps": {
+    post: { summary: "Runner: report a step's start or end", role: "runner", params: ["id"] },
+  },
+  "/api/v1/runner/jobs/{id}/complete": {
+    post: { summary: "Runner: the job's result", role: "runner", params: ["id"] },
+  },
+  "/hooks/{provider}": {
+    post: {
+      summary: "Webhooks of github, gitea or gitlab, verified by the repository's secret",
+      params: ["provider"],
+    },
+  },
+  "/healthz": { get: { summary: "Liveness" } },
+  "/readyz": { get: { summary: "Readiness (database reachable, not shutting down)" } },
+  "/metrics": { get: { summary: "Prometheus metrics" } },
+};
+
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  for (const [path, methods] of Object.entries(ops)) {
+    const entry: Record<string, unknown> = {};
+    for (const [method, op] of Object.entries(methods)) {
+      entry[method] = {
+        summary: op.summary,
+        ...(op.role
+          ? {
+              security: [{ [op.role === "runner" ? "runnerToken" : "apiToken"]: [] }],
+              "x-slipway-role": op.role,
+            }
+          : {}),
+        parameters: [
+          ...(op.params ?? []).map((name) => ({
+            name,
+            in: "path",
+            required: true,
+            schema: { type: "string" },
+          })),
+          ...(op.query ?? []).map((name) => ({
+            name,
+            in: "query",
+            required: false,
+            schema: { type: "string" },
+          })),
+        ],
+        ...(op.body
+          ? {
+              requestBody: {
+                content: {
+                  "application/json": {
+                    schema: {
+                      type: "object",
+                      properties: Object.fromEntries(
+                        Object.entries(op.body).map(([k, v]) => [k, { description: String(v) }]),
+                      ),
+                    },
+                  },
+                },
+              },
+            }
+          : {}),
+        responses: {
+          "200": { description: "OK" },
+          "400": { description: "Bad input" },
+          "401": { description: "No or bad credentials" },
+          "403": { description: "Role too low" },
+          "404": { description: "Not found" },
+        },
+      };
+    }
+    paths[path] = entry;
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "slipway CI server", version: "1" },
+    components: {
+      securitySchemes: {
+        apiToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API token (slw_…) with a role: viewer < developer < deployer < admin",
+        },
+        runnerToken: { type: "http", scheme: "bearer", description: "A runner token (slwr_…)" },
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,108 @@
+// Starting and stopping the CI server: the store (SQLite by default, PostgreSQL with a URL), the first
+// admin token, the HTTP listener, the background loops, and a graceful stop.
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { CiService, runBackground } from "../ci/index.js";
+import { UserError } from "../lib/errors.js";
+import { openStore, type Store } from "../store/index.js";
+import { createApp } from "./app.js";
+import { createMetrics } from "./metrics.js";
+
+export type ServeOptions = {
+  /** host:port; default 127.0.0.1:8420. */
+  listen?: string;
+  dataDir: string;
+  database?: string;
+  maxJobs?: number;
+  maxJobsPerRepo?: number;
+  /** Legs the server's own runner runs at once; 0 = none (remote runners only). */
+  localRunners?: number;
+  localLabels?: string[];
+  leaseMs?: number;
+  pollEveryMs?: number;
+  log?: (line: string) => void;
+};
+
+export type RunningServer = {
+  url: string;
+  ci: CiService;
+  store: Store;
+  /** The first admin token, when this start created it. */
+  adminToken?: string;
+  /** Stops claiming, lets running steps finish for up to graceMs, then cancels the rest. */
+  stop(graceMs?: number): Promise<void>;
+};
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen) ?? /^()()(\d+)$/.exec(listen);
+  if (!m) throw new UserError(`--listen '${listen}': expected host:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new UserError(`--listen '${listen}': port out of range`);
+  return { host: m[1] || m[2] || "127.0.0.1", port };
+}
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(opts.listen ?? "127.0.0.1:8420");
+  mkdirSync(opts.dataDir, { recursive: true });
+  const store = await openStore({ url: opts.database, dataDir: opts.dataDir });
+  let adminToken: string | undefined;
+  if ((await store.tokens.list()).length === 0) {
+    adminToken = (await store.tokens.create("admin", "admin")).token;
+    const file = join(opts.dataDir, "admin-token");
+    writeFileSync(file, `${adminToken}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  const ci = new CiService({
+    store,
+    dataDir: opts.dataDir,
+    maxJobs: opts.maxJobs,
+    maxJobsPerRepo: opts.maxJobsPerRepo,
+    leaseMs: opts.leaseMs,
+    log: opts.log,
+  });
+  await ci.start();
+  const metrics = createMetrics(ci);
+  let ready = true;
+  const app = createApp({ ci, metrics, isReady: () => ready });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    s.once("error", (err) =>
+      reject(new UserError(`cannot listen on ${host}:${port}: ${(err as Error).message}`)),
+    );
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const stopClaiming = new AbortController();
+  const abortLegs = new AbortController();
+  const background = runBackground(ci, {
+    localConcurrency: opts.localRunners,
+    localLabels: opts.localLabels,
+    pollEveryMs: opts.pollEveryMs,
+    signal: stopClaiming.signal,
+    abortLegs: abortLegs.signal,
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    ci,
+    store,
+    adminToken,
+    stop(graceMs = 30_000) {
+      stopped ??= (async () => {
+        ready = false;
+        stopClaiming.abort();
+        const timer = setTimeout(() => abortLegs.abort(new Error("the server is shutting down")), graceMs);
+        await Promise.all([ci.stop(graceMs), background]);
+        clearTimeout(timer);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await store.close();
+      })();
+      return stopped;
+    },
+  };
+}

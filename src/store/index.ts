@@ -1,0 +1,61 @@
+// The store: slipway's durable state (repositories, runs, job legs, steps, logs, webhook deliveries,
+// tokens, runners) in an embedded SQLite file (`<dataDir>/slipway.db`) or in PostgreSQL — one schema,
+// one Kysely query layer, migrations in code applied by `openStore`.
+//
+// Invariants, on both dialects and across processes:
+// - a write has happened once its promise resolves, and survives kill -9 of the process (SQLite: WAL);
+// - run numbers per repository are distinct and increasing, also under concurrent creates;
+// - a queued job is claimed by exactly one runner; leaving `running` is a compare-and-set, so a job
+//   finishes once — by its runner, the lease reaper, crash recovery or a cancel, whichever is first;
+// - a runner that stops heartbeating loses its job to `failure` with the reason (never re-queued: its
+//   steps may have had side effects); at start the server fails its own runners' in-flight jobs;
+// - a (provider, delivery id) is recorded once, so a redelivered webhook starts no second run;
+// - log chunks are numbered by their writer, so a retried append stores nothing twice;
+// - tokens are kept only as SHA-256 hashes; repository webhook secrets are shared HMAC keys and are
+//   kept in clear (readable only through `repos.webhookSecret`).
+// Times are integer epoch milliseconds; operations take an optional `now` for tests.
+export type { Deliveries, Delivery, DeliveryInput } from "./deliveries.js";
+export {
+  type ClaimRequest,
+  type Completion,
+  type FinishedBy,
+  type FinishedJobStatus,
+  finishedJobStatuses,
+  type Job,
+  type JobInput,
+  type JobPatch,
+  type Jobs,
+  type JobStatus,
+  jobStatuses,
+} from "./jobs.js";
+export type { LogChunk, LogRead, Logs } from "./logs.js";
+export type { DialectName } from "./migrations.js";
+export { maskPassword, openStore, type Store, type StoreApi, type StoreOptions } from "./open.js";
+export type { Repo, RepoInput, RepoPatch, Repos } from "./repos.js";
+export { type Runner, type Runners, runnerTokenPrefix } from "./runners.js";
+export {
+  type PullRequestRef,
+  type Run,
+  type RunConclusion,
+  type RunFilter,
+  type RunInput,
+  type RunPatch,
+  type Runs,
+  type RunStatus,
+  type RunTrigger,
+  runConclusions,
+  runStatuses,
+  runTriggers,
+} from "./runs.js";
+export type { Database } from "./schema.js";
+export type { Step, StepInput, StepOutcome, Steps } from "./steps.js";
+export {
+  apiTokenPrefix,
+  type IssuedToken,
+  type Role,
+  roleAllows,
+  roles,
+  type TokenIdentity,
+  type TokenInfo,
+  type Tokens,
+} from "./tokens.js";

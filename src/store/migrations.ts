@@ -1,0 +1,166 @@
+// The schema, as migrations defined in code. One schema for both dialects: the only difference is how
+// an auto-increment id is spelled. Migrations are append-only: never edit one that has shipped; add
+// `0002_…` (releases, secrets, notifications, …) after it. Names sort lexically, so keep the prefix.
+import type {
+  ColumnDefinitionBuilder,
+  CreateTableBuilder,
+  Kysely,
+  Migration,
+  MigrationProvider,
+} from "kysely";
+
+export type DialectName = "sqlite" | "postgres";
+
+type Table = CreateTableBuilder<string, never>;
+
+export function migrations(dialect: DialectName): Record<string, Migration> {
+  // Ids: bigserial on PostgreSQL; on SQLite `integer primary key autoincrement` (the rowid, never reused).
+  const withId = (t: Table): Table =>
+    dialect === "postgres"
+      ? t.addColumn("id", "bigserial", (c) => c.primaryKey())
+      : t.addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
+  const ref =
+    (target: string, onDelete: "cascade" | "set null") =>
+    (c: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+      c.references(target).onDelete(onDelete);
+  const notNull = (c: ColumnDefinitionBuilder) => c.notNull();
+
+  return {
+    "0001_initial": {
+      async up(db: Kysely<any>) {
+        await withId(db.schema.createTable("repos"))
+          .addColumn("name", "text", notNull)
+          .addColumn("url", "text", notNull)
+          .addColumn("branch", "text", notNull)
+          .addColumn("mirror_path", "text")
+          .addColumn("webhook_secret", "text")
+          .addColumn("poll_interval_s", "integer")
+          .addColumn("last_polled_at", "bigint")
+          .addColumn("last_seen_sha", "text")
+          .addColumn("run_counter", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("created_at", "bigint", notNull)
+          .addUniqueConstraint("repos_name_unique", ["name"])
+          .execute();
+
+        await withId(db.schema.createTable("runs"))
+          .addColumn("repo_id", "bigint", (c) => ref("repos.id", "cascade")(c.notNull()))
+          .addColumn("number", "integer", notNull)
+          .addColumn("workflow_file", "text", notNull)
+          .addColumn("workflow_name", "text", notNull)
+          .addColumn("event_name", "text", notNull)
+          .addColumn("event_json", "text", notNull)
+          .addColumn("sha", "text", notNull)
+          .addColumn("ref", "text", notNull)
+          .addColumn("trigger", "text", notNull)
+          .addColumn("pr_number", "integer")
+          .addColumn("pr_title", "text")
+          .addColumn("pr_author", "text")
+          .addColumn("pr_url", "text")
+          .addColumn("status", "text", notNull)
+          .addColumn("conclusion", "text")
+          .addColumn("attempt", "integer", (c) => c.notNull().defaultTo(1))
+          .addColumn("concurrency_group", "text")
+          .addColumn("reason", "text")
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("started_at", "bigint")
+          .addColumn("finished_at", "bigint")
+          .addColumn("delivery_id", "text")
+          .addUniqueConstraint("runs_repo_number_unique", ["repo_id", "number"])
+          .execute();
+        await db.schema.createIndex("runs_status_idx").on("runs").columns(["status", "id"]).execute();
+        await db.schema
+          .createIndex("runs_group_idx")
+          .on("runs")
+          .columns(["concurrency_group", "id"])
+          .execute();
+
+        await withId(db.schema.createTable("jobs"))
+          .addColumn("run_id", "bigint", (c) => ref("runs.id", "cascade")(c.notNull()))
+          .addColumn("attempt", "integer", notNull)
+          .addColumn("job_key", "text", notNull)
+          .addColumn("job_id", "text", notNull)
+          .addColumn("name", "text", notNull)
+          .addColumn("matrix_json", "text")
+          .addColumn("labels_json", "text", notNull)
+          .addColumn("status", "text", notNull)
+          .addColumn("outputs_json", "text")
+          .addColumn("spec_json", "text")
+          .addColumn("runner_id", "text")
+          .addColumn("lease_expires_at", "bigint")
+          .addColumn("heartbeat_at", "bigint")
+          .addColumn("claimed_at", "bigint")
+          .addColumn("started_at", "bigint")
+          .addColumn("finished_at", "bigint")
+          .addColumn("reason", "text")
+          .addColumn("finished_by", "text")
+          .addColumn("reused_from", "bigint", ref("jobs.id", "set null"))
+          .addColumn("created_at", "bigint", notNull)
+          .addUniqueConstraint("jobs_run_attempt_key_unique", ["run_id", "attempt", "job_key"])
+          .execute();
+        await db.schema.createIndex("jobs_status_idx").on("jobs").columns(["status", "id"]).execute();
+        await db.schema.createIndex("jobs_runner_idx").on("jobs").columns(["runner_id", "status"]).execute();
+
+        await withId(db.schema.createTable("steps"))
+          .addColumn("job_row_id", "bigint", (c) => ref("jobs.id", "cascade")(c.notNull()))
+          .addColumn("idx", "integer", notNull)
+          .addColumn("step_id", "text", notNull)
+          .addColumn("name", "text", notNull)
+          .addColumn("outcome", "text")
+          .addColumn("conclusion", "text")
+          .addColumn("started_at", "bigint")
+          .addColumn("finished_at", "bigint")
+          .addUniqueConstraint("steps_job_idx_unique", ["job_row_id", "idx"])
+          .execute();
+
+        await withId(db.schema.createTable("log_chunks"))
+          .addColumn("job_row_id", "bigint", (c) => ref("jobs.id", "cascade")(c.notNull()))
+          .addColumn("seq", "integer", notNull)
+          .addColumn("content", "text", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addUniqueConstraint("log_chunks_job_seq_unique", ["job_row_id", "seq"])
+          .execute();
+
+        await db.schema
+          .createTable("deliveries")
+          .addColumn("provider", "text", notNull)
+          .addColumn("delivery_id", "text", notNull)
+          .addColumn("event", "text", notNull)
+          .addColumn("repo_id", "bigint", ref("repos.id", "set null"))
+          .addColumn("run_ids_json", "text", notNull)
+          .addColumn("received_at", "bigint", notNull)
+          .addPrimaryKeyConstraint("deliveries_pk", ["provider", "delivery_id"])
+          .execute();
+
+        await withId(db.schema.createTable("tokens"))
+          .addColumn("name", "text", notNull)
+          .addColumn("role", "text", notNull)
+          .addColumn("hash", "text", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("last_used_at", "bigint")
+          .addColumn("revoked_at", "bigint")
+          .addUniqueConstraint("tokens_hash_unique", ["hash"])
+          .execute();
+
+        await db.schema
+          .createTable("runners")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", notNull)
+          .addColumn("labels_json", "text", notNull)
+          .addColumn("token_hash", "text", notNull)
+          .addColumn("last_heartbeat_at", "bigint")
+          .addColumn("created_at", "bigint", notNull)
+          .addUniqueConstraint("runners_token_hash_unique", ["token_hash"])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        for (const t of ["runners", "tokens", "deliveries", "log_chunks", "steps", "jobs", "runs", "repos"]) {
+          await db.schema.dropTable(t).execute();
+        }
+      },
+    },
+  };
+}
+
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

@@ -1,0 +1,133 @@
+// Repositories slipway builds: where to fetch them, how often to poll, and the per-repo run counter.
+import { UserError } from "../lib/errors.js";
+import type { ReposTable } from "./schema.js";
+import { affected, type Db, defined } from "./util.js";
+
+export type Repo = {
+  id: number;
+  name: string;
+  /** A git URL or a local path. */
+  url: string;
+  /** The default branch. */
+  branch: string;
+  mirrorPath: string | null;
+  /** Seconds between polls; null when the repository is not polled. */
+  pollIntervalS: number | null;
+  lastPolledAt: number | null;
+  lastSeenSha: string | null;
+  createdAt: number;
+};
+
+export type RepoInput = {
+  name: string;
+  url: string;
+  branch?: string;
+  mirrorPath?: string | null;
+  webhookSecret?: string | null;
+  pollIntervalS?: number | null;
+  now?: number;
+};
+
+export type RepoPatch = {
+  url?: string;
+  branch?: string;
+  mirrorPath?: string | null;
+  webhookSecret?: string | null;
+  pollIntervalS?: number | null;
+  lastPolledAt?: number | null;
+  lastSeenSha?: string | null;
+};
+
+type Row = Omit<ReposTable, "id" | "run_counter"> & { id: number; run_counter: number };
+
+function toRepo(r: Row): Repo {
+  return {
+    id: r.id,
+    name: r.name,
+    url: r.url,
+    branch: r.branch,
+    mirrorPath: r.mirror_path,
+    pollIntervalS: r.poll_interval_s,
+    lastPolledAt: r.last_polled_at,
+    lastSeenSha: r.last_seen_sha,
+    createdAt: r.created_at,
+  };
+}
+
+export function createRepos(db: Db) {
+  const exists = async (id: number) =>
+    (await db.selectFrom("repos").select("id").where("id", "=", id).executeTakeFirst()) !== undefined;
+  return {
+    /** Adds a repository; a name already taken is a UserError. */
+    async create(input: RepoInput): Promise<Repo> {
+      const row = await db
+        .insertInto("repos")
+        .values({
+          name: input.name,
+          url: input.url,
+          branch: input.branch ?? "main",
+          mirror_path: input.mirrorPath ?? null,
+          webhook_secret: input.webhookSecret ?? null,
+          poll_interval_s: input.pollIntervalS ?? null,
+          last_polled_at: null,
+          last_seen_sha: null,
+          created_at: input.now ?? Date.now(),
+        })
+        .onConflict((oc) => oc.column("name").doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new UserError(`repository "${input.name}" already exists`);
+      return toRepo(row);
+    },
+
+    async get(id: number): Promise<Repo | null> {
+      const row = await db.selectFrom("repos").selectAll().where("id", "=", id).executeTakeFirst();
+      return row ? toRepo(row) : null;
+    },
+
+    async getByName(name: string): Promise<Repo | null> {
+      const row = await db.selectFrom("repos").selectAll().where("name", "=", name).executeTakeFirst();
+      return row ? toRepo(row) : null;
+    },
+
+    async list(): Promise<Repo[]> {
+      const rows = await db.selectFrom("repos").selectAll().orderBy("name").execute();
+      return rows.map(toRepo);
+    },
+
+    /**
+     * The webhook secret in clear: HMAC verification needs it, so it is a shared secret rather than a
+     * password and is not hashed. Kept out of `Repo` so listing repositories never exposes it.
+     */
+    async webhookSecret(id: number): Promise<string | null> {
+      const row = await db
+        .selectFrom("repos")
+        .select("webhook_secret")
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return row?.webhook_secret ?? null;
+    },
+
+    /** Sets the fields named in `patch`; false when the repository does not exist. */
+    async update(id: number, patch: RepoPatch): Promise<boolean> {
+      const set = defined({
+        url: patch.url,
+        branch: patch.branch,
+        mirror_path: patch.mirrorPath,
+        webhook_secret: patch.webhookSecret,
+        poll_interval_s: patch.pollIntervalS,
+        last_polled_at: patch.lastPolledAt,
+        last_seen_sha: patch.lastSeenSha,
+      });
+      if (Object.keys(set).length === 0) return exists(id);
+      return affected(await db.updateTable("repos").set(set).where("id", "=", id).executeTakeFirst()) > 0;
+    },
+
+    /** Deletes the repository with its runs, jobs, steps and logs. */
+    async delete(id: number): Promise<boolean> {
+      return affected(await db.deleteFrom("repos").where("id", "=", id).executeTakeFirst()) > 0;
+    },
+  };
+}
+
+export type Repos = ReturnType<typeof createRepos>;

@@ -1,0 +1,129 @@
+// The tables as Kysely sees them: one interface per table, columns in snake_case as in the database.
+// Portable types only: ids are integers (bigserial / integer autoincrement), times are integer epoch
+// milliseconds, JSON is text. The migrations in migrations.ts create exactly these columns.
+import type { Generated } from "kysely";
+
+export type ReposTable = {
+  id: Generated<number>;
+  name: string;
+  url: string;
+  branch: string;
+  mirror_path: string | null;
+  /** Shared secret for webhook HMACs; must be readable, so it is not hashed (it is not a password). */
+  webhook_secret: string | null;
+  poll_interval_s: number | null;
+  last_polled_at: number | null;
+  last_seen_sha: string | null;
+  /** The last run number handed out for this repository (see runs.create). */
+  run_counter: Generated<number>;
+  created_at: number;
+};
+
+export type RunsTable = {
+  id: Generated<number>;
+  repo_id: number;
+  number: number;
+  workflow_file: string;
+  workflow_name: string;
+  event_name: string;
+  event_json: string;
+  sha: string;
+  ref: string;
+  trigger: string;
+  pr_number: number | null;
+  pr_title: string | null;
+  pr_author: string | null;
+  pr_url: string | null;
+  status: string;
+  conclusion: string | null;
+  attempt: number;
+  concurrency_group: string | null;
+  reason: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  delivery_id: string | null;
+};
+
+export type JobsTable = {
+  id: Generated<number>;
+  run_id: number;
+  attempt: number;
+  job_key: string;
+  job_id: string;
+  name: string;
+  matrix_json: string | null;
+  labels_json: string;
+  status: string;
+  outputs_json: string | null;
+  spec_json: string | null;
+  runner_id: string | null;
+  lease_expires_at: number | null;
+  heartbeat_at: number | null;
+  claimed_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  reason: string | null;
+  finished_by: string | null;
+  reused_from: number | null;
+  created_at: number;
+};
+
+export type StepsTable = {
+  id: Generated<number>;
+  job_row_id: number;
+  idx: number;
+  step_id: string;
+  name: string;
+  outcome: string | null;
+  conclusion: string | null;
+  started_at: number | null;
+  finished_at: number | null;
+};
+
+export type LogChunksTable = {
+  id: Generated<number>;
+  job_row_id: number;
+  seq: number;
+  content: string;
+  created_at: number;
+};
+
+export type DeliveriesTable = {
+  provider: string;
+  delivery_id: string;
+  event: string;
+  repo_id: number | null;
+  run_ids_json: string;
+  received_at: number;
+};
+
+export type TokensTable = {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+};
+
+export type RunnersTable = {
+  id: string;
+  name: string;
+  labels_json: string;
+  token_hash: string;
+  last_heartbeat_at: number | null;
+  created_at: number;
+};
+
+export type Database = {
+  repos: ReposTable;
+  runs: RunsTable;
+  jobs: JobsTable;
+  steps: StepsTable;
+  log_chunks: LogChunksTable;
+  deliveries: DeliveriesTable;
+  tokens: TokensTable;
+  runners: RunnersTable;
+};

@@ -1,0 +1,1 @@
+console.log(`post: removing downloads of ${process.env.STATE_installed}`);

@@ -1,0 +1,1 @@
+console.log(`pre: checking the download mirror for ${process.env.INPUT_VERSION}`);

@@ -1,0 +1,3 @@
+import os
+def main():
+    return os.environ["DATABASE_URL"]
