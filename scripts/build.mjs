@@ -11,7 +11,11 @@ await build({
   format: "esm",
   sourcemap: true,
   packages: "bundle",
+  // Native addons and packages that find files relative to themselves stay in node_modules.
+  external: ["better-sqlite3", "dockerode", "docker-modem", "ssh2", "cpu-features", "pg-native"],
   // CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url);",
+  },
   logLevel: "warning",
 });
