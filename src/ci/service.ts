@@ -456,6 +456,7 @@ export class CiService {
       slots: new Semaphore(1_000_000),
       actionsDir: join(this.dataDir, "actions"),
       verbose: false,
+      platforms: {},
       cleanJobDirs: false,
       hostEnv: process.env as Record<string, string>,
     };

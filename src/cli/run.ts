@@ -35,6 +35,7 @@ type RunFlags = {
   varFile: string[];
   input: string[];
   inputFile: string[];
+  platform: string[];
   list?: boolean;
   directory: string;
   json?: boolean;
@@ -62,6 +63,12 @@ export function registerRun(program: Command): void {
     .option("--var-file <file>", "variables from a dotenv file", collect, [] as string[])
     .option("--input <NAME=VALUE>", "a workflow_dispatch input", collect, [] as string[])
     .option("--input-file <file>", "inputs from a dotenv file", collect, [] as string[])
+    .option(
+      "-P, --platform <label=image>",
+      "run jobs with this runs-on label in a container of IMAGE (`-self-hosted`: on the host)",
+      collect,
+      [] as string[],
+    )
     .option("-l, --list", "list workflows, their triggers and jobs, then exit")
     .option("-C, --directory <dir>", "the repository to run in", ".")
     .option("--json", "print one JSON document with the results on stdout (logs go to stderr)")
@@ -171,6 +178,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
       signal: controller.signal,
       jobs,
       verbose: flags.verbose || process.env.ACTIONS_STEP_DEBUG === "true",
+      platforms: parsePairs(flags.platform, "-P/--platform"),
     });
   } finally {
     reporter.flush();

@@ -32,6 +32,8 @@ export type RunContext = {
   /** The directory of remote actions, `<dir>/<owner>/<repo>@<ref>`. */
   actionsDir: string;
   verbose: boolean;
+  /** runs-on labels mapped to container images (`-P label=image`); `-self-hosted` = the host. */
+  platforms: Record<string, string>;
   /** Remove each job leg's directory when it ends (a runner); false when the whole work dir goes at the end. */
   cleanJobDirs: boolean;
   /** Environment the host executor starts from (normally process.env). */

@@ -6,6 +6,7 @@ import { coerceToString, type EvaluationOptions, hashFiles, type Json } from "..
 import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
+import type { ContainerSetup } from "./env/container.js";
 import type { MatrixLeg } from "./matrix.js";
 import type { JobRef } from "./reporter.js";
 import type { JobResult, StepResult } from "./types.js";
@@ -53,6 +54,8 @@ export class JobState {
   readonly postSteps: PostStep[] = [];
   readonly processGroups: number[] = [];
   defaultsRun: { shell?: string; "working-directory"?: string } = {};
+  /** The job's container and services, when it has any. */
+  containers: ContainerSetup | undefined;
   private counter = 0;
 
   constructor(inv: JobInvocation) {
@@ -138,7 +141,11 @@ export class JobState {
       env: extra.env,
       vars: inv.run.vars,
       secrets: inv.secrets,
-      job: { status: this.jobStatus(), container: { id: "", network: "" }, services: {} },
+      job: {
+        status: this.jobStatus(),
+        container: { id: this.containers?.jobContainer ?? "", network: this.containers?.network ?? "" },
+        services: this.containers?.services ?? {},
+      },
       steps: extra.steps,
       runner: this.runnerContext(),
       matrix: inv.matrix ?? {},

@@ -1,7 +1,14 @@
 // One job leg on the host: set up the workspace and temp dir, evaluate the job's env, defaults and
 // timeout, run the steps, then the post steps in reverse, then evaluate the job's outputs.
 import { rmSync } from "node:fs";
-import { coerceToString, evaluateExpression, isTruthy, type Json } from "../expressions/index.js";
+import {
+  coerceToString,
+  type EvaluationOptions,
+  evaluateExpression,
+  isTruthy,
+  type Json,
+} from "../expressions/index.js";
+import { containerDef, setupContainers } from "./env/container.js";
 import { evaluateToken } from "../workflow/index.js";
 import { JobState, type JobInvocation } from "./job-state.js";
 import { signalGroup } from "./process.js";
@@ -59,10 +66,7 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
       );
       state.controller.abort(new Error("timeout"));
     }, timeoutMinutes * 60_000);
-    if (inv.job.runsOn) {
-      const runsOn = evaluateToken(inv.job.runsOn, opts);
-      if (run.verbose) logLine(state, `runs-on ${JSON.stringify(runsOn)}: the host`, "debug");
-    }
+    await setUpContainers(state, opts);
 
     const scope: StepScope = {
       state,
@@ -109,6 +113,7 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
     state.annotations.push({ level: "error", message: run.masker.mask(message) });
     return state.result(started, state.cancelled ? "cancelled" : "failure", {}, run.masker.mask(message));
   } finally {
+    if (state.containers) await state.containers.cleanup();
     if (timer) clearTimeout(timer);
     inv.signal.removeEventListener("abort", onAbort);
     // Like GitHub's "Cleaning up orphan processes": nothing a step left running outlives the job.
@@ -116,6 +121,45 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
     if (run.cleanJobDirs && !process.env.SLIPWAY_KEEP_WORKDIRS)
       rmSync(state.dir, { recursive: true, force: true });
   }
+}
+
+/** The job container (from `container:` or a runs-on label mapped with -P) and `services:`. */
+async function setUpContainers(state: JobState, opts: EvaluationOptions): Promise<void> {
+  const inv = state.inv;
+  const run = inv.run;
+  let job = inv.job.container ? containerDef(evaluateToken(inv.job.container, opts), "container") : undefined;
+  if (!job && inv.job.runsOn) {
+    const labels = evaluateToken(inv.job.runsOn, opts);
+    const list = (Array.isArray(labels) ? labels : [labels]).map((l) => coerceToString(l));
+    const image = list.map((l) => run.platforms[l]).find((i) => i !== undefined);
+    if (image && image !== "-self-hosted") job = { image };
+    if (run.verbose)
+      logLine(
+        state,
+        `runs-on ${JSON.stringify(labels)}: ${job ? `container ${job.image}` : "the host"}`,
+        "debug",
+      );
+  }
+  const services: Record<string, NonNullable<ReturnType<typeof containerDef>>> = {};
+  if (inv.job.services) {
+    const value = evaluateToken(inv.job.services, opts);
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [name, def] of Object.entries(value)) {
+        const d = containerDef(def, `services.${name}`);
+        if (d) services[name] = d;
+      }
+    }
+  }
+  if (!job && Object.keys(services).length === 0) return;
+  state.containers = await setupContainers({
+    jobKey: inv.ref.key,
+    runId: run.runId,
+    jobDir: state.dir,
+    job,
+    services,
+    signal: state.signal,
+    log: (line) => logLine(state, line),
+  });
 }
 
 async function runPostSteps(state: JobState): Promise<void> {

@@ -132,6 +132,7 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       slots: new Semaphore(1),
       actionsDir: join(opts.dataDir, "actions"),
       verbose: !!opts.verbose,
+      platforms: {},
       cleanJobDirs: true,
       hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
     };

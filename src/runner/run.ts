@@ -83,6 +83,8 @@ export type ExecuteOptions = {
   jobs?: number;
   verbose?: boolean;
   hostEnv?: Record<string, string>;
+  /** runs-on labels mapped to images (`-P ubuntu-latest=node:20`); `-self-hosted` keeps a label on the host. */
+  platforms?: Record<string, string>;
 };
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -140,6 +142,7 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
     slots: new Semaphore(Math.max(1, opts.jobs ?? cpus().length)),
     actionsDir: join(opts.dataDir, "actions"),
     verbose: !!opts.verbose,
+    platforms: opts.platforms ?? {},
     cleanJobDirs: false,
     hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
   };

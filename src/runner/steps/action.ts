@@ -1,10 +1,12 @@
 // `uses:` steps: built-in actions (checkout, artifacts, cache), JavaScript and composite actions.
+import type { ActionRunsDocker } from "@actions/workflow-parser/actions/index";
 import { findBuiltinAction } from "../builtin/index.js";
 import type { BuiltinAction, BuiltinActionContext } from "../builtin/types.js";
 import type { JobState } from "../job-state.js";
 import { loadAction } from "./action-loader.js";
 import { runCheckout } from "./checkout.js";
 import { runCompositeAction } from "./composite.js";
+import { runDockerAction } from "./docker-action.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
 import { actionGithub, runNodeAction } from "./node-action.js";
@@ -17,14 +19,18 @@ export function isCheckout(uses: string): boolean {
 export async function runActionStep(step: PreparedStep, scope: StepScope): Promise<StepRunResult> {
   const uses = step.def.uses!;
   const state = scope.state;
-  if (uses.startsWith("docker://")) {
-    return {
-      outcome: "failure",
-      outputs: {},
-      message: `'${uses}': container actions need a container engine, which the host executor does not use`,
-    };
-  }
   const given = evaluateWith(step, scope);
+  if (uses.startsWith("docker://")) {
+    const { entrypoint, args, ...inputs } = given;
+    return runDockerAction(step, scope, {
+      image: uses,
+      inputs,
+      entrypoint: entrypoint || undefined,
+      args: args
+        ? (args.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? []).map((a) => a.replace(/^["']|["']$/g, ""))
+        : [],
+    });
+  }
   if (isCheckout(uses)) return runCheckout(state, given);
   const builtin = findBuiltinAction(uses);
   if (builtin) return runBuiltin(builtin, given, step, state);
@@ -39,11 +45,12 @@ export async function runActionStep(step: PreparedStep, scope: StepScope): Promi
   if (using === "composite") return runCompositeAction(action, inputs, step, scope);
   if (using.startsWith("node"))
     return runNodeAction(action, inputs, step, scope, scope.preState?.get(step.id));
-  return {
-    outcome: "failure",
-    outputs: {},
-    message: `'${uses}' is a ${using} action; container actions need a container engine, which the host executor does not use`,
-  };
+  const runs = action.template.runs as ActionRunsDocker;
+  return runDockerAction(
+    step,
+    { ...scope, github: actionGithub(action) },
+    { image: runs.image, action, inputs },
+  );
 }
 
 async function runBuiltin(

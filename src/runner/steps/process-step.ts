@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseKeyValueFile, parsePathFile } from "../env-files.js";
 import type { JobState } from "../job-state.js";
-import { runProcess } from "../process.js";
+import { type ProcessResult, type RunProcessOptions, runProcess } from "../process.js";
 import type { LogKind } from "../reporter.js";
 import { WorkflowCommandProcessor } from "../workflow-commands.js";
 
@@ -21,6 +21,8 @@ export type ProcessStepOptions = {
   env: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Runs the command somewhere else than a host process (the job container). */
+  exec?: (opts: RunProcessOptions) => Promise<ProcessResult>;
 };
 
 /** Writes one line to the job's log, masked. */
@@ -73,7 +75,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
       }
     }
   };
-  const result = await runProcess({
+  const result = await (opts.exec ?? runProcess)({
     command: opts.command,
     args: opts.args,
     cwd: opts.cwd,

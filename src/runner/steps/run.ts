@@ -7,6 +7,7 @@ import { evaluateToken } from "../../workflow/index.js";
 import type { JobState } from "../job-state.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
 import { runProcessStep, stepPath } from "./process-step.js";
+import { containerPathWith, execInContainer } from "../env/container.js";
 import { resolveShell, shellCommand } from "./shell.js";
 
 /** The environment of a step's process: the host's, the user's env, then GitHub's defaults. */
@@ -14,11 +15,18 @@ export function processEnv(
   state: JobState,
   step: PreparedStep,
   extra: Record<string, string> = {},
+  inContainer = false,
 ): Record<string, string> {
-  const env: Record<string, string> = { ...state.inv.run.hostEnv, CI: "true", ...step.env, ...extra };
+  // A container has its own environment: the host's variables (PATH, HOME, …) do not go in.
+  const base = inContainer ? {} : state.inv.run.hostEnv;
+  const env: Record<string, string> = { ...base, CI: "true", ...step.env, ...extra };
   Object.assign(env, state.defaultEnv(), { GITHUB_ACTION: step.id }, extra);
   if (step.env.CI !== undefined) env.CI = step.env.CI;
-  env.PATH = stepPath(state, step.env);
+  if (inContainer) {
+    const path = step.env.PATH ?? containerPathWith(state.pathAdditions);
+    if (path) env.PATH = path;
+    else delete env.PATH;
+  } else env.PATH = stepPath(state, step.env);
   return env;
 }
 
@@ -40,8 +48,12 @@ export async function runScriptStep(step: PreparedStep, scope: StepScope): Promi
       message: `working-directory '${wdOpt}' does not exist (${cwd})`,
     };
   }
-  const env = processEnv(state, step);
-  const shell = resolveShell(shellOpt, env.PATH);
+  const container = state.containers?.jobContainer ? state.containers : undefined;
+  const env = processEnv(state, step, {}, !!container);
+  const shell =
+    container && !shellOpt
+      ? { template: container.hasBash ? ["bash", "-e", "{0}"] : ["sh", "-e", "{0}"], extension: ".sh" }
+      : resolveShell(shellOpt, container ? "" : env.PATH, !!container);
   const scriptPath = join(state.temp, `${randomUUID()}${shell.extension}`);
   writeFileSync(scriptPath, script, { mode: 0o755 });
   try {
@@ -53,6 +65,7 @@ export async function runScriptStep(step: PreparedStep, scope: StepScope): Promi
       env,
       timeoutMs: step.timeoutMs,
       signal: step.signal,
+      exec: container ? (o) => execInContainer(container, o) : undefined,
     });
     return { outcome: result.outcome, outputs: result.outputs, message: result.message };
   } finally {

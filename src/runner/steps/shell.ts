@@ -17,6 +17,7 @@ function onPath(name: string, pathVar: string | undefined): string | undefined {
 export function resolveShell(
   shell: string | undefined,
   pathVar: string | undefined,
+  inContainer = false,
 ): { template: string[]; extension: string } {
   const s = shell?.trim();
   if (!s) {
@@ -30,11 +31,15 @@ export function resolveShell(
     case "sh":
       return { template: ["sh", "-e", "{0}"], extension: ".sh" };
     case "python":
-      return { template: [onPath("python", pathVar) ? "python" : "python3", "{0}"], extension: ".py" };
+      return {
+        template: [inContainer || onPath("python", pathVar) ? "python" : "python3", "{0}"],
+        extension: ".py",
+      };
     case "node":
       return { template: ["node", "{0}"], extension: ".js" };
     case "pwsh":
-      if (!onPath("pwsh", pathVar)) throw new ShellError("shell 'pwsh' is not installed on this machine");
+      if (!inContainer && !onPath("pwsh", pathVar))
+        throw new ShellError("shell 'pwsh' is not installed on this machine");
       return { template: ["pwsh", "-command", ". '{0}'"], extension: ".ps1" };
     case "powershell":
     case "cmd":

@@ -1,0 +1,141 @@
+// Container actions: `runs.using: docker` (an image, or a Dockerfile built from the action's folder)
+// and `uses: docker://image` steps. The workspace is mounted at /github/workspace as on GitHub, and the
+// job's directory at its own path so GITHUB_OUTPUT and the other file commands work unchanged.
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import type { ActionRunsDocker } from "@actions/workflow-parser/actions/index";
+import { coerceToString } from "../../expressions/index.js";
+import { connectEngine, type Engine } from "../../engines/index.js";
+import { evaluateTemplateString } from "../../workflow/index.js";
+import type { LoadedAction } from "./action-loader.js";
+import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
+import { inputEnv } from "./inputs.js";
+import { logLine, runProcessStep } from "./process-step.js";
+import { processEnv } from "./run.js";
+
+const workspaceInContainer = "/github/workspace";
+
+/** The image for an action: built from its Dockerfile (tagged by the folder's content hash) or named. */
+async function actionImage(
+  engine: Engine,
+  image: string,
+  dir: string | undefined,
+  scope: StepScope,
+  signal?: AbortSignal,
+): Promise<string> {
+  if (image.startsWith("docker://")) {
+    const ref = image.slice("docker://".length);
+    if (!(await engine.imageExists(ref)))
+      throw new Error(`image ${ref} is not on the container engine (slipway cannot pull images here)`);
+    return ref;
+  }
+  if (!dir) throw new Error(`cannot build '${image}' without the action's folder`);
+  const tag = `slipway-action/${createHash("sha256").update(`${dir}\0${image}`).digest("hex").slice(0, 16)}:latest`;
+  logLine(scope.state, `Building the action's image from ${image}`);
+  await engine.buildImage({
+    context: dir,
+    dockerfile: resolve(dir, image),
+    tags: [tag],
+    onLog: (line) => logLine(scope.state, line),
+    signal,
+  });
+  return tag;
+}
+
+export async function runDockerAction(
+  step: PreparedStep,
+  scope: StepScope,
+  opts: {
+    image: string;
+    action?: LoadedAction;
+    inputs: Record<string, string>;
+    entrypoint?: string;
+    args?: string[];
+  },
+): Promise<StepRunResult> {
+  const state = scope.state;
+  const engine = state.containers?.engine ?? connectEngine();
+  const image = await actionImage(engine, opts.image, opts.action?.dir, scope, step.signal);
+  const runs = opts.action?.template.runs as ActionRunsDocker | undefined;
+  const ctx = { ...step.contexts, inputs: opts.inputs };
+  const evalArg = (a: string) => evaluateTemplateString(a, state.evalOptions(ctx));
+  const args = opts.args ?? (runs?.args ?? []).map(evalArg);
+  const actionEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(runs?.env ?? {})) actionEnv[k] = evalArg(coerceToString(v));
+  const env = processEnv(
+    state,
+    step,
+    { ...actionEnv, ...inputEnv(opts.inputs), GITHUB_WORKSPACE: workspaceInContainer },
+    true,
+  );
+  const entrypoint = opts.entrypoint ?? runs?.entrypoint;
+  const name = `slipway-${state.inv.run.runId}-${state.inv.ref.key}-${step.id}-${state.nextId()}`.replace(
+    /[^a-zA-Z0-9_.-]/g,
+    "-",
+  );
+  // The container runs as a process: its output streams into the log, and stopping the step stops it.
+  const result = await runProcessStep(state, {
+    command: image,
+    args,
+    cwd: workspaceInContainer,
+    env,
+    timeoutMs: step.timeoutMs,
+    signal: step.signal,
+    exec: async (o) => {
+      let id: string | undefined;
+      try {
+        id = await engine.createContainer({
+          image,
+          name: name.slice(0, 63),
+          entrypoint: entrypoint ? [entrypoint] : undefined,
+          cmd: o.args.length ? o.args : undefined,
+          env: o.env,
+          workdir: workspaceInContainer,
+          labels: { "dev.slipway.run": state.inv.run.runId, "dev.slipway.job": state.inv.ref.key },
+          mounts: [
+            { type: "bind", source: state.dir, target: state.dir },
+            { type: "bind", source: state.workspace, target: workspaceInContainer },
+          ],
+          network: state.containers ? { name: state.containers.network } : undefined,
+        });
+        const started = id;
+        await engine.startContainer(started);
+        let stoppedBy: "timeout" | "cancel" | undefined;
+        const stop = (why: "timeout" | "cancel") => {
+          stoppedBy = why;
+          void engine.stopContainer(started, { timeoutSeconds: 5 }).catch(() => {});
+        };
+        const timer = o.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), o.timeoutMs) : undefined;
+        const onAbort = () => stop("cancel");
+        o.signal?.addEventListener("abort", onAbort, { once: true });
+        const split = (stream: "stdout" | "stderr") => {
+          let buf = "";
+          return (b: Buffer) => {
+            buf += b.toString("utf8");
+            let nl = buf.indexOf("\n");
+            while (nl >= 0) {
+              o.onLine(buf.slice(0, nl), stream);
+              buf = buf.slice(nl + 1);
+              nl = buf.indexOf("\n");
+            }
+          };
+        };
+        const logs = engine.containerLogs(started, {
+          follow: true,
+          onStdout: split("stdout"),
+          onStderr: split("stderr"),
+        });
+        const exitCode = await engine.waitContainer(started);
+        await logs.catch(() => {});
+        if (timer) clearTimeout(timer);
+        o.signal?.removeEventListener("abort", onAbort);
+        return { exitCode, signal: null, stoppedBy };
+      } catch (err) {
+        return { exitCode: null, signal: null, spawnError: err as Error };
+      } finally {
+        if (id) await engine.removeContainer(id, { force: true }).catch(() => {});
+      }
+    },
+  });
+  return { outcome: result.outcome, outputs: result.outputs, message: result.message };
+}
