@@ -2,7 +2,10 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { describeError, exitCodeFor, exitCodes, UserError } from "../lib/errors.js";
 import { registerActions } from "./actions.js";
+import { registerBuild } from "./build.js";
 import { registerCiCommands } from "./ci.js";
+import { registerImages } from "./images.js";
+import { registerRegistry } from "./registry.js";
 import { registerRun } from "./run.js";
 import { registerServe } from "./serve.js";
 import { registerVersion } from "./version.js";
@@ -21,6 +24,9 @@ export async function main(argv: string[]): Promise<number> {
   registerVersion(program as unknown as Command);
   registerServe(program as unknown as Command);
   registerCiCommands(program as unknown as Command);
+  registerBuild(program as unknown as Command);
+  registerRegistry(program as unknown as Command);
+  registerImages(program as unknown as Command);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -1,0 +1,22 @@
+// slipway.yaml: parsing with positions, validation with zod, and a JSON Schema for editors. Each top-level
+// key is a section with its own schema (sections/<key>.ts); unknown keys are errors. Invariant: every
+// problem with the file is a UserError whose problems carry file:line:col, and paths in the file are
+// relative to the file's directory (LoadedConfig.dir).
+export { findCycle, formatCycle } from "./graph.js";
+export { type ConfigPath, type LoadedConfig, loadConfig, parseConfig } from "./load.js";
+export {
+  type ConfigSections,
+  configJsonSchema,
+  configSchema,
+  configSections,
+  type SlipwayConfig,
+} from "./schema.js";
+export {
+  type BuildConfig,
+  type BuildServiceConfig,
+  buildSection,
+  imagePlaceholders,
+  serviceNamePattern,
+  tagPlaceholders,
+  templatePlaceholders,
+} from "./sections/build.js";

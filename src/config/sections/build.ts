@@ -1,0 +1,118 @@
+// The `build:` section of slipway.yaml: which images the repository builds, from which contexts, how they
+// are named and tagged, and in which order (depends_on). Cross-references (unknown services, cycles) are
+// checked here so that the error points at the line.
+import { z } from "zod";
+import { findCycle, formatCycle } from "../graph.js";
+
+/** Placeholders a tag template may use. */
+export const tagPlaceholders = ["service", "version", "sha", "sha7", "branch", "prefix"] as const;
+/** Placeholders an image (repository) template may use. */
+export const imagePlaceholders = ["service", "prefix"] as const;
+
+/** The `{name}` placeholders of a template, in order. */
+export function templatePlaceholders(template: string): string[] {
+  return [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]);
+}
+
+function template(allowed: readonly string[], what: string) {
+  return z.string().superRefine((value, ctx) => {
+    for (const p of templatePlaceholders(value)) {
+      if (!allowed.includes(p))
+        ctx.addIssue({
+          code: "custom",
+          message: `unknown placeholder {${p}} in ${what} (allowed: ${allowed.map((a) => `{${a}}`).join(", ")})`,
+        });
+    }
+  });
+}
+
+export const serviceNamePattern = /^[a-z0-9][a-z0-9_.-]*$/;
+
+const buildService = z
+  .strictObject({
+    context: z.string().min(1).describe("The build context directory, relative to slipway.yaml."),
+    dockerfile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The Dockerfile, relative to the context (default: Dockerfile in the context)."),
+    args: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .optional()
+      .describe("Build arguments (--build-arg)."),
+    target: z.string().min(1).optional().describe("The stage of a multi-stage Dockerfile to build."),
+    image: template(imagePlaceholders, "image")
+      .min(1)
+      .describe(
+        "The repository, optionally with a registry host; may use {prefix} and {service}. Without a host, build.registry is prepended.",
+      ),
+    paths: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Globs (relative to slipway.yaml) of files outside the context whose change rebuilds the image.",
+      ),
+    depends_on: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Services whose images this one builds on: built first, and a change to them rebuilds this one.",
+      ),
+  })
+  .describe("One image to build.");
+
+export const buildSection = z
+  .strictObject({
+    registry: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Registry host (and port) prepended to images that name none, e.g. registry.example.com:5000.",
+      ),
+    prefix: z.string().optional().describe("The value of {prefix} in image and tag templates."),
+    tag: template(tagPlaceholders, "tag")
+      .min(1)
+      .default("{version}")
+      .describe("Tag template: {version}, {sha}, {sha7}, {branch}, {service}, {prefix}. Default {version}."),
+    latest: z.boolean().default(false).describe("Also tag and push :latest."),
+    concurrency: z.number().int().min(1).optional().describe("How many images build at once (default: 2)."),
+    services: z
+      .record(
+        z
+          .string()
+          .regex(
+            serviceNamePattern,
+            "service names use a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+          ),
+        buildService,
+      )
+      .describe("The images to build, by service name."),
+  })
+  .superRefine((build, ctx) => {
+    const names = Object.keys(build.services);
+    for (const [name, s] of Object.entries(build.services)) {
+      (s.depends_on ?? []).forEach((dep, i) => {
+        if (!names.includes(dep))
+          ctx.addIssue({
+            code: "custom",
+            path: ["services", name, "depends_on", i],
+            message: `unknown service '${dep}' in depends_on of '${name}' (services: ${names.join(", ")})`,
+          });
+      });
+    }
+    const graph = Object.fromEntries(Object.entries(build.services).map(([n, s]) => [n, s.depends_on ?? []]));
+    const cycle = findCycle(graph);
+    if (cycle) {
+      const [first, next] = cycle;
+      ctx.addIssue({
+        code: "custom",
+        path: ["services", first, "depends_on", graph[first].indexOf(next)],
+        message: `depends_on cycle: ${formatCycle(cycle)}`,
+      });
+    }
+  })
+  .describe("Container images built from this repository.");
+
+export type BuildConfig = z.output<typeof buildSection>;
+export type BuildServiceConfig = z.output<typeof buildService>;

@@ -1,0 +1,40 @@
+// Container engines: one small client for the Docker Engine API, used for Docker Engine and Podman's
+// compatible API alike. Invariants: creating an Engine does no I/O (an engine that is missing is an
+// OperationError naming the address, raised only when a call needs it); build and push streams are read to
+// their end so that an error inside them is never mistaken for success; containers and networks are
+// described as data (ContainerSpec) and turned into request bodies by pure functions.
+export { type EngineAddress, resolveEngineAddress } from "./address.js";
+export { createBuildContext, isExcluded, parseDockerignore } from "./build-context.js";
+export {
+  type ContainerSpec,
+  containerCreateOptions,
+  type HealthCheck,
+  labelFilters,
+  type Mount,
+  type PortBinding,
+} from "./container-spec.js";
+export {
+  BuildError,
+  type BuildOptions,
+  classifyPushFailure,
+  type ContainerState,
+  type ContainerSummary,
+  connectEngine,
+  demuxBuffer,
+  Engine,
+  EngineError,
+  type EngineOptions,
+  type EngineVersion,
+  type ExecOptions,
+  type ExecResult,
+  type HealthStatus,
+  type ImageInfo,
+  type LogOptions,
+  PushError,
+  type PushFailure,
+  type PushOptions,
+  type PushResult,
+  type RegistryAuth,
+  splitReference,
+} from "./engine.js";
+export type { StreamMessage } from "./json-stream.js";
