@@ -1,17 +1,13 @@
 // `slipway build`: build the images of slipway.yaml that changed since the last release (all with --all),
 // in dependency order, and push them with --push. Data (the result) on stdout, progress and logs on stderr.
-import { posix, relative, resolve, sep } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { loadConfig } from "../config/index.js";
-import { connectEngine } from "../engines/index.js";
 import {
-  applyBuild,
   type BuildEvent,
   BuildFailedError,
   type BuildPlan,
   type BuildResult,
-  planBuild,
-  readGitState,
+  runConfiguredBuild,
 } from "../images/index.js";
 import { UserError } from "../lib/errors.js";
 import { type Style, makeStyle } from "./tty.js";
@@ -101,59 +97,42 @@ function describeEvent(e: BuildEvent): string | undefined {
 export async function runBuild(flags: BuildFlags, io: CommandIo = processIo()): Promise<number> {
   const style = makeStyle({ json: flags.json, env: io.env });
   const dir = resolve(flags.directory);
-  // Problems name the file relative to the working directory when it is below it.
-  const configPath = resolve(dir, flags.config);
-  const shown = relative(process.cwd(), configPath);
-  const loaded = loadConfig(shown && !shown.startsWith("..") ? shown : configPath);
-  const build = loaded.config.build;
-  if (!build)
-    throw new UserError(`${flags.config} has no build section`, [
-      { file: loaded.file, message: "no `build:` section: nothing to build (see docs/slipway-yaml.md)" },
-    ]);
   let concurrency: number | undefined;
   if (flags.concurrency !== undefined) {
     concurrency = Number(flags.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new UserError(`--concurrency must be a whole number ≥ 1, got '${flags.concurrency}'`);
   }
-  const git = await readGitState(loaded.dir, { since: flags.since, env: io.env, signal: io.signal });
-  const version = flags.version ?? git.headVersion ?? git.sha.slice(0, 7);
-  const base = relative(git.root, loaded.dir).split(sep).join(posix.sep);
-  const plan = planBuild({
-    config: build,
-    base,
-    changedFiles: git.changedFiles,
-    all: flags.all,
-    version,
-    git,
-    previous: git.previous,
-  });
-  const since = git.since ? `changes since ${git.since}` : "no previous release";
-  io.stderr(`${style.bold(`build ${version}`)} (${since})\n`);
-  if (flags.dryRun) {
-    io.stdout(
-      flags.json ? `${JSON.stringify(plan, null, 2)}\n` : renderBuildPlan(plan, makeStyle({ json: true })),
-    );
-    return 0;
-  }
-  io.stderr(renderBuildPlan(plan, style));
-  const engine = connectEngine({ env: io.env });
   try {
-    const result = await applyBuild(plan, {
-      engine,
-      root: loaded.dir,
+    const { plan, result } = await runConfiguredBuild({
+      dir,
+      config: flags.config,
+      all: flags.all,
       push: flags.push,
+      version: flags.version,
+      since: flags.since,
       concurrency,
       noCache: flags.cache === false,
       resultFile: flags.result ? resolve(dir, flags.result) : undefined,
-      git,
+      env: io.env,
       signal: io.signal,
+      dryRun: flags.dryRun,
+      onPlan: (p, since) => {
+        io.stderr(`${style.bold(`build ${p.version}`)} (${since})\n`);
+        if (!flags.dryRun) io.stderr(renderBuildPlan(p, style));
+      },
       onLog: (service, line) => io.stderr(`${style.cyan(`[${service}]`)} ${line}\n`),
       onEvent: (e) => {
         const text = describeEvent(e);
         if (text) io.stderr(`${style.bold("slipway:")} ${text}\n`);
       },
     });
+    if (!result) {
+      io.stdout(
+        flags.json ? `${JSON.stringify(plan, null, 2)}\n` : renderBuildPlan(plan, makeStyle({ json: true })),
+      );
+      return 0;
+    }
     io.stdout(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderBuildResult(result));
     return 0;
   } catch (err) {

@@ -16,6 +16,7 @@ export {
   type ServiceResult,
   type ServiceStatus,
 } from "./apply.js";
+export { type ConfiguredBuildOptions, planConfiguredBuild, runConfiguredBuild } from "./configured.js";
 export { type GitState, git, gitArgs, lastReleaseTag, readGitState, tagVersion } from "./git.js";
 export {
   type BuildPlan,

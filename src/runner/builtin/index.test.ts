@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { downloadArtifact, uploadArtifact } from "./artifacts.js";
 import { cache, cacheRestore, cacheSave } from "./cache.js";
 import { builtinActions, findBuiltinAction } from "./index.js";
+import { slipwayBuild } from "./slipway-build.js";
 import { slipwayVersion } from "./slipway-version.js";
 
 describe("findBuiltinAction", () => {
@@ -12,6 +13,7 @@ describe("findBuiltinAction", () => {
     expect(findBuiltinAction("actions/cache/restore@main")).toBe(cacheRestore);
     expect(findBuiltinAction("actions/cache/save@v4")).toBe(cacheSave);
     expect(findBuiltinAction("slipway/version@v1")).toBe(slipwayVersion);
+    expect(findBuiltinAction("slipway/build@v1")).toBe(slipwayBuild);
   });
 
   it("finds nothing else", () => {
@@ -20,6 +22,6 @@ describe("findBuiltinAction", () => {
     expect(findBuiltinAction("someone/actions/cache@v1")).toBeUndefined();
     expect(findBuiltinAction("actions/cache/toString@v1")).toBeUndefined();
     expect(findBuiltinAction("constructor")).toBeUndefined();
-    expect(Object.keys(builtinActions)).toHaveLength(6);
+    expect(Object.keys(builtinActions)).toHaveLength(7);
   });
 });

@@ -3,10 +3,11 @@
 // the file of each); their data (artifacts, caches) lives below the data directory, scoped by repository,
 // and is published atomically so that a crash or a concurrent job never exposes a partial entry.
 // actions/checkout is not here: the job executor handles it, since it needs the run's git source.
-// slipway's own steps live here too: `slipway/version` (releases, over the release domain).
+// slipway's own steps live here too: `slipway/version` (releases) and `slipway/build` (images).
 
 import { downloadArtifact, uploadArtifact } from "./artifacts.js";
 import { cache, cacheRestore, cacheSave } from "./cache.js";
+import { slipwayBuild } from "./slipway-build.js";
 import { slipwayVersion } from "./slipway-version.js";
 import type { BuiltinAction } from "./types.js";
 
@@ -18,6 +19,7 @@ export type { BuiltinAction, BuiltinActionContext } from "./types.js";
 
 /** Keyed by the action's name as written in `uses:`, lowercase, without the `@ref`. */
 export const builtinActions: Record<string, BuiltinAction> = {
+  "slipway/build": slipwayBuild,
   "actions/upload-artifact": uploadArtifact,
   "actions/download-artifact": downloadArtifact,
   "actions/cache": cache,
