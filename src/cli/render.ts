@@ -81,8 +81,14 @@ export class HumanReporter implements Reporter {
   flush(): void {
     this.out.flush();
   }
+  private readonly prefixes = new Map<string, string>();
   private prefix(job: JobRef): string {
-    return this.style.cyan(`[${job.name}]`);
+    let p = this.prefixes.get(job.key);
+    if (p === undefined) {
+      p = this.style.cyan(`[${job.name}]`);
+      this.prefixes.set(job.key, p);
+    }
+    return p;
   }
   jobStarted(job: JobRef): void {
     this.write(`${this.prefix(job)} ${this.style.bold("▶ job started")}\n`);
@@ -110,7 +116,9 @@ export class HumanReporter implements Reporter {
         this.write(`${this.prefix(job)}   ${indent}${this.style.dim(`debug: ${text}`)}\n`);
         return;
       default:
-        this.write(`${this.prefix(job)}   | ${indent}${text}\n`);
+        this.write(
+          indent ? `${this.prefix(job)}   | ${indent}${text}\n` : `${this.prefix(job)}   | ${text}\n`,
+        );
     }
   }
   annotation(job: JobRef, a: Annotation): void {

@@ -39,6 +39,11 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
   const failures: string[] = [];
   const commands = new WorkflowCommandProcessor();
   const onLine = (line: string) => {
+    // Most lines are plain output: no workflow command can be in a line without "::" or "##[".
+    if (!line.includes("::") && !line.includes("##[")) {
+      logLine(state, line);
+      return;
+    }
     for (const effect of commands.process(line)) {
       switch (effect.kind) {
         case "log":
