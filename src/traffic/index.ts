@@ -1,0 +1,23 @@
+// Traffic: the router in front of each HTTP service, and its admin interface.
+// A router listens for one service and forwards each request to an instance of one version: the first
+// header/cookie rule that matches picks the version, else the weights do (smooth weighted round-robin,
+// exact proportions); within a version, least-connections (or round-robin). Invariants the deploy
+// strategies rely on: a reconfiguration is one object swap (in-flight requests finish where they
+// started, no connection is dropped); a draining instance gets no new request from the moment drain()
+// is called; a request that failed before anything was sent is retried once on another instance of
+// the same version (docs/router.md has the exact rule), so an instance that dies costs no failed
+// request; counters per version (requests, 5xx, failed, latency) feed stats() and Prometheus.
+export { createRouterAdmin, type RouterAdminHandler, routerMetricsText } from "./admin.js";
+export { createRouter, type Router, type RouterEvent } from "./router.js";
+export type {
+  Backends,
+  Balance,
+  DrainOptions,
+  DrainResult,
+  InstanceSpec,
+  InstanceState,
+  RouteRule,
+  RouterOptions,
+  Routes,
+  VersionStats,
+} from "./types.js";
