@@ -3,7 +3,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { cachedRepo, runClaimedLeg } from "../runner/index.js";
 import { RunnerApi } from "./runner-api.js";
-import type { CiService } from "./service.js";
+import type { CiEvent, CiService } from "./service.js";
 
 export type BackgroundOptions = {
   /** Legs the server's own runner runs at once; 0 disables it. */
@@ -102,6 +102,13 @@ async function localRunner(
         signal: opts.signal,
         abortLegs: opts.abortLegs,
         heartbeatMs: Math.max(100, Math.floor(ci.leaseMs / 3)),
+        watchCancel: (jobRowId, cancel) => {
+          const onEvent = (e: CiEvent) => {
+            if (e.type === "job" && String(e.jobRowId) === jobRowId && e.status === "cancelled") cancel();
+          };
+          ci.events.on("event", onEvent);
+          return () => ci.events.off("event", onEvent);
+        },
         resolveRepo: async (url, sha) =>
           claimed.spec.serverMirror ?? (await cachedRepo(join(ci.dataDir, "runner"), url, sha)),
       })

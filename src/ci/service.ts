@@ -586,7 +586,9 @@ export class CiService {
     const rowId = row.id;
     const onAbort = () => {
       void this.store.jobs.cancel(rowId, "the run was cancelled").then((ok) => {
-        if (ok) this.jobFinished(rowId);
+        if (!ok) return;
+        this.emit({ type: "job", runId: run.id, jobRowId: rowId, jobKey: key, status: "cancelled" });
+        this.jobFinished(rowId);
       });
     };
     if (inv.signal.aborted) onAbort();

@@ -50,6 +50,11 @@ export type AgentOptions = {
   resolveRepo?: (url: string, sha: string) => Promise<string>;
   log?: (line: string) => void;
   verbose?: boolean;
+  /**
+   * Calls `cancel` as soon as the server cancels the leg (the server's own runner hears it at once;
+   * remote runners learn it at their next heartbeat). Returns an unsubscribe function.
+   */
+  watchCancel?: (jobRowId: string, cancel: () => void) => () => void;
 };
 
 /** Keeps a clone per repository URL under the runner's data dir and makes sure it has the commit. */
@@ -188,6 +193,7 @@ export async function runClaimedLeg(
       (err) => opts.log?.(`runner: heartbeat failed: ${(err as Error).message}`),
     );
   }, opts.heartbeatMs ?? 5000);
+  const unwatch = opts.watchCancel?.(id, () => controller.abort(new Error("the server cancelled the job")));
   let result: JobResult;
   try {
     const repoDir = await (opts.resolveRepo ?? ((url, sha) => cachedRepo(opts.dataDir, url, sha)))(
@@ -219,6 +225,7 @@ export async function runClaimedLeg(
     };
   } finally {
     clearInterval(beat);
+    unwatch?.();
     stopSignal.removeEventListener("abort", onStop);
   }
   await shipper.flush();
