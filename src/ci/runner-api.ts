@@ -1,6 +1,6 @@
 // What runners do to the store: claim a leg, heartbeat, send steps, log chunks and the result. The
 // server's own runner calls it in-process; remote runners reach it through the HTTP API.
-import type { ClaimedLeg, JobResult, LegSpec, RunnerTransport, StepReport } from "../runner/index.js";
+import type { ClaimedLeg, JobResult, RunnerTransport, StepReport } from "../runner/index.js";
 import type { Job, StepOutcome } from "../store/index.js";
 import type { CiService } from "./service.js";
 
@@ -27,7 +27,7 @@ export class RunnerApi {
     const job = await this.ci.store.jobs.claim({ runnerId, labels, leaseMs: this.ci.leaseMs });
     if (!job) return null;
     this.ci.emit({ type: "job", runId: job.runId, jobRowId: job.id, jobKey: job.jobKey, status: "running" });
-    return { jobRowId: String(job.id), spec: job.spec as LegSpec };
+    return { jobRowId: String(job.id), spec: this.ci.openSpec(job) };
   }
 
   private async owned(runnerId: string, jobRowId: number): Promise<Job | null> {

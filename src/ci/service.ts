@@ -22,6 +22,14 @@ import {
   Semaphore,
   type Status,
 } from "../runner/index.js";
+import {
+  decryptSecret,
+  type EncryptedSecret,
+  encryptSecret,
+  type MasterKey,
+  revealSecrets,
+  type SecretStore,
+} from "../secrets/index.js";
 import type { Job, Repo, Run, RunTrigger, Store } from "../store/index.js";
 import {
   dueSchedules,
@@ -68,6 +76,10 @@ export type CiOptions = {
   localRunner?: { enabled: boolean; labels?: string[] };
   /** Lease of a claimed job; runners heartbeat at a third of it. */
   leaseMs?: number;
+  /** The encrypted secret store: runs get the secrets of their repository (global < repository). */
+  secrets?: SecretStore;
+  /** Seals the secrets inside queued job specs, so the database never holds them in clear. */
+  masterKey?: MasterKey;
   log?: (line: string) => void;
 };
 
@@ -431,7 +443,10 @@ export class CiService {
     const info = await commitInfo(mirror, run.sha).catch(() => undefined);
     const payloadRepo = payload.repository as Record<string, any> | undefined;
     const masker = new Masker();
-    const secrets: Record<string, string> = {};
+    const secrets: Record<string, string> = this.opts.secrets
+      ? revealSecrets(await this.opts.secrets.resolve({ repo: repo.name }))
+      : {};
+    for (const v of Object.values(secrets)) masker.add(v);
     const pending = new Set<Promise<void>>();
     const recorder = this.placeholderRecorder(run, pending);
     const ctx: RunContext = {
@@ -548,7 +563,11 @@ export class CiService {
             }),
           )
         : [];
-      const spec = legSpecOf(inv, repo.url, labels, repo.mirrorPath ?? this.mirrorDir(repo));
+      const spec = this.sealSecrets(
+        legSpecOf(inv, repo.url, labels, repo.mirrorPath ?? this.mirrorDir(repo)),
+        run.id,
+        key,
+      );
       [row] = await this.store.jobs.insertMany(run.id, attempt, [
         {
           jobKey: key,
@@ -600,6 +619,38 @@ export class CiService {
       inv.signal.removeEventListener("abort", onAbort);
       releaseSlots?.();
     }
+  }
+
+  /** Secrets travel in the spec sealed with the master key; only a claim opens them. */
+  private sealSecrets(
+    spec: LegSpec,
+    runId: number,
+    key: string,
+  ): LegSpec & { sealedSecrets?: EncryptedSecret } {
+    if (Object.keys(spec.secrets).length === 0) return spec;
+    if (!this.opts.masterKey)
+      throw new OperationError("the job has secrets but the server has no master key to seal them");
+    const sealedSecrets = encryptSecret(this.opts.masterKey, Buffer.from(JSON.stringify(spec.secrets)), {
+      name: `job-spec:${key}`,
+      repo: String(runId),
+      env: null,
+    });
+    return { ...spec, secrets: {}, sealedSecrets };
+  }
+
+  /** The spec a runner receives: with its secrets opened. */
+  openSpec(job: Job): LegSpec {
+    const spec = job.spec as LegSpec & { sealedSecrets?: EncryptedSecret };
+    if (!spec.sealedSecrets) return spec;
+    if (!this.opts.masterKey)
+      throw new OperationError("a job's secrets are sealed but the server has no master key");
+    const plain = decryptSecret(this.opts.masterKey, spec.sealedSecrets, {
+      name: `job-spec:${job.jobKey}`,
+      repo: String(job.runId),
+      env: null,
+    });
+    const { sealedSecrets: _sealed, ...rest } = spec;
+    return { ...rest, secrets: JSON.parse(plain.toString("utf8")) as Record<string, string> };
   }
 
   private repoSemaphore(repoId: number): Semaphore {
@@ -956,10 +1007,5 @@ export class CiService {
 
   get activeRuns(): number {
     return this.active.size;
-  }
-
-  /** A leg spec for the embedded runner (used by the local transport). */
-  specOf(job: Job): LegSpec {
-    return job.spec as LegSpec;
   }
 }

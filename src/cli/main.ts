@@ -6,11 +6,19 @@ import { registerBuild } from "./build.js";
 import { registerCiCommands } from "./ci.js";
 import { registerImages } from "./images.js";
 import { registerRegistry } from "./registry.js";
+import { registerNotify } from "./notify.js";
 import { registerRun } from "./run.js";
+import { registerSecret } from "./secret.js";
 import { registerServe } from "./serve.js";
 import { registerVersion } from "./version.js";
 
 const version = "0.1.0";
+
+// A reader that went away (`slipway runs list | head`) is not an error of slipway's.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command()
@@ -27,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
   registerBuild(program as unknown as Command);
   registerRegistry(program as unknown as Command);
   registerImages(program as unknown as Command);
+  registerSecret(program as unknown as Command);
+  registerNotify(program as unknown as Command);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

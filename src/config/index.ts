@@ -20,3 +20,12 @@ export {
   tagPlaceholders,
   templatePlaceholders,
 } from "./sections/build.js";
+export {
+  channelNamePattern,
+  type NotifyChannelConfig,
+  type NotifyConfig,
+  type NotifyEventType,
+  type NotifyRule,
+  notifyEventTypes,
+  notifySection,
+} from "./sections/notify.js";

@@ -2,11 +2,13 @@
 // as a file in sections/ and one line here; keys that no section claims are errors.
 import { z } from "zod";
 import { buildSection } from "./sections/build.js";
+import { notifySection } from "./sections/notify.js";
 
 export type ConfigSections = Record<string, z.ZodType>;
 
 export const configSections = {
   build: buildSection,
+  notify: notifySection,
 } as const satisfies ConfigSections;
 
 /** The validated content of slipway.yaml: every section is optional. */

@@ -185,9 +185,15 @@ export async function applyBuild(plan: BuildPlan, opts: ApplyOptions): Promise<B
       opts.onEvent?.({ type: "cancelled", service: s.name, reason });
       return { ...base, status: "cancelled", error: reason, durationMs: 0 };
     }
+    // A skipped service keeps the image it last had: that of the newest earlier release whose image
+    // exists (a service skipped at the last release was built at an older one). When none can be found
+    // (the registry is unreachable, or was pruned), it names the last release's and says so.
     if (!s.build) {
-      opts.onEvent?.({ type: "skipped", service: s.name, reason: s.reasons.join("; ") });
-      return { ...base, status: "skipped", reference: s.previous, durationMs: 0 };
+      const candidates = s.candidates ?? (s.previous ? [s.previous] : []);
+      const kept = await keptImage(candidates, opts, authFor, s.repository);
+      const reasons = kept ? s.reasons : [...s.reasons, "no image of an earlier release was found"];
+      opts.onEvent?.({ type: "skipped", service: s.name, reason: reasons.join("; ") });
+      return { ...base, reasons, status: "skipped", reference: kept ?? s.previous, durationMs: 0 };
     }
     return limit(async () => {
       if (failed || opts.signal?.aborted) {
@@ -277,6 +283,28 @@ export async function applyBuild(plan: BuildPlan, opts: ApplyOptions): Promise<B
   if (Object.values(result.services).some((s) => s.status === "failed")) throw new BuildFailedError(result);
   opts.signal?.throwIfAborted();
   return result;
+}
+
+/** The first reference that exists on the engine or in its registry (pulled then), if any. */
+async function keptImage(
+  references: string[],
+  opts: ApplyOptions,
+  authFor: (host: string) => Promise<RegistryAuth | undefined>,
+  repository: string,
+): Promise<string | undefined> {
+  for (const reference of references) {
+    if (await opts.engine.imageExists(reference)) return reference;
+    try {
+      await opts.engine.pullImage(reference, {
+        auth: await authFor(registryHostOf(repository)),
+        signal: opts.signal,
+      });
+      if (await opts.engine.imageExists(reference)) return reference;
+    } catch {
+      // Not in the registry either: try an older release.
+    }
+  }
+  return undefined;
 }
 
 /** Removes dangling images on the engine host (only slipway-built ones with `onlySlipway`). */

@@ -52,6 +52,7 @@ export async function planConfiguredBuild(
     version,
     git,
     previous: git.previous,
+    releases: git.releases,
   });
   const since = git.since ? `changes since ${git.since}` : "no previous release";
   return { plan, root: loaded.dir, git, since };

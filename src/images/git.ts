@@ -10,6 +10,12 @@ export const gitArgs = {
   branch: () => ["rev-parse", "--abbrev-ref", "HEAD"],
   mergedTags: () => ["tag", "--merged", "HEAD", "--list"],
   tagsAtHead: () => ["tag", "--points-at", "HEAD", "--list"],
+  /** Every tag with the commit it names (`*objectname` peels annotated tags). */
+  tagCommits: () => [
+    "for-each-ref",
+    "refs/tags",
+    "--format=%(refname:short)%09%(*objectname)%09%(objectname)",
+  ],
   commitOf: (ref: string) => ["rev-list", "-n", "1", ref, "--"],
   /** Both sides of renames are listed (a file moved out of a context changes it too). */
   changedFiles: (from: string, to = "HEAD") => [
@@ -60,6 +66,8 @@ export type GitState = {
   /** The ref compared with: the last release tag, or `since` when given. */
   since?: string;
   previous?: { version: string; sha: string };
+  /** Every earlier release reachable from HEAD, newest first (previous is the first). */
+  releases?: { version: string; sha: string }[];
   /** Undefined when there is nothing to compare with (no release yet). */
   changedFiles?: string[];
 };
@@ -89,11 +97,12 @@ export async function readGitState(
       },
     );
   }
-  const [sha, branchRaw, merged, atHead] = await Promise.all([
+  const [sha, branchRaw, merged, atHead, tagCommits] = await Promise.all([
     git(root, gitArgs.head(), signal),
     git(root, gitArgs.branch(), signal),
     git(root, gitArgs.mergedTags(), signal).then(lines),
     git(root, gitArgs.tagsAtHead(), signal).then(lines),
+    git(root, gitArgs.tagCommits(), signal).then(lines),
   ]);
   // A detached HEAD (CI checkouts) takes the branch CI names.
   const branch =
@@ -103,6 +112,18 @@ export async function readGitState(
   const headVersion = atHead.map(tagVersion).find((v) => v !== undefined);
   const since = opts.since ?? lastReleaseTag(merged, atHead);
   const state: GitState = { root, sha, branch, headVersion, since };
+  // Earlier releases, newest first: a service skipped at some releases last had the image of an older one.
+  const commitOf = new Map(
+    tagCommits.map((l) => {
+      const [name, peeled, object] = l.split("\t");
+      return [name, peeled || object] as const;
+    }),
+  );
+  const head = new Set(atHead);
+  state.releases = merged
+    .filter((t) => !head.has(t) && tagVersion(t) && commitOf.has(t))
+    .sort((a, b) => semver.rcompare(tagVersion(a)!, tagVersion(b)!) || a.localeCompare(b))
+    .map((t) => ({ version: tagVersion(t)!, sha: commitOf.get(t)! }));
   if (since) {
     const [sinceSha, diff] = await Promise.all([
       git(root, gitArgs.commitOf(since), signal),

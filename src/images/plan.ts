@@ -22,6 +22,8 @@ export type PlanInput = {
   git: { sha: string; branch: string };
   /** The last release, to name the image a skipped service keeps using. */
   previous?: { version: string; sha: string };
+  /** Earlier releases, newest first: where a service skipped at the last release finds its image. */
+  releases?: { version: string; sha: string }[];
 };
 
 export type PlannedService = {
@@ -42,6 +44,8 @@ export type PlannedService = {
   reference: string;
   /** The reference the service had at the previous release (what a skipped service keeps). */
   previous?: string;
+  /** References at earlier releases, newest first (the first that exists is what a skipped service keeps). */
+  candidates?: string[];
 };
 
 export type BuildPlan = {
@@ -120,6 +124,10 @@ export function planBuild(input: PlanInput): BuildPlan {
     const previous = input.previous
       ? `${repository}:${renderTag(config.tag, { ...values, version: input.previous.version, sha: input.previous.sha })}`
       : undefined;
+    const earlier = input.releases?.length ? input.releases : input.previous ? [input.previous] : [];
+    const candidates = earlier.map(
+      (r) => `${repository}:${renderTag(config.tag, { ...values, version: r.version, sha: r.sha })}`,
+    );
     const reasons: string[] = [];
     if (input.all) reasons.push("--all");
     else if (!changedFiles) reasons.push("no previous release");
@@ -142,6 +150,7 @@ export function planBuild(input: PlanInput): BuildPlan {
       tags,
       reference: `${repository}:${tags[0]}`,
       previous,
+      candidates,
     };
   }
 

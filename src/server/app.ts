@@ -7,6 +7,12 @@ import type { CiEvent, CiService, RerunRequest } from "../ci/index.js";
 import { RunnerApi } from "../ci/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { JobResult, StepReport } from "../runner/index.js";
+import {
+  listSecretsRequest,
+  removeSecretRequest,
+  type SecretStore,
+  setSecretRequest,
+} from "../secrets/index.js";
 import { type Role, roleAllows, type Runner, type TokenIdentity } from "../store/index.js";
 import { maxWebhookBody, WebhookError, type WebhookProvider, webhookProviders } from "../triggers/index.js";
 import type { Metrics } from "./metrics.js";
@@ -14,7 +20,7 @@ import { openApiDocument } from "./openapi.js";
 
 type Env = { Variables: { identity: TokenIdentity; runner: Runner } };
 
-export type AppOptions = { ci: CiService; metrics: Metrics; isReady: () => boolean };
+export type AppOptions = { ci: CiService; metrics: Metrics; secrets?: SecretStore; isReady: () => boolean };
 
 function problem(c: Context, status: number, message: string) {
   return c.json({ error: message }, status as 400);
@@ -261,6 +267,29 @@ export function createApp(opts: AppOptions): Hono<Env> {
     const run = await runOr404(c.req.param("id"));
     return c.json({ run: await ci.cancel(run.id) });
   });
+
+  // --- secrets: values go in, never out ---
+  if (opts.secrets) {
+    const secrets = opts.secrets;
+    app.get("/api/v1/secrets", requireRole("developer"), async (c) =>
+      c.json(await listSecretsRequest(secrets, c.req.query())),
+    );
+    app.post("/api/v1/secrets", requireRole("admin"), async (c) =>
+      c.json(await setSecretRequest(secrets, c.get("identity").name, await jsonBody(c)), 201),
+    );
+    app.delete("/api/v1/secrets/:name", requireRole("admin"), async (c) => {
+      const r = await removeSecretRequest(
+        secrets,
+        c.get("identity").name,
+        c.req.param("name"),
+        c.req.query(),
+      );
+      return r.removed ? c.json(r) : problem(c, 404, `no secret ${c.req.param("name")} in that scope`);
+    });
+    app.get("/api/v1/secrets/audit", requireRole("admin"), async (c) =>
+      c.json({ audit: await secrets.audit({ limit: 200 }) }),
+    );
+  }
 
   // --- tokens and runners (admin) ---
   app.get("/api/v1/tokens", requireRole("admin"), async (c) => c.json({ tokens: await store.tokens.list() }));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { CiService, runBackground } from "../ci/index.js";
 import { UserError } from "../lib/errors.js";
+import { createSecretStore, loadMasterKey } from "../secrets/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { createMetrics } from "./metrics.js";
@@ -54,8 +55,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     writeFileSync(file, `${adminToken}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   }
+  const masterKey = loadMasterKey({ dataDir: opts.dataDir, env: process.env });
+  if (masterKey.created)
+    opts.log?.(`created the master key ${join(opts.dataDir, "master.key")} (mode 0600): back it up`);
+  const secrets = createSecretStore(store, masterKey);
+  await secrets.checkKey();
   const ci = new CiService({
     store,
+    secrets,
+    masterKey,
     dataDir: opts.dataDir,
     maxJobs: opts.maxJobs,
     maxJobsPerRepo: opts.maxJobsPerRepo,
@@ -65,7 +73,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   await ci.start();
   const metrics = createMetrics(ci);
   let ready = true;
-  const app = createApp({ ci, metrics, isReady: () => ready });
+  const app = createApp({ ci, metrics, secrets, isReady: () => ready });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
     s.once("error", (err) =>

@@ -13,7 +13,11 @@
 // - log chunks are numbered by their writer, so a retried append stores nothing twice;
 // - tokens are kept only as SHA-256 hashes; repository webhook secrets are shared HMAC keys and are
 //   kept in clear (readable only through `repos.webhookSecret`).
+// - secrets are stored only as AES-256-GCM ciphertexts (encrypted by the secrets domain), and every
+//   change to one writes an audit entry in the same transaction;
+// - a notification delivery leaves `pending` once, to `delivered` or `failed`.
 // Times are integer epoch milliseconds; operations take an optional `now` for tests.
+export type { Audit, AuditEntry, AuditFilter, AuditInput } from "./audit.js";
 export type { Deliveries, Delivery, DeliveryInput } from "./deliveries.js";
 export {
   type ClaimRequest,
@@ -31,6 +35,15 @@ export {
 export type { LogChunk, LogRead, Logs } from "./logs.js";
 export type { DialectName } from "./migrations.js";
 export { maskPassword, openStore, type Store, type StoreApi, type StoreOptions } from "./open.js";
+export {
+  type NotificationDelivery,
+  type NotificationFilter,
+  type NotificationInput,
+  type NotificationQueue,
+  type Notifications,
+  type NotificationStatus,
+  notificationStatuses,
+} from "./notifications.js";
 export type { Repo, RepoInput, RepoPatch, Repos } from "./repos.js";
 export { type Runner, type Runners, runnerTokenPrefix } from "./runners.js";
 export {
@@ -48,6 +61,14 @@ export {
   runTriggers,
 } from "./runs.js";
 export type { Database } from "./schema.js";
+export type {
+  SecretFilter,
+  SecretMeta,
+  SecretPut,
+  SecretRecord,
+  Secrets,
+  SecretScopeKey,
+} from "./secrets.js";
 export type { Step, StepInput, StepOutcome, Steps } from "./steps.js";
 export {
   apiTokenPrefix,

@@ -158,6 +158,59 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+    "0002_secrets_notifications": {
+      async up(db: Kysely<any>) {
+        await withId(db.schema.createTable("secrets"))
+          .addColumn("name", "text", notNull)
+          .addColumn("repo", "text", (c) => c.notNull().defaultTo(""))
+          .addColumn("env", "text", (c) => c.notNull().defaultTo(""))
+          .addColumn("ciphertext", "text", notNull)
+          .addColumn("key_id", "text", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("created_by", "text", notNull)
+          .addColumn("updated_at", "bigint", notNull)
+          .addColumn("updated_by", "text", notNull)
+          .addUniqueConstraint("secrets_scope_name_unique", ["repo", "env", "name"])
+          .execute();
+
+        await withId(db.schema.createTable("audit_log"))
+          .addColumn("at", "bigint", notNull)
+          .addColumn("actor", "text", notNull)
+          .addColumn("action", "text", notNull)
+          .addColumn("subject", "text", notNull)
+          .addColumn("repo", "text")
+          .addColumn("env", "text")
+          .addColumn("detail_json", "text")
+          .execute();
+        await db.schema.createIndex("audit_log_at_idx").on("audit_log").columns(["at", "id"]).execute();
+
+        await withId(db.schema.createTable("notification_deliveries"))
+          .addColumn("channel", "text", notNull)
+          .addColumn("scope", "text", (c) => c.notNull().defaultTo(""))
+          .addColumn("target_json", "text", notNull)
+          .addColumn("event_type", "text", notNull)
+          .addColumn("event_id", "text", notNull)
+          .addColumn("payload", "text", notNull)
+          .addColumn("status", "text", notNull)
+          .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("last_error", "text")
+          .addColumn("next_attempt_at", "bigint", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("updated_at", "bigint", notNull)
+          .addColumn("delivered_at", "bigint")
+          .execute();
+        await db.schema
+          .createIndex("notification_deliveries_queue_idx")
+          .on("notification_deliveries")
+          .columns(["status", "scope", "channel", "id"])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        for (const t of ["notification_deliveries", "audit_log", "secrets"]) {
+          await db.schema.dropTable(t).execute();
+        }
+      },
+    },
   };
 }
 

@@ -5,15 +5,18 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect } from "kysely";
 import pg from "pg";
 import { OperationError, UserError } from "../lib/errors.js";
+import { createAudit } from "./audit.js";
 import { createDeliveries } from "./deliveries.js";
 import { createJobs } from "./jobs.js";
 import { createLogs } from "./logs.js";
 import { type DialectName, migrationProvider } from "./migrations.js";
 import { createRepos } from "./repos.js";
 import { createRunners } from "./runners.js";
+import { createNotifications } from "./notifications.js";
 import { createRuns } from "./runs.js";
 import type { Database } from "./schema.js";
 import { SlipwaySqliteDialect } from "./sqlite-dialect.js";
+import { createSecrets } from "./secrets.js";
 import { createSteps } from "./steps.js";
 import { createTokens } from "./tokens.js";
 import type { Db } from "./util.js";
@@ -36,6 +39,9 @@ export type StoreApi = {
   deliveries: ReturnType<typeof createDeliveries>;
   tokens: ReturnType<typeof createTokens>;
   runners: ReturnType<typeof createRunners>;
+  secrets: ReturnType<typeof createSecrets>;
+  audit: ReturnType<typeof createAudit>;
+  notifications: ReturnType<typeof createNotifications>;
 };
 
 export type Store = StoreApi & {
@@ -106,6 +112,9 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     deliveries: createDeliveries(db),
     tokens: createTokens(db),
     runners: createRunners(db),
+    secrets: createSecrets(db),
+    audit: createAudit(db),
+    notifications: createNotifications(db),
   };
 }
 

@@ -117,6 +117,58 @@ export type RunnersTable = {
   created_at: number;
 };
 
+/**
+ * One encrypted secret per (name, repo, env); '' in repo/env means "any" (NULLs would not be unique).
+ * `ciphertext` is `v1:` + base64(iv ‖ tag ‖ AES-256-GCM ciphertext); never the clear value.
+ */
+export type SecretsTable = {
+  id: Generated<number>;
+  name: string;
+  repo: string;
+  env: string;
+  ciphertext: string;
+  /** Fingerprint of the master key that encrypted it, so another key is named as such, not as garbage. */
+  key_id: string;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  updated_by: string;
+};
+
+/** Who changed what, when (never a value). */
+export type AuditLogTable = {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  /** What the action was on, e.g. the secret's name. */
+  subject: string;
+  repo: string | null;
+  env: string | null;
+  detail_json: string | null;
+};
+
+/** Outgoing notifications, one row per (event, channel): the delivery log and the durable queue. */
+export type NotificationDeliveriesTable = {
+  id: Generated<number>;
+  channel: string;
+  /** The repository whose slipway.yaml defined the channel; '' for the server's own channels. */
+  scope: string;
+  /** The channel definition (URLs and secret *names*, never secret values), so a restart can resume. */
+  target_json: string;
+  event_type: string;
+  event_id: string;
+  /** The rendered body (Slack message or webhook JSON). */
+  payload: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: number;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+};
+
 export type Database = {
   repos: ReposTable;
   runs: RunsTable;
@@ -126,4 +178,7 @@ export type Database = {
   deliveries: DeliveriesTable;
   tokens: TokensTable;
   runners: RunnersTable;
+  secrets: SecretsTable;
+  audit_log: AuditLogTable;
+  notification_deliveries: NotificationDeliveriesTable;
 };

@@ -89,29 +89,43 @@ export const buildSection = z
       )
       .describe("The images to build, by service name."),
   })
-  .superRefine((build, ctx) => {
-    const names = Object.keys(build.services);
-    for (const [name, s] of Object.entries(build.services)) {
-      (s.depends_on ?? []).forEach((dep, i) => {
-        if (!names.includes(dep))
-          ctx.addIssue({
-            code: "custom",
-            path: ["services", name, "depends_on", i],
-            message: `unknown service '${dep}' in depends_on of '${name}' (services: ${names.join(", ")})`,
-          });
-      });
-    }
-    const graph = Object.fromEntries(Object.entries(build.services).map(([n, s]) => [n, s.depends_on ?? []]));
-    const cycle = findCycle(graph);
-    if (cycle) {
-      const [first, next] = cycle;
-      ctx.addIssue({
-        code: "custom",
-        path: ["services", first, "depends_on", graph[first].indexOf(next)],
-        message: `depends_on cycle: ${formatCycle(cycle)}`,
-      });
-    }
-  })
+  // Cross-references are checked even when other fields have problems, so every problem is reported at
+  // once; the value may then be partly invalid, hence the defensive reading.
+  .superRefine(
+    (build, ctx) => {
+      const services = (build as { services?: unknown }).services;
+      if (!services || typeof services !== "object") return;
+      const entries = Object.entries(services as Record<string, { depends_on?: unknown } | null>);
+      const names = entries.map(([n]) => n);
+      const deps = (s: { depends_on?: unknown } | null) =>
+        Array.isArray(s?.depends_on)
+          ? (s.depends_on as unknown[]).filter((d): d is string => typeof d === "string")
+          : [];
+      for (const [name, s] of entries) {
+        deps(s).forEach((dep, i) => {
+          if (!names.includes(dep))
+            ctx.addIssue({
+              code: "custom",
+              path: ["services", name, "depends_on", i],
+              message: `unknown service '${dep}' in depends_on of '${name}' (services: ${names.join(", ")})`,
+            });
+        });
+      }
+      const graph = Object.fromEntries(
+        entries.map(([n, s]) => [n, deps(s).filter((d) => names.includes(d))]),
+      );
+      const cycle = findCycle(graph);
+      if (cycle) {
+        const [first, next] = cycle;
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", first, "depends_on", graph[first].indexOf(next)],
+          message: `depends_on cycle: ${formatCycle(cycle)}`,
+        });
+      }
+    },
+    { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+  )
   .describe("Container images built from this repository.");
 
 export type BuildConfig = z.output<typeof buildSection>;

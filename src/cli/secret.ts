@@ -1,0 +1,260 @@
+// `slipway secret set|list|rm|audit`: the secret store of a local server data directory (or its
+// PostgreSQL database), like `slipway serve` opens it. The value of `set` comes from stdin, never from
+// the command line (argv is visible in `ps` and shell history); no command prints a value.
+import { userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import type { Command } from "@commander-js/extra-typings";
+import { UserError } from "../lib/errors.js";
+import { defaultDataDir } from "../runner/index.js";
+import {
+  createSecretStore,
+  describeScope,
+  loadMasterKey,
+  normalizeScope,
+  type SecretStore,
+} from "../secrets/index.js";
+import { openStore, type Store } from "../store/index.js";
+
+export type SecretIo = {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+};
+
+export const secretProcessIo = (): SecretIo => ({
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  stdin: process.stdin,
+  env: process.env,
+});
+
+export type StoreFlags = { dataDir?: string; database?: string };
+export type ScopeFlags = { repo?: string; env?: string };
+
+/** The server's data directory and database, as `slipway serve` resolves them. */
+export function localStoreOptions(
+  flags: StoreFlags,
+  env: NodeJS.ProcessEnv,
+): { dataDir: string; url?: string } {
+  const dataDir = resolve(
+    flags.dataDir ?? env.SLIPWAY_DATA_DIR_SERVER ?? join(defaultDataDir(env), "server"),
+  );
+  return { dataDir, url: flags.database ?? env.SLIPWAY_DATABASE };
+}
+
+export async function withLocalStore<T>(
+  flags: StoreFlags,
+  env: NodeJS.ProcessEnv,
+  fn: (store: Store, dataDir: string) => Promise<T>,
+): Promise<T> {
+  const opts = localStoreOptions(flags, env);
+  const store = await openStore(opts);
+  try {
+    return await fn(store, opts.dataDir);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Who the audit log names for changes made from this machine's shell. */
+export function localActor(env: NodeJS.ProcessEnv): string {
+  let name = env.USER ?? env.LOGNAME;
+  try {
+    name ??= userInfo().username;
+  } catch {
+    name ??= "unknown";
+  }
+  return `cli:${name}`;
+}
+
+async function readStdin(io: SecretIo): Promise<Buffer> {
+  if (io.stdin.isTTY)
+    throw new UserError(
+      'secret set reads the value from stdin; pipe it in, e.g. `printf %s "$TOKEN" | slipway secret set NAME` or `slipway secret set NAME < key.pem` (a value in argv would show in ps and shell history)',
+    );
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin)
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+function openSecrets(store: Store, dataDir: string, env: NodeJS.ProcessEnv): SecretStore {
+  return createSecretStore(store, loadMasterKey({ dataDir, env }));
+}
+
+function when(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
+}
+
+export async function runSecretSet(
+  name: string,
+  flags: StoreFlags & ScopeFlags & { json?: boolean },
+  io: SecretIo,
+): Promise<number> {
+  const scope = normalizeScope({ repo: flags.repo, env: flags.env });
+  const value = await readStdin(io);
+  try {
+    return await withLocalStore(flags, io.env, async (store, dataDir) => {
+      const secrets = openSecrets(store, dataDir, io.env);
+      if (secrets.key?.created)
+        io.stderr(
+          `created the master key ${secrets.key.source} (mode 0600): back it up; without it the secrets cannot be read\n`,
+        );
+      // Refuse to mix keys: a value under another key would be unreadable by the server.
+      await secrets.checkKey();
+      const { created } = await secrets.set({ name, value, scope, actor: localActor(io.env) });
+      const where = describeScope(scope);
+      if (flags.json) io.stdout(`${JSON.stringify({ name, ...scope, scope: where, created })}\n`);
+      else io.stderr(`${created ? "created" : "updated"} secret ${name} (${where}, ${value.length} bytes)\n`);
+      return 0;
+    });
+  } finally {
+    value.fill(0);
+  }
+}
+
+export async function runSecretList(
+  flags: StoreFlags & ScopeFlags & { json?: boolean },
+  io: SecretIo,
+): Promise<number> {
+  return withLocalStore(flags, io.env, async (store, dataDir) => {
+    // Listing decrypts nothing; the key is not needed (and not created).
+    const secrets = createSecretStore(store, existingMasterKey(dataDir, io.env));
+    const list = await secrets.list({ repo: flags.repo, env: flags.env });
+    if (flags.json) {
+      io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+      return 0;
+    }
+    if (list.length === 0) {
+      io.stderr("no secrets\n");
+      return 0;
+    }
+    io.stdout(
+      table([
+        ["NAME", "SCOPE", "UPDATED", "BY"],
+        ...list.map((s) => [s.name, s.scope, when(s.updatedAt), s.updatedBy]),
+      ]),
+    );
+    return 0;
+  });
+}
+
+export async function runSecretRemove(
+  name: string,
+  flags: StoreFlags & ScopeFlags & { json?: boolean },
+  io: SecretIo,
+): Promise<number> {
+  const scope = normalizeScope({ repo: flags.repo, env: flags.env });
+  return withLocalStore(flags, io.env, async (store, dataDir) => {
+    const secrets = createSecretStore(store, existingMasterKey(dataDir, io.env));
+    const removed = await secrets.remove({ name, scope, actor: localActor(io.env) });
+    if (!removed) throw new UserError(`no secret ${name} (${describeScope(scope)})`);
+    if (flags.json) io.stdout(`${JSON.stringify({ name, ...scope, removed })}\n`);
+    else io.stderr(`removed secret ${name} (${describeScope(scope)})\n`);
+    return 0;
+  });
+}
+
+export async function runSecretAudit(
+  name: string | undefined,
+  flags: StoreFlags & { json?: boolean; limit?: string },
+  io: SecretIo,
+): Promise<number> {
+  const limit = flags.limit === undefined ? 100 : Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit must be a positive whole number`);
+  return withLocalStore(flags, io.env, async (store, dataDir) => {
+    const secrets = createSecretStore(store, existingMasterKey(dataDir, io.env));
+    const entries = await secrets.audit({ name, limit });
+    if (flags.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
+    else if (entries.length === 0) io.stderr("no changes recorded\n");
+    else
+      io.stdout(
+        table([
+          ["WHEN", "WHO", "ACTION", "NAME", "SCOPE"],
+          ...entries.map((e) => [when(e.at), e.actor, e.action, e.subject, describeScope(e)]),
+        ]),
+      );
+    return 0;
+  });
+}
+
+/** The master key when there is one; commands that decrypt nothing work without (and create none). */
+export function existingMasterKey(dataDir: string, env: NodeJS.ProcessEnv) {
+  try {
+    return loadMasterKey({ dataDir, env, create: false });
+  } catch (err) {
+    if (err instanceof UserError && /^no master key/.test(err.message)) return undefined;
+    throw err;
+  }
+}
+
+// Commander's inferred types cannot follow options added by a helper; the actions declare their flags.
+function storeOptions(cmd: any): any {
+  return cmd
+    .option(
+      "--data-dir <dir>",
+      "the server's data directory (env SLIPWAY_DATA_DIR; default: as slipway serve)",
+    )
+    .option("--database <url>", "postgres://… when the server uses PostgreSQL (env SLIPWAY_DATABASE)")
+    .option("--json", "print JSON");
+}
+
+function scopeOptions(cmd: any): any {
+  return cmd
+    .option("--repo <owner/name>", "scope to a repository")
+    .option("--env <environment>", "scope to a deploy environment");
+}
+
+export function registerSecret(program: Command, io: () => SecretIo = secretProcessIo): void {
+  const secret = program
+    .command("secret")
+    .description(
+      "encrypted secrets for runs and deploys: global < repository < environment, the narrowest wins",
+    );
+  storeOptions(
+    scopeOptions(
+      secret
+        .command("set")
+        .description("create or replace a secret; the value is read from stdin (never from the command line)")
+        .argument("<name>", "A-Z, 0-9 and _, not starting with a digit or GITHUB_"),
+    ),
+  ).action(async (name: string, flags: StoreFlags & ScopeFlags & { json?: boolean }) => {
+    process.exitCode = await runSecretSet(name, flags, io());
+  });
+  storeOptions(
+    scopeOptions(
+      secret.command("list").description("names, scopes and who changed them when (never values)"),
+    ),
+  ).action(async (flags: StoreFlags & ScopeFlags & { json?: boolean }) => {
+    process.exitCode = await runSecretList(flags, io());
+  });
+  storeOptions(
+    scopeOptions(
+      secret.command("rm").description("delete a secret of exactly this scope").argument("<name>"),
+    ),
+  ).action(async (name: string, flags: StoreFlags & ScopeFlags & { json?: boolean }) => {
+    process.exitCode = await runSecretRemove(name, flags, io());
+  });
+  storeOptions(
+    secret
+      .command("audit")
+      .description("the audit log of secret changes: who, what, when (never values)")
+      .argument("[name]", "only this secret")
+      .option("--limit <n>", "at most this many entries", "100"),
+  ).action(async (name: string | undefined, flags: StoreFlags & { json?: boolean; limit?: string }) => {
+    process.exitCode = await runSecretAudit(name, flags, io());
+  });
+}
