@@ -9,6 +9,9 @@ await build({
   platform: "node",
   target: "node20",
   format: "esm",
+  // Command groups are loaded on demand (src/cli/main.ts): each becomes a chunk of its own.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   sourcemap: true,
   packages: "bundle",
   // Native addons and packages that find files relative to themselves stay in node_modules.

@@ -1,16 +1,44 @@
 // The `slipway` command: one program, thin commands over the domains, one place mapping errors to exit codes.
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { describeError, exitCodeFor, exitCodes, UserError } from "../lib/errors.js";
-import { registerActions } from "./actions.js";
-import { registerBuild } from "./build.js";
-import { registerCiCommands } from "./ci.js";
-import { registerImages } from "./images.js";
-import { registerRegistry } from "./registry.js";
-import { registerNotify } from "./notify.js";
-import { registerRun } from "./run.js";
-import { registerSecret } from "./secret.js";
-import { registerServe } from "./serve.js";
-import { registerVersion } from "./version.js";
+
+type Registrar = (program: Command) => void;
+
+/**
+ * Each command group is loaded only when it is used: `slipway run` does not load the server, the
+ * database drivers or the container engine client (start-up time, and the memory every step's fork copies).
+ */
+const groups: Record<string, () => Promise<Registrar[]>> = {
+  run: async () => [(await import("./run.js")).registerRun as unknown as Registrar],
+  actions: async () => [(await import("./actions.js")).registerActions as unknown as Registrar],
+  version: async () => [(await import("./version.js")).registerVersion as unknown as Registrar],
+  serve: async () => [(await import("./serve.js")).registerServe as unknown as Registrar],
+  build: async () => [(await import("./build.js")).registerBuild as unknown as Registrar],
+  registry: async () => [(await import("./registry.js")).registerRegistry as unknown as Registrar],
+  images: async () => [(await import("./images.js")).registerImages as unknown as Registrar],
+  secret: async () => [(await import("./secret.js")).registerSecret as unknown as Registrar],
+  notify: async () => [(await import("./notify.js")).registerNotify as unknown as Registrar],
+  ci: async () => [(await import("./ci.js")).registerCiCommands as unknown as Registrar],
+};
+const commandGroup: Record<string, string> = {
+  runner: "serve",
+  login: "ci",
+  repo: "ci",
+  runs: "ci",
+  logs: "ci",
+  rerun: "ci",
+  cancel: "ci",
+  dispatch: "ci",
+  token: "ci",
+};
+
+async function registrars(argv: string[]): Promise<Registrar[]> {
+  const first = argv.slice(2).find((a) => !a.startsWith("-"));
+  const group = first ? (groups[first] ? first : commandGroup[first]) : undefined;
+  if (group) return groups[group]();
+  // Help, a typo or no command: every group, so help lists them all and commander can suggest.
+  return (await Promise.all(Object.values(groups).map((g) => g()))).flat();
+}
 
 const version = "0.1.0";
 
@@ -27,16 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(version)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerRun(program as unknown as Command);
-  registerActions(program as unknown as Command);
-  registerVersion(program as unknown as Command);
-  registerServe(program as unknown as Command);
-  registerCiCommands(program as unknown as Command);
-  registerBuild(program as unknown as Command);
-  registerRegistry(program as unknown as Command);
-  registerImages(program as unknown as Command);
-  registerSecret(program as unknown as Command);
-  registerNotify(program as unknown as Command);
+  for (const register of await registrars(argv)) register(program as unknown as Command);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -8,12 +8,13 @@
 // Outputs: `images` (JSON: service → { image, digest, status }), `built` (comma-separated services),
 // `result-file`.
 import { resolve } from "node:path";
-import { BuildFailedError, runConfiguredBuild } from "../../images/index.js";
 import { getBooleanInput, getInput } from "./inputs.js";
 import type { BuiltinAction } from "./types.js";
 
 export const slipwayBuild: BuiltinAction = {
   async main(ctx) {
+    // Loaded on use: a run that builds no images does not load the images domain.
+    const { BuildFailedError, runConfiguredBuild } = await import("../../images/index.js");
     const concurrency = getInput(ctx, "concurrency");
     const resultFile = resolve(ctx.workspace, getInput(ctx, "result-file") || "slipway-build.json");
     try {

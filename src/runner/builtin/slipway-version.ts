@@ -8,18 +8,15 @@
 // release, default 0.1.0), `prerelease` (rc, beta, ...), `repo-url` (for PR links), `tag`, `push`.
 // Outputs: version, tag, previous (tag), previous-version, bump, changelog; version and tag are empty
 // when there is nothing to release (bump `none`).
-import {
-  applyRelease,
-  parseMarkers,
-  planRelease,
-  readReleaseInputs,
-  summarizePlan,
-} from "../../release/index.js";
 import { getBooleanInput, getInput } from "./inputs.js";
 import type { BuiltinAction } from "./types.js";
 
 export const slipwayVersion: BuiltinAction = {
   async main(ctx) {
+    // Loaded on use, like every slipway step.
+    const { applyRelease, parseMarkers, planRelease, readReleaseInputs, summarizePlan } = await import(
+      "../../release/index.js"
+    );
     const markers = getInput(ctx, "markers");
     const input = await readReleaseInputs(ctx.workspace, {
       template: getInput(ctx, "template") || undefined,

@@ -4,13 +4,7 @@
 // checks. Everything is removed when the job ends, whatever the outcome.
 import { randomBytes } from "node:crypto";
 import { coerceToString, type Json } from "../../expressions/index.js";
-import {
-  type ContainerSpec,
-  connectEngine,
-  type Engine,
-  type HealthCheck,
-  type PortBinding,
-} from "../../engines/index.js";
+import type { ContainerSpec, Engine, HealthCheck, PortBinding } from "../../engines/index.js";
 import type { ProcessResult, RunProcessOptions } from "../process.js";
 import { killGraceMs } from "../process.js";
 
@@ -185,6 +179,8 @@ export async function setupContainers(opts: {
   signal: AbortSignal;
   log: (line: string) => void;
 }): Promise<ContainerSetup> {
+  // Loaded on first use: jobs without containers never load the engine client.
+  const { connectEngine } = await import("../../engines/index.js");
   const engine = connectEngine();
   await engine.ping(opts.signal);
   const suffix = randomBytes(3).toString("hex");

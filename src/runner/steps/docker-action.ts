@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import type { ActionRunsDocker } from "@actions/workflow-parser/actions/index";
 import { coerceToString } from "../../expressions/index.js";
-import { connectEngine, type Engine } from "../../engines/index.js";
+import type { Engine } from "../../engines/index.js";
 import { evaluateTemplateString } from "../../workflow/index.js";
 import type { LoadedAction } from "./action-loader.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
@@ -54,7 +54,7 @@ export async function runDockerAction(
   },
 ): Promise<StepRunResult> {
   const state = scope.state;
-  const engine = state.containers?.engine ?? connectEngine();
+  const engine = state.containers?.engine ?? (await import("../../engines/index.js")).connectEngine();
   const image = await actionImage(engine, opts.image, opts.action?.dir, scope, step.signal);
   const runs = opts.action?.template.runs as ActionRunsDocker | undefined;
   const ctx = { ...step.contexts, inputs: opts.inputs };
