@@ -258,7 +258,14 @@ export class CiService {
     if (parsed.kind === "ignored")
       return { status: 202, body: { ok: true, ignored: parsed.reason ?? "ignored" } };
     const event = toTriggerEvent(parsed);
-    const runs = await this.triggerEvent(repo, event, "webhook", parsed.deliveryId);
+    let runs: Run[];
+    try {
+      runs = await this.triggerEvent(repo, event, "webhook", parsed.deliveryId);
+    } catch (err) {
+      // Nothing started: the sender's redelivery must be able to try again.
+      await this.store.deliveries.forget(provider, parsed.deliveryId).catch(() => {});
+      throw err;
+    }
     await this.store.deliveries.setRuns(
       provider,
       parsed.deliveryId,
@@ -277,8 +284,8 @@ export class CiService {
     onlyWorkflow?: string,
   ): Promise<Run[]> {
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
-    await fetchMirror(mirror);
     let sha = eventSha(event);
+    await this.fetch(mirror, sha);
     const ref = eventRef(event) || `refs/heads/${repo.branch}`;
     if (!sha) sha = (await resolveRef(mirror, ref)) ?? "";
     if (!sha || !(await resolveRef(mirror, sha))) {
@@ -352,6 +359,29 @@ export class CiService {
     return runs;
   }
 
+  private readonly fetching = new Map<string, Promise<void>>();
+
+  /**
+   * Fetches a mirror, one fetch at a time per mirror (concurrent `git fetch`es into one repository fail
+   * to lock refs). A commit that is already there needs no fetch.
+   */
+  private async fetch(mirror: string, sha?: string): Promise<void> {
+    if (sha && /^[0-9a-f]{40}$/.test(sha) && (await resolveRef(mirror, sha))) return;
+    const previous = this.fetching.get(mirror) ?? Promise.resolve();
+    const next = previous
+      .catch(() => {})
+      .then(async () => {
+        if (sha && /^[0-9a-f]{40}$/.test(sha) && (await resolveRef(mirror, sha))) return;
+        await fetchMirror(mirror);
+      });
+    this.fetching.set(mirror, next);
+    try {
+      await next;
+    } finally {
+      if (this.fetching.get(mirror) === next) this.fetching.delete(mirror);
+    }
+  }
+
   private async diffForEvent(
     mirror: string,
     event: TriggerEvent,
@@ -382,7 +412,7 @@ export class CiService {
   }): Promise<Run[]> {
     const repo = await this.repoByName(input.repo);
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
-    await fetchMirror(mirror);
+    await this.fetch(mirror);
     let ref = input.ref ?? repo.branch;
     if (!ref.startsWith("refs/")) {
       if (await resolveRef(mirror, `refs/heads/${ref}`)) ref = `refs/heads/${ref}`;
@@ -877,7 +907,7 @@ export class CiService {
 
   async pollRepo(repo: Repo, now = Date.now()): Promise<Run[]> {
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
-    await fetchMirror(mirror);
+    await this.fetch(mirror);
     const { execFile } = await import("node:child_process");
     const out: string = await new Promise((resolve, reject) =>
       execFile(

@@ -54,6 +54,16 @@ export function createDeliveries(db: Db) {
       return affected(r) > 0;
     },
 
+    /** Forgets a delivery whose runs could not be started, so that a redelivery is not taken for a duplicate. */
+    async forget(provider: string, deliveryId: string): Promise<boolean> {
+      const r = await db
+        .deleteFrom("deliveries")
+        .where("provider", "=", provider)
+        .where("delivery_id", "=", deliveryId)
+        .executeTakeFirst();
+      return affected(r) > 0;
+    },
+
     async get(provider: string, deliveryId: string): Promise<Delivery | null> {
       const r = await db
         .selectFrom("deliveries")
