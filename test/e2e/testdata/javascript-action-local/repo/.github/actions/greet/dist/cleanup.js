@@ -1,0 +1,1 @@
+console.log(`post: saying goodbye to ${process.env.STATE_greeted}`);
