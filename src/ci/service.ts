@@ -755,7 +755,11 @@ export class CiService {
       reason: "cancelled by a user",
       attempt: run.attempt,
     });
-    for (const j of cancelled) this.jobFinished(j.id);
+    for (const j of cancelled) {
+      // The server's own runner stops the leg at once; remote runners learn it at their next heartbeat.
+      this.emit({ type: "job", runId, jobRowId: j.id, jobKey: j.jobKey, status: "cancelled" });
+      this.jobFinished(j.id);
+    }
     if (active) {
       active.controller.abort(new Error("cancelled by a user"));
       await active.done;

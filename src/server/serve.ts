@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { CiService, runBackground } from "../ci/index.js";
-import { UserError } from "../lib/errors.js";
+import { OperationError, UserError } from "../lib/errors.js";
 import { createSecretStore, loadMasterKey } from "../secrets/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createApp } from "./app.js";
@@ -46,7 +46,11 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen ?? "127.0.0.1:8420");
-  mkdirSync(opts.dataDir, { recursive: true });
+  try {
+    mkdirSync(opts.dataDir, { recursive: true });
+  } catch (err) {
+    throw new OperationError(`cannot use the data directory ${opts.dataDir}: ${(err as Error).message}`);
+  }
   const store = await openStore({ url: opts.database, dataDir: opts.dataDir });
   let adminToken: string | undefined;
   if ((await store.tokens.list()).length === 0) {
