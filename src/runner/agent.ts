@@ -97,7 +97,8 @@ class LogShipper {
       const seq = ++this.seq;
       this.buf = [];
       this.size = 0;
-      this.chain = this.chain.then(() => this.sendWithRetry(seq, content));
+      // One chunk that could not be sent must not silently stop every later one.
+      this.chain = this.chain.catch(() => {}).then(() => this.sendWithRetry(seq, content));
     }
     return this.chain;
   }
