@@ -229,7 +229,9 @@ export async function runClaimedLeg(
     unwatch?.();
     stopSignal.removeEventListener("abort", onStop);
   }
-  await shipper.flush().catch((err) => opts.log?.(`runner: log lines could not be sent: ${(err as Error).message}`));
+  await shipper
+    .flush()
+    .catch((err) => opts.log?.(`runner: log lines could not be sent: ${(err as Error).message}`));
   await Promise.all(pending);
   await transport.complete(id, result);
   return result;
