@@ -34,8 +34,11 @@ export async function createMirror(url: string, dir: string): Promise<void> {
 }
 
 export async function fetchMirror(dir: string): Promise<void> {
+  // One pack per fetch (unpackLimit=1): its objects appear together, never a commit without its tree.
   await git(
     [
+      "-c",
+      "fetch.unpackLimit=1",
       "fetch",
       "--quiet",
       "--prune",

@@ -366,7 +366,8 @@ export class CiService {
    * to lock refs). A commit that is already there needs no fetch.
    */
   private async fetch(mirror: string, sha?: string): Promise<void> {
-    if (sha && /^[0-9a-f]{40}$/.test(sha) && (await resolveRef(mirror, sha))) return;
+    // The check runs inside the chain: while a fetch unpacks loose objects, a commit can be visible
+    // before its tree is.
     const previous = this.fetching.get(mirror) ?? Promise.resolve();
     const next = previous
       .catch(() => {})
