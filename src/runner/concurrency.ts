@@ -1,6 +1,20 @@
 // `concurrency` groups: at most one running and one pending member per group; a newer pending member
 // replaces (cancels) an older pending one, and with cancel-in-progress the running one is cancelled.
 
+import { coerceToString, isTruthy, type Json } from "../expressions/index.js";
+
+/** An evaluated `concurrency:` value: a group name, or `{ group, cancel-in-progress }`. */
+export function concurrencySetting(value: Json): { group: string; cancelInProgress: boolean } {
+  if (typeof value === "string") return { group: value, cancelInProgress: false };
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return {
+      group: coerceToString(value.group ?? ""),
+      cancelInProgress: isTruthy(value["cancel-in-progress"] ?? false),
+    };
+  }
+  return { group: "", cancelInProgress: false };
+}
+
 type Member = { cancel: () => void; promote?: (ok: boolean) => void };
 
 export type ConcurrencyTicket = { cancelled: boolean; release: () => void };

@@ -5,7 +5,7 @@ import { setMaxListeners } from "node:events";
 import { coerceToString, evaluateExpression, isTruthy, type Json } from "../expressions/index.js";
 import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken } from "../workflow/index.js";
-import type { ConcurrencyGroups } from "./concurrency.js";
+import { type ConcurrencyGroups, concurrencySetting } from "./concurrency.js";
 import { githubContext, type RunContext, Semaphore } from "./context.js";
 import { runJobLeg } from "./job.js";
 import type { JobInvocation, NeedsContext } from "./job-state.js";
@@ -221,18 +221,8 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
     try {
       releaseLeg = await legLimit.acquire(jobController.signal);
       if (job.concurrency) {
-        const c = evaluateToken(job.concurrency, { contexts: legCtx });
-        const group =
-          typeof c === "string"
-            ? c
-            : c && typeof c === "object" && !Array.isArray(c)
-              ? coerceToString(c.group ?? "")
-              : "";
-        const cancelInProgress = !!(
-          c &&
-          typeof c === "object" &&
-          !Array.isArray(c) &&
-          isTruthy(c["cancel-in-progress"] ?? false)
+        const { group, cancelInProgress } = concurrencySetting(
+          evaluateToken(job.concurrency, { contexts: legCtx }),
         );
         if (group) {
           const ticket = await scope.groups.enter(

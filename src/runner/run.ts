@@ -4,20 +4,19 @@ import { setMaxListeners } from "node:events";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { coerceToString, isTruthy, type Json } from "../expressions/index.js";
+import type { Json } from "../expressions/index.js";
 import { UserError } from "../lib/errors.js";
 import { eventRef as eventRefOf, eventSha as eventShaOf } from "../workflow/index.js";
 import type { WorkflowFile } from "../workflow/index.js";
 import { evaluateToken, tokenToJson } from "../workflow/index.js";
 import { matchWorkflowTrigger, type TriggerEvent } from "../workflow/index.js";
-import { findBuiltinAction } from "./builtin/index.js";
-import { ConcurrencyGroups } from "./concurrency.js";
+import { ConcurrencyGroups, concurrencySetting } from "./concurrency.js";
 import { githubContext, type RunContext, Semaphore } from "./context.js";
 import { type LegExecutor, newGraphScope, runGraph, withNeeds } from "./graph.js";
 import { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
 import { locateAction } from "./steps/action-loader.js";
-import { isCheckout } from "./steps/action.js";
+import { isRemoteAction } from "./steps/action.js";
 import type { JobResult, RunResult, Status } from "./types.js";
 
 export type PlannedWorkflow = { workflow: WorkflowFile; matched: boolean; reason: string; jobs: string[] };
@@ -50,14 +49,7 @@ export function checkActions(plan: RunPlan, actionsDir: string): void {
     for (const job of p.workflow.jobs.filter((j) => p.jobs.includes(j.id))) {
       for (const step of job.steps) {
         const uses = step.uses;
-        if (
-          !uses ||
-          uses.startsWith("./") ||
-          uses.startsWith("docker://") ||
-          isCheckout(uses) ||
-          findBuiltinAction(uses)
-        )
-          continue;
+        if (!uses || !isRemoteAction(uses)) continue;
         try {
           locateAction(uses, "/", actionsDir);
         } catch (err) {
@@ -187,20 +179,10 @@ export async function driveRun(
       if (opts.executeLeg) scope.executeLeg = opts.executeLeg;
       let ticket: { cancelled: boolean; release: () => void } | undefined;
       if (p.workflow.concurrency) {
-        const c = evaluateToken(p.workflow.concurrency, {
-          contexts: { github: githubContext(run, p.workflow), inputs: opts.inputs, vars: run.vars },
-        });
-        const group =
-          typeof c === "string"
-            ? c
-            : c && typeof c === "object" && !Array.isArray(c)
-              ? coerceToString(c.group ?? "")
-              : "";
-        const cancelInProgress = !!(
-          c &&
-          typeof c === "object" &&
-          !Array.isArray(c) &&
-          isTruthy(c["cancel-in-progress"] ?? false)
+        const { group, cancelInProgress } = concurrencySetting(
+          evaluateToken(p.workflow.concurrency, {
+            contexts: { github: githubContext(run, p.workflow), inputs: opts.inputs, vars: run.vars },
+          }),
         );
         if (group) {
           ticket = await groups.enter(`workflow:${group}`, cancelInProgress, () =>

@@ -16,6 +16,13 @@ export function isCheckout(uses: string): boolean {
   return /^actions\/checkout@/i.test(uses);
 }
 
+/** An action from the local action cache (`owner/repo@ref`): not local, not a container, not built in. */
+export function isRemoteAction(uses: string): boolean {
+  return (
+    !uses.startsWith("./") && !uses.startsWith("docker://") && !isCheckout(uses) && !findBuiltinAction(uses)
+  );
+}
+
 export async function runActionStep(step: PreparedStep, scope: StepScope): Promise<StepRunResult> {
   const uses = step.def.uses!;
   const state = scope.state;

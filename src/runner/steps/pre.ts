@@ -3,9 +3,8 @@
 import type { ActionRunsNode } from "@actions/workflow-parser/actions/index";
 import { evaluateExpression, isTruthy } from "../../expressions/index.js";
 import type { StepDef } from "../../workflow/index.js";
-import { findBuiltinAction } from "../builtin/index.js";
 import { loadAction } from "./action-loader.js";
-import { isCheckout } from "./action.js";
+import { isRemoteAction } from "./action.js";
 import { type PreparedStep, type StepScope, scopeContexts, scopeEnv } from "./execute.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
 import { actionGithub, runNodePre } from "./node-action.js";
@@ -20,14 +19,7 @@ export async function runPreSteps(
   const state = scope.state;
   for (const def of defs) {
     const uses = def.uses;
-    if (
-      !uses ||
-      uses.startsWith("./") ||
-      uses.startsWith("docker://") ||
-      isCheckout(uses) ||
-      findBuiltinAction(uses)
-    )
-      continue;
+    if (!uses || !isRemoteAction(uses)) continue;
     let action: ReturnType<typeof loadAction>;
     try {
       action = loadAction(uses, state.workspace, state.inv.run.actionsDir);
