@@ -119,3 +119,26 @@ export async function commitInfo(
   const [message, author, email, timestamp] = out.split("\0");
   return { message: message.trim(), author, email, timestamp: timestamp.trim() };
 }
+
+/** The branch HEAD names (a mirror's default branch), if any. */
+export async function symbolicHead(dir: string): Promise<string | undefined> {
+  try {
+    return (await git(["symbolic-ref", "--short", "HEAD"], dir)).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every branch and tag of a repository with the object it names. */
+export async function refHeads(dir: string): Promise<Record<string, string>> {
+  const out = await git(
+    ["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"],
+    dir,
+  );
+  const heads: Record<string, string> = {};
+  for (const line of out.split("\n").filter(Boolean)) {
+    const [ref, sha] = line.split(" ");
+    heads[ref] = sha;
+  }
+  return heads;
+}

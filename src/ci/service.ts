@@ -3,7 +3,7 @@
 // runners, re-runs that reuse recorded results, cancellation, and recovery after a crash.
 import { randomBytes } from "node:crypto";
 import { EventEmitter, setMaxListeners } from "node:events";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, join } from "node:path";
 import { coerceToString, type Json } from "../expressions/index.js";
@@ -60,7 +60,9 @@ import {
   createMirror,
   fetchMirror,
   filesOfCommit,
+  refHeads,
   resolveRef,
+  symbolicHead,
 } from "./mirror.js";
 
 const zeroSha = "0000000000000000000000000000000000000000";
@@ -188,7 +190,7 @@ export class CiService {
     const staging = join(this.dataDir, "mirrors", `new-${randomBytes(6).toString("hex")}.git`);
     await createMirror(input.url, staging);
     const branch =
-      input.branch ?? ((await resolveRef(staging, "HEAD")) && (await this.symbolicHead(staging))) ?? "main";
+      input.branch ?? ((await resolveRef(staging, "HEAD")) && (await symbolicHead(staging))) ?? "main";
     const webhookSecret = randomBytes(24).toString("base64url");
     const repo = await this.store.repos.create({
       name,
@@ -198,20 +200,10 @@ export class CiService {
       pollIntervalS: input.pollIntervalS ?? null,
     });
     const dir = this.mirrorDir(repo);
-    const { renameSync, rmSync } = await import("node:fs");
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
     await this.store.repos.update(repo.id, { mirrorPath: dir });
     return { repo: { ...repo, mirrorPath: dir }, webhookSecret };
-  }
-
-  private async symbolicHead(dir: string): Promise<string | undefined> {
-    const { execFile } = await import("node:child_process");
-    return new Promise((resolve) => {
-      execFile("git", ["symbolic-ref", "--short", "HEAD"], { cwd: dir }, (err, stdout) =>
-        resolve(err ? undefined : stdout.trim() || undefined),
-      );
-    });
   }
 
   async repoByName(name: string): Promise<Repo> {
@@ -913,20 +905,7 @@ export class CiService {
   async pollRepo(repo: Repo, now = Date.now()): Promise<Run[]> {
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
     await this.fetch(mirror);
-    const { execFile } = await import("node:child_process");
-    const out: string = await new Promise((resolve, reject) =>
-      execFile(
-        "git",
-        ["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"],
-        { cwd: mirror },
-        (err, stdout) => (err ? reject(err) : resolve(stdout)),
-      ),
-    );
-    const heads: Record<string, string> = {};
-    for (const line of out.split("\n").filter(Boolean)) {
-      const [ref, sha] = line.split(" ");
-      heads[ref] = sha;
-    }
+    const heads = await refHeads(mirror);
     let seen: Record<string, string> | undefined;
     try {
       seen = repo.lastSeenSha ? (JSON.parse(repo.lastSeenSha) as Record<string, string>) : undefined;
