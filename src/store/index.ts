@@ -1,6 +1,6 @@
 // The store: slipway's durable state (repositories, runs, job legs, steps, logs, webhook deliveries,
-// tokens, runners) in an embedded SQLite file (`<dataDir>/slipway.db`) or in PostgreSQL — one schema,
-// one Kysely query layer, migrations in code applied by `openStore`.
+// tokens, runners, deploy releases and locks) in an embedded SQLite file (`<dataDir>/slipway.db`) or in
+// PostgreSQL — one schema, one Kysely query layer, migrations in code applied by `openStore`.
 //
 // Invariants, on both dialects and across processes:
 // - a write has happened once its promise resolves, and survives kill -9 of the process (SQLite: WAL);
@@ -15,7 +15,10 @@
 //   kept in clear (readable only through `repos.webhookSecret`).
 // - secrets are stored only as AES-256-GCM ciphertexts (encrypted by the secrets domain), and every
 //   change to one writes an audit entry in the same transaction;
-// - a notification delivery leaves `pending` once, to `delivered` or `failed`.
+// - a notification delivery leaves `pending` once, to `delivered` or `failed`;
+// - release numbers per (app, env) and event seqs per release are distinct and increasing, also under
+//   concurrent writers; a release leaves running|paused once (compare-and-set) and is not changed after;
+//   a deploy lock per (app, env) has one holder until it is released or expires.
 // Times are integer epoch milliseconds; operations take an optional `now` for tests.
 export type { Audit, AuditEntry, AuditFilter, AuditInput } from "./audit.js";
 export type { Deliveries, Delivery, DeliveryInput } from "./deliveries.js";
@@ -44,6 +47,29 @@ export {
   type NotificationStatus,
   notificationStatuses,
 } from "./notifications.js";
+export {
+  type DeployLock,
+  type DeployLockRequest,
+  type DeployLockResult,
+  type DeployLocks,
+  type FinishedReleaseStatus,
+  finishedReleaseStatuses,
+  type Release,
+  type ReleaseEvent,
+  type ReleaseEventInput,
+  type ReleaseEventLevel,
+  type ReleaseFilter,
+  type ReleaseFinish,
+  type ReleaseImage,
+  type ReleaseInput,
+  type ReleaseKind,
+  type ReleasePatch,
+  type Releases,
+  type ReleaseStatus,
+  releaseEventLevels,
+  releaseKinds,
+  releaseStatuses,
+} from "./releases.js";
 export type { Repo, RepoInput, RepoPatch, Repos } from "./repos.js";
 export { type Runner, type Runners, runnerTokenPrefix } from "./runners.js";
 export {

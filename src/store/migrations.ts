@@ -1,6 +1,6 @@
 // The schema, as migrations defined in code. One schema for both dialects: the only difference is how
-// an auto-increment id is spelled. Migrations are append-only: never edit one that has shipped; add
-// `0002_…` (releases, secrets, notifications, …) after it. Names sort lexically, so keep the prefix.
+// an auto-increment id is spelled. Migrations are append-only: never edit one that has shipped; add the
+// next `000N_…` after the last. Names sort lexically, so keep the prefix.
 import type {
   ColumnDefinitionBuilder,
   CreateTableBuilder,
@@ -207,6 +207,74 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
       },
       async down(db: Kysely<any>) {
         for (const t of ["notification_deliveries", "audit_log", "secrets"]) {
+          await db.schema.dropTable(t).execute();
+        }
+      },
+    },
+    "0003_releases": {
+      async up(db: Kysely<any>) {
+        // The last release number handed out per (app, env): an upsert … RETURNING on it allocates the
+        // next number (see releases.create). Kept apart from `releases` so the first release of an
+        // environment has a row to lock.
+        await db.schema
+          .createTable("release_counters")
+          .addColumn("app", "text", notNull)
+          .addColumn("env", "text", notNull)
+          .addColumn("last_number", "integer", notNull)
+          .addPrimaryKeyConstraint("release_counters_pk", ["app", "env"])
+          .execute();
+
+        await withId(db.schema.createTable("releases"))
+          .addColumn("app", "text", notNull)
+          .addColumn("env", "text", notNull)
+          .addColumn("number", "integer", notNull)
+          .addColumn("kind", "text", notNull)
+          .addColumn("rollback_of", "integer")
+          .addColumn("version", "text")
+          .addColumn("strategy_json", "text")
+          .addColumn("spec_hash", "text", notNull)
+          .addColumn("spec_json", "text", notNull)
+          .addColumn("images_json", "text", notNull)
+          .addColumn("trigger", "text", notNull)
+          .addColumn("actor", "text", notNull)
+          .addColumn("status", "text", notNull)
+          .addColumn("phase", "text", notNull)
+          .addColumn("error", "text")
+          .addColumn("impact_json", "text")
+          .addColumn("event_seq", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("started_at", "bigint", notNull)
+          .addColumn("finished_at", "bigint")
+          .addColumn("updated_at", "bigint", notNull)
+          .addUniqueConstraint("releases_app_env_number_unique", ["app", "env", "number"])
+          .execute();
+        await db.schema.createIndex("releases_status_idx").on("releases").columns(["status", "id"]).execute();
+
+        await withId(db.schema.createTable("release_events"))
+          .addColumn("release_id", "bigint", (c) => ref("releases.id", "cascade")(c.notNull()))
+          .addColumn("seq", "integer", notNull)
+          .addColumn("at", "bigint", notNull)
+          .addColumn("level", "text", notNull)
+          .addColumn("type", "text", notNull)
+          .addColumn("service", "text")
+          .addColumn("message", "text", notNull)
+          .addColumn("data_json", "text")
+          .addUniqueConstraint("release_events_release_seq_unique", ["release_id", "seq"])
+          .execute();
+
+        await db.schema
+          .createTable("deploy_locks")
+          .addColumn("app", "text", notNull)
+          .addColumn("env", "text", notNull)
+          .addColumn("holder", "text", notNull)
+          .addColumn("acquired_at", "bigint", notNull)
+          .addColumn("expires_at", "bigint", notNull)
+          .addColumn("release_id", "bigint")
+          .addPrimaryKeyConstraint("deploy_locks_pk", ["app", "env"])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        for (const t of ["deploy_locks", "release_events", "releases", "release_counters"]) {
           await db.schema.dropTable(t).execute();
         }
       },

@@ -113,7 +113,11 @@ describe.each(backends)("migrations on %s", (backend) => {
       expect(again.dialect).toBe(backend);
       expect((await again.repos.get(repo.id))?.name).toBe("a");
       const applied = await sql<{ name: string }>`select name from slipway_migrations`.execute(again.db);
-      expect(applied.rows.map((r) => r.name)).toEqual(["0001_initial", "0002_secrets_notifications"]);
+      expect(applied.rows.map((r) => r.name)).toEqual([
+        "0001_initial",
+        "0002_secrets_notifications",
+        "0003_releases",
+      ]);
     } finally {
       await again.close();
       await again.close(); // closing twice is harmless

@@ -13,6 +13,7 @@ import { type DialectName, migrationProvider } from "./migrations.js";
 import { createRepos } from "./repos.js";
 import { createRunners } from "./runners.js";
 import { createNotifications } from "./notifications.js";
+import { createDeployLocks, createReleases } from "./releases.js";
 import { createRuns } from "./runs.js";
 import type { Database } from "./schema.js";
 import { SlipwaySqliteDialect } from "./sqlite-dialect.js";
@@ -42,6 +43,8 @@ export type StoreApi = {
   secrets: ReturnType<typeof createSecrets>;
   audit: ReturnType<typeof createAudit>;
   notifications: ReturnType<typeof createNotifications>;
+  releases: ReturnType<typeof createReleases>;
+  deployLocks: ReturnType<typeof createDeployLocks>;
 };
 
 export type Store = StoreApi & {
@@ -115,6 +118,8 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     secrets: createSecrets(db),
     audit: createAudit(db),
     notifications: createNotifications(db),
+    releases: createReleases(db),
+    deployLocks: createDeployLocks(db),
   };
 }
 

@@ -169,6 +169,66 @@ export type NotificationDeliveriesTable = {
   delivered_at: number | null;
 };
 
+/** The last release number handed out per (app, env) (see releases.create). */
+export type ReleaseCountersTable = {
+  app: string;
+  env: string;
+  last_number: number;
+};
+
+/** One deploy (or rollback) of an app to an environment, numbered per (app, env). */
+export type ReleasesTable = {
+  id: Generated<number>;
+  app: string;
+  env: string;
+  number: number;
+  kind: string;
+  /** A rollback: the number of the release it went back to. */
+  rollback_of: number | null;
+  version: string | null;
+  /** Service → strategy name. */
+  strategy_json: string | null;
+  spec_hash: string;
+  /** The fully resolved spec, so a rollback can redeploy exactly this release. */
+  spec_json: string;
+  /** Service → { image, digest }. */
+  images_json: string;
+  trigger: string;
+  actor: string;
+  status: string;
+  phase: string;
+  error: string | null;
+  impact_json: string | null;
+  /** The last event seq handed out for this release (see releases.addEvent). */
+  event_seq: Generated<number>;
+  created_at: number;
+  started_at: number;
+  finished_at: number | null;
+  updated_at: number;
+};
+
+export type ReleaseEventsTable = {
+  id: Generated<number>;
+  release_id: number;
+  seq: number;
+  at: number;
+  level: string;
+  type: string;
+  service: string | null;
+  message: string;
+  data_json: string | null;
+};
+
+/** One row per locked (app, env); a row whose expires_at has passed is free to take. */
+export type DeployLocksTable = {
+  app: string;
+  env: string;
+  holder: string;
+  acquired_at: number;
+  expires_at: number;
+  release_id: number | null;
+};
+
 export type Database = {
   repos: ReposTable;
   runs: RunsTable;
@@ -181,4 +241,8 @@ export type Database = {
   secrets: SecretsTable;
   audit_log: AuditLogTable;
   notification_deliveries: NotificationDeliveriesTable;
+  release_counters: ReleaseCountersTable;
+  releases: ReleasesTable;
+  release_events: ReleaseEventsTable;
+  deploy_locks: DeployLocksTable;
 };
