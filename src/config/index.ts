@@ -21,6 +21,27 @@ export {
   templatePlaceholders,
 } from "./sections/build.js";
 export {
+  appNamePattern,
+  type DeployConfig,
+  type DeployEnvironmentConfig,
+  type DeployRuntime,
+  type DeployServiceConfig,
+  type DeployServiceOverride,
+  type DurationConfig,
+  deployRuntimes,
+  deploySection,
+  environmentNamePattern,
+  envNamePattern,
+  parseDuration,
+  parsePublish,
+  parseSize,
+  parseVolume,
+  secretNamePattern,
+  serviceRuntime,
+  type VolumeConfig,
+  volumeNamePattern,
+} from "./sections/deploy.js";
+export {
   channelNamePattern,
   type NotifyChannelConfig,
   type NotifyConfig,

@@ -2,12 +2,14 @@
 // as a file in sections/ and one line here; keys that no section claims are errors.
 import { z } from "zod";
 import { buildSection } from "./sections/build.js";
+import { deploySection } from "./sections/deploy.js";
 import { notifySection } from "./sections/notify.js";
 
 export type ConfigSections = Record<string, z.ZodType>;
 
 export const configSections = {
   build: buildSection,
+  deploy: deploySection,
   notify: notifySection,
 } as const satisfies ConfigSections;
 
