@@ -200,6 +200,23 @@ function* entryHeaders(e: Entry, size: number): Generator<Buffer> {
   });
 }
 
+/**
+ * A tar of in-memory files (for PUT /containers/{id}/archive). No directory entries: the engine creates
+ * missing parents itself, and an entry for an existing directory (/tmp) would reset its mode and owner.
+ */
+export async function tarFiles(files: { path: string; content: Buffer; mode?: number }[]): Promise<Buffer> {
+  const mtime = Math.floor(Date.now() / 1000);
+  const entries: Entry[] = files.map((f) => {
+    const name = posix.normalize(f.path.replaceAll("\\", "/")).replace(/^\/+/, "");
+    if (!name || name === "." || name === ".." || name.startsWith("../") || name.endsWith("/"))
+      throw new UserError(`file path '${f.path}' does not name a file`);
+    return { type: "inline", name, mode: f.mode ?? 0o644, mtime, data: f.content };
+  });
+  const chunks: Buffer[] = [];
+  for await (const c of tarChunks(entries)) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
 async function* tarChunks(entries: Entry[]): AsyncGenerator<Buffer> {
   for (const e of entries) {
     if (e.type === "file") {

@@ -46,6 +46,14 @@ export type ContainerSpec = {
   openStdin?: boolean;
   memoryBytes?: number;
   cpus?: number;
+  /** What the engine does when the container exits: it keeps applying it while slipway is down. */
+  restartPolicy?: RestartPolicy;
+};
+
+export type RestartPolicy = {
+  name: "no" | "always" | "unless-stopped" | "on-failure";
+  /** on-failure only: give up after this many restarts (0 or absent: no limit). */
+  maximumRetryCount?: number;
 };
 
 const ns = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 1e6));
@@ -98,6 +106,13 @@ export function containerCreateOptions(spec: ContainerSpec): Dockerode.Container
   if (Object.keys(exposed).length) body.ExposedPorts = exposed;
   if (spec.memoryBytes) body.HostConfig!.Memory = spec.memoryBytes;
   if (spec.cpus) body.HostConfig!.NanoCpus = Math.round(spec.cpus * 1e9);
+  if (spec.restartPolicy)
+    body.HostConfig!.RestartPolicy = {
+      Name: spec.restartPolicy.name,
+      ...(spec.restartPolicy.name === "on-failure" && spec.restartPolicy.maximumRetryCount
+        ? { MaximumRetryCount: spec.restartPolicy.maximumRetryCount }
+        : {}),
+    };
   if (spec.network) {
     body.HostConfig!.NetworkMode = spec.network.name;
     body.NetworkingConfig = {

@@ -18,6 +18,7 @@ import {
   parseDockerignore,
   resolveEngineAddress,
   splitReference,
+  tarFiles,
 } from "./index.js";
 
 const base = "slipway/busybox:latest";
@@ -431,5 +432,74 @@ describe("engine against Docker", () => {
     }
     expect(await engine.inspectContainer(ids[0])).toBeUndefined();
     expect(await engine.removeNetwork(net)).toBe(false);
+  });
+});
+
+describe("restart policies, files copied in, volumes", () => {
+  it("puts the restart policy in the create body", async () => {
+    const body = (restartPolicy: Parameters<typeof containerCreateOptions>[0]["restartPolicy"]) =>
+      containerCreateOptions({ image: base, restartPolicy }).HostConfig?.RestartPolicy;
+    expect(body(undefined)).toBeUndefined();
+    expect(body({ name: "unless-stopped" })).toEqual({ Name: "unless-stopped" });
+    expect(body({ name: "on-failure", maximumRetryCount: 5 })).toEqual({
+      Name: "on-failure",
+      MaximumRetryCount: 5,
+    });
+    expect(body({ name: "always", maximumRetryCount: 5 })).toEqual({ Name: "always" });
+    await expect(tarFiles([{ path: "../etc/passwd", content: Buffer.from("") }])).rejects.toThrow(UserError);
+  });
+
+  it("copies 0600 files into a container before it starts and keeps named volumes", async () => {
+    const engine = connectEngine();
+    const labels = { "io.slipway.test": `files-${run}` };
+    const volume = `slipway-test-vol-${run}`;
+    const ids: string[] = [];
+    try {
+      const created = await engine.createVolume(volume, { labels });
+      expect(created).toMatchObject({ name: volume, labels });
+      expect((await engine.createVolume(volume, { labels })).name).toBe(volume);
+      expect((await engine.listVolumes({ labels })).map((v) => v.name)).toEqual([volume]);
+      const id = await engine.createContainer({
+        image: base,
+        cmd: [
+          "sh",
+          "-c",
+          "stat -c '%a %n' /run/secrets/a /tmp/b; cat /run/secrets/a; ls -ld /tmp | cut -c1-10; echo v > /v/x",
+        ],
+        labels,
+        mounts: [{ type: "volume", source: volume, target: "/v" }],
+        restartPolicy: { name: "no" },
+      });
+      ids.push(id);
+      expect((await engine.inspectContainer(id))?.startedAt).toBeUndefined();
+      const tar = await tarFiles([
+        { path: "/run/secrets/a", content: Buffer.from("secret\n"), mode: 0o600 },
+        { path: "tmp/b", content: Buffer.from("b"), mode: 0o600 },
+      ]);
+      await engine.putArchive(id, "/", tar);
+      const t0 = Date.now();
+      await engine.startContainer(id);
+      expect(await engine.waitContainer(id)).toBe(0);
+      expect((await engine.inspectContainer(id))?.startedAt).toBeGreaterThanOrEqual(t0 - 2000);
+      expect((await engine.containerLogs(id)).stdout).toBe(
+        "600 /run/secrets/a\n600 /tmp/b\nsecret\ndrwxrwxrwt\n",
+      );
+      await engine.removeContainer(id, { force: true });
+      const reader = await engine.createContainer({
+        image: base,
+        cmd: ["cat", "/v/x"],
+        labels,
+        mounts: [{ type: "volume", source: volume, target: "/v", readOnly: true }],
+      });
+      ids.push(reader);
+      await engine.startContainer(reader);
+      expect(await engine.waitContainer(reader)).toBe(0);
+      expect((await engine.containerLogs(reader)).stdout).toBe("v\n");
+    } finally {
+      for (const id of ids) await engine.removeContainer(id, { force: true });
+      await engine.removeVolume(volume);
+    }
+    expect(await engine.inspectVolume(volume)).toBeUndefined();
+    expect(await engine.removeVolume(volume)).toBe(false);
   });
 });

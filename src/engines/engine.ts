@@ -120,7 +120,11 @@ export type ContainerState = {
   networks: Record<string, string>;
   /** Host ports by `<port>/<proto>`. */
   ports: Record<string, { hostIp: string; hostPort: number }[]>;
+  /** When it last started (ms since the epoch); undefined if it never ran. */
+  startedAt?: number;
 };
+
+export type VolumeInfo = { name: string; labels: Record<string, string>; mountpoint: string };
 
 export type HealthStatus = "healthy" | "unhealthy" | "starting" | "none";
 
@@ -588,6 +592,7 @@ export class Engine {
     for (const [k, v] of Object.entries(i.NetworkSettings?.Ports ?? {}))
       ports[k] = (v ?? []).map((b) => ({ hostIp: b.HostIp, hostPort: Number(b.HostPort) }));
     const health = (i.State as { Health?: { Status?: string } }).Health?.Status;
+    const started = Date.parse(i.State.StartedAt);
     return {
       id: i.Id,
       name: i.Name.replace(/^\//, ""),
@@ -599,6 +604,8 @@ export class Engine {
       labels: i.Config.Labels ?? {},
       networks,
       ports,
+      // A container that never ran reports 0001-01-01.
+      startedAt: started > 0 ? started : undefined,
     };
   }
 
@@ -699,6 +706,16 @@ export class Engine {
     });
   }
 
+  /**
+   * Extracts a tar (see tarFiles) into a container, created or running, at `path`. Entries are owned by
+   * the container's user (copyUIDGID), so a 0600 file is readable by the process that needs it.
+   */
+  async putArchive(id: string, path: string, tar: Buffer, signal?: AbortSignal): Promise<void> {
+    await this.call(`copy files into container ${id}`, () =>
+      this.docker.getContainer(id).putArchive(tar, { path, copyUIDGID: "true", abortSignal: signal }),
+    );
+  }
+
   /** Runs a command in a running container; its exit code and output. */
   async execInContainer(id: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const exec = await this.call(`exec in container ${id}`, () =>
@@ -739,6 +756,60 @@ export class Engine {
       stdout: Buffer.concat(out).toString(),
       stderr: Buffer.concat(err).toString(),
     };
+  }
+
+  // --- volumes ---
+
+  /** Creates a named volume (an existing one with that name is returned as it is). */
+  async createVolume(
+    name: string,
+    opts: { labels?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<VolumeInfo> {
+    await this.call(`create volume ${name}`, () =>
+      this.docker.createVolume({
+        Name: name,
+        Labels: opts.labels ?? {},
+        abortSignal: opts.signal,
+      } as Dockerode.VolumeCreateOptions),
+    );
+    const info = await this.inspectVolume(name, opts.signal);
+    if (!info) throw new EngineError(`create volume ${name}: the engine does not show it after creating it`);
+    return info;
+  }
+
+  async inspectVolume(name: string, signal?: AbortSignal): Promise<VolumeInfo | undefined> {
+    try {
+      const v = await this.docker.getVolume(name).inspect({ abortSignal: signal } as object);
+      return { name: v.Name, labels: v.Labels ?? {}, mountpoint: v.Mountpoint };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      this.fail(`inspect volume ${name}`, err);
+    }
+  }
+
+  async listVolumes(
+    opts: { labels?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<VolumeInfo[]> {
+    const r = await this.call("list volumes", () =>
+      this.docker.listVolumes({
+        filters: JSON.stringify(labelFilters(opts.labels)),
+        abortSignal: opts.signal,
+      } as object),
+    );
+    return (r.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {}, mountpoint: v.Mountpoint }));
+  }
+
+  /** Removes a named volume; false when there is none. A volume still in use is an error. */
+  async removeVolume(name: string, opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<boolean> {
+    try {
+      await this.docker
+        .getVolume(name)
+        .remove({ force: opts.force ?? false, abortSignal: opts.signal } as object);
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return false;
+      this.fail(`remove volume ${name}`, err);
+    }
   }
 
   // --- networks ---

@@ -4,7 +4,7 @@
 // their end so that an error inside them is never mistaken for success; containers and networks are
 // described as data (ContainerSpec) and turned into request bodies by pure functions.
 export { type EngineAddress, resolveEngineAddress } from "./address.js";
-export { createBuildContext, isExcluded, parseDockerignore } from "./build-context.js";
+export { createBuildContext, isExcluded, parseDockerignore, tarFiles } from "./build-context.js";
 export {
   type ContainerSpec,
   containerCreateOptions,
@@ -12,6 +12,7 @@ export {
   labelFilters,
   type Mount,
   type PortBinding,
+  type RestartPolicy,
 } from "./container-spec.js";
 export {
   BuildError,
@@ -36,5 +37,6 @@ export {
   type PushResult,
   type RegistryAuth,
   splitReference,
+  type VolumeInfo,
 } from "./engine.js";
 export type { StreamMessage } from "./json-stream.js";

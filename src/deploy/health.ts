@@ -1,0 +1,212 @@
+// Health: one probe of an instance (http, tcp, exec, or "is it running"), and readiness — probing until
+// enough consecutive successes, a deadline, or the instance's exit, whichever comes first. An instance that
+// exits while it is awaited fails at once, with its exit code and last output, rather than at the deadline.
+import { request } from "node:http";
+import { connect } from "node:net";
+import type { HealthSpec, InstanceInfo, ProbeResult, Runtime, ServiceSpec } from "./types.js";
+
+/**
+ * A health spec as probed: slipway.yaml's kinds, or "running" (the instance's process or container is up),
+ * which is what a service without a port and without a health check gets.
+ */
+export type EffectiveHealth = Omit<HealthSpec, "type"> & { type: HealthSpec["type"] | "running" };
+
+export type ReadyResult = { ok: boolean; detail: string; durationMs: number; probes: number };
+
+const defaultTiming = {
+  intervalMs: 500,
+  timeoutMs: 2000,
+  unhealthyThreshold: 3,
+  startPeriodMs: 0,
+  deadlineMs: 60_000,
+};
+
+/**
+ * What an instance of a service without a health check is judged by: a tcp connect when it listens
+ * (port or publish), else being up for a second (3 checks 500 ms apart), so an instant crash is caught.
+ */
+export function defaultHealth(service: ServiceSpec): EffectiveHealth {
+  const listens = service.port !== undefined || service.publish !== undefined;
+  return listens
+    ? { type: "tcp", ...defaultTiming, healthyThreshold: 1 }
+    : { type: "running", ...defaultTiming, healthyThreshold: 3 };
+}
+
+/** The spec to use for an instance: its own, or the default for what it is (an address: tcp). */
+function effective(health: EffectiveHealth | undefined, instance: InstanceInfo): EffectiveHealth {
+  if (health) return health;
+  return instance.address
+    ? { type: "tcp", ...defaultTiming, healthyThreshold: 1 }
+    : { type: "running", ...defaultTiming, healthyThreshold: 3 };
+}
+
+const where = (a: { host: string; port: number }) =>
+  (a.host.includes(":") ? `[${a.host}]` : a.host) + `:${a.port}`;
+
+function probeHttp(
+  address: { host: string; port: number },
+  path: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const url = `http://${where(address)}${path}`;
+    const req = request(
+      {
+        host: address.host,
+        port: address.port,
+        path,
+        method: "GET",
+        agent: false,
+        headers: { "user-agent": "slipway-health", connection: "close" },
+        signal,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.resume();
+        clearTimeout(timer);
+        resolve({ ok: status >= 200 && status < 400, detail: `GET ${url}: HTTP ${status}` });
+      },
+    );
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve({ ok: false, detail: `GET ${url}: no answer within ${timeoutMs} ms` });
+    }, timeoutMs);
+    req.on("error", (err) => {
+      clearTimeout(timer);
+      resolve({ ok: false, detail: `GET ${url}: ${err.message}` });
+    });
+    req.end();
+  });
+}
+
+function probeTcp(address: { host: string; port: number }, timeoutMs: number, signal?: AbortSignal) {
+  return new Promise<ProbeResult>((resolve) => {
+    const socket = connect({ host: address.host, port: address.port, signal });
+    const done = (r: ProbeResult) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => done({ ok: false, detail: `tcp ${where(address)}: no connection within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+    socket.once("connect", () => done({ ok: true, detail: `tcp ${where(address)}: connected` }));
+    socket.once("error", (err) => done({ ok: false, detail: `tcp ${where(address)}: ${err.message}` }));
+  });
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trimEnd().split("\n").slice(-n).join("\n");
+}
+
+/** One probe. Never throws for a failing instance: the failure is the result's detail. */
+export async function probeInstance(
+  health: EffectiveHealth | undefined,
+  instance: InstanceInfo,
+  runtime: Runtime,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
+  const h = effective(health, instance);
+  try {
+    if (h.type === "running") {
+      const now = await runtime.inspect(instance.id);
+      if (!now) return { ok: false, detail: `instance ${instance.id} is gone` };
+      return now.running
+        ? { ok: true, detail: "running" }
+        : { ok: false, detail: `exited with code ${now.exitCode ?? "unknown"}` };
+    }
+    if (h.type === "exec") {
+      if (!h.command?.length) return { ok: false, detail: "exec health check without a command" };
+      const r = await runtime.exec(instance.id, h.command, { timeoutMs: h.timeoutMs, signal });
+      const out = lastLines(r.output, 5);
+      const status = r.timedOut ? `timed out after ${h.timeoutMs} ms` : `exit code ${r.exitCode}`;
+      return { ok: r.exitCode === 0 && !r.timedOut, detail: out ? `${status}: ${out}` : status };
+    }
+    if (!instance.address)
+      return { ok: false, detail: `${h.type} health check, but the instance has no port` };
+    return h.type === "http"
+      ? await probeHttp(instance.address, h.path ?? "/", h.timeoutMs, signal)
+      : await probeTcp(instance.address, h.timeoutMs, signal);
+  } catch (err) {
+    signal?.throwIfAborted();
+    return { ok: false, detail: (err as Error).message };
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Probes every intervalMs until healthyThreshold consecutive successes (ready), the deadline (not ready,
+ * with the last failure), or the instance's exit (not ready at once, with its exit code and last ~20 lines
+ * of output). Failures within startPeriodMs do not break a run of successes. An abort rejects with the
+ * signal's reason.
+ */
+export async function waitReady(
+  health: EffectiveHealth | undefined,
+  instance: InstanceInfo,
+  runtime: Runtime,
+  options: { signal?: AbortSignal; onProbe?: (r: ProbeResult) => void } = {},
+): Promise<ReadyResult> {
+  const { signal } = options;
+  const h = effective(health, instance);
+  const started = Date.now();
+  const elapsed = () => Date.now() - started;
+  let probes = 0;
+  let streak = 0;
+  let lastFailure: string | undefined;
+  for (;;) {
+    signal?.throwIfAborted();
+    const probeStarted = Date.now();
+    const result = await probeInstance(h, instance, runtime, signal);
+    signal?.throwIfAborted();
+    probes++;
+    options.onProbe?.(result);
+    if (result.ok) {
+      streak++;
+      if (streak >= h.healthyThreshold)
+        return { ok: true, detail: result.detail, durationMs: elapsed(), probes };
+    } else {
+      lastFailure = result.detail;
+      if (elapsed() >= h.startPeriodMs) streak = 0;
+      const now = await runtime.inspect(instance.id).catch(() => undefined);
+      if (!now?.running) {
+        const code = now ? `exited with code ${now.exitCode ?? "unknown"}` : "is gone";
+        const logs = await runtime.logs(instance.id, { tail: 20 }).catch(() => "");
+        const tail = logs.trim() ? `\n--- last output ---\n${logs.trimEnd()}` : "";
+        return {
+          ok: false,
+          detail: `instance ${instance.id} ${code} before it was ready (${result.detail})${tail}`,
+          durationMs: elapsed(),
+          probes,
+        };
+      }
+    }
+    const left = h.deadlineMs - elapsed();
+    if (left <= 0) {
+      const why = lastFailure ?? result.detail;
+      const need = h.healthyThreshold > 1 ? ` (${h.healthyThreshold} successes in a row needed)` : "";
+      return {
+        ok: false,
+        detail: `not ready after ${h.deadlineMs} ms${need}: ${why}`,
+        durationMs: elapsed(),
+        probes,
+      };
+    }
+    await sleep(Math.min(left, Math.max(0, h.intervalMs - (Date.now() - probeStarted))), signal);
+  }
+}
