@@ -19,6 +19,7 @@ const groups: Record<string, () => Promise<Registrar[]>> = {
   secret: async () => [(await import("./secret.js")).registerSecret as unknown as Registrar],
   notify: async () => [(await import("./notify.js")).registerNotify as unknown as Registrar],
   ci: async () => [(await import("./ci.js")).registerCiCommands as unknown as Registrar],
+  deploy: async () => [(await import("./deploy.js")).registerDeploy as unknown as Registrar],
 };
 const commandGroup: Record<string, string> = {
   runner: "serve",
@@ -30,6 +31,13 @@ const commandGroup: Record<string, string> = {
   cancel: "ci",
   dispatch: "ci",
   token: "ci",
+  rollback: "deploy",
+  promote: "deploy",
+  abort: "deploy",
+  releases: "deploy",
+  status: "deploy",
+  up: "deploy",
+  down: "deploy",
 };
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
@@ -53,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
     .name("slipway")
     .description("Self-hosted CI/CD: run GitHub Actions workflows unchanged, release, deploy, notify.")
     .version(version)
+    // `slipway --version` is slipway's; `slipway deploy --version v1.2.0` is the release's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   for (const register of await registrars(argv)) register(program as unknown as Command);

@@ -37,7 +37,7 @@ describe("validateRoutes", () => {
   });
 
   it.each([
-    [{ weights: { v1: 90, v2: 20 } }, /add up to 100 \(they add up to 110\)/],
+    [{ weights: { v1: 90, v2: 20 } }, /add up to 100, or be all 0 to serve nothing \(they add up to 110\)/],
     [{ weights: { v1: 50, v3: 50 } }, /version v3 has no instances/],
     [{ weights: { v1: -1, v2: 101 } }, /from 0 to 100/],
     [

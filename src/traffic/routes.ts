@@ -81,7 +81,9 @@ export function validateRoutes(input: unknown, backends: Backends): Routes {
     weights[version] = w;
     sum += w;
   }
-  if (Math.abs(sum - 100) > 1e-6) invalid(`routes.weights must add up to 100 (they add up to ${sum})`);
+  // All zero is allowed: the service takes no traffic (503) — e.g. a recreate between stop and start.
+  if (sum !== 0 && Math.abs(sum - 100) > 1e-6)
+    invalid(`routes.weights must add up to 100, or be all 0 to serve nothing (they add up to ${sum})`);
   const rulesIn = input.rules ?? [];
   if (!Array.isArray(rulesIn)) invalid("routes.rules must be an array");
   const rules = rulesIn.map((r: unknown, i: number): RouteRule => {

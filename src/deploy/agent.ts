@@ -1,0 +1,250 @@
+// The deploy agent: the long-lived process that holds one environment's routers and supervises its
+// instances. `slipway deploy` starts it when it is not running and talks to it over a Unix socket in the
+// environment's state directory; when the agent restarts it re-adopts the instances (pid records,
+// container labels) and converges them to the last successful release.
+//
+// Socket API (JSON; deploy and rollback stream NDJSON lines {event} … then {release} or {error}):
+//   GET /status · POST /deploy · POST /rollback · POST /promote · POST /abort · GET /metrics · POST /shutdown
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { OperationError, UserError } from "../lib/errors.js";
+import type { Release, Store } from "../store/index.js";
+import { routerMetricsText } from "../traffic/index.js";
+import {
+  type DeployNotice,
+  type DeployProgress,
+  Deployer,
+  type DeployRequest,
+  type ReleaseDocument,
+  type SecretResolver,
+} from "./controller.js";
+import { createDockerRuntime } from "./runtimes/docker.js";
+import { createMixedRuntime } from "./runtimes/mixed.js";
+import { createProcessRuntime } from "./runtimes/process.js";
+
+export type AgentPaths = { stateDir: string; socketPath: string; pidFile: string; logFile: string };
+
+/** Where an environment's agent keeps its state: `<dataDir>/deploy/<app>/<env>/`. */
+export function agentPaths(dataDir: string, app: string, env: string): AgentPaths {
+  const stateDir = join(dataDir, "deploy", app, env);
+  let socketPath = join(stateDir, "agent.sock");
+  // A Unix socket path is limited to ~108 bytes; a deep data dir gets a short alias in /tmp.
+  if (Buffer.byteLength(socketPath) > 100)
+    socketPath = join(
+      "/tmp",
+      `slipway-${createHash("sha256").update(stateDir).digest("hex").slice(0, 16)}.sock`,
+    );
+  return { stateDir, socketPath, pidFile: join(stateDir, "agent.pid"), logFile: join(stateDir, "agent.log") };
+}
+
+export type AgentOptions = {
+  app: string;
+  env: string;
+  paths: AgentPaths;
+  store: Store;
+  secrets?: SecretResolver;
+  dockerHost?: string;
+  notify?: (notice: DeployNotice) => void;
+  log?: (line: string) => void;
+  monitorIntervalMs?: number;
+};
+
+export type Agent = {
+  deployer: Deployer;
+  /** Resolves when the agent has shut down (POST /shutdown or close()). */
+  closed: Promise<void>;
+  close(options?: { stopInstances?: boolean }): Promise<void>;
+};
+
+export async function startAgent(o: AgentOptions): Promise<Agent> {
+  const { paths } = o;
+  mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  claimPidFile(paths.pidFile, `${o.app}/${o.env}`);
+  const runtime = createMixedRuntime({
+    process: () => createProcessRuntime({ stateDir: paths.stateDir }),
+    docker: () => createDockerRuntime({ host: o.dockerHost, stateDir: paths.stateDir }),
+  });
+  // Containers are listed for re-adoption only when a release here ever used them (no engine needed otherwise).
+  const recent = await o.store.releases.list({ app: o.app, env: o.env, limit: 20 });
+  if (
+    recent.some((r) =>
+      (r.spec as ReleaseDocument | undefined)?.spec?.services?.some((s) => s.runtime === "docker"),
+    )
+  )
+    runtime.use("docker");
+  const deployer = new Deployer({
+    app: o.app,
+    env: o.env,
+    runtime,
+    store: o.store,
+    holder: `agent ${hostname()} ${paths.stateDir}`,
+    secrets: o.secrets,
+    notify: o.notify,
+    log: o.log,
+    monitorIntervalMs: o.monitorIntervalMs,
+  });
+  const converged = await deployer.start();
+  o.log?.(
+    `agent for ${o.app}/${o.env}: adopted ${converged.adopted}, started ${converged.started}, stopped ${converged.stopped}${converged.interrupted.length ? `, rolled back interrupted release(s) ${converged.interrupted.map((n) => `#${n}`).join(", ")}` : ""}`,
+  );
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => {
+    resolveClosed = r;
+  });
+  let stopping: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  // The work first (a /shutdown request is answered after it), then the socket.
+  const stopWork = (options: { stopInstances?: boolean }) => {
+    stopping ??= (async () => {
+      await deployer.close(options);
+      await runtime.close();
+    })();
+    return stopping;
+  };
+  const close = (options: { stopInstances?: boolean } = {}) => {
+    closing ??= (async () => {
+      await stopWork(options);
+      const done = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
+      await done;
+      rmSync(paths.pidFile, { force: true });
+      rmSync(paths.socketPath, { force: true });
+      resolveClosed();
+    })();
+    return closing;
+  };
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res).catch((err) => {
+      if (!res.headersSent) sendJson(res, statusFor(err), errorBody(err));
+      else res.end(`${JSON.stringify(errorBody(err))}\n`);
+    });
+  });
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://agent");
+    const route = `${req.method} ${url.pathname}`;
+    switch (route) {
+      case "GET /status":
+        return sendJson(res, 200, { ...(await deployer.status()), agent: { pid: process.pid, converged } });
+      case "GET /metrics": {
+        const { contentType, text } = await routerMetricsText(deployer.routers());
+        res.writeHead(200, { "content-type": contentType });
+        return res.end(text);
+      }
+      case "POST /deploy": {
+        const body = (await readJson(req)) as DeployRequest;
+        return stream(res, (onEvent) => deployer.deploy(body, onEvent));
+      }
+      case "POST /rollback": {
+        const body = (await readJson(req)) as { to?: number; actor: string; trigger: string; wait?: boolean };
+        return stream(res, (onEvent) => deployer.rollback(body, onEvent));
+      }
+      case "POST /promote":
+        return sendJson(res, 200, deployer.promote());
+      case "POST /abort":
+        return sendJson(res, 200, deployer.abort());
+      case "POST /shutdown": {
+        const body = (await readJson(req)) as { stopInstances?: boolean };
+        await stopWork({ stopInstances: body.stopInstances === true });
+        res.once("finish", () => void close());
+        return sendJson(res, 200, { stopped: true });
+      }
+      default:
+        return sendJson(res, 404, { error: { message: `no route ${route}` } });
+    }
+  };
+
+  if (existsSync(paths.socketPath)) unlinkSync(paths.socketPath);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(paths.socketPath, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return { deployer, closed, close };
+}
+
+/** One agent per environment: a live pid in the pid file means another agent has it. */
+function claimPidFile(pidFile: string, what: string) {
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    if (pid && pid !== process.pid && alive(pid))
+      throw new UserError(`a deploy agent for ${what} is already running (pid ${pid}, ${pidFile})`);
+  }
+  writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+}
+
+/** A live process, not a zombie: an agent killed with -9 stays a zombie until its (gone) parent reaps it. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
+  }
+}
+
+async function stream(
+  res: http.ServerResponse,
+  run: (onEvent: (e: DeployProgress) => void) => Promise<Release>,
+) {
+  res.writeHead(200, { "content-type": "application/x-ndjson" });
+  const line = (o: unknown) => {
+    if (!res.destroyed) res.write(`${JSON.stringify(o)}\n`);
+  };
+  try {
+    const release = await run((event) => line({ event }));
+    line({ release });
+  } catch (err) {
+    line(errorBody(err));
+  }
+  res.end();
+}
+
+function errorBody(err: unknown) {
+  const e = err as Error & { problems?: unknown; release?: Release };
+  const kind = err instanceof UserError ? "user" : err instanceof OperationError ? "operation" : "internal";
+  return {
+    error: { kind, message: e?.message ?? String(err), problems: e?.problems ?? [], release: e?.release },
+  };
+}
+
+function statusFor(err: unknown): number {
+  if (err instanceof UserError) return 400;
+  if (err instanceof OperationError) return 409;
+  return 500;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown) {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 16 << 20) throw new UserError("request too large");
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UserError("request body is not JSON");
+  }
+}

@@ -1,0 +1,129 @@
+// Talking to an environment's deploy agent over its Unix socket, and starting it when it is not running.
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import http from "node:http";
+import { dirname } from "node:path";
+import { OperationError, UserError } from "../lib/errors.js";
+import type { AgentPaths } from "./agent.js";
+
+export type AgentReply = { status: number; body: unknown };
+
+/** One JSON request; undefined when no agent listens on the socket. */
+export async function callAgent(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<AgentReply | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { socketPath, method, path, headers: { "content-type": "application/json" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // /metrics is text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT" || err.code === "ECONNREFUSED") resolve(undefined);
+      else reject(err);
+    });
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** A streaming request (deploy, rollback): each NDJSON line to onLine; resolves with the last line. */
+export async function streamAgent(
+  socketPath: string,
+  path: string,
+  body: unknown,
+  onLine: (line: Record<string, unknown>) => void,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { socketPath, method: "POST", path, headers: { "content-type": "application/json" } },
+      (res) => {
+        let buf = "";
+        let last: Record<string, unknown> = {};
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          buf += chunk;
+          for (let i = buf.indexOf("\n"); i !== -1; i = buf.indexOf("\n")) {
+            const text = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (!text.trim()) continue;
+            last = JSON.parse(text) as Record<string, unknown>;
+            onLine(last);
+          }
+        });
+        res.on("end", () => {
+          if (res.statusCode !== 200 && !("error" in last)) {
+            try {
+              last = JSON.parse(buf) as Record<string, unknown>;
+            } catch {
+              last = { error: { kind: "internal", message: `agent answered ${res.statusCode}` } };
+            }
+          }
+          resolve(last);
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", (err: NodeJS.ErrnoException) =>
+      reject(new OperationError(`the deploy agent went away: ${err.message}`, { cause: err })),
+    );
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** Starts the agent (detached: it outlives this command) unless one answers; waits until it does. */
+export async function ensureAgent(
+  paths: AgentPaths,
+  command: { file: string; args: string[]; env?: NodeJS.ProcessEnv },
+  timeoutMs = 60_000,
+): Promise<"running" | "started"> {
+  if (await callAgent(paths.socketPath, "GET", "/status")) return "running";
+  mkdirSync(dirname(paths.logFile), { recursive: true, mode: 0o700 });
+  const log = openSync(paths.logFile, "a", 0o600);
+  const child = spawn(command.file, command.args, {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: command.env ?? process.env,
+  });
+  let exited: number | null = null;
+  child.on("exit", (code) => {
+    exited = code ?? 1;
+  });
+  child.unref();
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (await callAgent(paths.socketPath, "GET", "/status").catch(() => undefined)) return "started";
+    if (exited !== null) {
+      const { readFileSync } = await import("node:fs");
+      const tail = readFileSync(paths.logFile, "utf8").trimEnd().split("\n").slice(-15).join("\n");
+      throw new OperationError(`the deploy agent exited with ${exited} while starting:\n${tail}`);
+    }
+  }
+  throw new OperationError(
+    `the deploy agent did not answer within ${timeoutMs / 1000} s (log: ${paths.logFile})`,
+  );
+}
+
+/** Maps an {error} line or body from the agent to the error class it was on the agent's side. */
+export function agentError(body: unknown): Error {
+  const e = (body as { error?: { kind?: string; message?: string; problems?: [] } }).error;
+  const message = e?.message ?? "the deploy agent failed";
+  if (e?.kind === "user") return new UserError(message, e.problems ?? []);
+  return new OperationError(message);
+}

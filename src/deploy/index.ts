@@ -1,0 +1,30 @@
+// Deploy: takes an app spec (slipway.yaml's deploy: section) to running instances — processes or
+// containers behind one small Runtime interface — through slipway's router, with the strategies
+// recreate, rolling, blue-green and canary, health gating, automatic rollback, release records with the
+// router's measured impact, a per-environment lock, and self-healing. The agent (agent.ts) is the
+// long-lived process that holds an environment's routers and instances; the CLI talks to it (client.ts).
+//
+// Invariants: nothing running is touched before every changed service is prepared; a failed deploy
+// leaves the previous release serving and says why; a deploy interrupted by a crash is rolled back when
+// the agent starts again, and its record says so; traffic never goes to a version without ready
+// instances; one deploy per environment at a time.
+export { type Agent, type AgentOptions, type AgentPaths, agentPaths, startAgent } from "./agent.js";
+export { agentError, callAgent, ensureAgent, streamAgent } from "./client.js";
+export { importCompose } from "./compose.js";
+export {
+  type DeployNotice,
+  type DeployProgress,
+  Deployer,
+  type DeployerOptions,
+  type DeployRequest,
+  effectiveWeights,
+  type ReleaseDocument,
+  type SecretResolver,
+} from "./controller.js";
+export { defaultHealth, probeInstance, waitReady } from "./health.js";
+export { createDockerRuntime } from "./runtimes/docker.js";
+export { createMixedRuntime } from "./runtimes/mixed.js";
+export { createProcessRuntime } from "./runtimes/process.js";
+export { resolveDeploySpec, specHash, startLevels } from "./spec.js";
+export { weightsByCount } from "./strategies/index.js";
+export * from "./types.js";
