@@ -4,7 +4,7 @@
 // Progress goes to stderr, results (--json documents) to stdout.
 import { basename } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { loadConfig } from "../config/index.js";
+import { loadConfig, type NotifyConfig } from "../config/index.js";
 import {
   type AgentPaths,
   agentError,
@@ -12,6 +12,7 @@ import {
   callAgent,
   type DeployProgress,
   type DeploySpec,
+  deployEventOf,
   ensureAgent,
   importCompose,
   type ReleaseDocument,
@@ -22,6 +23,7 @@ import {
   streamAgent,
 } from "../deploy/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
+import { Notifier } from "../notify/index.js";
 import { createSecretStore, revealSecrets } from "../secrets/index.js";
 import { openStore, type Release, type Store } from "../store/index.js";
 import {
@@ -264,8 +266,8 @@ type DeployFlags = EnvFlags & {
   dryRun?: boolean;
 };
 
-/** Loads slipway.yaml's deploy: section and resolves it for the environment. */
-export function loadDeploySpec(flags: DeployFlags): DeploySpec {
+/** Loads slipway.yaml's deploy: section and resolves it for the environment (with its notify: section). */
+export function loadDeploySpec(flags: DeployFlags): { spec: DeploySpec; notify?: NotifyConfig } {
   const loaded = loadConfig(flags.config);
   const section = loaded.config.deploy;
   if (!section)
@@ -283,7 +285,7 @@ export function loadDeploySpec(flags: DeployFlags): DeploySpec {
     throw new UserError(
       `--strategy: unknown strategy ${JSON.stringify(flags.strategy)} (one of ${strategyNames.join(", ")})`,
     );
-  return resolveDeploySpec(section, {
+  const spec = resolveDeploySpec(section, {
     env: flags.env,
     configDir: loaded.dir,
     defaultApp: flags.app ?? basename(loaded.dir),
@@ -291,10 +293,11 @@ export function loadDeploySpec(flags: DeployFlags): DeploySpec {
     strategy: flags.strategy as StrategyName | undefined,
     services: flags.service,
   });
+  return { spec, notify: loaded.config.notify };
 }
 
 async function runDeploy(flags: DeployFlags): Promise<number> {
-  const spec = loadDeploySpec(flags);
+  const { spec, notify } = loadDeploySpec(flags);
   if (flags.app && flags.app !== spec.app) spec.app = flags.app;
   if (flags.dryRun) {
     process.stdout.write(`${JSON.stringify(spec, null, 2)}\n`);
@@ -312,6 +315,7 @@ async function runDeploy(flags: DeployFlags): Promise<number> {
       trigger: process.env.GITHUB_ACTIONS || process.env.SLIPWAY_RUN ? "workflow" : "cli",
       actor: localActor(process.env),
       wait: flags.wait,
+      notify,
     },
     flags,
   );
@@ -377,6 +381,16 @@ async function runAgent(flags: {
   }
   const paths = agentPaths(opts.dataDir, flags.app, flags.env);
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  // Deliveries run in the agent, which lives on after the CLI: retries are not cut short by it exiting.
+  const notifier = new Notifier({
+    store,
+    secret: (name, repo) =>
+      createSecretStore(store, existingMasterKey(opts.dataDir, env)).lookup(name, {
+        repo: repo ?? undefined,
+      }),
+    log,
+  });
+  await notifier.start();
   const agent = await startAgent({
     app: flags.app,
     env: flags.env,
@@ -384,6 +398,10 @@ async function runAgent(flags: {
     store,
     dockerHost: flags.dockerHost ?? env.SLIPWAY_DOCKER_HOST,
     log,
+    notify: (notice) => {
+      if (notice.config)
+        void notifier.send(deployEventOf(notice), notice.config as NotifyConfig, { scope: flags.app });
+    },
     secrets: async (names) => {
       const secrets = createSecretStore(store, existingMasterKey(opts.dataDir, env));
       const all = revealSecrets(await secrets.resolve({ repo: flags.app, env: flags.env }));
@@ -394,6 +412,7 @@ async function runAgent(flags: {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   await agent.closed;
+  await notifier.stop();
   await store.close();
   log("agent stopped");
 }

@@ -30,6 +30,8 @@ export type ReleaseDocument = {
   hashes: Record<string, string>;
   /** Services this release rolled out (the others were carried over unchanged). */
   changed: string[];
+  /** slipway.yaml's notify: section at deploy time (kept so a restart can still tell about this release). */
+  notify?: unknown;
 };
 
 export type DeployRequest = {
@@ -41,6 +43,8 @@ export type DeployRequest = {
   actor: string;
   /** Wait for a deploy in progress instead of refusing. */
   wait?: boolean;
+  /** slipway.yaml's notify: section: where deploy events go. */
+  notify?: unknown;
 };
 
 export type DeployProgress = {
@@ -57,6 +61,10 @@ export type DeployNotice = {
   type: "deploy.started" | "deploy.succeeded" | "deploy.failed" | "deploy.rolled_back";
   release: Release;
   strategy: Record<string, StrategyName>;
+  /** The version that served before this release. */
+  previousVersion?: string;
+  /** The notify: section that applies (the request's, or the interrupted release's). */
+  config?: unknown;
 };
 
 /** Resolves secret names to values for this environment; throws a UserError naming the missing ones. */
@@ -207,7 +215,13 @@ export class Deployer {
             "slipway stopped during this deploy; on restart it was rolled back to the last successful release",
         });
         const done = await store.releases.get(r.id);
-        if (done) this.o.notify?.({ type: "deploy.rolled_back", release: done, strategy: {} });
+        if (done)
+          this.o.notify?.({
+            type: "deploy.rolled_back",
+            release: done,
+            strategy: done.strategy as Record<string, StrategyName>,
+            config: (done.spec as ReleaseDocument | undefined)?.notify,
+          });
       }
     }
     const current = await store.releases.current(this.app, this.env);
@@ -388,12 +402,26 @@ export class Deployer {
       version: request.version,
       strategy: strategyOf,
       specHash: specHash(merged),
-      spec: { spec: merged, revisions: {}, hashes: {}, changed: [] } satisfies ReleaseDocument,
+      spec: {
+        spec: merged,
+        revisions: {},
+        hashes: {},
+        changed: [],
+        notify: request.notify,
+      } satisfies ReleaseDocument,
       images: {},
       trigger: request.trigger,
       actor: request.actor,
       phase: "locking",
     });
+    const tell = (type: DeployNotice["type"], r: Release) =>
+      this.o.notify?.({
+        type,
+        release: r,
+        strategy: strategyOf,
+        previousVersion: current?.version ?? undefined,
+        config: request.notify,
+      });
     const abort = new AbortController();
     const active: ActiveDeploy = { release, abort };
     this.active = active;
@@ -427,7 +455,7 @@ export class Deployer {
         "deploy.started",
         `release #${release.number} of ${this.app}/${this.env}${request.version ? ` (${request.version})` : ""} by ${request.actor}`,
       );
-      this.o.notify?.({ type: "deploy.started", release, strategy: strategyOf });
+      tell("deploy.started", release);
 
       // Prepare everything before touching anything.
       await this.phase(release, "preparing");
@@ -467,7 +495,7 @@ export class Deployer {
         revisions[s.name] = rollback?.revisions[s.name] ?? revisionOf(release);
         changed.push(s.name);
       }
-      const doc: ReleaseDocument = { spec: merged, revisions, hashes, changed };
+      const doc: ReleaseDocument = { spec: merged, revisions, hashes, changed, notify: request.notify };
       await store.releases.update(release.id, { images, phase: "rolling out", spec: doc });
       this.slots.resize(merged.maxStarting);
       if (changed.length === 0)
@@ -542,8 +570,8 @@ export class Deployer {
           impact: this.impact(baseline),
         });
         const final = (await store.releases.get(release.id))!;
-        this.o.notify?.({ type: "deploy.failed", release: final, strategy: strategyOf });
-        if (revertOk) this.o.notify?.({ type: "deploy.rolled_back", release: final, strategy: strategyOf });
+        tell("deploy.failed", final);
+        if (revertOk) tell("deploy.rolled_back", final);
         return final;
       }
       this.current = doc;
@@ -556,7 +584,7 @@ export class Deployer {
         `release #${release.number} succeeded (${changed.length} service(s) rolled out)`,
       );
       await emitter.flush();
-      this.o.notify?.({ type: "deploy.succeeded", release: final, strategy: strategyOf });
+      tell("deploy.succeeded", final);
       return final;
     } catch (err) {
       // Failed before anything running was touched (lock, prepare, secrets).
@@ -564,7 +592,7 @@ export class Deployer {
       await emitter.flush();
       await store.releases.finish(release.id, "failed", { error: describe(err), phase: "nothing changed" });
       const final = (await store.releases.get(release.id))!;
-      this.o.notify?.({ type: "deploy.failed", release: final, strategy: strategyOf });
+      tell("deploy.failed", final);
       if (err instanceof UserError || err instanceof OperationError) {
         (err as Error & { release?: Release }).release = final;
         throw err;
@@ -1050,7 +1078,10 @@ export class Deployer {
       if (m.service !== s.name || !m.info.address) continue;
       if (m.state === "starting") continue;
       const host = m.info.address.host.includes(":") ? `[${m.info.address.host}]` : m.info.address.host;
-      backends[m.revision] = [...(backends[m.revision] ?? []), { id: m.id, url: `http://${host}:${m.info.address.port}` }];
+      backends[m.revision] = [
+        ...(backends[m.revision] ?? []),
+        { id: m.id, url: `http://${host}:${m.info.address.port}` },
+      ];
       if (m.state === "ready") serving.set(m.revision, (serving.get(m.revision) ?? 0) + 1);
     }
     const weights = effectiveWeights(s.weights, serving);

@@ -22,6 +22,7 @@ export {
   type SecretResolver,
 } from "./controller.js";
 export { defaultHealth, probeInstance, waitReady } from "./health.js";
+export { deployEventOf } from "./notice.js";
 export { createDockerRuntime } from "./runtimes/docker.js";
 export { createMixedRuntime } from "./runtimes/mixed.js";
 export { createProcessRuntime } from "./runtimes/process.js";
