@@ -3,7 +3,23 @@
 // driven by the runner domain's engine with legs queued for runners (the server's own or remote ones).
 // Invariants: a leg recorded as finished is never run again (re-runs carry over what they do not
 // re-run; a restarted server drives unfinished runs again from what is recorded); every leg ends in a
-// definite state with a reason; a webhook delivery starts runs at most once.
+// definite state with a reason; a webhook delivery starts runs at most once. A finished run is handed
+// to the Notifier (server rules and the repository's slipway.yaml at the run's commit) without waiting
+// for any receiver; a bad `notify:` section is a warning on the run, never its failure.
 export { type BackgroundOptions, runBackground } from "./background.js";
 export { RunnerApi } from "./runner-api.js";
-export { type CiEvent, type CiOptions, CiService, type RerunRequest } from "./service.js";
+export {
+  branchOf,
+  jobSummaries,
+  previousConclusion,
+  pullRequestOfRun,
+  type RunEventInput,
+  runEventOf,
+} from "./run-event.js";
+export {
+  type CiEvent,
+  type CiOptions,
+  CiService,
+  type RerunRequest,
+  type RunNotifyOptions,
+} from "./service.js";

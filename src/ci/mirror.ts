@@ -120,6 +120,28 @@ export async function commitInfo(
   return { message: message.trim(), author, email, timestamp: timestamp.trim() };
 }
 
+/**
+ * A file's text at a commit, or undefined when the commit has no such file. Larger than `maxBytes` is
+ * an OperationError: a configuration file that big is a mistake, not something to load.
+ */
+export async function readFileAt(
+  dir: string,
+  sha: string,
+  path: string,
+  maxBytes = 1024 * 1024,
+): Promise<string | undefined> {
+  const spec = `${sha}:${path}`;
+  const type = await exec("git", ["cat-file", "-t", spec], { cwd: dir }).then(
+    (r) => r.stdout.trim(),
+    () => undefined,
+  );
+  if (type !== "blob") return undefined;
+  const size = Number((await git(["cat-file", "-s", spec], dir)).trim());
+  if (size > maxBytes)
+    throw new OperationError(`${path} at ${sha.slice(0, 7)} has ${size} bytes (limit ${maxBytes})`);
+  return git(["cat-file", "blob", spec], dir);
+}
+
 /** The branch HEAD names (a mirror's default branch), if any. */
 export async function symbolicHead(dir: string): Promise<string | undefined> {
   try {

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, join } from "node:path";
 import { coerceToString, type Json } from "../expressions/index.js";
-import { formatProblem, OperationError, UserError } from "../lib/errors.js";
+import { describeError, formatProblem, OperationError, UserError } from "../lib/errors.js";
+import { type Notifier, type NotifyConfig, parseNotifySection } from "../notify/index.js";
 import {
   ConcurrencyGroups,
   dispatchInputValues,
@@ -60,10 +61,12 @@ import {
   createMirror,
   fetchMirror,
   filesOfCommit,
+  readFileAt,
   refHeads,
   resolveRef,
   symbolicHead,
 } from "./mirror.js";
+import { previousConclusion, runEventOf } from "./run-event.js";
 
 const zeroSha = "0000000000000000000000000000000000000000";
 
@@ -82,8 +85,27 @@ export type CiOptions = {
   secrets?: SecretStore;
   /** Seals the secrets inside queued job specs, so the database never holds them in clear. */
   masterKey?: MasterKey;
+  /** Notifications of finished runs; without it, none are sent. */
+  notify?: RunNotifyOptions;
   log?: (line: string) => void;
 };
+
+export type RunNotifyOptions = {
+  /** Records deliveries and delivers them in the background (started and stopped by its owner). */
+  notifier: Notifier;
+  /** The server's own rules and channels (`slipway serve --notify-config`). */
+  config?: NotifyConfig;
+  /** The link to a run in notifications. */
+  runUrl?: (runId: number) => string | undefined;
+};
+
+/** A repository's `notify:` section at a commit; `warning` when it could not be used. */
+type RepoNotify = { config?: NotifyConfig; warning?: string };
+
+/** Where a repository's notification rules live, in the order looked for. */
+const configFiles = ["slipway.yaml", "slipway.yml"];
+/** How long a run's end waits to learn whether its slipway.yaml has a bad `notify:` (to say so on it). */
+const notifyConfigWaitMs = 5000;
 
 export type CiEvent =
   | { type: "run"; runId: number; status: string; conclusion: string | null }
@@ -143,6 +165,10 @@ export class CiService {
   private readonly globalSlots: Semaphore;
   private readonly repoSlots = new Map<number, Semaphore>();
   private readonly finishedWaiters = new Map<number, Set<() => void>>();
+  /** Notifications being built (not delivered: that is the Notifier's, in the background). */
+  private readonly notifying = new Set<Promise<void>>();
+  /** Per repository and commit (commits do not change); a few recent ones. */
+  private readonly repoNotify = new Map<string, Promise<RepoNotify>>();
   private stopping = false;
 
   constructor(opts: CiOptions) {
@@ -322,6 +348,7 @@ export class CiService {
             deliveryId: deliveryId ?? null,
           }),
         );
+        this.notifyFinished(runs[runs.length - 1].id);
         continue;
       }
       if (!onlyWorkflow && !matchWorkflowTrigger(wf.events, event).matched) continue;
@@ -442,6 +469,8 @@ export class CiService {
     const repo = await this.store.repos.get(run.repoId);
     if (!repo) return;
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    // Read while the run runs, so that its end does not wait for it.
+    if (this.opts.notify) void this.repoNotifyConfig(repo, run.sha);
     const root = await checkoutWorkflows(mirror, run.sha, join(this.dataDir, "workflows"));
     let workflow: WorkflowFile;
     try {
@@ -519,13 +548,122 @@ export class CiService {
   }
 
   private async finishRun(run: Run, conclusion: Status, reason?: string): Promise<void> {
+    // A `notify:` section that cannot be used is said on the run (its notifications are not sent), in
+    // the same write that completes it; the run's own result never depends on it.
+    const warning = await this.notifyWarning(run);
+    const why = [reason, warning ? `warning: ${warning}` : undefined].filter(Boolean).join("\n");
     await this.store.runs.update(run.id, {
       status: "completed",
       conclusion,
       finishedAt: Date.now(),
-      ...(reason ? { reason } : {}),
+      ...(why ? { reason: why } : {}),
     });
     this.emit({ type: "run", runId: run.id, status: "completed", conclusion });
+    this.notifyFinished(run.id);
+  }
+
+  // --- notifications ---
+
+  /** The `notify:` section of the repository's slipway.yaml at `sha`, read from the mirror once. */
+  private repoNotifyConfig(repo: Repo, sha: string): Promise<RepoNotify> {
+    const key = `${repo.id}:${sha}`;
+    let p = this.repoNotify.get(key);
+    if (!p) {
+      p = (async (): Promise<RepoNotify> => {
+        const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+        for (const file of configFiles) {
+          let text: string | undefined;
+          try {
+            text = await readFileAt(mirror, sha, file);
+          } catch (err) {
+            return { warning: `cannot read ${file} at ${sha.slice(0, 7)}: ${describeError(err)}` };
+          }
+          if (text === undefined) continue;
+          try {
+            return { config: parseNotifySection(text, file) };
+          } catch (err) {
+            if (!(err instanceof UserError)) throw err;
+            return {
+              warning: `${file} at ${sha.slice(0, 7)} has an invalid notify: section; the repository's notifications are not sent:\n${describeError(err)}`,
+            };
+          }
+        }
+        return {};
+      })().catch((err) => ({ warning: `cannot read the notify: section: ${describeError(err)}` }));
+      this.repoNotify.set(key, p);
+      // Keep the few most recent commits.
+      while (this.repoNotify.size > 64) this.repoNotify.delete(this.repoNotify.keys().next().value!);
+    }
+    return p;
+  }
+
+  /**
+   * The `notify:` section of a repository's slipway.yaml at the head of its default branch (fetched
+   * first), for `slipway notify test --repo`. A section that cannot be used is a UserError.
+   */
+  async repoNotifyConfigAtHead(name: string): Promise<NotifyConfig | undefined> {
+    const repo = await this.repoByName(name);
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    await this.fetch(mirror).catch((err) => this.log(`fetch ${repo.name}: ${describeError(err)}`));
+    const sha = await resolveRef(mirror, `refs/heads/${repo.branch}`);
+    if (!sha) throw new UserError(`${repo.name} has no branch ${repo.branch}`);
+    const r = await this.repoNotifyConfig(repo, sha);
+    if (r.warning) throw new UserError(r.warning);
+    return r.config;
+  }
+
+  private async notifyWarning(run: Run): Promise<string | undefined> {
+    if (!this.opts.notify) return undefined;
+    try {
+      const repo = await this.store.repos.get(run.repoId);
+      if (!repo) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<RepoNotify>((resolve) => {
+        timer = setTimeout(() => resolve({}), notifyConfigWaitMs);
+      });
+      const r = await Promise.race([this.repoNotifyConfig(repo, run.sha), late]);
+      clearTimeout(timer);
+      if (r.warning) this.log(`run ${run.id}: ${r.warning}`);
+      return r.warning;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Hands the finished run to the Notifier for the server's rules and the repository's. Returns at once:
+   * the event is built in the background (a few store reads) and delivered later still; nothing here
+   * can fail or slow the run. `stop` waits for the events being built.
+   */
+  private notifyFinished(runId: number): void {
+    const notify = this.opts.notify;
+    if (!notify) return;
+    const p = (async () => {
+      const run = await this.store.runs.get(runId);
+      if (run?.status !== "completed") return;
+      const repo = await this.store.repos.get(run.repoId);
+      if (!repo) return;
+      const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+      const [jobs, commit, previous, repoNotify] = await Promise.all([
+        this.store.jobs.list(run.id, run.attempt),
+        commitInfo(mirror, run.sha).catch(() => undefined),
+        previousConclusion(this.store, run),
+        this.repoNotifyConfig(repo, run.sha),
+      ]);
+      const event = runEventOf({
+        run,
+        repository: repo.name,
+        jobs,
+        commit,
+        previousConclusion: previous,
+        runUrl: notify.runUrl?.(run.id),
+      });
+      await notify.notifier.send(event, notify.config, { scope: null });
+      if (repoNotify.config) await notify.notifier.send(event, repoNotify.config, { scope: repo.name });
+    })()
+      .catch((err) => this.log(`run ${runId}: cannot notify: ${describeError(err)}`))
+      .finally(() => this.notifying.delete(p));
+    this.notifying.add(p);
   }
 
   /** Records the jobs the graph decided without running them (skipped, cancelled before start, failed to plan). */
@@ -1017,6 +1155,9 @@ export class CiService {
     }, graceMs);
     await Promise.allSettled(all.map((a) => a.done));
     clearTimeout(timer);
+    // The events of the runs that just ended are recorded before the store closes; delivering them is
+    // the Notifier's (pending ones resume at the next start).
+    while (this.notifying.size > 0) await Promise.allSettled([...this.notifying]);
   }
 
   get activeRuns(): number {

@@ -11,8 +11,8 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "slipway", "config.json");
 }
 
-export function readConfig(): { server?: string; token?: string } {
-  const p = configPath();
+export function readConfig(env: NodeJS.ProcessEnv = process.env): { server?: string; token?: string } {
+  const p = configPath(env);
   if (!existsSync(p)) return {};
   try {
     return JSON.parse(readFileSync(p, "utf8"));
@@ -29,16 +29,27 @@ export function writeConfig(config: { server?: string; token?: string }): string
   return p;
 }
 
+/**
+ * The server the CLI would talk to (flag, SLIPWAY_SERVER, then `slipway login`), or undefined: for
+ * commands that also work on a local data directory, to pick which.
+ */
+export function configuredServer(
+  flags: ClientFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  return flags.server || env.SLIPWAY_SERVER || readConfig(env).server || undefined;
+}
+
 export class ApiClient {
   readonly server: string;
   private readonly token?: string;
-  constructor(flags: ClientFlags) {
-    const config = readConfig();
-    const server = flags.server ?? process.env.SLIPWAY_SERVER ?? config.server;
+  constructor(flags: ClientFlags, env: NodeJS.ProcessEnv = process.env) {
+    const config = readConfig(env);
+    const server = flags.server ?? env.SLIPWAY_SERVER ?? config.server;
     if (!server)
       throw new UserError("no server: pass --server URL, set SLIPWAY_SERVER or run `slipway login`");
     this.server = server.replace(/\/+$/, "");
-    this.token = flags.token ?? process.env.SLIPWAY_TOKEN ?? config.token;
+    this.token = flags.token ?? env.SLIPWAY_TOKEN ?? config.token;
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {

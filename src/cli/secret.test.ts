@@ -1,6 +1,7 @@
-// `slipway secret …` and `slipway notify …` on a local data directory (SQLite) and on PostgreSQL: values
-// from stdin only, never printed; the delivery log and test messages against a real local receiver.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+// `slipway secret …` and `slipway notify …` on a local data directory (SQLite) and on PostgreSQL, and
+// against a running server: values from stdin only, never printed; the delivery log and test messages
+// against a real local receiver.
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperationError, UserError } from "../lib/errors.js";
 import { type Receiver, startReceiver } from "../notify/testing.js";
 import { createSecretStore, loadMasterKey } from "../secrets/index.js";
+import { type RunningServer, startServer } from "../server/index.js";
 import { openStore } from "../store/index.js";
 import { createTestDatabase, type TestDatabase, testBackends } from "../store/testing.js";
 import { registerNotify, runNotifyDeliveries, runNotifyTest } from "./notify.js";
@@ -212,5 +214,122 @@ describe("slipway notify", () => {
       { from: "user" },
     );
     expect(JSON.parse(out.out())).toHaveLength(1);
+  });
+});
+
+describe("slipway secret and notify against a running server", () => {
+  let dir: string;
+  let server: RunningServer;
+  let receiver: Receiver;
+  let admin: string;
+  let viewer: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "slipway-cli-remote-"));
+    receiver = await startReceiver(() => ({ status: 200 }));
+    writeFileSync(
+      join(dir, "notify.yaml"),
+      `channels:\n  ops: { webhook: { url: "${receiver.url}/ops" } }\n`,
+    );
+    server = await startServer({
+      listen: "127.0.0.1:0",
+      dataDir: join(dir, "data"),
+      localRunners: 0,
+      notifyConfig: join(dir, "notify.yaml"),
+    });
+    admin = server.adminToken!;
+    viewer = (await server.store.tokens.create("watcher", "viewer")).token;
+  });
+  afterAll(async () => {
+    await server?.stop(1000);
+    await receiver?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("sets from stdin, lists metadata only, removes, and audits through /api/v1/secrets", async () => {
+    const flags = { server: server.url, token: admin };
+    const set = io(pem);
+    expect(await runSecretSet("DEPLOY_KEY", { ...flags, repo: "acme/api" }, set)).toBe(0);
+    expect(set.err()).toBe(
+      `created secret DEPLOY_KEY (repo acme/api, ${pem.length} bytes) on ${server.url}\n`,
+    );
+    expect(await runSecretSet("BLOB", flags, io(binary))).toBe(0);
+    const secrets = createSecretStore(server.store, loadMasterKey({ dataDir: join(dir, "data") }));
+    expect((await secrets.lookup("DEPLOY_KEY", { repo: "acme/api" }))?.reveal()).toBe(pem);
+    expect((await secrets.lookup("BLOB"))?.revealBytes().equals(binary)).toBe(true);
+
+    const json = io();
+    expect(await runSecretList({ ...flags, json: true }, json)).toBe(0);
+    const listed = JSON.parse(json.out());
+    expect(
+      listed.map((s: { name: string; scope: string; updatedBy: string }) => [s.name, s.scope, s.updatedBy]),
+    ).toEqual([
+      ["BLOB", "global", "admin"],
+      ["DEPLOY_KEY", "repo acme/api", "admin"],
+    ]);
+    const human = io();
+    await runSecretList({ ...flags, repo: "acme/api" }, human);
+    expect(human.out()).toMatch(
+      /^NAME +SCOPE +UPDATED +BY\nDEPLOY_KEY +repo acme\/api +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +admin\n$/,
+    );
+    for (const o of [json.out(), human.out()]) expect(o).not.toContain("BEGIN KEY");
+
+    await expect(runSecretRemove("DEPLOY_KEY", flags, io())).rejects.toThrow(
+      /no secret DEPLOY_KEY in that scope/,
+    );
+    expect(await runSecretRemove("DEPLOY_KEY", { ...flags, repo: "acme/api" }, io())).toBe(0);
+    const audit = io();
+    await runSecretAudit("DEPLOY_KEY", { ...flags, json: true }, audit);
+    expect(JSON.parse(audit.out()).map((e: { action: string }) => e.action)).toEqual([
+      "secret.remove",
+      "secret.set",
+    ]);
+  });
+
+  it("refuses tokens without the role, and unknown tokens, and changes nothing", async () => {
+    const low = await runSecretSet("NOPE", { server: server.url, token: viewer }, io("x")).catch(
+      (e: unknown) => e,
+    );
+    expect(low).toBeInstanceOf(OperationError);
+    expect((low as Error).message).toMatch(/403|needs the admin role; the token has viewer/);
+    const bogus = await runSecretList({ server: server.url, token: "slw_bogus" }, io()).catch(
+      (e: unknown) => e,
+    );
+    expect((bogus as Error).message).toMatch(/a valid API token is required/);
+    expect((await server.store.secrets.list()).map((s) => s.name)).not.toContain("NOPE");
+  });
+
+  it("uses the server of `slipway login`, unless --data-dir says local; not both", async () => {
+    const config = mkdtempSync(join(dir, "config-"));
+    mkdirSync(join(config, "slipway"));
+    writeFileSync(
+      join(config, "slipway", "config.json"),
+      JSON.stringify({ server: server.url, token: admin }),
+    );
+    const env = { XDG_CONFIG_HOME: config };
+    expect(await runSecretSet("VIA_LOGIN", {}, io("v", env))).toBe(0);
+    expect((await server.store.secrets.list()).map((s) => s.name)).toContain("VIA_LOGIN");
+    const local = io("", env);
+    await runSecretList({ dataDir: join(dir, "local") }, local);
+    expect(local.err()).toBe("no secrets\n");
+    await expect(runSecretList({ server: server.url, dataDir: join(dir, "local") }, io())).rejects.toThrow(
+      /--server works on a running server, --data-dir\/--database on a local store/,
+    );
+  });
+
+  it("notify test and notify deliveries work on the server's channels and log", async () => {
+    const flags = { server: server.url, token: admin };
+    const sent = io();
+    expect(await runNotifyTest("ops", flags, sent)).toBe(0);
+    expect(sent.err()).toMatch(/test message delivered to ops \(delivery \d+\)/);
+    expect(receiver.requests.at(-1)?.path).toBe("/ops");
+    await expect(runNotifyTest("nope", flags, io())).rejects.toThrow(/no channel 'nope'/);
+    const log = io();
+    await runNotifyDeliveries({ server: server.url, token: viewer, json: true }, log);
+    expect(JSON.parse(log.out())).toEqual([
+      expect.objectContaining({ channel: "ops", status: "delivered", eventType: "test" }),
+    ]);
+    const table = io();
+    await runNotifyDeliveries({ server: server.url, token: viewer }, table);
+    expect(table.out()).toMatch(/ops +test +delivered +1\n$/);
   });
 });

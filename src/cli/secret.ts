@@ -1,6 +1,8 @@
-// `slipway secret set|list|rm|audit`: the secret store of a local server data directory (or its
-// PostgreSQL database), like `slipway serve` opens it. The value of `set` comes from stdin, never from
-// the command line (argv is visible in `ps` and shell history); no command prints a value.
+// `slipway secret set|list|rm|audit`: the secret store of a running server (through /api/v1/secrets, with
+// --server or the server of SLIPWAY_SERVER / `slipway login`), or of a local server data directory (or its
+// PostgreSQL database) like `slipway serve` opens it (with --data-dir / --database, or when no server is
+// configured). The value of `set` comes from stdin, never from the command line (argv is visible in `ps`
+// and shell history); no command prints a value, and the server never returns one.
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
@@ -11,9 +13,12 @@ import {
   describeScope,
   loadMasterKey,
   normalizeScope,
+  type SecretInfo,
   type SecretStore,
 } from "../secrets/index.js";
+import type { AuditEntry } from "../store/index.js";
 import { openStore, type Store } from "../store/index.js";
+import { ApiClient, type ClientFlags, configuredServer } from "./client.js";
 
 export type SecretIo = {
   stdout: (s: string) => void;
@@ -31,6 +36,31 @@ export const secretProcessIo = (): SecretIo => ({
 
 export type StoreFlags = { dataDir?: string; database?: string };
 export type ScopeFlags = { repo?: string; env?: string };
+/** Where a command works: a server (--server, --token) or a local store (--data-dir, --database). */
+export type TargetFlags = StoreFlags & ClientFlags;
+
+/**
+ * The server a command talks to, or undefined for the local store: --data-dir or --database choose the
+ * local store; otherwise --server, SLIPWAY_SERVER or the server of `slipway login`, when there is one.
+ */
+export function remoteClient(flags: TargetFlags, env: NodeJS.ProcessEnv): ApiClient | undefined {
+  if (flags.dataDir !== undefined || flags.database !== undefined) {
+    if (flags.server !== undefined)
+      throw new UserError(
+        "--server works on a running server, --data-dir/--database on a local store: give one of them",
+      );
+    return undefined;
+  }
+  return configuredServer(flags, env) ? new ApiClient(flags, env) : undefined;
+}
+
+function scopeQuery(scope: { repo?: string | null; env?: string | null }): string {
+  const q = new URLSearchParams();
+  if (scope.repo) q.set("repo", scope.repo);
+  if (scope.env) q.set("env", scope.env);
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
 
 /** The server's data directory and database, as `slipway serve` resolves them. */
 export function localStoreOptions(
@@ -101,12 +131,30 @@ function table(rows: string[][]): string {
 
 export async function runSecretSet(
   name: string,
-  flags: StoreFlags & ScopeFlags & { json?: boolean },
+  flags: TargetFlags & ScopeFlags & { json?: boolean },
   io: SecretIo,
 ): Promise<number> {
   const scope = normalizeScope({ repo: flags.repo, env: flags.env });
+  const client = remoteClient(flags, io.env);
   const value = await readStdin(io);
   try {
+    if (client) {
+      if (value.length === 0) throw new UserError(`secret ${name}: the value is empty (stdin had nothing)`);
+      // Base64: any bytes (binary keys, CRLF, trailing newlines) arrive as they were read.
+      const r = await client.request<{ created: boolean }>("POST", "/api/v1/secrets", {
+        name,
+        value_base64: value.toString("base64"),
+        ...(scope.repo ? { repo: scope.repo } : {}),
+        ...(scope.env ? { env: scope.env } : {}),
+      });
+      const where = describeScope(scope);
+      if (flags.json) io.stdout(`${JSON.stringify({ name, ...scope, scope: where, created: r.created })}\n`);
+      else
+        io.stderr(
+          `${r.created ? "created" : "updated"} secret ${name} (${where}, ${value.length} bytes) on ${client.server}\n`,
+        );
+      return 0;
+    }
     return await withLocalStore(flags, io.env, async (store, dataDir) => {
       const secrets = openSecrets(store, dataDir, io.env);
       if (secrets.key?.created)
@@ -127,37 +175,51 @@ export async function runSecretSet(
 }
 
 export async function runSecretList(
-  flags: StoreFlags & ScopeFlags & { json?: boolean },
+  flags: TargetFlags & ScopeFlags & { json?: boolean },
   io: SecretIo,
 ): Promise<number> {
-  return withLocalStore(flags, io.env, async (store, dataDir) => {
-    // Listing decrypts nothing; the key is not needed (and not created).
-    const secrets = createSecretStore(store, existingMasterKey(dataDir, io.env));
-    const list = await secrets.list({ repo: flags.repo, env: flags.env });
-    if (flags.json) {
-      io.stdout(`${JSON.stringify(list, null, 2)}\n`);
-      return 0;
-    }
-    if (list.length === 0) {
-      io.stderr("no secrets\n");
-      return 0;
-    }
-    io.stdout(
-      table([
-        ["NAME", "SCOPE", "UPDATED", "BY"],
-        ...list.map((s) => [s.name, s.scope, when(s.updatedAt), s.updatedBy]),
-      ]),
-    );
+  const client = remoteClient(flags, io.env);
+  const list = client
+    ? (await client.request<{ secrets: SecretInfo[] }>("GET", `/api/v1/secrets${scopeQuery(flags)}`)).secrets
+    : await withLocalStore(flags, io.env, async (store, dataDir) => {
+        // Listing decrypts nothing; the key is not needed (and not created).
+        const secrets = createSecretStore(store, existingMasterKey(dataDir, io.env));
+        return secrets.list({ repo: flags.repo, env: flags.env });
+      });
+  if (flags.json) {
+    io.stdout(`${JSON.stringify(list, null, 2)}\n`);
     return 0;
-  });
+  }
+  if (list.length === 0) {
+    io.stderr("no secrets\n");
+    return 0;
+  }
+  io.stdout(
+    table([
+      ["NAME", "SCOPE", "UPDATED", "BY"],
+      ...list.map((s) => [s.name, s.scope, when(s.updatedAt), s.updatedBy]),
+    ]),
+  );
+  return 0;
 }
 
 export async function runSecretRemove(
   name: string,
-  flags: StoreFlags & ScopeFlags & { json?: boolean },
+  flags: TargetFlags & ScopeFlags & { json?: boolean },
   io: SecretIo,
 ): Promise<number> {
   const scope = normalizeScope({ repo: flags.repo, env: flags.env });
+  const client = remoteClient(flags, io.env);
+  if (client) {
+    // A 404 (no such secret in that scope) is the client's UserError.
+    const r = await client.request<{ removed: boolean }>(
+      "DELETE",
+      `/api/v1/secrets/${encodeURIComponent(name)}${scopeQuery(scope)}`,
+    );
+    if (flags.json) io.stdout(`${JSON.stringify({ name, ...scope, removed: r.removed })}\n`);
+    else io.stderr(`removed secret ${name} (${describeScope(scope)}) on ${client.server}\n`);
+    return 0;
+  }
   return withLocalStore(flags, io.env, async (store, dataDir) => {
     const secrets = createSecretStore(store, existingMasterKey(dataDir, io.env));
     const removed = await secrets.remove({ name, scope, actor: localActor(io.env) });
@@ -170,25 +232,28 @@ export async function runSecretRemove(
 
 export async function runSecretAudit(
   name: string | undefined,
-  flags: StoreFlags & { json?: boolean; limit?: string },
+  flags: TargetFlags & { json?: boolean; limit?: string },
   io: SecretIo,
 ): Promise<number> {
   const limit = flags.limit === undefined ? 100 : Number(flags.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit must be a positive whole number`);
-  return withLocalStore(flags, io.env, async (store, dataDir) => {
-    const secrets = createSecretStore(store, existingMasterKey(dataDir, io.env));
-    const entries = await secrets.audit({ name, limit });
-    if (flags.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
-    else if (entries.length === 0) io.stderr("no changes recorded\n");
-    else
-      io.stdout(
-        table([
-          ["WHEN", "WHO", "ACTION", "NAME", "SCOPE"],
-          ...entries.map((e) => [when(e.at), e.actor, e.action, e.subject, describeScope(e)]),
-        ]),
+  const client = remoteClient(flags, io.env);
+  const query = new URLSearchParams({ limit: String(limit), ...(name ? { name } : {}) });
+  const entries = client
+    ? (await client.request<{ audit: AuditEntry[] }>("GET", `/api/v1/secrets/audit?${query}`)).audit
+    : await withLocalStore(flags, io.env, async (store, dataDir) =>
+        createSecretStore(store, existingMasterKey(dataDir, io.env)).audit({ name, limit }),
       );
-    return 0;
-  });
+  if (flags.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
+  else if (entries.length === 0) io.stderr("no changes recorded\n");
+  else
+    io.stdout(
+      table([
+        ["WHEN", "WHO", "ACTION", "NAME", "SCOPE"],
+        ...entries.map((e) => [when(e.at), e.actor, e.action, e.subject, describeScope(e)]),
+      ]),
+    );
+  return 0;
 }
 
 /** The master key when there is one; commands that decrypt nothing work without (and create none). */
@@ -202,13 +267,21 @@ export function existingMasterKey(dataDir: string, env: NodeJS.ProcessEnv) {
 }
 
 // Commander's inferred types cannot follow options added by a helper; the actions declare their flags.
-function storeOptions(cmd: any): any {
+export function storeOptions(cmd: any): any {
   return cmd
     .option(
-      "--data-dir <dir>",
-      "the server's data directory (env SLIPWAY_DATA_DIR; default: as slipway serve)",
+      "--server <url>",
+      "a running server (env SLIPWAY_SERVER; default: the one of `slipway login`, if any)",
     )
-    .option("--database <url>", "postgres://… when the server uses PostgreSQL (env SLIPWAY_DATABASE)")
+    .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
+    .option(
+      "--data-dir <dir>",
+      "instead of a server: its data directory (env SLIPWAY_DATA_DIR; default: as slipway serve)",
+    )
+    .option(
+      "--database <url>",
+      "instead of a server: postgres://… when it uses PostgreSQL (env SLIPWAY_DATABASE)",
+    )
     .option("--json", "print JSON");
 }
 
@@ -231,21 +304,21 @@ export function registerSecret(program: Command, io: () => SecretIo = secretProc
         .description("create or replace a secret; the value is read from stdin (never from the command line)")
         .argument("<name>", "A-Z, 0-9 and _, not starting with a digit or GITHUB_"),
     ),
-  ).action(async (name: string, flags: StoreFlags & ScopeFlags & { json?: boolean }) => {
+  ).action(async (name: string, flags: TargetFlags & ScopeFlags & { json?: boolean }) => {
     process.exitCode = await runSecretSet(name, flags, io());
   });
   storeOptions(
     scopeOptions(
       secret.command("list").description("names, scopes and who changed them when (never values)"),
     ),
-  ).action(async (flags: StoreFlags & ScopeFlags & { json?: boolean }) => {
+  ).action(async (flags: TargetFlags & ScopeFlags & { json?: boolean }) => {
     process.exitCode = await runSecretList(flags, io());
   });
   storeOptions(
     scopeOptions(
       secret.command("rm").description("delete a secret of exactly this scope").argument("<name>"),
     ),
-  ).action(async (name: string, flags: StoreFlags & ScopeFlags & { json?: boolean }) => {
+  ).action(async (name: string, flags: TargetFlags & ScopeFlags & { json?: boolean }) => {
     process.exitCode = await runSecretRemove(name, flags, io());
   });
   storeOptions(
@@ -254,7 +327,7 @@ export function registerSecret(program: Command, io: () => SecretIo = secretProc
       .description("the audit log of secret changes: who, what, when (never values)")
       .argument("[name]", "only this secret")
       .option("--limit <n>", "at most this many entries", "100"),
-  ).action(async (name: string | undefined, flags: StoreFlags & { json?: boolean; limit?: string }) => {
+  ).action(async (name: string | undefined, flags: TargetFlags & { json?: boolean; limit?: string }) => {
     process.exitCode = await runSecretAudit(name, flags, io());
   });
 }

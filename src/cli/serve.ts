@@ -39,6 +39,14 @@ export function registerServe(program: Command): void {
     .option("--local-runners <n>", "legs the server runs itself at once (0: only remote runners)")
     .option("--local-labels <labels>", "runs-on labels the server's own runner takes (default: any)")
     .option("--shutdown-grace <seconds>", "on SIGTERM, how long running steps may finish", "30")
+    .option(
+      "--notify-config <file>",
+      "the server's notification channels and rules: YAML shaped like slipway.yaml's notify: section (env SLIPWAY_NOTIFY_CONFIG)",
+    )
+    .option(
+      "--public-url <url>",
+      "the URL people reach this server at, for links in notifications (env SLIPWAY_PUBLIC_URL; default: the listen URL)",
+    )
     .action(async (flags) => {
       const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "server"));
       const server = await startServer({
@@ -53,6 +61,14 @@ export function registerServe(program: Command): void {
           .map((l) => l.trim())
           .filter(Boolean),
         leaseMs: positiveInt("SLIPWAY_LEASE_MS", process.env.SLIPWAY_LEASE_MS),
+        notifyConfig: flags.notifyConfig ?? (process.env.SLIPWAY_NOTIFY_CONFIG || undefined),
+        publicUrl: flags.publicUrl ?? (process.env.SLIPWAY_PUBLIC_URL || undefined),
+        notifyTimeoutMs: positiveInt("SLIPWAY_NOTIFY_TIMEOUT_MS", process.env.SLIPWAY_NOTIFY_TIMEOUT_MS),
+        notifyRetryMs: positiveInt("SLIPWAY_NOTIFY_RETRY_MS", process.env.SLIPWAY_NOTIFY_RETRY_MS),
+        notifyMaxAttempts: positiveInt(
+          "SLIPWAY_NOTIFY_MAX_ATTEMPTS",
+          process.env.SLIPWAY_NOTIFY_MAX_ATTEMPTS,
+        ),
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stderr.write(

@@ -42,7 +42,10 @@ export type RunEvent = {
   pullRequest?: PullRequestInfo;
   jobs: JobSummary[];
   conclusion: Conclusion;
-  /** The conclusion of the previous completed run of this workflow on this branch: makes `run.fixed`. */
+  /**
+   * The conclusion of the previous finished run of this workflow on this branch (null: there was none).
+   * A success after a failed or cancelled one is `run.fixed`.
+   */
   previousConclusion?: Conclusion | null;
   startedAt?: number;
   finishedAt?: number;
@@ -86,13 +89,19 @@ export type NotifyEvent = RunEvent | DeployEvent;
 
 /**
  * The event types an event counts as, broadest first: every finished run is `run.completed`; a failed
- * one is also `run.failed`; a success after a failure is also `run.fixed`. A deploy event is its type.
+ * one is also `run.failed`; a success after a run that did not succeed (failed or cancelled; a skipped
+ * run proves nothing either way, and a first run has nothing to fix) is also `run.fixed`. A deploy
+ * event is its type.
  */
 export function eventTypesOf(event: NotifyEvent): NotifyEventType[] {
   if (event.kind === "deploy") return [event.type];
   const types: NotifyEventType[] = ["run.completed"];
   if (event.conclusion === "failure") types.push("run.failed");
-  else if (event.conclusion === "success" && event.previousConclusion === "failure") types.push("run.fixed");
+  else if (
+    event.conclusion === "success" &&
+    (event.previousConclusion === "failure" || event.previousConclusion === "cancelled")
+  )
+    types.push("run.fixed");
   return types;
 }
 

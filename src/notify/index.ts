@@ -6,13 +6,16 @@
 // one channel keep their order; a failed attempt is retried with exponential backoff up to a limit, and
 // every delivery ends `delivered` or `failed` with its attempts and last error in the log; untrusted
 // text (PR titles, branch names, commit messages) is escaped for Slack and clipped to Block Kit's
-// limits; webhook requests carry an HMAC-SHA256 signature over timestamp and body.
+// limits; webhook requests carry an HMAC-SHA256 signature over timestamp and body. Rules come from the
+// server's own file and from each repository's slipway.yaml, both validated with file:line:col.
 export {
   blockKitLimits,
   fallbackTextLimit,
   type SlackMessage,
   validateBlockKit,
 } from "./block-kit.js";
+export type { NotifyConfig } from "../config/index.js";
+export { loadNotifyFile, parseNotifyFile, parseNotifySection } from "./config.js";
 export { escapeClip, escapeSlack, slackLink } from "./escape.js";
 export {
   type Conclusion,

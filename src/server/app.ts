@@ -1,11 +1,13 @@
 // The HTTP face of the CI service: webhooks (checked by signature), the REST API under /api/v1 (checked
-// by role), the runner protocol (checked by runner token), Server-Sent Events, health and metrics.
+// by role), the runner protocol (checked by runner token), Server-Sent Events, health and metrics, the
+// notification delivery log and test messages.
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { CiEvent, CiService, RerunRequest } from "../ci/index.js";
 import { RunnerApi } from "../ci/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
+import { deliveryView, type Notifier, type NotifyConfig } from "../notify/index.js";
 import type { JobResult, StepReport } from "../runner/index.js";
 import {
   listSecretsRequest,
@@ -13,14 +15,39 @@ import {
   type SecretStore,
   setSecretRequest,
 } from "../secrets/index.js";
-import { type Role, roleAllows, type Runner, type TokenIdentity } from "../store/index.js";
+import {
+  type NotificationStatus,
+  notificationStatuses,
+  type Role,
+  roleAllows,
+  type Runner,
+  type TokenIdentity,
+} from "../store/index.js";
 import { maxWebhookBody, WebhookError, type WebhookProvider, webhookProviders } from "../triggers/index.js";
 import type { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 
 type Env = { Variables: { identity: TokenIdentity; runner: Runner } };
 
-export type AppOptions = { ci: CiService; metrics: Metrics; secrets?: SecretStore; isReady: () => boolean };
+export type AppOptions = {
+  ci: CiService;
+  metrics: Metrics;
+  secrets?: SecretStore;
+  /** The delivery log and `notify test` need it; without it those routes are absent. */
+  notifier?: Notifier;
+  /** The server's own notification rules and channels. */
+  notifyConfig?: NotifyConfig;
+  isReady: () => boolean;
+};
+
+/** A whole number in [1, max] from a query parameter, or `fallback` when it is absent. */
+function queryInt(value: string | undefined, name: string, fallback: number, max: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UserError(`'${name}' must be a whole number from 1 to ${max}, got '${value}'`);
+  return n;
+}
 
 function problem(c: Context, status: number, message: string) {
   return c.json({ error: message }, status as 400);
@@ -287,8 +314,52 @@ export function createApp(opts: AppOptions): Hono<Env> {
       return r.removed ? c.json(r) : problem(c, 404, `no secret ${c.req.param("name")} in that scope`);
     });
     app.get("/api/v1/secrets/audit", requireRole("admin"), async (c) =>
-      c.json({ audit: await secrets.audit({ limit: 200 }) }),
+      c.json({
+        audit: await secrets.audit({
+          name: c.req.query("name") || undefined,
+          limit: queryInt(c.req.query("limit"), "limit", 200, 1000),
+        }),
+      }),
     );
+  }
+
+  // --- notifications: the delivery log (no bodies, no channel definitions) and test messages ---
+  if (opts.notifier) {
+    const notifier = opts.notifier;
+    app.get("/api/v1/notifications/deliveries", requireRole("viewer"), async (c) => {
+      const status = c.req.query("status") || undefined;
+      if (status !== undefined && !notificationStatuses.includes(status as NotificationStatus))
+        throw new UserError(`'status' must be one of ${notificationStatuses.join(", ")}, got '${status}'`);
+      const repo = c.req.query("repo");
+      const before = c.req.query("before");
+      const list = await store.notifications.list({
+        status: status as NotificationStatus | undefined,
+        channel: c.req.query("channel") || undefined,
+        ...(repo !== undefined ? { scope: repo || null } : {}),
+        ...(before ? { beforeId: queryInt(before, "before", 1, Number.MAX_SAFE_INTEGER) } : {}),
+        limit: queryInt(c.req.query("limit"), "limit", 50, 1000),
+      });
+      return c.json({ deliveries: list.map(deliveryView) });
+    });
+    app.post("/api/v1/notifications/test", requireRole("developer"), async (c) => {
+      const body = await jsonBody<{ channel?: unknown; repo?: unknown }>(c);
+      if (typeof body.channel !== "string" || !body.channel)
+        throw new UserError(
+          "'channel' is required: a channel name of the server's or a repository's notify:",
+        );
+      if (body.repo !== undefined && body.repo !== null && typeof body.repo !== "string")
+        throw new UserError("'repo' must be a repository name");
+      const repo = typeof body.repo === "string" && body.repo ? body.repo : undefined;
+      const config = repo ? await ci.repoNotifyConfigAtHead(repo) : opts.notifyConfig;
+      if (!config)
+        throw new UserError(
+          repo
+            ? `${repo}'s slipway.yaml has no notify: section on its default branch`
+            : "the server has no notification channels (slipway serve --notify-config FILE)",
+        );
+      const delivery = await notifier.test(body.channel, config, { scope: repo ?? null });
+      return c.json({ delivery: deliveryView(delivery) });
+    });
   }
 
   // --- tokens and runners (admin) ---

@@ -58,6 +58,54 @@ const ops: Record<string, Record<string, Op>> = {
     },
   },
   "/api/v1/runs/{id}/cancel": { post: { summary: "Cancel a run", role: "developer", params: ["id"] } },
+  "/api/v1/secrets": {
+    get: {
+      summary: "Secrets' names, scopes and who changed them when (never values)",
+      role: "developer",
+      query: ["repo", "env"],
+    },
+    post: {
+      summary: "Create or replace a secret (the response holds its metadata, never the value)",
+      role: "admin",
+      body: {
+        name: "string",
+        value: "string (UTF-8 text)",
+        value_base64: "string (any bytes; instead of value)",
+        repo: "string",
+        env: "string",
+      },
+    },
+  },
+  "/api/v1/secrets/{name}": {
+    delete: {
+      summary: "Delete a secret of exactly this scope",
+      role: "admin",
+      params: ["name"],
+      query: ["repo", "env"],
+    },
+  },
+  "/api/v1/secrets/audit": {
+    get: {
+      summary: "The audit log of secret changes, newest first",
+      role: "admin",
+      query: ["name", "limit"],
+    },
+  },
+  "/api/v1/notifications/deliveries": {
+    get: {
+      summary: "The notification delivery log, newest first: status, attempts, last error (no bodies)",
+      role: "viewer",
+      query: ["status", "channel", "repo", "limit", "before"],
+    },
+  },
+  "/api/v1/notifications/test": {
+    post: {
+      summary:
+        "Send a test message to a channel of the server's configuration (or of a repository's slipway.yaml) now, once",
+      role: "developer",
+      body: { channel: "string", repo: "string (optional)" },
+    },
+  },
   "/api/v1/tokens": {
     get: { summary: "List API tokens (never their values)", role: "admin" },
     post: {

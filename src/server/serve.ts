@@ -1,11 +1,13 @@
 // Starting and stopping the CI server: the store (SQLite by default, PostgreSQL with a URL), the first
-// admin token, the HTTP listener, the background loops, and a graceful stop.
+// admin token, the HTTP listener, the background loops, the Notifier (its pending deliveries resume at
+// the next start), and a graceful stop.
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { CiService, runBackground } from "../ci/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
+import { loadNotifyFile, Notifier, type NotifyConfig } from "../notify/index.js";
 import { createSecretStore, loadMasterKey } from "../secrets/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createApp } from "./app.js";
@@ -23,6 +25,17 @@ export type ServeOptions = {
   localLabels?: string[];
   leaseMs?: number;
   pollEveryMs?: number;
+  /**
+   * The server's notification rules and channels: a YAML file shaped like slipway.yaml's `notify:`
+   * section. Validated at start: a bad file is a UserError with file:line:col and the server does not start.
+   */
+  notifyConfig?: string;
+  /** The URL people reach the server at (behind a proxy), for links in notifications; default: the listen URL. */
+  publicUrl?: string;
+  /** Delivery tuning (tests, slow receivers): per attempt, first retry delay, attempts. */
+  notifyTimeoutMs?: number;
+  notifyRetryMs?: number;
+  notifyMaxAttempts?: number;
   log?: (line: string) => void;
 };
 
@@ -30,6 +43,7 @@ export type RunningServer = {
   url: string;
   ci: CiService;
   store: Store;
+  notifier: Notifier;
   /** The first admin token, when this start created it. */
   adminToken?: string;
   /** Stops claiming, lets running steps finish for up to graceMs, then cancels the rest. */
@@ -44,8 +58,26 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] || m[2] || "127.0.0.1", port };
 }
 
+/** The base of links to the server: an http(s) URL without a trailing slash. */
+export function parsePublicUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new UserError(`--public-url '${value}': expected an http:// or https:// URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new UserError(`--public-url '${value}': expected an http:// or https:// URL`);
+  return u.toString().replace(/\/+$/, "");
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen ?? "127.0.0.1:8420");
+  // Configuration first: a mistake in it stops the start before anything is opened or created.
+  const notifyConfig: NotifyConfig | undefined = opts.notifyConfig
+    ? loadNotifyFile(opts.notifyConfig)
+    : undefined;
+  const publicUrl = opts.publicUrl ? parsePublicUrl(opts.publicUrl) : undefined;
   try {
     mkdirSync(opts.dataDir, { recursive: true });
   } catch (err) {
@@ -64,6 +96,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     opts.log?.(`created the master key ${join(opts.dataDir, "master.key")} (mode 0600): back it up`);
   const secrets = createSecretStore(store, masterKey);
   await secrets.checkKey();
+  const notifier = new Notifier({
+    store,
+    // A channel's secrets are looked up as its repository sees them (the server's channels: global ones).
+    secret: (name, repo) => secrets.lookup(name, { repo }),
+    timeoutMs: opts.notifyTimeoutMs,
+    baseDelayMs: opts.notifyRetryMs,
+    maxAttempts: opts.notifyMaxAttempts,
+    log: opts.log,
+  });
+  // Set once listening; a run cannot finish before then (runs start from requests or from `ci.start`,
+  // whose notifications are built after this is set or fall back to no link).
+  let baseUrl: string | undefined = publicUrl;
   const ci = new CiService({
     store,
     secrets,
@@ -72,12 +116,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxJobs: opts.maxJobs,
     maxJobsPerRepo: opts.maxJobsPerRepo,
     leaseMs: opts.leaseMs,
+    notify: {
+      notifier,
+      config: notifyConfig,
+      runUrl: (id) => (baseUrl ? `${baseUrl}/api/v1/runs/${id}` : undefined),
+    },
     log: opts.log,
   });
+  await notifier.start();
   await ci.start();
   const metrics = createMetrics(ci);
   let ready = true;
-  const app = createApp({ ci, metrics, secrets, isReady: () => ready });
+  const app = createApp({ ci, metrics, secrets, notifier, notifyConfig, isReady: () => ready });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
     s.once("error", (err) =>
@@ -86,6 +136,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  baseUrl ??= url;
   const stopClaiming = new AbortController();
   const abortLegs = new AbortController();
   const background = runBackground(ci, {
@@ -100,6 +151,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     url,
     ci,
     store,
+    notifier,
     adminToken,
     stop(graceMs = 30_000) {
       stopped ??= (async () => {
@@ -108,6 +160,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         const timer = setTimeout(() => abortLegs.abort(new Error("the server is shutting down")), graceMs);
         await Promise.all([ci.stop(graceMs), background]);
         clearTimeout(timer);
+        // Deliveries in progress get the grace period; what is left stays pending for the next start.
+        let notifierTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          notifier.stop(),
+          new Promise<void>((resolve) => {
+            notifierTimer = setTimeout(resolve, graceMs);
+          }),
+        ]);
+        clearTimeout(notifierTimer);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
