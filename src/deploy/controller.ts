@@ -124,6 +124,8 @@ type ServiceState = {
 type ActiveDeploy = {
   release: Release;
   abort: AbortController;
+  /** `slipway abort` (recorded as aborted, not failed). */
+  abortedByUser?: boolean;
   command?: (c: "promote" | "abort") => void;
   pendingCommand?: "promote" | "abort";
 };
@@ -351,6 +353,7 @@ export class Deployer {
   abort(): { release: number } {
     const a = this.active;
     if (!a) throw new UserError(`no deploy of ${this.app}/${this.env} is in progress`);
+    a.abortedByUser = true;
     if (a.command) a.command("abort");
     else a.pendingCommand = "abort";
     a.abort.abort(new CanaryAborted(`release #${a.release.number} aborted (slipway abort)`));
@@ -561,7 +564,7 @@ export class Deployer {
             );
           }
         }
-        const aborted = err instanceof CanaryAborted || abort.signal.aborted;
+        const aborted = active.abortedByUser === true;
         const detail = err instanceof HealthError ? `${reason}\n${err.detail}` : reason;
         await emitter.flush();
         await store.releases.finish(release.id, aborted ? "aborted" : "failed", {

@@ -23,6 +23,10 @@ const server = http.createServer((req, res) => {
     setTimeout(() => process.exit(3), 10);
     return;
   }
+  if (process.env.ERROR_RATE && Math.random() < Number(process.env.ERROR_RATE)) {
+    res.writeHead(500);
+    return res.end(`${version} failed on purpose`);
+  }
   if (req.url === "/boots") return res.end(volume ? readFileSync(join(volume, "boots.log"), "utf8") : "");
   if (req.url === "/secret") return res.end(process.env.DB_PASSWORD ?? "(none)");
   res.writeHead(200, { "content-type": "text/plain" });
