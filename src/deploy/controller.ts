@@ -460,8 +460,10 @@ export class Deployer {
       );
       tell("deploy.started", release);
 
-      // Prepare everything before touching anything.
+      // Prepare everything before touching anything. Secrets are read afresh: a `secret set` since the
+      // last deploy changes the hash and so rolls the service out.
       await this.phase(release, "preparing");
+      this.secretCache.clear();
       const images: Record<string, { image?: string; digest?: string }> = {};
       for (const s of merged.services) {
         if (!selected.has(s.name)) {
@@ -1136,8 +1138,20 @@ export class Deployer {
 
   // Self-healing ----------------------------------------------------------------------------------------
 
+  private ticking = false;
+
   private async tick() {
-    if (this.closed) return;
+    // One pass at a time: a slow engine must not pile up overlapping passes.
+    if (this.closed || this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.checkInstances();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async checkInstances() {
     for (const s of this.services.values()) {
       if (s.busy || s.healing) continue;
       for (const m of [...this.instances.values()]) {
