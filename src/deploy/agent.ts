@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
 import { routerMetricsText } from "../traffic/index.js";
@@ -64,7 +64,12 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
   claimPidFile(paths.pidFile, `${o.app}/${o.env}`);
   const runtime = createMixedRuntime({
-    process: () => createProcessRuntime({ stateDir: paths.stateDir }),
+    // The data dir is <dataDir>/deploy/<app>/<env> three levels up (agentPaths); it may sit in the app's directory.
+    process: () =>
+      createProcessRuntime({
+        stateDir: paths.stateDir,
+        snapshotExclude: [resolve(paths.stateDir, "../../..")],
+      }),
     docker: () => createDockerRuntime({ host: o.dockerHost, stateDir: paths.stateDir }),
   });
   // Containers are listed for re-adoption only when a release here ever used them (no engine needed otherwise).

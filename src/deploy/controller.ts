@@ -12,9 +12,11 @@
 // - traffic is never pointed at a version without ready instances (routes are renormalised on every
 //   change; all-zero is only ever asked for by recreate).
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
-import { createRouter, type Router, type RouteRule } from "../traffic/index.js";
+import { createHaproxyRouter, createRouter, type Router, type RouteRule } from "../traffic/index.js";
 import { probeInstance, waitReady } from "./health.js";
 import { specHash, startLevels } from "./spec.js";
 import { strategies } from "./strategies/index.js";
@@ -237,6 +239,7 @@ export class Deployer {
     const keep = new Set<string>();
     if (doc) {
       this.slots.resize(doc.spec.maxStarting);
+      this.routerKind = doc.spec.router ?? "auto";
       for (const level of startLevels(doc.spec)) {
         await Promise.all(
           level.map(async (name) => {
@@ -464,6 +467,7 @@ export class Deployer {
       // last deploy changes the hash and so rolls the service out.
       await this.phase(release, "preparing");
       this.secretCache.clear();
+      this.routerKind = merged.router ?? "auto";
       const images: Record<string, { image?: string; digest?: string }> = {};
       for (const s of merged.services) {
         if (!selected.has(s.name)) {
@@ -867,12 +871,22 @@ export class Deployer {
             active.pendingCommand = undefined;
             return resolve(c);
           }
+          // Held until someone decides: the record says paused meanwhile.
+          if (ms === undefined)
+            void this.o.store.releases.update(active.release.id, { status: "paused" }).catch(() => {});
           const timer = ms === undefined ? undefined : setTimeout(() => finish("elapsed"), ms);
+          // A shutdown or abort must not wait for a pause to end.
+          const onAbort = () => finish("abort");
           const finish = (c: "promote" | "abort" | "elapsed") => {
             clearTimeout(timer);
+            signal.removeEventListener("abort", onAbort);
             active.command = undefined;
+            if (ms === undefined)
+              void this.o.store.releases.update(active.release.id, { status: "running" }).catch(() => {});
             resolve(c);
           };
+          if (signal.aborted) return finish("abort");
+          signal.addEventListener("abort", onAbort, { once: true });
           active.command = finish;
         }),
       warmUp: async (members, path, requests) => {
@@ -1009,6 +1023,8 @@ export class Deployer {
       if (ref.file) files.push({ path: ref.file, content: Buffer.from(v) });
       else env[ref.env ?? ref.name] = v;
     }
+    const version = this.active?.release.version ?? this.currentRelease?.version;
+    if (version) env.SLIPWAY_VERSION = version;
     Object.assign(env, {
       SLIPWAY_APP: this.app,
       SLIPWAY_ENV: this.env,
@@ -1060,7 +1076,7 @@ export class Deployer {
     if (want && (!have || have.port !== want.port || s.router!.address.host !== want.host)) {
       const old = s.router;
       try {
-        s.router = await createRouter({ name: spec.name, listen: want });
+        s.router = await this.makeRouter(spec.name, want);
       } catch (cause) {
         throw new UserError(
           `${spec.name}: cannot listen on ${want.host}:${want.port} (${describe((cause as Error).cause ?? cause)}); is the port in use?`,
@@ -1072,6 +1088,15 @@ export class Deployer {
       if (old) await old.close({ timeoutMs: 5000 });
     }
     return s;
+  }
+
+  /** The router kind: the spec's choice; auto means HAProxy when its binary is installed. */
+  private routerKind: "auto" | "haproxy" | "node" = "auto";
+
+  private async makeRouter(name: string, listen: { host: string; port: number }): Promise<Router> {
+    const kind = this.routerKind === "auto" ? (haproxyInstalled() ? "haproxy" : "node") : this.routerKind;
+    if (kind === "haproxy") return createHaproxyRouter({ name, listen });
+    return createRouter({ name, listen });
   }
 
   /** Backends are every ready or kept instance; weights are renormalised over versions that can serve. */
@@ -1407,7 +1432,9 @@ function serviceHash(
   secrets: Record<string, string>,
 ): string {
   const h = createHash("sha256");
-  h.update(specHash(s));
+  // A process service runs from a snapshot named by its content: where the checkout happened to be (a
+  // workflow's fresh workspace) does not make it a new release.
+  h.update(specHash(image?.digest ? { ...s, cwd: undefined } : s));
   h.update(`\0${image?.digest ?? image?.image ?? ""}`);
   for (const ref of s.secrets)
     h.update(
@@ -1416,6 +1443,16 @@ function serviceHash(
         .digest("hex")}`,
     );
   return h.digest("hex");
+}
+
+let haproxyFound: boolean | undefined;
+/** Whether an haproxy binary is on PATH (checked once). */
+function haproxyInstalled(): boolean {
+  if (haproxyFound === undefined) {
+    const dirs = (process.env.PATH ?? "").split(delimiter).filter(Boolean);
+    haproxyFound = dirs.some((d) => existsSync(join(d, "haproxy")));
+  }
+  return haproxyFound;
 }
 
 function formatWeights(w: Record<string, number>): string {

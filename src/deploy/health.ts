@@ -80,7 +80,12 @@ function probeHttp(
   });
 }
 
-function probeTcp(address: { host: string; port: number }, timeoutMs: number, signal?: AbortSignal) {
+function probeTcp(
+  address: { host: string; port: number },
+  timeoutMs: number,
+  behindProxy: boolean,
+  signal?: AbortSignal,
+) {
   return new Promise<ProbeResult>((resolve) => {
     const socket = connect({ host: address.host, port: address.port, signal });
     const done = (r: ProbeResult) => {
@@ -92,10 +97,31 @@ function probeTcp(address: { host: string; port: number }, timeoutMs: number, si
       () => done({ ok: false, detail: `tcp ${where(address)}: no connection within ${timeoutMs} ms` }),
       timeoutMs,
     );
-    socket.once("connect", () => done({ ok: true, detail: `tcp ${where(address)}: connected` }));
+    // A port proxy in front of a container (Docker's userland proxy) accepts the connection even when
+    // nothing listens behind it, and then closes it at once. So there a connection only counts once it
+    // has stayed open for a moment. (A process is reached directly: a connect is proof enough.)
+    socket.once("connect", () => {
+      if (!behindProxy) return done({ ok: true, detail: `tcp ${where(address)}: connected` });
+      const settle = setTimeout(
+        () => done({ ok: true, detail: `tcp ${where(address)}: connected` }),
+        Math.min(tcpSettleMs, timeoutMs),
+      );
+      const closed = () => {
+        clearTimeout(settle);
+        done({
+          ok: false,
+          detail: `tcp ${where(address)}: connection closed at once (nothing listening behind the port?)`,
+        });
+      };
+      socket.once("end", closed);
+      socket.once("close", closed);
+    });
     socket.once("error", (err) => done({ ok: false, detail: `tcp ${where(address)}: ${err.message}` }));
   });
 }
+
+/** How long a tcp probe's connection must stay open to count. */
+const tcpSettleMs = 150;
 
 function lastLines(text: string, n: number): string {
   return text.trimEnd().split("\n").slice(-n).join("\n");
@@ -128,7 +154,7 @@ export async function probeInstance(
       return { ok: false, detail: `${h.type} health check, but the instance has no port` };
     return h.type === "http"
       ? await probeHttp(instance.address, h.path ?? "/", h.timeoutMs, signal)
-      : await probeTcp(instance.address, h.timeoutMs, signal);
+      : await probeTcp(instance.address, h.timeoutMs, instance.runtime === "docker", signal);
   } catch (err) {
     signal?.throwIfAborted();
     return { ok: false, detail: (err as Error).message };

@@ -252,7 +252,10 @@ export function resolveDeploySpec(config: DeployConfig, options: ResolveOptions)
       ...(runtime === "docker" && image !== undefined && { image }),
       ...(command !== undefined && { command: commandArgv(command) }),
       // A process runs in slipway.yaml's directory unless told otherwise.
-      ...(runtime === "process" && { cwd: resolve(options.configDir, s.cwd ?? ".") }),
+      ...(runtime === "process" && {
+        cwd: resolve(options.configDir, s.cwd ?? "."),
+        root: options.configDir,
+      }),
       replicas: o.replicas ?? s.replicas,
       ...(s.port !== undefined && { port: s.port }),
       ...(publish !== undefined && { publish: parsePublish(publish) }),
@@ -286,6 +289,7 @@ export function resolveDeploySpec(config: DeployConfig, options: ResolveOptions)
     app: config.app ?? appFromDirectory(options.defaultApp),
     ...(config.docker_host !== undefined && { dockerHost: config.docker_host }),
     maxStarting: config.max_starting,
+    router: config.router ?? "auto",
     services,
   };
   return { ...spec, services: startLevels(spec).flatMap((level) => level.map((n) => byName(spec, n))) };

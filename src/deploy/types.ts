@@ -93,6 +93,12 @@ export type ServiceSpec = {
   command?: string[];
   /** process: working directory (absolute). */
   cwd?: string;
+  /**
+   * process: the directory the service's files come from (slipway.yaml's). Instances run from a
+   * content-addressed snapshot of it (cwd at the same place inside), so code outside cwd (a monorepo's
+   * shared library) comes along, and a checkout that changes or disappears does not touch them.
+   */
+  root?: string;
   replicas: number;
   /** The port the instance listens on: docker, inside the container; process, the port slipway assigns is given in PORT (and this is ignored unless fixed). */
   port?: number;
@@ -119,6 +125,8 @@ export type DeploySpec = {
   dockerHost?: string;
   /** At most this many instances are starting (not yet healthy) at once, across services. */
   maxStarting: number;
+  /** The router implementation: haproxy, node, or auto (haproxy when installed). */
+  router?: "auto" | "haproxy" | "node";
   /** In dependency order (depends_on first), names unique. */
   services: ServiceSpec[];
 };

@@ -130,6 +130,7 @@ describe("deploy section", () => {
       "slipway.yaml",
     );
     expect(config.deploy).toEqual({
+      router: "auto",
       max_starting: 2,
       services: {
         api: {

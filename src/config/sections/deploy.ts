@@ -694,6 +694,12 @@ export const deploySection = z
       .regex(/^(unix|tcp|ssh):\/\/.+/, "expected unix://PATH, tcp://HOST:PORT or ssh://USER@HOST")
       .optional()
       .describe("The Docker Engine to deploy to (unix://, tcp://, ssh://user@host); default: the local one."),
+    router: z
+      .enum(["auto", "haproxy", "node"])
+      .default("auto")
+      .describe(
+        "The router in front of published services: haproxy (driven through its runtime API; the measured choice, docs/router.md), node (slipway's own proxy), or auto: haproxy when it is installed, else node.",
+      ),
     max_starting: z
       .number()
       .int()

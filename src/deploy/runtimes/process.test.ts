@@ -1,5 +1,6 @@
 // The process runtime with real processes: a small Node HTTP app (testing.ts), real signals, real files.
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -307,9 +308,13 @@ describe("process runtime", () => {
       /cwd .*missing does not exist/,
     );
     await expect(runtime.prepare(testService({ cwd: work }))).rejects.toThrow(/needs a command/);
-    expect(await runtime.prepare(testService({ command: app, cwd: work }))).toEqual({});
-    expect(await runtime.prepare(testService({ command: ["sh", "-c", "true"], cwd: work }))).toEqual({});
-    expect(await runtime.prepare(testService({ command: ["node", "x.js"], cwd: work }))).toEqual({});
+    const snap = {
+      image: expect.stringMatching(/\/releases\/web\/[0-9a-f]{32}$/),
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{32}$/),
+    };
+    expect(await runtime.prepare(testService({ command: app, cwd: work }))).toEqual(snap);
+    expect(await runtime.prepare(testService({ command: ["sh", "-c", "true"], cwd: work }))).toEqual(snap);
+    expect(await runtime.prepare(testService({ command: ["node", "x.js"], cwd: work }))).toEqual(snap);
 
     const spawnErr = await runtime.start(request("bad", { service: missing })).catch((e: unknown) => e);
     expect(spawnErr).toBeInstanceOf(OperationError);
@@ -329,5 +334,41 @@ describe("process runtime", () => {
     await expect(runtime.start(request("ok", { labels: testLabels("../x", "ok") }))).rejects.toThrow(
       UserError,
     );
+  });
+
+  it("runs instances from a snapshot of the directory, named by its content", async () => {
+    const src = mkdtempSync(join(tmpdir(), "slipway-snap-"));
+    const runtime = createProcessRuntime({ stateDir: tempDir() });
+    try {
+      writeFileSync(join(src, "server.mjs"), "console.log('v1')\n");
+      mkdirSync(join(src, ".git"));
+      writeFileSync(join(src, ".git", "HEAD"), "ref: x\n");
+      const service = testService({ command: ["node", "server.mjs"], cwd: src });
+      const a = await runtime.prepare(service);
+      const b = await runtime.prepare(service);
+      expect(b).toEqual(a);
+      expect(readFileSync(join(a.image!, "server.mjs"), "utf8")).toBe("console.log('v1')\n");
+      expect(existsSync(join(a.image!, ".git"))).toBe(false);
+      writeFileSync(join(src, "server.mjs"), "console.log('v2')\n");
+      const c = await runtime.prepare(service);
+      expect(c.digest).not.toBe(a.digest);
+      // The first snapshot is untouched by the change to the source.
+      expect(readFileSync(join(a.image!, "server.mjs"), "utf8")).toBe("console.log('v1')\n");
+      // The source may go away (a workflow's workspace); the snapshot still runs.
+      rmSync(src, { recursive: true, force: true });
+      const task = await runtime.runTask({
+        id: "snap-task",
+        service,
+        labels: { app: "t", env: "e", service: service.name, release: "r1", instance: "snap-task" },
+        command: ["node", "server.mjs"],
+        env: {},
+        image: c.image,
+        timeoutMs: 10_000,
+      });
+      expect(task).toMatchObject({ exitCode: 0 });
+      expect(task.output).toContain("v2");
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
   });
 });

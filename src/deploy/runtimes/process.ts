@@ -5,10 +5,25 @@
 // process's start time (field 22 of /proc/<pid>/stat), and an instance counts as running only while both
 // match. Records are 0600 in 0700 directories: they hold the instance's environment, secrets included.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { closeSync, constants, openSync, readFileSync, writeFileSync } from "node:fs";
-import { access, chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import {
+  access,
+  chmod,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { constants as osConstants } from "node:os";
-import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { delimiter, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { OperationError, UserError } from "../../lib/errors.js";
 import type {
   InstanceInfo,
@@ -24,6 +39,11 @@ import { allocatePort } from "./ports.js";
 export type ProcessRuntimeOptions = {
   /** Where records, logs, instance directories and named volumes live. */
   stateDir: string;
+  /**
+   * Paths never copied into a snapshot: slipway's data directory when it sits inside the app's
+   * directory (its database and logs change all the time). The state dir is always excluded.
+   */
+  snapshotExclude?: string[];
 };
 
 /** What the record file of an instance holds. */
@@ -183,6 +203,87 @@ async function checkCwd(service: ServiceSpec): Promise<string> {
   if (!(await isDirectory(cwd)))
     throw new UserError(`service ${service.name}: cwd ${cwd} does not exist or is not a directory`);
   return cwd;
+}
+
+/** The snapshot prepare() made (passed back as the request's image), else the service's cwd. */
+async function runDirectory(service: ServiceSpec, snapshot: string | undefined): Promise<string> {
+  if (snapshot && isAbsolute(snapshot) && (await isDirectory(snapshot))) return snapshot;
+  return checkCwd(service);
+}
+
+function isWithin(parent: string, child: string): boolean {
+  const r = relative(parent, child);
+  return r === "" || (!r.startsWith("..") && !isAbsolute(r));
+}
+
+/**
+ * Top-level entries never copied into a snapshot: version control, slipway's own state, and slipway.yaml
+ * itself (the spec is compared service by service; an edit for one service must not roll out the others).
+ */
+const snapshotSkip = new Set([".git", ".slipway", ".hg", ".svn", "slipway.yaml", "slipway.yml"]);
+
+/**
+ * Copies `source` to `<into>/<hash>` unless that snapshot exists. The hash covers every file's relative
+ * path, mode and content, except under node_modules, where path, size and mode stand for the content
+ * (installed packages are large and change with the lock file anyway).
+ */
+export async function snapshotDirectory(
+  source: string,
+  into: string,
+  exclude: string[] = [],
+): Promise<{ dir: string; hash: string }> {
+  // Excluded paths inside the source (relative, "/"-separated); a snapshot never copies itself.
+  const skipped = new Set(
+    [into, ...exclude]
+      .map((p) => relative(source, resolve(p)).split(sep).join("/"))
+      .filter((r) => r !== "" && !r.startsWith("..") && !isAbsolute(r)),
+  );
+  const skip = (r: string) => skipped.has(r) || (!r.includes("/") && snapshotSkip.has(r));
+  const h = createHash("sha256");
+  // What to copy, found by the same walk that hashes (fs.cp refuses a destination inside the source).
+  const items: { r: string; kind: "dir" | "file" | "link"; mode: number; target?: string }[] = [];
+  const walk = async (dir: string, rel: string, deps: boolean) => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      const abs = join(dir, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (skip(r)) continue;
+      if (e.isDirectory()) {
+        items.push({ r, kind: "dir", mode: (await stat(abs)).mode & 0o777 });
+        await walk(abs, r, deps || e.name === "node_modules");
+      } else if (e.isSymbolicLink()) {
+        const target = await readlink(abs);
+        h.update(`L ${r} ${target}\0`);
+        items.push({ r, kind: "link", mode: 0, target });
+      } else if (e.isFile()) {
+        const st = await stat(abs);
+        h.update(`F ${r} ${st.mode & 0o777} ${st.size}\0`);
+        if (!deps) h.update(await readFile(abs));
+        items.push({ r, kind: "file", mode: st.mode & 0o777 });
+      }
+    }
+  };
+  await walk(source, "", false);
+  const hash = h.digest("hex").slice(0, 32);
+  const dir = join(into, hash);
+  if (await isDirectory(dir)) return { dir, hash };
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  await mkdir(tmp, { recursive: true, mode: 0o700 });
+  for (const it of items) {
+    const to = join(tmp, it.r);
+    if (it.kind === "dir") await mkdir(to, { mode: it.mode | 0o700 });
+    else if (it.kind === "link") await symlink(it.target!, to);
+    else {
+      await copyFile(join(source, it.r), to);
+      await chmod(to, it.mode);
+    }
+  }
+  await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+    // Another deploy made the same snapshot meanwhile: theirs is as good.
+    await rm(tmp, { recursive: true, force: true });
+    if (!(await isDirectory(dir))) throw err;
+  });
+  return { dir, hash };
 }
 
 /** Keeps the last `outputLimit` bytes of what a process writes. */
@@ -423,15 +524,21 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
         throw new UserError(`service ${service.name}: the process runtime needs a command`);
       const cwd = await checkCwd(service);
       const command = service.command[0];
-      if (command === "sh") return {};
       const path = service.env.PATH ?? process.env.PATH ?? "";
-      if (!(await resolveCommand(command, cwd, path)))
+      if (command !== "sh" && !(await resolveCommand(command, cwd, path)))
         throw new UserError(
           command.includes("/")
             ? `service ${service.name}: command ${resolve(cwd, command)} does not exist or is not executable`
             : `service ${service.name}: command '${command}' is not found on PATH (${path})`,
         );
-      return {};
+      // Instances run from a snapshot of the directory, not from it: a workflow's workspace is deleted
+      // after the run, and a checkout changes under a running release. Same content, same snapshot.
+      const root = service.root && isWithin(service.root, cwd) ? service.root : cwd;
+      const snapshot = await snapshotDirectory(root, join(options.stateDir, "releases", service.name), [
+        options.stateDir,
+        ...(options.snapshotExclude ?? []),
+      ]);
+      return { image: join(snapshot.dir, relative(root, cwd)), digest: `sha256:${snapshot.hash}` };
     },
 
     async start(request) {
@@ -440,7 +547,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       request.signal?.throwIfAborted();
       if (!service.command?.length)
         throw new UserError(`service ${service.name}: the process runtime needs a command`);
-      const cwd = await checkCwd(service);
+      const cwd = await runDirectory(service, request.image);
       const dir = envDir(labels);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await chmod(root, 0o700).catch(() => {});
@@ -569,7 +676,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
     },
 
     async runTask(request: TaskRequest) {
-      const cwd = await checkCwd(request.service);
+      const cwd = await runDirectory(request.service, request.image);
       return runCaptured({
         what: `task ${request.id}`,
         command: request.command,
