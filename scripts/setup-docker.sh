@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Makes a container engine and a registry binary available on this machine, idempotently and fast when
-# everything is there: installs docker.io, docker-registry, busybox-static and apache2-utils (htpasswd for
-# the registry tests) when missing, starts dockerd when `docker info` fails, and builds the local base image
-# slipway/busybox:latest (no image can be pulled on these machines). Called by .ci/run and by the tests'
-# global setup (test/support/docker-setup.ts).
+# everything is there: installs docker.io, docker-registry, busybox-static, apache2-utils (htpasswd for
+# the registry tests) and openssh-server (sshd for the ssh:// engine tests) when missing, starts dockerd
+# when `docker info` fails, and builds the local base image slipway/busybox:latest (no image can be pulled
+# on these machines). Called by .ci/run and by the tests' global setup (test/support/docker-setup.ts).
 set -euo pipefail
 
 log() { echo "setup-docker: $*" >&2; }
@@ -15,6 +15,9 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 # The image needs a static busybox (Debian's plain busybox package is dynamically linked).
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || missing+=(busybox-static)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+# sshd for the ssh:// engine tests (each starts a throwaway one on 127.0.0.1; none runs as a service).
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing ${missing[*]} and not root: install them (apt-get install ${missing[*]})"

@@ -1,7 +1,8 @@
-// Where the container engine listens: DOCKER_HOST (unix://, tcp://, http://, https://), an explicit address,
-// or the default sockets of Docker Engine and Podman. Pure apart from the existence checks of default sockets.
+// Where the container engine listens: DOCKER_HOST (unix://, tcp://, http://, https://, ssh://), an explicit
+// address, or the default sockets of Docker Engine and Podman. Pure apart from the existence checks of default
+// sockets (and reading TLS files); an ssh:// address is only parsed here, its keys are read on first use.
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../lib/errors.js";
 
@@ -14,7 +15,9 @@ export type EngineAddress =
       port: number;
       url: string;
       tls?: { ca: Buffer; cert: Buffer; key: Buffer };
-    };
+    }
+  /** An engine on another machine, reached by running `docker system dial-stdio` there over SSH. */
+  | { kind: "ssh"; host: string; port: number; username: string; url: string };
 
 export type AddressOptions = {
   /** An explicit address (same forms as DOCKER_HOST); wins over the environment. */
@@ -57,9 +60,10 @@ export function resolveEngineAddress(opts: AddressOptions = {}): EngineAddress {
     throw new UserError(`${where} '${raw}' is not an address (unix:///path/to/socket or tcp://host:port)`);
   }
   const scheme = url.protocol.replace(/:$/, "");
+  if (scheme === "ssh") return sshAddress(raw, url, where, env);
   if (!["tcp", "http", "https"].includes(scheme))
     throw new UserError(
-      `${where} '${raw}': the ${scheme}:// scheme is not supported (use unix:// or tcp://; for ssh, forward the socket)`,
+      `${where} '${raw}': the ${scheme}:// scheme is not supported (use unix://, tcp:// or ssh://user@host[:port])`,
     );
   const tlsVerify =
     env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== "" && env.DOCKER_TLS_VERIFY !== "0";
@@ -88,4 +92,33 @@ export function resolveEngineAddress(opts: AddressOptions = {}): EngineAddress {
       address.tls = { ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
   }
   return address;
+}
+
+/**
+ * `ssh://user@host[:port]` as the docker CLI takes it: no password (keys only), nothing after the host, and
+ * the local user's name when none is given.
+ */
+function sshAddress(raw: string, url: URL, where: string, env: NodeJS.ProcessEnv): EngineAddress {
+  const form = "ssh://user@host[:port]";
+  if (!url.hostname) throw new UserError(`${where} '${raw}' names no host (${form})`);
+  if (url.password)
+    throw new UserError(
+      `${where} '${raw}': passwords are not supported; authenticate with a key (SLIPWAY_SSH_KEY, ~/.ssh/id_ed25519 or ssh-agent)`,
+    );
+  if ((url.pathname && url.pathname !== "/") || url.search || url.hash)
+    throw new UserError(`${where} '${raw}': nothing may follow the host and port (${form})`);
+  const username = decodeURIComponent(url.username) || env.USER || localUser();
+  if (!username) throw new UserError(`${where} '${raw}' names no user (${form})`);
+  const port = url.port ? Number(url.port) : 22;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return { kind: "ssh", host, port, username, url: `ssh://${username}@${url.hostname}:${port}` };
+}
+
+function localUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    // No passwd entry for this uid (some containers).
+    return undefined;
+  }
 }

@@ -66,7 +66,8 @@ describe("engine address", () => {
       exists: (p) => p === "/run/user/1000/podman/podman.sock",
     });
     expect(podman.url).toBe("unix:///run/user/1000/podman/podman.sock");
-    expect(() => resolveEngineAddress({ env: { DOCKER_HOST: "ssh://me@host" } })).toThrow(UserError);
+    expect(resolveEngineAddress({ env: { DOCKER_HOST: "ssh://me@host" } })).toMatchObject({ kind: "ssh" });
+    expect(() => resolveEngineAddress({ env: { DOCKER_HOST: "ftp://host" } })).toThrow(UserError);
   });
 
   it("splits references", () => {

@@ -1,11 +1,12 @@
 // One client for the Docker Engine API (and Podman's compatible API) over dockerode. It connects lazily:
 // creating an Engine does no I/O, and an engine that is missing is reported when something needs it.
 import Dockerode from "dockerode";
-import { OperationError } from "../lib/errors.js";
+import { OperationError, UserError } from "../lib/errors.js";
 import { type AddressOptions, type EngineAddress, resolveEngineAddress } from "./address.js";
 import { createBuildContext } from "./build-context.js";
 import { type ContainerSpec, containerCreateOptions, labelFilters } from "./container-spec.js";
 import { messageError, readJsonStream, type StreamMessage } from "./json-stream.js";
+import { SshDialer, SshError } from "./ssh.js";
 
 /** A failed Engine API call; `statusCode` is the HTTP status when the engine answered. */
 export class EngineError extends OperationError {
@@ -208,36 +209,61 @@ const stepPattern = /^(?:Step|STEP) (\d+\/\d+) ?: ?(.*)$/;
 export class Engine {
   readonly address: EngineAddress;
   private readonly timeoutMs?: number;
+  private readonly env?: NodeJS.ProcessEnv;
   private client?: Dockerode;
+  private dialer?: SshDialer;
 
   constructor(opts: EngineOptions = {}) {
     this.address = resolveEngineAddress(opts);
     this.timeoutMs = opts.timeoutMs;
+    this.env = opts.env;
   }
 
   /** The dockerode client, for what this wrapper does not cover (created on first use). */
   get docker(): Dockerode {
-    if (!this.client) {
-      const a = this.address;
-      this.client =
-        a.kind === "unix"
-          ? new Dockerode({ socketPath: a.socketPath, timeout: this.timeoutMs })
-          : new Dockerode({
-              host: a.host,
-              port: a.port,
-              protocol: a.protocol,
-              ca: a.tls?.ca,
-              cert: a.tls?.cert,
-              key: a.tls?.key,
-              timeout: this.timeoutMs,
-            });
-    }
+    this.client ??= this.createClient();
     return this.client;
+  }
+
+  /**
+   * Closes the SSH connections of an ssh:// engine (they close by themselves when idle, and never keep the
+   * process alive); nothing to do for the others. The engine can still be used: it reconnects.
+   */
+  close(): void {
+    this.dialer?.destroy();
+  }
+
+  private createClient(): Dockerode {
+    const a = this.address;
+    const timeout = this.timeoutMs;
+    if (a.kind === "unix") return new Dockerode({ socketPath: a.socketPath, timeout });
+    if (a.kind === "ssh") {
+      // Plain HTTP through an agent whose connections are SSH channels: docker-modem's own "ssh" protocol
+      // would make an SSH connection per request and cannot tell why one failed.
+      this.dialer = new SshDialer(a, { env: this.env });
+      return new Dockerode({
+        host: a.host,
+        port: a.port,
+        protocol: "http",
+        agent: this.dialer,
+        timeout,
+      } as Dockerode.DockerOptions);
+    }
+    return new Dockerode({
+      host: a.host,
+      port: a.port,
+      protocol: a.protocol,
+      ca: a.tls?.ca,
+      cert: a.tls?.cert,
+      key: a.tls?.key,
+      timeout,
+    });
   }
 
   /** Maps an error of a call to what a user can act on. */
   private fail(what: string, err: unknown): never {
-    if (err instanceof OperationError) throw err;
+    if (err instanceof OperationError || err instanceof UserError) throw err;
+    if (err instanceof SshError) throw new EngineError(err.message, undefined, { cause: err });
     const e = err as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
     if (e?.code === "ABORT_ERR" || (err as Error)?.name === "AbortError") throw err;
     if (e?.code && connectionCodes.has(e.code))

@@ -29,7 +29,10 @@ import type {
 export type DockerRuntimeOptions = {
   /** The engine to use; default: one for `host` (or DOCKER_HOST). */
   engine?: Engine;
-  /** DOCKER_HOST-style address; for ssh:// pass an `engine` that reaches the forwarded socket. */
+  /**
+   * DOCKER_HOST-style address (unix://, tcp://, ssh://user@host[:port]). With an `engine` as well (one that
+   * reaches a forwarded socket, say), it only tells which host the instances are reached on.
+   */
   host?: string;
   /** slipway's state directory (the docker runtime keeps its state in the engine's labels). */
   stateDir: string;
@@ -91,7 +94,7 @@ export function publishTarget(
     } catch {
       throw new UserError(`docker host '${host}' is not an address (ssh://user@host)`);
     }
-  } else if (address.kind === "tcp") remote = address.host;
+  } else if (address.kind === "tcp" || address.kind === "ssh") remote = address.host;
   if (remote && !loopback(remote)) return { hostIp: "0.0.0.0", addressHost: remote };
   return { hostIp: "127.0.0.1", addressHost: "127.0.0.1" };
 }
@@ -415,7 +418,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
     },
 
     async close() {
-      // Containers are Docker's to keep running; the engine client holds no connection to close.
+      // Containers are Docker's to keep running; an ssh:// engine of our own has connections to close.
+      if (!options.engine) engine.close();
     },
   };
 }

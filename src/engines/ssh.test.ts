@@ -1,0 +1,497 @@
+// ssh:// engines against a real sshd (a throwaway one on 127.0.0.1 with its own host key and authorized
+// key) in front of the local dockerd, which plays the remote engine: `docker system dial-stdio` runs through
+// the SSH session as it would on another machine. Each sshd and container started here is removed again.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../test/support/registry.js";
+import { createDockerRuntime } from "../deploy/index.js";
+import { tempDir, testLabels, testService } from "../deploy/runtimes/testing.js";
+import { UserError } from "../lib/errors.js";
+import { connectEngine, type Engine, EngineError, resolveEngineAddress } from "./index.js";
+import {
+  hostFieldMatches,
+  keyFingerprint,
+  knownHostName,
+  parseKnownHosts,
+  preferredHostKeyAlgorithms,
+  sshSettings,
+  verifyHostKey,
+} from "./ssh.js";
+
+const image = "slipway/busybox:latest";
+const run = `${Date.now().toString(36)}${process.pid}`;
+
+type Keypair = { path: string; publicLine: string; blob: Buffer };
+
+function keygen(dir: string, name: string, type = "ed25519"): Keypair {
+  const path = join(dir, name);
+  execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", name, "-f", path]);
+  const publicLine = readFileSync(`${path}.pub`, "utf8").trim();
+  return { path, publicLine, blob: Buffer.from(publicLine.split(" ")[1], "base64") };
+}
+
+type Sshd = {
+  port: number;
+  dir: string;
+  hostKey: Keypair;
+  clientKey: Keypair;
+  /** A known_hosts file that holds this sshd's host key. */
+  knownHosts: string;
+  /** Environment for an engine that reaches this sshd with the right key and known_hosts. */
+  env: NodeJS.ProcessEnv;
+  url: string;
+  stop(): Promise<void>;
+};
+
+const sshds: Sshd[] = [];
+
+/** A throwaway sshd on 127.0.0.1 that lets root in with a fresh key; `extra` lines go into its config. */
+async function startSshd(extra: string[] = []): Promise<Sshd> {
+  // sshd refuses to start without its privilege separation directory.
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync(join(tmpdir(), "slipway-sshd-"));
+  const hostKey = keygen(dir, "host_ed25519");
+  const clientKey = keygen(dir, "client_ed25519");
+  writeFileSync(join(dir, "authorized_keys"), `${clientKey.publicLine}\n`);
+  const config = join(dir, "sshd_config");
+  writeFileSync(
+    config,
+    [
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKey.path}`,
+      `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      "PidFile none",
+      ...extra,
+      "",
+    ].join("\n"),
+  );
+  const port = await freePort();
+  const proc: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config, "-p", String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  proc.stderr!.on("data", (b: Buffer) => {
+    log += b.toString();
+  });
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sshd did not start:\n${log}`)), 10_000);
+    const check = () => {
+      if (log.includes("Server listening")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stderr!.on("data", check);
+    proc.once("exit", () => {
+      clearTimeout(timer);
+      reject(new Error(`sshd exited:\n${log}`));
+    });
+  });
+  const knownHosts = join(dir, "known_hosts");
+  const [type, key] = hostKey.publicLine.split(" ");
+  writeFileSync(knownHosts, `${knownHostName("127.0.0.1", port)} ${type} ${key}\n`);
+  const sshd: Sshd = {
+    port,
+    dir,
+    hostKey,
+    clientKey,
+    knownHosts,
+    env: { HOME: dir, SLIPWAY_SSH_KEY: clientKey.path, SLIPWAY_SSH_KNOWN_HOSTS: knownHosts },
+    url: `ssh://root@127.0.0.1:${port}`,
+    async stop() {
+      // Session processes run in sessions of their own: end them by pid (children of this sshd) first.
+      const children = readdirSync("/proc")
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            // Fields after the command (which is in parentheses): state, ppid, …
+            const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+            return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === proc.pid;
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+      for (const pid of children) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch {}
+      }
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  sshds.push(sshd);
+  return sshd;
+}
+
+/** Stops an sshd started by this file whatever happened in the test. */
+async function stopSshd(sshd: Sshd): Promise<void> {
+  sshds.splice(sshds.indexOf(sshd), 1);
+  await sshd.stop();
+}
+
+afterAll(async () => {
+  for (const sshd of [...sshds]) await stopSshd(sshd);
+});
+
+function engineFor(sshd: Sshd, env: NodeJS.ProcessEnv = {}): Engine {
+  return connectEngine({ host: sshd.url, env: { ...sshd.env, ...env } });
+}
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("expected a failure");
+}
+
+describe("ssh:// addresses", () => {
+  it("parses user, host and port; rejects passwords and paths", () => {
+    expect(resolveEngineAddress({ host: "ssh://deploy@10.0.0.5", env: {} })).toEqual({
+      kind: "ssh",
+      host: "10.0.0.5",
+      port: 22,
+      username: "deploy",
+      url: "ssh://deploy@10.0.0.5:22",
+    });
+    expect(resolveEngineAddress({ env: { DOCKER_HOST: "ssh://me@[::1]:2222" } })).toMatchObject({
+      kind: "ssh",
+      host: "::1",
+      port: 2222,
+      url: "ssh://me@[::1]:2222",
+    });
+    expect(resolveEngineAddress({ host: "ssh://box", env: {} })).toMatchObject({ host: "box", port: 22 });
+    expect(() => resolveEngineAddress({ host: "ssh://me:pw@box", env: {} })).toThrow(
+      /passwords are not supported/,
+    );
+    expect(() => resolveEngineAddress({ host: "ssh://me@box/var/run/docker.sock", env: {} })).toThrow(
+      /nothing may follow the host/,
+    );
+    expect(() => resolveEngineAddress({ host: "ftp://box", env: {} })).toThrow(
+      /use unix:\/\/, tcp:\/\/ or ssh:\/\/user@host\[:port\]/,
+    );
+  });
+});
+
+describe("known_hosts", () => {
+  const dir = tempDir("slipway-known-hosts-");
+  const a = keygen(dir, "a");
+  const b = keygen(dir, "b");
+  const rsa = keygen(dir, "r", "rsa");
+  const [aType, aKey] = a.publicLine.split(" ");
+  const [bType, bKey] = b.publicLine.split(" ");
+  const [rType, rKey] = rsa.publicLine.split(" ");
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("matches plain, wildcard, negated, bracketed and hashed names", () => {
+    expect(hostFieldMatches("box,10.0.0.5", "10.0.0.5")).toBe(true);
+    expect(hostFieldMatches("*.example.com,!evil.example.com", "app.example.com")).toBe(true);
+    expect(hostFieldMatches("*.example.com,!evil.example.com", "evil.example.com")).toBe(false);
+    expect(hostFieldMatches("BOX", "box")).toBe(true);
+    expect(hostFieldMatches("[box]:2222", knownHostName("box", 2222))).toBe(true);
+    expect(hostFieldMatches("box", knownHostName("box", 2222))).toBe(false);
+    // What `ssh-keygen -H` writes.
+    const file = join(dir, "hashed");
+    writeFileSync(file, `[box]:2222 ${aType} ${aKey}\n`);
+    execFileSync("ssh-keygen", ["-q", "-H", "-f", file], { stdio: "ignore" });
+    const [hashed] = parseKnownHosts(readFileSync(file, "utf8"));
+    expect(hashed.hosts).toMatch(/^\|1\|/);
+    expect(hostFieldMatches(hashed.hosts, "[box]:2222")).toBe(true);
+    expect(hostFieldMatches(hashed.hosts, "box")).toBe(false);
+  });
+
+  it("tells known, unknown, changed and revoked keys apart", () => {
+    const entries = parseKnownHosts(
+      [
+        "# comment",
+        `box ${aType} ${aKey}`,
+        `other ${bType} ${bKey} comment`,
+        `@revoked * ${rType} ${rKey}`,
+        "garbage",
+      ].join("\n"),
+      "/kh",
+    );
+    expect(entries.map((e) => [e.line, e.marker])).toEqual([
+      [2, undefined],
+      [3, undefined],
+      [4, "revoked"],
+    ]);
+    expect(verifyHostKey(entries, "box", 22, a.blob).status).toBe("known");
+    expect(verifyHostKey(entries, "box", 22, b.blob)).toMatchObject({
+      status: "changed",
+      entry: { file: "/kh", line: 2 },
+    });
+    expect(verifyHostKey(entries, "new", 22, a.blob)).toEqual({ status: "unknown", otherTypes: [] });
+    expect(verifyHostKey(entries, "box", 2222, a.blob).status).toBe("unknown");
+    expect(verifyHostKey(entries, "box", 22, rsa.blob)).toMatchObject({ status: "revoked" });
+    // As ssh-keygen prints it: "256 SHA256:… a (ED25519)".
+    const printed = execFileSync("ssh-keygen", ["-l", "-f", `${a.path}.pub`], { encoding: "utf8" });
+    expect(keyFingerprint(a.blob)).toBe(`ssh-ed25519 ${printed.split(" ")[1]}`);
+  });
+
+  it("offers the host key algorithms known for a host first", () => {
+    const entries = parseKnownHosts(`box ${rType} ${rKey}\n`);
+    expect(preferredHostKeyAlgorithms(entries, "box", 22).slice(0, 3)).toEqual([
+      "rsa-sha2-512",
+      "rsa-sha2-256",
+      "ssh-rsa",
+    ]);
+    expect(preferredHostKeyAlgorithms(entries, "other", 22)[0]).toBe("ssh-ed25519");
+  });
+
+  it("finds keys, the agent and known_hosts in the environment", () => {
+    const home = tempDir("slipway-ssh-home-");
+    const target = { host: "box", port: 22, username: "deploy" };
+    try {
+      expect(() => sshSettings(target, { HOME: home })).toThrow(UserError);
+      expect(() => sshSettings(target, { HOME: home })).toThrow(/no key to authenticate with/);
+      expect(() => sshSettings(target, { HOME: home, SLIPWAY_SSH_KEY: join(home, "nope") })).toThrow(
+        /SLIPWAY_SSH_KEY .*nope cannot be read/,
+      );
+      expect(() => sshSettings(target, { HOME: home, SLIPWAY_SSH_KEY: `${a.path}.pub` })).toThrow(
+        /not a usable private key/,
+      );
+      mkdirSync(join(home, ".ssh"));
+      keygen(join(home, ".ssh"), "id_ed25519");
+      writeFileSync(join(home, ".ssh", "known_hosts"), `box ${aType} ${aKey}\n`);
+      const settings = sshSettings(target, { HOME: home, SSH_AUTH_SOCK: "/tmp/agent.sock" });
+      expect(settings.tried).toEqual(["ssh-agent", `key ${join(home, ".ssh", "id_ed25519")}`]);
+      expect(settings.knownHosts.map((e) => e.hosts)).toContain("box");
+      expect(settings.insecure).toBe(false);
+      expect(sshSettings(target, { HOME: home, SLIPWAY_SSH_INSECURE: "1" }).insecure).toBe(true);
+      expect(sshSettings(target, { HOME: home, SLIPWAY_SSH_INSECURE: "0" }).insecure).toBe(false);
+      expect(sshSettings(target, { HOME: home, SLIPWAY_SSH_KEY: a.path }).tried).toEqual([`key ${a.path}`]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("an engine over ssh", () => {
+  let sshd: Sshd;
+  let engine: Engine;
+  const containers: string[] = [];
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    engine = engineFor(sshd);
+  });
+
+  afterAll(async () => {
+    for (const id of containers) await engine.removeContainer(id, { force: true }).catch(() => {});
+    engine?.close();
+  });
+
+  it("pings and reports the remote engine's version", async () => {
+    await engine.ping();
+    const local = await connectEngine({ env: {} }).version();
+    expect(await engine.version()).toEqual(local);
+    expect(engine.address.url).toBe(`ssh://root@127.0.0.1:${sshd.port}`);
+  });
+
+  it("runs a container, execs in it and reads its logs", async () => {
+    const id = await engine.createContainer({
+      image,
+      name: `slipway-ssh-${run}`,
+      cmd: ["sh", "-c", "echo started; exec sleep 60"],
+      labels: { "dev.slipway.test": run },
+    });
+    containers.push(id);
+    await engine.startContainer(id);
+    expect((await engine.inspectContainer(id))?.running).toBe(true);
+    expect(await engine.execInContainer(id, ["sh", "-c", "echo out; echo err >&2; exit 3"])).toEqual({
+      exitCode: 3,
+      stdout: "out\n",
+      stderr: "err\n",
+    });
+    expect(await engine.containerLogs(id)).toEqual({ stdout: "started\n", stderr: "" });
+    // Requests at once share the SSH connections (more than fit in one).
+    const states = await Promise.all(Array.from({ length: 10 }, () => engine.inspectContainer(id)));
+    expect(states.every((s) => s?.running)).toBe(true);
+    await engine.removeContainer(id, { force: true });
+    expect(await engine.inspectContainer(id)).toBeUndefined();
+  });
+
+  it("authenticates with the ssh agent", async () => {
+    const socket = join(sshd.dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", socket], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 50 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+      execFileSync("ssh-add", ["-q", sshd.clientKey.path], {
+        env: { SSH_AUTH_SOCK: socket },
+        stdio: "ignore",
+      });
+      const viaAgent = connectEngine({
+        host: sshd.url,
+        env: { HOME: sshd.dir, SSH_AUTH_SOCK: socket, SLIPWAY_SSH_KNOWN_HOSTS: sshd.knownHosts },
+      });
+      await viaAgent.ping();
+      viaAgent.close();
+    } finally {
+      agent.kill("SIGTERM");
+    }
+  });
+
+  it("refuses a wrong key with an authentication error naming the host", async () => {
+    const wrong = keygen(sshd.dir, `wrong-${Date.now()}`);
+    const err = await failure(engineFor(sshd, { SLIPWAY_SSH_KEY: wrong.path }).ping());
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err.message).toMatch(
+      new RegExp(
+        `^ssh to root@127\\.0\\.0\\.1:${sshd.port} failed: authentication failed \\(tried key ${wrong.path}\\)`,
+      ),
+    );
+  });
+
+  it("refuses an unknown or changed host key, and accepts it with SLIPWAY_SSH_INSECURE=1", async () => {
+    const empty = join(sshd.dir, "empty_known_hosts");
+    writeFileSync(empty, "");
+    const unknown = await failure(engineFor(sshd, { SLIPWAY_SSH_KNOWN_HOSTS: empty }).ping());
+    expect(unknown).toBeInstanceOf(EngineError);
+    expect(unknown.message).toContain(
+      `ssh to root@127.0.0.1:${sshd.port} failed: unknown host key: [127.0.0.1]:${sshd.port} presented ${keyFingerprint(sshd.hostKey.blob)}`,
+    );
+    expect(unknown.message).toContain(`ssh-keyscan -p ${sshd.port} 127.0.0.1 >> ${empty}`);
+    expect(unknown.message).toContain("SLIPWAY_SSH_INSECURE=1");
+
+    const other = keygen(sshd.dir, `other-${Date.now()}`);
+    const changedFile = join(sshd.dir, "changed_known_hosts");
+    writeFileSync(changedFile, `# old\n[127.0.0.1]:${sshd.port} ${other.publicLine}\n`);
+    const changed = await failure(engineFor(sshd, { SLIPWAY_SSH_KNOWN_HOSTS: changedFile }).ping());
+    expect(changed.message).toContain(`failed: host key mismatch: [127.0.0.1]:${sshd.port} presented`);
+    expect(changed.message).toContain(`${changedFile}:2 holds ${keyFingerprint(other.blob)}`);
+
+    const insecure = engineFor(sshd, { SLIPWAY_SSH_KNOWN_HOSTS: empty, SLIPWAY_SSH_INSECURE: "1" });
+    await insecure.ping();
+    insecure.close();
+  });
+
+  it("reports an sshd that does not listen", async () => {
+    const port = await freePort();
+    const err = await failure(
+      connectEngine({ host: `ssh://deploy@127.0.0.1:${port}`, env: { ...sshd.env } }).ping(),
+    );
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err.message).toMatch(
+      new RegExp(`^ssh to deploy@127\\.0\\.0\\.1:${port} failed: connection refused`),
+    );
+  });
+
+  it("reports a bad SLIPWAY_SSH_KEY as the user's mistake", async () => {
+    const err = await failure(engineFor(sshd, { SLIPWAY_SSH_KEY: join(sshd.dir, "missing") }).ping());
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/SLIPWAY_SSH_KEY .*missing cannot be read/);
+  });
+});
+
+describe("a remote host without a working docker", () => {
+  it("reports docker missing on the remote host", async () => {
+    // The session's command runs where `docker` is not on the PATH, as on a host without the CLI.
+    const sshd = await startSshd(["ForceCommand env PATH=/nonexistent docker system dial-stdio"]);
+    try {
+      const err = await failure(engineFor(sshd).ping());
+      expect(err).toBeInstanceOf(EngineError);
+      expect(err.message).toMatch(
+        new RegExp(`^ssh to root@127\\.0\\.0\\.1:${sshd.port} failed: docker not found on the remote host`),
+      );
+    } finally {
+      await stopSshd(sshd);
+    }
+  });
+
+  it("reports an engine that is not running there", async () => {
+    const sshd = await startSshd([
+      "ForceCommand env DOCKER_HOST=unix:///nonexistent/docker.sock docker system dial-stdio",
+    ]);
+    try {
+      const err = await failure(engineFor(sshd).ping());
+      expect(err).toBeInstanceOf(EngineError);
+      expect(err.message).toMatch(
+        /failed: docker system dial-stdio on the remote host exited with 1: .*nonexistent/,
+      );
+    } finally {
+      await stopSshd(sshd);
+    }
+  });
+});
+
+describe("the docker runtime over ssh", () => {
+  it("starts an instance reachable at its address and stops it", async () => {
+    const sshd = await startSshd();
+    const saved = { ...process.env };
+    // createDockerRuntime reads the SSH settings from the environment, as `slipway deploy` does.
+    Object.assign(process.env, sshd.env);
+    const app = `ssh${run}`;
+    const stateDir = tempDir();
+    const runtime = createDockerRuntime({ host: sshd.url, stateDir });
+    const engine = engineFor(sshd);
+    try {
+      const service = testService({
+        runtime: "docker",
+        image,
+        command: [
+          "sh",
+          "-c",
+          "mkdir -p /www && echo over-ssh > /www/index.html && exec httpd -f -p 8080 -h /www",
+        ],
+        port: 8080,
+      });
+      const info = await runtime.start({
+        id: "web-r1-1",
+        service,
+        labels: testLabels(app, "web-r1-1"),
+        env: {},
+        files: [{ path: "token", content: Buffer.from("t0ken") }],
+        image,
+      });
+      expect(info).toMatchObject({ runtime: "docker", running: true, address: { host: "127.0.0.1" } });
+      let body = "";
+      for (let i = 0; i < 50 && body !== "over-ssh\n"; i++) {
+        body = await fetch(`http://${info.address!.host}:${info.address!.port}/`)
+          .then((r) => r.text())
+          .catch(() => "");
+        if (body !== "over-ssh\n") await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body).toBe("over-ssh\n");
+      expect(await runtime.exec("web-r1-1", ["cat", "/run/secrets/token"], { timeoutMs: 5000 })).toEqual({
+        exitCode: 0,
+        output: "t0ken",
+        timedOut: false,
+      });
+      expect((await runtime.list({ app, env: "test" })).map((i) => i.id)).toEqual(["web-r1-1"]);
+      await runtime.stop("web-r1-1", { timeoutMs: 2000 });
+      expect(await runtime.inspect("web-r1-1")).toBeUndefined();
+      expect(await engine.inspectContainer(info.ref)).toBeUndefined();
+    } finally {
+      for (const c of await engine.listContainers({ labels: { "dev.slipway.app": app }, all: true }))
+        await engine.removeContainer(c.id, { force: true }).catch(() => {});
+      await engine.removeNetwork(`slipway-${app}-test`).catch(() => {});
+      await runtime.close();
+      engine.close();
+      process.env = saved;
+      rmSync(stateDir, { recursive: true, force: true });
+      await stopSshd(sshd);
+    }
+  });
+});
