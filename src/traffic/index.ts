@@ -7,7 +7,10 @@
 // is called; a request that failed before anything was sent is retried once on another instance of
 // the same version (docs/router.md has the exact rule), so an instance that dies costs no failed
 // request; counters per version (requests, 5xx, failed, latency) feed stats() and Prometheus.
+// createHaproxyRouter is the same Router on a haproxy process driven through its runtime API (no
+// reload for any change); its changes apply asynchronously (settled()), see docs/router.md.
 export { createRouterAdmin, type RouterAdminHandler, routerMetricsText } from "./admin.js";
+export { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy.js";
 export { createRouter, type Router, type RouterEvent } from "./router.js";
 export type {
   Backends,
