@@ -3,6 +3,7 @@ import { downloadArtifact, uploadArtifact } from "./artifacts.js";
 import { cache, cacheRestore, cacheSave } from "./cache.js";
 import { builtinActions, findBuiltinAction } from "./index.js";
 import { slipwayBuild } from "./slipway-build.js";
+import { slipwayDeploy } from "./slipway-deploy.js";
 import { slipwayVersion } from "./slipway-version.js";
 
 describe("findBuiltinAction", () => {
@@ -14,6 +15,7 @@ describe("findBuiltinAction", () => {
     expect(findBuiltinAction("actions/cache/save@v4")).toBe(cacheSave);
     expect(findBuiltinAction("slipway/version@v1")).toBe(slipwayVersion);
     expect(findBuiltinAction("slipway/build@v1")).toBe(slipwayBuild);
+    expect(findBuiltinAction("slipway/deploy@v1")).toBe(slipwayDeploy);
   });
 
   it("finds nothing else", () => {
@@ -22,6 +24,6 @@ describe("findBuiltinAction", () => {
     expect(findBuiltinAction("someone/actions/cache@v1")).toBeUndefined();
     expect(findBuiltinAction("actions/cache/toString@v1")).toBeUndefined();
     expect(findBuiltinAction("constructor")).toBeUndefined();
-    expect(Object.keys(builtinActions)).toHaveLength(7);
+    expect(Object.keys(builtinActions)).toHaveLength(8);
   });
 });

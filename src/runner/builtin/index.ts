@@ -3,11 +3,13 @@
 // the file of each); their data (artifacts, caches) lives below the data directory, scoped by repository,
 // and is published atomically so that a crash or a concurrent job never exposes a partial entry.
 // actions/checkout is not here: the job executor handles it, since it needs the run's git source.
-// slipway's own steps live here too: `slipway/version` (releases) and `slipway/build` (images).
+// slipway's own steps live here too: `slipway/version` (releases), `slipway/build` (images) and
+// `slipway/deploy` (deploys).
 
 import { downloadArtifact, uploadArtifact } from "./artifacts.js";
 import { cache, cacheRestore, cacheSave } from "./cache.js";
 import { slipwayBuild } from "./slipway-build.js";
+import { slipwayDeploy } from "./slipway-deploy.js";
 import { slipwayVersion } from "./slipway-version.js";
 import type { BuiltinAction } from "./types.js";
 
@@ -20,6 +22,7 @@ export type { BuiltinAction, BuiltinActionContext } from "./types.js";
 /** Keyed by the action's name as written in `uses:`, lowercase, without the `@ref`. */
 export const builtinActions: Record<string, BuiltinAction> = {
   "slipway/build": slipwayBuild,
+  "slipway/deploy": slipwayDeploy,
   "actions/upload-artifact": uploadArtifact,
   "actions/download-artifact": downloadArtifact,
   "actions/cache": cache,

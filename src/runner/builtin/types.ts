@@ -16,6 +16,8 @@ export type BuiltinActionContext = {
   ref: string;
   /** The repository's default branch name (e.g. "main"), for cache scoping. */
   defaultBranch: string;
+  /** The environment a `run:` step here would get (host, workflow, job and step `env:`, GITHUB_*). */
+  env?: Record<string, string>;
   /** The user's home directory, for expanding `~` in paths. */
   home: string;
   log(line: string): void;

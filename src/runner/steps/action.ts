@@ -11,6 +11,7 @@ import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
 import { actionGithub, runNodeAction } from "./node-action.js";
 import { logLine } from "./process-step.js";
+import { processEnv } from "./run.js";
 
 export function isCheckout(uses: string): boolean {
   return /^actions\/checkout@/i.test(uses);
@@ -77,6 +78,7 @@ async function runBuiltin(
     runId: run.runId,
     ref: run.ref,
     defaultBranch: run.defaultBranch,
+    env: processEnv(state, step, {}, false),
     home: run.hostEnv.HOME ?? process.env.HOME ?? "/root",
     log: (line) => logLine(state, line),
     warning: (message) => {
