@@ -20,6 +20,7 @@ const groups: Record<string, () => Promise<Registrar[]>> = {
   notify: async () => [(await import("./notify.js")).registerNotify as unknown as Registrar],
   ci: async () => [(await import("./ci.js")).registerCiCommands as unknown as Registrar],
   deploy: async () => [(await import("./deploy.js")).registerDeploy as unknown as Registrar],
+  demo: async () => [(await import("./demo.js")).registerDemo as unknown as Registrar],
 };
 const commandGroup: Record<string, string> = {
   runner: "serve",
