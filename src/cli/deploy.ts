@@ -33,6 +33,7 @@ import {
   type StoreFlags,
   withLocalStore,
 } from "./secret.js";
+import * as remote from "./deploy-remote.js";
 import { makeStyle, type Style } from "./tty.js";
 
 type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
@@ -50,6 +51,8 @@ const commonOptions = (c: Command) =>
       "where the store and the agents' state live (default: ~/.local/share/slipway/server)",
     )
     .option("--database <url>", "a PostgreSQL URL instead of the SQLite file (env SLIPWAY_DATABASE)")
+    .option("--server [url]", "on a running server instead (alone: SLIPWAY_SERVER or `slipway login`'s)")
+    .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
     .option("--json", "print JSON documents on stdout");
 
 type Target = { app: string; env: string; dataDir: string; database?: string; paths: AgentPaths };
@@ -98,7 +101,10 @@ export function registerDeploy(program: Command) {
     .option("--version <version>", "the version this release carries (default: SLIPWAY_VERSION)")
     .option("--wait", "wait for a deploy in progress instead of refusing")
     .option("--dry-run", "print the resolved spec and exit")
+    .option("--repo <name>", "with --server: the registered repository to deploy")
+    .option("--ref <ref>", "with --server: the branch, tag or commit (default: the default branch)")
     .action(async (flags) => {
+      if (remote.isRemote(flags)) return remote.deployRemote(flags, renderers);
       process.exitCode = await runDeploy(flags as DeployFlags);
     });
 
@@ -139,6 +145,7 @@ export function registerDeploy(program: Command) {
     .option("--to <number>", "the release number to go back to")
     .option("--wait", "wait for a deploy in progress instead of refusing")
     .action(async (flags) => {
+      if (remote.isRemote(flags)) return remote.rollbackRemote(flags, renderers);
       const t = target(flags as EnvFlags, process.env);
       await ensureAgent(t.paths, agentCommand(t));
       const to = flags.to === undefined ? undefined : Number(flags.to);
@@ -147,7 +154,7 @@ export function registerDeploy(program: Command) {
       process.exitCode = await followStream(
         t,
         "/rollback",
-        { to, actor: localActor(process.env), trigger: "cli", wait: flags.wait },
+        { to, actor: deployActor(process.env), trigger: "cli", wait: flags.wait },
         flags as EnvFlags,
       );
     });
@@ -157,6 +164,7 @@ export function registerDeploy(program: Command) {
     ["abort", "stop the deploy in progress and roll it back"],
   ] as const) {
     commonOptions(program.command(name).description(what)).action(async (flags) => {
+      if (remote.isRemote(flags)) return remote.controlRemote(name, flags);
       const t = target(flags as EnvFlags, process.env);
       const reply = await callAgent(t.paths.socketPath, "POST", `/${name}`);
       if (!reply)
@@ -173,6 +181,7 @@ export function registerDeploy(program: Command) {
   )
     .option("-n, --limit <n>", "how many", "20")
     .action(async (flags) => {
+      if (remote.isRemote(flags)) return remote.releasesRemote(flags, renderers);
       const t = target(flags as EnvFlags, process.env);
       await withLocalStore(flags as EnvFlags, process.env, async (store) => {
         const list = await store.releases.list({ app: t.app, env: t.env, limit: Number(flags.limit) || 20 });
@@ -185,6 +194,7 @@ export function registerDeploy(program: Command) {
   commonOptions(releases.command("show").description("one release with its events and measured impact"))
     .argument("<number>", "the release number")
     .action(async (number, flags) => {
+      if (remote.isRemote(flags)) return remote.releaseShowRemote(number, flags, renderers);
       const t = target(flags as EnvFlags, process.env);
       await withLocalStore(flags as EnvFlags, process.env, async (store) => {
         const r = await store.releases.byNumber(t.app, t.env, Number(number));
@@ -205,6 +215,7 @@ export function registerDeploy(program: Command) {
   commonOptions(
     program.command("status").description("services, instances, versions, health and traffic weights"),
   ).action(async (flags) => {
+    if (remote.isRemote(flags)) return remote.statusRemote(flags, renderers);
     const t = target(flags as EnvFlags, process.env);
     const reply = await callAgent(t.paths.socketPath, "GET", "/status");
     if (!reply) {
@@ -229,6 +240,7 @@ export function registerDeploy(program: Command) {
         "start the environment's agent: re-adopt running instances and converge to the current release",
       ),
   ).action(async (flags) => {
+    if (remote.isRemote(flags)) remote.localOnly("up");
     const t = target(flags as EnvFlags, process.env);
     const how = await ensureAgent(t.paths, agentCommand(t));
     const reply = await callAgent(t.paths.socketPath, "GET", "/status");
@@ -245,6 +257,7 @@ export function registerDeploy(program: Command) {
       "stop only the agent (and routers); instances keep running for the next `slipway up`",
     )
     .action(async (flags) => {
+      if (remote.isRemote(flags)) remote.localOnly("down");
       const t = target(flags as EnvFlags, process.env);
       const reply = await callAgent(t.paths.socketPath, "POST", "/shutdown", {
         stopInstances: !flags.keepInstances,
@@ -296,6 +309,13 @@ export function loadDeploySpec(flags: DeployFlags): { spec: DeploySpec; notify?:
   return { spec, notify: loaded.config.notify };
 }
 
+/** Who a release names: SLIPWAY_ACTOR, else the workflow's actor (GITHUB_ACTOR), else the local user. */
+function deployActor(env: NodeJS.ProcessEnv): string {
+  if (env.SLIPWAY_ACTOR) return env.SLIPWAY_ACTOR;
+  if (env.GITHUB_ACTOR) return `workflow:${env.GITHUB_ACTOR}`;
+  return localActor(env);
+}
+
 async function runDeploy(flags: DeployFlags): Promise<number> {
   const { spec, notify } = loadDeploySpec(flags);
   if (flags.app && flags.app !== spec.app) spec.app = flags.app;
@@ -313,7 +333,7 @@ async function runDeploy(flags: DeployFlags): Promise<number> {
       only: flags.service,
       version: flags.version ?? process.env.SLIPWAY_VERSION,
       trigger: process.env.GITHUB_ACTIONS || process.env.SLIPWAY_RUN ? "workflow" : "cli",
-      actor: localActor(process.env),
+      actor: deployActor(process.env),
       wait: flags.wait,
       notify,
     },
@@ -507,5 +527,8 @@ function renderImpact(impact: unknown): string {
       );
   return lines.length ? `impact during the rollout (measured by the router):\n${lines.join("\n")}\n` : "";
 }
+
+/** The rendering above, for the same commands against a server (deploy-remote.ts). */
+const renderers: remote.Renderers = { releaseView, releaseLine, renderImpact, renderEvent, renderStatus };
 
 const fmtMs = (v: number | null | undefined) => (v === null || v === undefined ? "-" : `${v.toFixed(1)} ms`);

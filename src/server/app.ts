@@ -24,10 +24,11 @@ import {
   type TokenIdentity,
 } from "../store/index.js";
 import { maxWebhookBody, WebhookError, type WebhookProvider, webhookProviders } from "../triggers/index.js";
+import { mountDeployRoutes } from "./deploy-routes.js";
 import type { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 
-type Env = { Variables: { identity: TokenIdentity; runner: Runner } };
+export type Env = { Variables: { identity: TokenIdentity; runner: Runner } };
 
 export type AppOptions = {
   ci: CiService;
@@ -38,6 +39,8 @@ export type AppOptions = {
   /** The server's own notification rules and channels. */
   notifyConfig?: NotifyConfig;
   isReady: () => boolean;
+  /** The store's URL (PostgreSQL, or a SQLite file elsewhere than the data directory): deploy agents open it too. */
+  database?: string;
 };
 
 /** A whole number in [1, max] from a query parameter, or `fallback` when it is absent. */
@@ -361,6 +364,9 @@ export function createApp(opts: AppOptions): Hono<Env> {
       return c.json({ delivery: deliveryView(delivery) });
     });
   }
+
+  // --- deploys, releases and the environments' agents ---
+  mountDeployRoutes(app, { ci, requireRole, jsonBody, database: opts.database });
 
   // --- tokens and runners (admin) ---
   app.get("/api/v1/tokens", requireRole("admin"), async (c) => c.json({ tokens: await store.tokens.list() }));

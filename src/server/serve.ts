@@ -127,7 +127,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   await ci.start();
   const metrics = createMetrics(ci);
   let ready = true;
-  const app = createApp({ ci, metrics, secrets, notifier, notifyConfig, isReady: () => ready });
+  const app = createApp({
+    ci,
+    metrics,
+    secrets,
+    notifier,
+    notifyConfig,
+    isReady: () => ready,
+    database: opts.database,
+  });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
     s.once("error", (err) =>

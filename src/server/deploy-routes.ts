@@ -1,0 +1,432 @@
+// Deploys through the server: a commit of a registered repository is extracted from its mirror, its
+// slipway.yaml's deploy: section resolved, and the environment's deploy agent — the same one `slipway
+// deploy` starts, on this machine, recording into the server's store — asked to roll it out; its NDJSON
+// progress is streamed back as it comes. Releases, status, promote, abort and rollback go to the same
+// agents and store. Deploying needs the deployer role; reading, viewer.
+//
+// Stream lines (application/x-ndjson): {deploy: {repo, ref, sha, app, env}} first, then the agent's
+// {event} lines, {keepalive} every 15 s while nothing else is said, and {release} or {error} last.
+// Everything that can be checked before the agent is asked (body, repository, ref, slipway.yaml, the
+// spec) is a plain JSON error response instead: 400 with problems (file:line:col), 404 for an unknown
+// repository.
+import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import type { CiService } from "../ci/index.js";
+import { appNamePattern, environmentNamePattern, parseConfig } from "../config/index.js";
+import {
+  type AgentPaths,
+  agentPaths,
+  callAgent,
+  type DeployRequest,
+  ensureAgent,
+  resolveDeploySpec,
+  type StrategyName,
+  strategyNames,
+  streamAgent,
+} from "../deploy/index.js";
+import { OperationError, UserError } from "../lib/errors.js";
+import type { Release, Role, Store } from "../store/index.js";
+import type { Env } from "./app.js";
+import { DeployCheckouts } from "./deploy-checkouts.js";
+
+export type DeployRoutesOptions = {
+  ci: CiService;
+  requireRole: (role: Role) => MiddlewareHandler<Env>;
+  jsonBody: <T>(c: Context) => Promise<T>;
+  /** The store's URL when it is not the data directory's SQLite file: the agents open the same store. */
+  database?: string;
+  /** The slipway program the agents run as; default this process's (node and its script). */
+  program?: { file: string; args: string[] };
+};
+
+/** The body of POST /api/v1/repos/:repo/deploys. */
+export type ServerDeployBody = {
+  env?: string;
+  ref?: string;
+  services?: string[];
+  images?: Record<string, string>;
+  strategy?: StrategyName;
+  version?: string;
+  wait?: boolean;
+  /** slipway.yaml's path in the repository; default slipway.yaml. */
+  config?: string;
+  /** Instead of deploy.app (or the repository's name). */
+  app?: string;
+};
+
+const keepaliveMs = 15_000;
+
+export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void {
+  const { ci, requireRole, jsonBody } = o;
+  const store = ci.store;
+  const dataDir = resolve(ci.dataDir);
+  const checkouts = new DeployCheckouts(dataDir);
+  const program = o.program ?? { file: process.execPath, args: [process.argv[1]] };
+  const starting = new Map<string, Promise<unknown>>();
+
+  /** Starts the environment's agent unless it runs (one start at a time per environment). */
+  const agentFor = async (appName: string, env: string): Promise<AgentPaths> => {
+    const paths = agentPaths(dataDir, appName, env);
+    const previous = starting.get(paths.socketPath) ?? Promise.resolve();
+    const next = previous
+      .catch(() => {})
+      .then(() =>
+        ensureAgent(paths, {
+          file: program.file,
+          args: [...program.args, "deploy", "agent", "--app", appName, "--env", env, "--data-dir", dataDir],
+          // The URL may hold a password: in the environment, not in argv (ps).
+          env: agentEnv(o.database),
+        }),
+      );
+    starting.set(paths.socketPath, next);
+    try {
+      await next;
+    } finally {
+      if (starting.get(paths.socketPath) === next) starting.delete(paths.socketPath);
+    }
+    return paths;
+  };
+
+  /** Prunes each repository's unused checkouts; a failure only leaves directories behind. */
+  const prune = async (repos: Iterable<string>) => {
+    for (const repo of repos) await checkouts.prune(repo, store).catch(() => []);
+  };
+
+  app.post("/api/v1/repos/:repo{.+}/deploys", requireRole("deployer"), async (c) => {
+    const body = deployBody(await jsonBody<unknown>(c));
+    const repo = await ci.repoByName(c.req.param("repo"));
+    const mirror = repo.mirrorPath ?? ci.mirrorDir(repo);
+    const env = body.env ?? "production";
+    const { sha, ref } = await checkouts.resolveCommit(mirror, repo.name, body.ref ?? repo.branch);
+    const configPath = body.config ?? "slipway.yaml";
+    const text = await checkouts.readFile(mirror, sha, configPath);
+    const at = `${repo.name}@${sha.slice(0, 7)}`;
+    if (text === undefined)
+      throw new UserError(`${at} has no ${configPath}`, [
+        { file: configPath, message: `no such file at ${ref} (${sha.slice(0, 7)})` },
+      ]);
+    const loaded = parseConfig(text, configPath);
+    const section = loaded.config.deploy;
+    if (!section)
+      throw new UserError(`${configPath} at ${at} has no deploy: section`, [
+        { file: configPath, message: "no deploy: section (see the README's Deploy section)" },
+      ]);
+    const dir = checkouts.dirOf(repo.name, sha);
+    const spec = resolveDeploySpec(section, {
+      env,
+      configDir: join(dir, dirname(configPath)),
+      defaultApp: basename(repo.name),
+      images: body.images,
+      strategy: body.strategy,
+      services: body.services,
+    });
+    if (body.app) spec.app = body.app;
+
+    const release = checkouts.hold(dir);
+    let paths: AgentPaths;
+    try {
+      await checkouts.materialise(mirror, repo.name, sha);
+      checkouts.addTarget(repo.name, spec.app, env);
+      paths = await agentFor(spec.app, env);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const request: DeployRequest = {
+      spec,
+      only: body.services,
+      version: body.version,
+      trigger: "server",
+      actor: c.get("identity").name,
+      wait: body.wait,
+      notify: loaded.config.notify,
+    };
+    return ndjson(
+      { deploy: { repo: repo.name, ref, sha, app: spec.app, env } },
+      (emit) => streamAgent(paths.socketPath, "/deploy", request, emit),
+      async () => {
+        release();
+        await prune([repo.name]);
+      },
+    );
+  });
+
+  app.get("/api/v1/releases", requireRole("viewer"), async (c) => {
+    const appName = c.req.query("app") || undefined;
+    const env = c.req.query("env") || undefined;
+    if (appName !== undefined) checkName("app", appName, appNamePattern);
+    if (env !== undefined) checkName("env", env, environmentNamePattern);
+    const limit = queryLimit(c.req.query("limit"), 20, 1000);
+    const before = c.req.query("before");
+    const list = await store.releases.list({
+      app: appName,
+      env,
+      limit,
+      ...(before ? { beforeNumber: queryLimit(before, 1, Number.MAX_SAFE_INTEGER, "before") } : {}),
+    });
+    return c.json({ releases: list.map(releaseForApi) });
+  });
+
+  app.get("/api/v1/releases/:app/:env/:number", requireRole("viewer"), async (c) => {
+    const { appName, env } = target(c);
+    const number = Number(c.req.param("number"));
+    const r = Number.isInteger(number) ? await store.releases.byNumber(appName, env, number) : undefined;
+    if (!r) return c.json({ error: `${appName}/${env} has no release #${c.req.param("number")}` }, 404);
+    const events = await store.releases.events(r.id, { limit: 10_000 });
+    return c.json({ release: releaseForApi(r), events });
+  });
+
+  app.get("/api/v1/deploy/:app/:env/status", requireRole("viewer"), async (c) => {
+    const { appName, env } = target(c);
+    const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "GET", "/status");
+    if (reply?.status === 200) return c.json(reply.body as object);
+    const current = await store.releases.current(appName, env);
+    return c.json({ app: appName, env, agent: null, current: current ? releaseForApi(current) : null });
+  });
+
+  for (const action of ["promote", "abort"] as const) {
+    app.post(`/api/v1/deploy/:app/:env/${action}`, requireRole("deployer"), async (c) => {
+      const { appName, env } = target(c);
+      const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "POST", `/${action}`);
+      if (!reply)
+        return c.json(
+          { error: `no deploy agent runs for ${appName}/${env}, so no deploy is in progress` },
+          409,
+        );
+      if (reply.status !== 200) return agentErrorResponse(c, reply.status, reply.body);
+      return c.json(reply.body as object);
+    });
+  }
+
+  app.post("/api/v1/deploy/:app/:env/rollback", requireRole("deployer"), async (c) => {
+    const { appName, env } = target(c);
+    const body = (await jsonBody<{ to?: unknown; wait?: unknown }>(c)) ?? {};
+    if (body.to !== undefined && !(Number.isInteger(body.to) && (body.to as number) > 0))
+      throw new UserError(`'to' must be a release number, got ${JSON.stringify(body.to)}`);
+    if (body.wait !== undefined && typeof body.wait !== "boolean")
+      throw new UserError("'wait' must be a boolean");
+    // The release gone back to runs from its checkout: extract it again if it was pruned.
+    const releases: (() => void)[] = [];
+    const repos = new Set<string>();
+    let paths: AgentPaths;
+    try {
+      const goal = await rollbackTarget(store, appName, env, body.to as number | undefined);
+      for (const ref of goal ? checkouts.referencedBy(goal.spec) : []) {
+        releases.push(checkouts.hold(ref.dir));
+        repos.add(ref.repo);
+        const repo = await store.repos.getByName(ref.repo);
+        if (repo) await checkouts.materialise(repo.mirrorPath ?? ci.mirrorDir(repo), ref.repo, ref.sha);
+      }
+      paths = await agentFor(appName, env);
+    } catch (err) {
+      for (const r of releases) r();
+      throw err;
+    }
+    return ndjson(
+      { rollback: { app: appName, env, to: body.to ?? null } },
+      (emit) =>
+        streamAgent(
+          paths.socketPath,
+          "/rollback",
+          { to: body.to, wait: body.wait, actor: c.get("identity").name, trigger: "server" },
+          emit,
+        ),
+      async () => {
+        for (const r of releases) r();
+        await prune(repos);
+      },
+    );
+  });
+}
+
+/** The agent's environment: the server's, with the store's URL (or none: the data directory's SQLite). */
+function agentEnv(database: string | undefined): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (database) env.SLIPWAY_DATABASE = database;
+  else delete env.SLIPWAY_DATABASE;
+  return env;
+}
+
+/** A release as the API shows it: without the notify: section it carried (channels are the repository's). */
+export function releaseForApi(r: Release): Release {
+  const doc = r.spec as { notify?: unknown } | null;
+  if (!doc || typeof doc !== "object" || !("notify" in doc)) return r;
+  const { notify: _notify, ...rest } = doc;
+  return { ...r, spec: rest };
+}
+
+/** Lines from the agent as the API streams them (releases without their notify: section). */
+function apiLine(line: Record<string, unknown>): Record<string, unknown> {
+  if (line.release) return { ...line, release: releaseForApi(line.release as Release) };
+  const error = line.error as { release?: Release } | undefined;
+  if (error?.release) return { ...line, error: { ...error, release: releaseForApi(error.release) } };
+  return line;
+}
+
+/**
+ * An NDJSON response: `first`, then what `run` emits (and its result, when it was not emitted), then
+ * `after` runs. A client that goes away does not stop the deploy: the agent is read to the end.
+ */
+function ndjson(
+  first: Record<string, unknown>,
+  run: (emit: (line: Record<string, unknown>) => void) => Promise<Record<string, unknown>>,
+  after: () => Promise<void>,
+): Response {
+  const encoder = new TextEncoder();
+  let closed = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (line: unknown) => {
+        if (closed) return;
+        try {
+          controller.enqueue(encoder.encode(`${JSON.stringify(line)}\n`));
+        } catch {
+          closed = true;
+        }
+      };
+      write(first);
+      let quietSince = Date.now();
+      const keepalive = setInterval(() => {
+        if (Date.now() - quietSince >= keepaliveMs) write({ keepalive: Date.now() });
+      }, keepaliveMs / 3);
+      let last: Record<string, unknown> | undefined;
+      const emit = (line: Record<string, unknown>) => {
+        last = line;
+        quietSince = Date.now();
+        write(apiLine(line));
+      };
+      void run(emit)
+        .then((result) => {
+          if (result !== last) write(apiLine(result));
+        })
+        .catch((err: unknown) => {
+          const kind =
+            err instanceof UserError ? "user" : err instanceof OperationError ? "operation" : "internal";
+          write({ error: { kind, message: (err as Error).message, problems: [] } });
+        })
+        .finally(async () => {
+          clearInterval(keepalive);
+          if (!closed) {
+            closed = true;
+            controller.close();
+          }
+          await after().catch(() => {});
+        });
+    },
+    cancel() {
+      closed = true;
+    },
+  });
+  return new Response(stream, {
+    status: 200,
+    headers: { "content-type": "application/x-ndjson", "cache-control": "no-cache" },
+  });
+}
+
+/** The agent's {error: {kind, message, problems}} as the API's {error: message, problems}. */
+function agentErrorResponse(c: Context, status: number, body: unknown) {
+  const e = (body as { error?: { message?: string; problems?: unknown[] } } | undefined)?.error;
+  return c.json(
+    { error: e?.message ?? `the deploy agent answered ${status}`, problems: e?.problems ?? [] },
+    (status >= 400 && status < 600 ? status : 502) as 400,
+  );
+}
+
+/** The release a rollback goes back to, chosen as the deploy controller chooses it (errors are its). */
+async function rollbackTarget(
+  store: Store,
+  app: string,
+  env: string,
+  to?: number,
+): Promise<Release | undefined> {
+  if (to !== undefined) return store.releases.byNumber(app, env, to);
+  const current = await store.releases.current(app, env);
+  if (!current) return undefined;
+  const earlier = await store.releases.list({ app, env, status: "succeeded", limit: 50 });
+  return earlier.find((r) => r.number < current.number && r.specHash !== current.specHash);
+}
+
+function checkName(what: string, value: string, pattern: RegExp): void {
+  if (!pattern.test(value))
+    throw new UserError(
+      `'${what}' is not a valid name: '${value}' (lower-case letters, digits, '.', '_', '-')`,
+    );
+}
+
+/** The :app and :env of a path, checked (they name directories of the data dir). */
+function target(c: Context): { appName: string; env: string } {
+  const appName = c.req.param("app") ?? "";
+  const env = c.req.param("env") ?? "";
+  checkName("app", appName, appNamePattern);
+  checkName("env", env, environmentNamePattern);
+  return { appName, env };
+}
+
+function queryLimit(value: string | undefined, fallback: number, max: number, name = "limit"): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UserError(`'${name}' must be a whole number from 1 to ${max}, got '${value}'`);
+  return n;
+}
+
+const isStringList = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((s) => typeof s === "string" && s.length > 0);
+
+/** Checks the body's shape; what its values mean is checked against slipway.yaml later. */
+export function deployBody(raw: unknown): ServerDeployBody {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new UserError("the body must be a JSON object");
+  const b = raw as Record<string, unknown>;
+  const known = ["env", "ref", "services", "images", "strategy", "version", "wait", "config", "app"];
+  const unknown = Object.keys(b).filter((k) => !known.includes(k));
+  if (unknown.length) throw new UserError(`unknown field(s) ${unknown.map((k) => `'${k}'`).join(", ")}`);
+  const str = (k: string) => {
+    if (b[k] !== undefined && (typeof b[k] !== "string" || !b[k]))
+      throw new UserError(`'${k}' must be a non-empty string`);
+    return b[k] as string | undefined;
+  };
+  const body: ServerDeployBody = {
+    env: str("env"),
+    ref: str("ref"),
+    version: str("version"),
+    config: str("config"),
+    app: str("app"),
+  };
+  if (body.env !== undefined) checkName("env", body.env, environmentNamePattern);
+  if (body.app !== undefined) checkName("app", body.app, appNamePattern);
+  if (body.config !== undefined) {
+    const p = normalize(body.config);
+    if (isAbsolute(p) || p === ".." || p.startsWith("../"))
+      throw new UserError(`'config' must be a path inside the repository, got '${body.config}'`);
+    body.config = p;
+  }
+  if (b.services !== undefined) {
+    if (!isStringList(b.services)) throw new UserError("'services' must be a list of service names");
+    body.services = b.services;
+  }
+  if (b.images !== undefined) {
+    const images = b.images;
+    if (
+      images === null ||
+      typeof images !== "object" ||
+      Array.isArray(images) ||
+      !Object.values(images).every((v) => typeof v === "string")
+    )
+      throw new UserError("'images' must map service names to image references");
+    body.images = images as Record<string, string>;
+  }
+  if (b.strategy !== undefined) {
+    if (!(strategyNames as readonly unknown[]).includes(b.strategy))
+      throw new UserError(
+        `unknown strategy ${JSON.stringify(b.strategy)} (one of ${strategyNames.join(", ")})`,
+      );
+    body.strategy = b.strategy as StrategyName;
+  }
+  if (b.wait !== undefined) {
+    if (typeof b.wait !== "boolean") throw new UserError("'wait' must be a boolean");
+    body.wait = b.wait;
+  }
+  for (const k of Object.keys(body) as (keyof ServerDeployBody)[]) if (body[k] === undefined) delete body[k];
+  return body;
+}
