@@ -156,8 +156,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       case "POST /shutdown": {
         const body = (await readJson(req)) as { stopInstances?: boolean };
         await stopWork({ stopInstances: body.stopInstances === true });
-        res.once("finish", () => void close());
-        return sendJson(res, 200, { stopped: true });
+        // No new connection from here on (a status right after `down` finds no agent), then the answer.
+        const stopped = close();
+        rmSync(paths.socketPath, { force: true });
+        sendJson(res, 200, { stopped: true });
+        return stopped;
       }
       default:
         return sendJson(res, 404, { error: { message: `no route ${route}` } });

@@ -274,6 +274,7 @@ export class Deployer {
             }
             s.weights = { [revision]: 100 };
             this.syncRouter(s);
+            await settle(s.router);
           }),
         );
       }
@@ -668,6 +669,7 @@ export class Deployer {
           throw err;
         }
       }
+      await settle(state.router);
       emit(
         "service.done",
         `${spec.name}: ${revision} serves (${this.members(spec.name, revision).length} instance(s))`,
@@ -763,6 +765,7 @@ export class Deployer {
       }
       state.revision = from.revision;
       state.spec = from.spec;
+      await settle(state.router);
     } finally {
       state.busy = false;
     }
@@ -994,6 +997,8 @@ export class Deployer {
     clearTimeout(m.keepTimer);
     m.state = "draining";
     if (state) this.syncRouter(state);
+    // The routes without this instance are in effect before it drains (HAProxy applies them asynchronously).
+    await settle(state?.router);
     if (drain && state?.router && state.router.instances().some((i) => i.id === m.id)) {
       const result = await state.router.drain(m.id, { timeoutMs: spec?.drainTimeoutMs ?? 30_000 });
       if (!result.graceful)
@@ -1095,8 +1100,19 @@ export class Deployer {
 
   private async makeRouter(name: string, listen: { host: string; port: number }): Promise<Router> {
     const kind = this.routerKind === "auto" ? (haproxyInstalled() ? "haproxy" : "node") : this.routerKind;
-    if (kind === "haproxy") return createHaproxyRouter({ name, listen });
-    return createRouter({ name, listen });
+    const make = () =>
+      kind === "haproxy" ? createHaproxyRouter({ name, listen }) : createRouter({ name, listen });
+    // The router of an agent that was just killed can hold the port for a moment (its haproxy notices
+    // the owner is gone within a second): a busy port is tried again for a few seconds before it is an error.
+    const until = Date.now() + 5000;
+    for (;;) {
+      try {
+        return await make();
+      } catch (err) {
+        if (Date.now() > until || !/EADDRINUSE|cannot listen/.test(describeChain(err))) throw err;
+        await sleep(250);
+      }
+    }
   }
 
   /** Backends are every ready or kept instance; weights are renormalised over versions that can serve. */
@@ -1458,6 +1474,18 @@ function haproxyInstalled(): boolean {
 function formatWeights(w: Record<string, number>): string {
   const parts = Object.entries(w).filter(([, v]) => v > 0);
   return parts.length === 0 ? "no traffic" : parts.map(([k, v]) => `${k} ${v}%`).join(", ");
+}
+
+/** Waits until a router has applied the last configuration (HAProxy's runtime API is asynchronous). */
+async function settle(router: Router | undefined): Promise<void> {
+  const r = router as (Router & { settled?: () => Promise<void> }) | undefined;
+  await r?.settled?.().catch(() => {});
+}
+
+function describeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
+  return parts.join(": ");
 }
 
 function describe(err: unknown): string {
