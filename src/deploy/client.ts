@@ -35,7 +35,9 @@ export async function callAgent(
       },
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT" || err.code === "ECONNREFUSED") resolve(undefined);
+      // No agent, or one that is going away (it closed the connection before answering).
+      if (err.code === "ENOENT" || err.code === "ECONNREFUSED" || err.code === "ECONNRESET")
+        resolve(undefined);
       else reject(err);
     });
     req.end(body === undefined ? undefined : JSON.stringify(body));

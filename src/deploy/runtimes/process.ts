@@ -5,8 +5,8 @@
 // process's start time (field 22 of /proc/<pid>/stat), and an instance counts as running only while both
 // match. Records are 0600 in 0700 directories: they hold the instance's environment, secrets included.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { closeSync, constants, openSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, constants, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import {
   access,
   chmod,
@@ -414,7 +414,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
 
   async function writeRecord(dir: string, record: ProcessRecord): Promise<void> {
     const path = recordPath(dir, record.id);
-    const tmp = `${path}.${process.pid}.tmp`;
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     await writeFile(tmp, JSON.stringify(record, null, 2), { mode: 0o600 });
     await rename(tmp, path);
   }
@@ -484,7 +484,12 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       const path = recordPath(dir, id);
       try {
         const record = JSON.parse(readFileSync(path, "utf8")) as ProcessRecord;
-        if (record.pid === child.pid) writeFileSync(path, JSON.stringify({ ...record, exitCode }, null, 2));
+        // Replaced, never rewritten in place: a reader at the same moment would see a half-written file.
+        if (record.pid === child.pid) {
+          const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+          writeFileSync(tmp, JSON.stringify({ ...record, exitCode }, null, 2), { mode: 0o600 });
+          renameSync(tmp, path);
+        }
       } catch {
         // Stopped and removed already, or not written yet: the in-memory code is enough.
       }
