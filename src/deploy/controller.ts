@@ -12,7 +12,9 @@
 // - traffic is never pointed at a version without ready instances (routes are renormalised on every
 //   change; all-zero is only ever asked for by recreate).
 import { createHash, randomBytes } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { delimiter, join } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
@@ -259,7 +261,7 @@ export class Deployer {
             for (const info of mine.slice(0, spec.replicas)) {
               const probe = await probeInstance(spec.health, info, this.o.runtime);
               if (!probe.ok) continue;
-              this.instances.set(info.id, this.managed(info, "ready"));
+              this.instances.set(info.id, this.managed(await resolveAddress(info), "ready"));
               keep.add(info.id);
               adopted++;
             }
@@ -648,7 +650,7 @@ export class Deployer {
       const rollout = this.rollout(state, spec, revision, from, active, emit);
       if (this.reviveKept(spec.name, revision) >= spec.replicas) {
         // Blue-green kept this revision's set idle: going back to it is one router swap.
-        rollout.route({ [revision]: 100 });
+        await rollout.route({ [revision]: 100 });
         emit(
           "service.switch",
           `${spec.name}: switched back to the kept instances of ${revision}`,
@@ -759,7 +761,7 @@ export class Deployer {
           emit,
         );
         if (this.members(name, from.revision).length >= from.spec.replicas) {
-          r.route({ [from.revision]: 100 });
+          await r.route({ [from.revision]: 100 });
           await r.retire(r.members(now));
         } else await strategies.rolling(r);
       }
@@ -826,13 +828,14 @@ export class Deployer {
         }
         return ok.map((m) => ({ id: m.id, revision: m.revision }));
       },
-      route: (weights, rules) => {
+      route: async (weights, rules) => {
         const same =
           JSON.stringify(state.weights) === JSON.stringify(weights) &&
           JSON.stringify(state.rules) === JSON.stringify(rules ?? []);
         state.weights = { ...weights };
         state.rules = rules ?? [];
         this.syncRouter(state);
+        await settle(state.router);
         if (state.router && !same)
           emit("route", `${name}: ${formatWeights(weights)}`, { weights, rules: rules ?? [] }, "info", name);
       },
@@ -943,15 +946,17 @@ export class Deployer {
     const id = `${state.name}-${revision}-${randomBytes(3).toString("hex")}`;
     try {
       const { env, files } = await this.instanceEnv(spec, revision, id);
-      const info = await this.o.runtime.start({
-        id,
-        service: spec,
-        labels: { app: this.app, env: this.env, service: state.name, release: revision, instance: id },
-        env,
-        files,
-        image: state.images.get(revision),
-        signal,
-      });
+      const info = await resolveAddress(
+        await this.o.runtime.start({
+          id,
+          service: spec,
+          labels: { app: this.app, env: this.env, service: state.name, release: revision, instance: id },
+          env,
+          files,
+          image: state.images.get(revision),
+          signal,
+        }),
+      );
       const m = this.managed(info, "starting");
       this.instances.set(id, m);
       const where = info.address ? ` on ${info.address.host}:${info.address.port}` : "";
@@ -1204,12 +1209,9 @@ export class Deployer {
           void this.heal(s, m, info ? `exited with ${info.exitCode ?? "?"}` : "disappeared", info?.exitCode);
           continue;
         }
-        if (
-          info.address &&
-          m.info.address &&
-          (info.address.port !== m.info.address.port || info.address.host !== m.info.address.host)
-        ) {
-          m.info = info;
+        // A container Docker restarted may have a new published port (hosts are compared resolved).
+        if (info.address && m.info.address && info.address.port !== m.info.address.port) {
+          m.info = await resolveAddress(info);
           this.syncRouter(s);
         }
         const health = spec.health;
@@ -1332,6 +1334,7 @@ export class Deployer {
       await Promise.all([...this.instances.values()].map((m) => this.stopInstance(m, true)));
       const rest = await this.o.runtime.list({ app: this.app, env: this.env }).catch(() => []);
       await Promise.all(rest.map((i) => this.o.runtime.stop(i.id, { timeoutMs: 10_000 }).catch(() => {})));
+      await this.o.runtime.cleanup?.({ app: this.app, env: this.env }).catch(() => {});
     }
     for (const m of this.instances.values()) clearTimeout(m.keepTimer);
     await Promise.all([...this.services.values()].map((s) => s.router?.close({ timeoutMs: 5000 })));
@@ -1474,6 +1477,18 @@ function haproxyInstalled(): boolean {
 function formatWeights(w: Record<string, number>): string {
   const parts = Object.entries(w).filter(([, v]) => v > 0);
   return parts.length === 0 ? "no traffic" : parts.map(([k, v]) => `${k} ${v}%`).join(", ");
+}
+
+/** An instance reached by host name (a remote Docker host) gets its IP: HAProxy's servers take addresses. */
+async function resolveAddress(info: InstanceInfo): Promise<InstanceInfo> {
+  const host = info.address?.host;
+  if (!host || isIP(host) !== 0) return info;
+  try {
+    const { address } = await lookup(host === "localhost" ? "127.0.0.1" : host);
+    return { ...info, address: { host: address, port: info.address!.port } };
+  } catch {
+    return info;
+  }
 }
 
 /** Waits until a router has applied the last configuration (HAProxy's runtime API is asynchronous). */

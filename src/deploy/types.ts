@@ -209,6 +209,8 @@ export interface Runtime {
   runTask(request: TaskRequest): Promise<TaskResult>;
   /** The instance's recent output (last `tail` lines). */
   logs(id: string, options?: { tail?: number }): Promise<string>;
+  /** After the environment's last instance is stopped (`slipway down`): what it shared (Docker: its network). */
+  cleanup?(filter: { app: string; env: string }): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -417,6 +417,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       return Buffer.concat(output).toString().replace(/\n$/, "");
     },
 
+    async cleanup({ app, env }) {
+      // Named volumes stay (they hold data); the network goes with the last container.
+      const left = await engine
+        .listContainers({ labels: { [labelKeys.app]: app, [labelKeys.env]: env } })
+        .catch(() => []);
+      if (left.length === 0) await engine.removeNetwork(networkName(app, env)).catch(() => false);
+    },
+
     async close() {
       // Containers are Docker's to keep running; an ssh:// engine of our own has connections to close.
       if (!options.engine) engine.close();

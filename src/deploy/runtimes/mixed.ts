@@ -51,6 +51,9 @@ export function createMixedRuntime(factories: {
       const r = await owner(id);
       return r ? r.logs(id, options) : "";
     },
+    async cleanup(filter) {
+      for (const r of Object.values(made)) await r!.cleanup?.(filter);
+    },
     async close() {
       await Promise.all(Object.values(made).map((r) => r!.close()));
     },

@@ -22,7 +22,7 @@ export async function blueGreen(r: Rollout): Promise<void> {
     await r.retire(green);
     throw err;
   }
-  r.route({ [r.revision]: 100 });
+  await r.route({ [r.revision]: 100 });
   r.emit("blue-green.switch", `switched all traffic to ${r.revision}`);
   const blue = prev ? r.members(prev) : [];
   if (blue.length > 0) {

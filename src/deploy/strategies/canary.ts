@@ -19,9 +19,9 @@ export async function canary(r: Rollout): Promise<void> {
     const have = r.members(r.revision).length;
     if (want > have) await r.start(want - have);
   };
-  const setWeight = (weight: number) => {
+  const setWeight = async (weight: number) => {
     if (!prev || r.members(prev).length === 0) return r.route({ [r.revision]: 100 });
-    r.route({ [r.revision]: weight, [prev]: 100 - weight }, rules);
+    await r.route({ [r.revision]: weight, [prev]: 100 - weight }, rules);
   };
   const check = () => {
     if (!analysis) return;
@@ -56,7 +56,7 @@ export async function canary(r: Rollout): Promise<void> {
       r.signal.throwIfAborted();
       if ("setWeight" in step) {
         await scaleTo(step.setWeight);
-        setWeight(step.setWeight);
+        await setWeight(step.setWeight);
         r.emit("canary.weight", `${r.revision} takes ${step.setWeight}% of ${r.service.name}'s traffic`, {
           weight: step.setWeight,
         });
@@ -79,13 +79,13 @@ export async function canary(r: Rollout): Promise<void> {
     }
     if (!promoted) check();
   } catch (err) {
-    if (prev && r.members(prev).length > 0) r.route({ [prev]: 100 });
+    if (prev && r.members(prev).length > 0) await r.route({ [prev]: 100 });
     r.emit("canary.abort", (err as Error).message, undefined, "error");
     await r.retire(r.members(r.revision));
     throw err;
   }
   // Promotion: the full new set, then all traffic, then the old set drained.
   await scaleTo(100);
-  r.route({ [r.revision]: 100 });
+  await r.route({ [r.revision]: 100 });
   if (prev) await r.retire(r.members(prev));
 }

@@ -12,7 +12,7 @@ export async function recreate(r: Rollout): Promise<void> {
       undefined,
       "warn",
     );
-    r.route({});
+    await r.route({});
     await r.retire(old);
   }
   try {
@@ -21,9 +21,9 @@ export async function recreate(r: Rollout): Promise<void> {
     if (prev && old.length > 0) {
       r.emit("rollback.start", `starting ${old.length} instance(s) of ${prev} again`);
       await r.start(old.length, "previous");
-      r.route({ [prev]: 100 });
+      await r.route({ [prev]: 100 });
     }
     throw err;
   }
-  r.route({ [r.revision]: 100 });
+  await r.route({ [r.revision]: 100 });
 }

@@ -12,10 +12,10 @@ export async function rolling(r: Rollout): Promise<void> {
   const desired = r.service.replicas;
   const started: Member[] = [];
   const retired: Member[] = [];
-  const reroute = () => {
+  const reroute = async () => {
     const counts: Record<string, number> = { [r.revision]: r.members(r.revision).length };
     if (prev) counts[prev] = r.members(prev).length;
-    r.route(weightsByCount(counts));
+    await r.route(weightsByCount(counts));
   };
   try {
     for (;;) {
@@ -29,7 +29,7 @@ export async function rolling(r: Rollout): Promise<void> {
         r.emit("rolling.retire", `draining ${goingNow.length} instance(s) of ${prev}`);
         retired.push(...goingNow);
         await r.retire(goingNow);
-        reroute();
+        await reroute();
         continue;
       }
       // Start what the surge allows: total ≤ desired + maxSurge.
@@ -37,7 +37,7 @@ export async function rolling(r: Rollout): Promise<void> {
       const batch = Math.min(room, desired - fresh);
       r.emit("rolling.start", `starting ${batch} instance(s) of ${r.revision} (${fresh}/${desired} ready)`);
       started.push(...(await r.start(batch)));
-      reroute();
+      await reroute();
     }
   } catch (err) {
     // Back to where we were: old instances restored to their count, the new ones gone.
@@ -45,9 +45,9 @@ export async function rolling(r: Rollout): Promise<void> {
       r.emit("rollback.start", `starting ${retired.length} instance(s) of ${prev} again`);
       await r.start(retired.length, "previous");
     }
-    if (prev && r.members(prev).length > 0) r.route({ [prev]: 100 });
+    if (prev && r.members(prev).length > 0) await r.route({ [prev]: 100 });
     await r.retire(r.members(r.revision));
     throw err;
   }
-  r.route({ [r.revision]: 100 });
+  await r.route({ [r.revision]: 100 });
 }

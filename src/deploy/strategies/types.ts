@@ -25,10 +25,10 @@ export type Rollout = {
   start(count: number, which?: "new" | "previous"): Promise<Member[]>;
   /**
    * Sends traffic: every ready instance of the named revisions becomes a backend, then the weights
-   * (percent, summing to 100) and header/cookie rules apply — one atomic swap in the router. A service
-   * without a router ignores this.
+   * (percent, summing to 100) and header/cookie rules apply — one atomic swap in the router, in effect
+   * when the promise resolves. A service without a router ignores this.
    */
-  route(weights: Record<string, number>, rules?: RouteRule[]): void;
+  route(weights: Record<string, number>, rules?: RouteRule[]): Promise<void>;
   /** Takes instances out of rotation, waits for their requests to finish (drain timeout), stops them. */
   retire(members: Member[]): Promise<void>;
   /** Keeps instances running but without traffic for `ms`, then retires them (blue-green's instant rollback). */

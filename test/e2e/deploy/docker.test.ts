@@ -311,5 +311,8 @@ describe("slipway deploy (docker runtime)", () => {
     const r = await app.cli(["down"]);
     expect(r.code, r.stderr).toBe(0);
     expect(containers(name)).toEqual({});
+    // The app's network goes with its last container (named volumes stay: they hold data).
+    const networks = execFileSync("docker", ["network", "ls", "--format", "{{.Name}}"], { encoding: "utf8" });
+    expect(networks.split("\n")).not.toContain(`slipway-${name}-production`);
   });
 });
