@@ -324,15 +324,13 @@ export class Deployer {
           status: "succeeded",
           limit: 50,
         });
-        target = earlier.find((r) => r.number < current.number && r.specHash !== current.specHash);
+        target = earlier.find((r) => r.number < current.number && differs(r, current));
         if (!target)
           throw new UserError(`${this.app}/${this.env} has no earlier successful release to roll back to`);
       }
       if (target.id === current.id)
         throw new UserError(`release #${target.number} is already the current release`);
       const doc = target.spec as ReleaseDocument;
-      const images: Record<string, string> = {};
-      for (const [name, ref] of Object.entries(target.images)) if (ref?.image) images[name] = ref.image;
       return this.applyDeploy(
         {
           spec: doc.spec,
@@ -341,7 +339,12 @@ export class Deployer {
           actor: request.actor,
         },
         onEvent,
-        { kind: "rollback", rollbackOf: target.number, revisions: doc.revisions },
+        {
+          kind: "rollback",
+          rollbackOf: target.number,
+          revisions: doc.revisions,
+          images: target.images as Record<string, { image?: string; digest?: string }>,
+        },
       );
     });
   }
@@ -380,7 +383,13 @@ export class Deployer {
   private async applyDeploy(
     request: DeployRequest,
     onEvent: ((e: DeployProgress) => void) | undefined,
-    rollback?: { kind: "rollback"; rollbackOf: number; revisions: Record<string, string> },
+    rollback?: {
+      kind: "rollback";
+      rollbackOf: number;
+      revisions: Record<string, string>;
+      /** The target release's images: for process services, the snapshot they ran from. */
+      images: Record<string, { image?: string; digest?: string }>;
+    },
   ): Promise<Release> {
     const { store, runtime } = this.o;
     const current = await store.releases.current(this.app, this.env);
@@ -479,6 +488,21 @@ export class Deployer {
           continue;
         }
         emit("prepare", `preparing ${s.name}${s.image ? ` (${s.image})` : ""}`, undefined, "info", s.name);
+        // A rollback runs a process service from the very snapshot the target release ran from.
+        const pinned = rollback?.images[s.name];
+        if (s.runtime === "process" && pinned?.image) {
+          if (existsSync(pinned.image)) {
+            images[s.name] = pinned;
+            continue;
+          }
+          emit(
+            "prepare.snapshot-gone",
+            `${s.name}: the snapshot release #${rollback!.rollbackOf} ran from was pruned; deploying its spec with the current files`,
+            undefined,
+            "warn",
+            s.name,
+          );
+        }
         images[s.name] = await runtime.prepare(s, abort.signal);
       }
       const secretValues = await this.resolveSecrets(merged.services.filter((s) => selected.has(s.name)));
@@ -595,6 +619,7 @@ export class Deployer {
         "deploy.succeeded",
         `release #${release.number} succeeded (${changed.length} service(s) rolled out)`,
       );
+      await this.pruneArtifacts();
       await emitter.flush();
       tell("deploy.succeeded", final);
       return final;
@@ -617,6 +642,30 @@ export class Deployer {
       if (renew) clearInterval(renew);
       await store.deployLocks.release({ app: this.app, env: this.env, holder }).catch(() => {});
       if (this.active === active) this.active = undefined;
+    }
+  }
+
+  /** Drops snapshots no recent release and no instance uses (the last 5 successful releases are kept). */
+  private async pruneArtifacts() {
+    try {
+      const recent = await this.o.store.releases.list({
+        app: this.app,
+        env: this.env,
+        status: "succeeded",
+        limit: 5,
+      });
+      const keep = new Set<string>();
+      for (const r of recent)
+        for (const ref of Object.values(r.images)) {
+          const image = (ref as { image?: string } | undefined)?.image;
+          if (image) keep.add(image);
+        }
+      for (const s of this.services.values())
+        for (const image of s.images.values()) if (image) keep.add(image);
+      const { removed } = (await this.o.runtime.prune?.([...keep])) ?? { removed: 0 };
+      if (removed > 0) this.log(`pruned ${removed} snapshot(s) no release needs`);
+    } catch (err) {
+      this.log(`prune: ${describe(err)}`);
     }
   }
 
@@ -1495,6 +1544,15 @@ async function resolveAddress(info: InstanceInfo): Promise<InstanceInfo> {
 async function settle(router: Router | undefined): Promise<void> {
   const r = router as (Router & { settled?: () => Promise<void> }) | undefined;
   await r?.settled?.().catch(() => {});
+}
+
+/** Whether two releases run different things: a service's spec, image/snapshot or secrets differ. */
+function differs(a: Release, b: Release): boolean {
+  const ha = (a.spec as ReleaseDocument | undefined)?.hashes;
+  const hb = (b.spec as ReleaseDocument | undefined)?.hashes;
+  if (!ha || !hb) return a.specHash !== b.specHash;
+  const keys = new Set([...Object.keys(ha), ...Object.keys(hb)]);
+  return [...keys].some((k) => ha[k] !== hb[k]);
 }
 
 function describeChain(err: unknown): string {

@@ -209,6 +209,11 @@ export interface Runtime {
   runTask(request: TaskRequest): Promise<TaskResult>;
   /** The instance's recent output (last `tail` lines). */
   logs(id: string, options?: { tail?: number }): Promise<string>;
+  /**
+   * Removes what prepare() made for releases no longer needed (process: snapshots), keeping every path in
+   * `keep` (the images of recent releases and of running instances).
+   */
+  prune?(keep: string[]): Promise<{ removed: number }>;
   /** After the environment's last instance is stopped (`slipway down`): what it shared (Docker: its network). */
   cleanup?(filter: { app: string; env: string }): Promise<void>;
   close(): Promise<void>;

@@ -51,6 +51,11 @@ export function createMixedRuntime(factories: {
       const r = await owner(id);
       return r ? r.logs(id, options) : "";
     },
+    async prune(keep) {
+      let removed = 0;
+      for (const r of Object.values(made)) removed += (await r!.prune?.(keep))?.removed ?? 0;
+      return { removed };
+    },
     async cleanup(filter) {
       for (const r of Object.values(made)) await r!.cleanup?.(filter);
     },

@@ -354,6 +354,10 @@ describe("process runtime", () => {
       expect(c.digest).not.toBe(a.digest);
       // The first snapshot is untouched by the change to the source.
       expect(readFileSync(join(a.image!, "server.mjs"), "utf8")).toBe("console.log('v1')\n");
+      // Pruning keeps what is named (or lies inside a kept path) and removes the rest.
+      expect(await runtime.prune!([join(c.image!, "sub")])).toEqual({ removed: 1 });
+      expect(existsSync(a.image!)).toBe(false);
+      expect(existsSync(c.image!)).toBe(true);
       // The source may go away (a workflow's workspace); the snapshot still runs.
       rmSync(src, { recursive: true, force: true });
       const task = await runtime.runTask({

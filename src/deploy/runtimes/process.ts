@@ -680,6 +680,27 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       });
     },
 
+    async prune(keep) {
+      // Snapshots live in <stateDir>/releases/<service>/<hash>; one is kept when a kept path is in it.
+      const base = join(options.stateDir, "releases");
+      let removed = 0;
+      for (const service of await readdir(base).catch(() => [] as string[])) {
+        for (const name of await readdir(join(base, service)).catch(() => [] as string[])) {
+          const dir = join(base, service, name);
+          if (keep.some((k) => k === dir || k.startsWith(`${dir}${sep}`))) continue;
+          // A snapshot being made right now is left alone.
+          if (
+            name.includes(".tmp-") &&
+            Date.now() - (await stat(dir).catch(() => ({ mtimeMs: 0 }))).mtimeMs < 3_600_000
+          )
+            continue;
+          await rm(dir, { recursive: true, force: true });
+          removed++;
+        }
+      }
+      return { removed };
+    },
+
     async runTask(request: TaskRequest) {
       const cwd = await runDirectory(request.service, request.image);
       return runCaptured({

@@ -121,4 +121,21 @@ describe("slipway deploy: canary analysis and abort", () => {
     const status = json((await app.cli(["status", "--json"])).stdout);
     expect(status.services[0].instances.map((i: { revision: string }) => i.revision)).toEqual(["r1", "r1"]);
   });
+
+  it("a rollback runs the files the earlier release ran, not today's checkout", async () => {
+    const { writeFileSync } = await import("node:fs");
+    app.writeSpec(spec({ APP_VERSION: "v5" }));
+    writeFileSync(`${app.dir}/app/flavor.txt`, "vanilla");
+    let r = await app.cli(["deploy", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await get(`${url}flavor`)).body, r.stdout + r.stderr).toBe("vanilla");
+    writeFileSync(`${app.dir}/app/flavor.txt`, "chocolate");
+    r = await app.cli(["deploy", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).changed).toEqual(["api"]);
+    expect((await get(`${url}flavor`)).body).toBe("chocolate");
+    r = await app.cli(["rollback", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await get(`${url}flavor`)).body).toBe("vanilla");
+  });
 });

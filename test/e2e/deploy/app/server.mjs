@@ -28,6 +28,13 @@ const server = http.createServer((req, res) => {
     return res.end(`${version} failed on purpose`);
   }
   if (req.url === "/boots") return res.end(volume ? readFileSync(join(volume, "boots.log"), "utf8") : "");
+  if (req.url === "/flavor") {
+    try {
+      return res.end(readFileSync("flavor.txt", "utf8"));
+    } catch {
+      return res.end("(none)");
+    }
+  }
   if (req.url === "/secret") return res.end(process.env.DB_PASSWORD ?? "(none)");
   res.writeHead(200, { "content-type": "text/plain" });
   res.end(`${version} ${process.env.SLIPWAY_INSTANCE}\n`);
