@@ -36,8 +36,7 @@ export async function callAgent(
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
       // No agent, or one that is going away (it closed the connection before answering).
-      if (err.code === "ENOENT" || err.code === "ECONNREFUSED" || err.code === "ECONNRESET")
-        resolve(undefined);
+      if (["ENOENT", "ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(err.code ?? "")) resolve(undefined);
       else reject(err);
     });
     req.end(body === undefined ? undefined : JSON.stringify(body));

@@ -1045,7 +1045,7 @@ export class Deployer {
   }
 
   /** Out of rotation, drained (when routed), stopped and forgotten. */
-  private async stopInstance(m: Managed, drain: boolean, emit?: EventLog["emit"]) {
+  private async stopInstance(m: Managed, drain: boolean, emit?: EventLog["emit"], maxDrainMs?: number) {
     const state = this.services.get(m.service);
     const spec = state?.specs.get(m.revision) ?? state?.spec;
     clearTimeout(m.keepTimer);
@@ -1054,7 +1054,8 @@ export class Deployer {
     // The routes without this instance are in effect before it drains (HAProxy applies them asynchronously).
     await settle(state?.router);
     if (drain && state?.router && state.router.instances().some((i) => i.id === m.id)) {
-      const result = await state.router.drain(m.id, { timeoutMs: spec?.drainTimeoutMs ?? 30_000 });
+      const timeoutMs = Math.min(spec?.drainTimeoutMs ?? 30_000, maxDrainMs ?? Number.POSITIVE_INFINITY);
+      const result = await state.router.drain(m.id, { timeoutMs });
       if (!result.graceful)
         emit?.(
           "instance.drain",
@@ -1380,7 +1381,8 @@ export class Deployer {
     await this.queue.catch(() => {});
     if (options.stopInstances) {
       for (const s of this.services.values()) s.weights = {};
-      await Promise.all([...this.instances.values()].map((m) => this.stopInstance(m, true)));
+      // Everything stops: requests in flight get a short grace, not each service's full drain timeout.
+      await Promise.all([...this.instances.values()].map((m) => this.stopInstance(m, true, undefined, 5000)));
       const rest = await this.o.runtime.list({ app: this.app, env: this.env }).catch(() => []);
       await Promise.all(rest.map((i) => this.o.runtime.stop(i.id, { timeoutMs: 10_000 }).catch(() => {})));
       await this.o.runtime.cleanup?.({ app: this.app, env: this.env }).catch(() => {});

@@ -260,7 +260,7 @@ describe("deploys through the server", { concurrent: true }, () => {
     }
     // With the agent gone, status says so and names the current release.
     const after = await api(server, "GET", "/api/v1/deploy/shop/production/status", undefined, viewer);
-    expect(after.body).toMatchObject({ agent: null, current: { number: 4 } });
+    expect(after.body, JSON.stringify(after.body)).toMatchObject({ agent: null, current: { number: 4 } });
   }, 180_000);
 
   test("on PostgreSQL the agent records into the server's database", async ({ h }) => {
