@@ -5,10 +5,11 @@
 // Output is the local commands' (progress on stderr, results on stdout), rendered by the same functions.
 import { basename } from "node:path";
 import { loadConfig } from "../config/index.js";
-import { agentError, type DeployProgress, type ReleaseDocument, strategyNames } from "../deploy/index.js";
+import { agentError, type DeployProgress, type ReleaseDocument } from "../deploy/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release } from "../store/index.js";
 import { ApiClient, readConfig } from "./client.js";
+import { checkStrategyFlag, parseImageFlags } from "./deploy-flags.js";
 import { makeStyle, type Style } from "./tty.js";
 
 /** The local commands' rendering (cli/deploy.ts), passed in so both print alike. */
@@ -89,17 +90,8 @@ export async function deployRemote(flags: RemoteDeployFlags, r: Renderers): Prom
     throw new UserError("--dry-run resolves the local slipway.yaml; the server resolves the repository's");
   if (!flags.repo)
     throw new UserError("--repo <name> is required with --server: the registered repository to deploy");
-  const images: Record<string, string> = {};
-  for (const pair of flags.image ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0 || eq === pair.length - 1)
-      throw new UserError(`--image: expected SERVICE=REF, got ${JSON.stringify(pair)}`);
-    images[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  if (flags.strategy !== undefined && !(strategyNames as readonly string[]).includes(flags.strategy))
-    throw new UserError(
-      `--strategy: unknown strategy ${JSON.stringify(flags.strategy)} (one of ${strategyNames.join(", ")})`,
-    );
+  const images = parseImageFlags(flags.image);
+  checkStrategyFlag(flags.strategy);
   const version = flags.version ?? target.env.SLIPWAY_VERSION;
   const body = {
     env: flags.env,

@@ -34,6 +34,7 @@ import {
   withLocalStore,
 } from "./secret.js";
 import * as remote from "./deploy-remote.js";
+import { checkStrategyFlag, parseImageFlags } from "./deploy-flags.js";
 import { makeStyle, type Style } from "./tty.js";
 
 type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
@@ -287,17 +288,8 @@ export function loadDeploySpec(flags: DeployFlags): { spec: DeploySpec; notify?:
     throw new UserError(`${flags.config} has no deploy: section`, [
       { file: flags.config, message: "no deploy: section (see the README's Deploy section)" },
     ]);
-  const images: Record<string, string> = {};
-  for (const pair of flags.image ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0 || eq === pair.length - 1)
-      throw new UserError(`--image: expected SERVICE=REF, got ${JSON.stringify(pair)}`);
-    images[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  if (flags.strategy !== undefined && !(strategyNames as readonly string[]).includes(flags.strategy))
-    throw new UserError(
-      `--strategy: unknown strategy ${JSON.stringify(flags.strategy)} (one of ${strategyNames.join(", ")})`,
-    );
+  const images = parseImageFlags(flags.image);
+  checkStrategyFlag(flags.strategy);
   const spec = resolveDeploySpec(section, {
     env: flags.env,
     configDir: loaded.dir,

@@ -1,6 +1,6 @@
 // Talking to an environment's deploy agent over its Unix socket, and starting it when it is not running.
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { dirname } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
@@ -111,7 +111,6 @@ export async function ensureAgent(
     await new Promise((r) => setTimeout(r, 100));
     if (await callAgent(paths.socketPath, "GET", "/status").catch(() => undefined)) return "started";
     if (exited !== null) {
-      const { readFileSync } = await import("node:fs");
       const tail = readFileSync(paths.logFile, "utf8").trimEnd().split("\n").slice(-15).join("\n");
       throw new OperationError(`the deploy agent exited with ${exited} while starting:\n${tail}`);
     }

@@ -22,7 +22,7 @@ import { createHaproxyRouter, createRouter, type Router, type RouteRule } from "
 import { probeInstance, waitReady } from "./health.js";
 import { specHash, startLevels } from "./spec.js";
 import { strategies } from "./strategies/index.js";
-import { CanaryAborted, HealthError, type Member, type Rollout } from "./strategies/types.js";
+import { CanaryAborted, HealthError, type Member, type Rollout, weightsByCount } from "./strategies/types.js";
 import type { DeploySpec, InstanceInfo, Runtime, ServiceSpec, StrategyName } from "./types.js";
 
 /** What a release record keeps in `spec`: the whole desired state of the environment. */
@@ -103,7 +103,6 @@ type Managed = {
   lastProbe?: string;
   keepTimer?: NodeJS.Timeout;
   keptUntil?: number;
-  /** Consecutive crashes of this service's instances (backoff). */
 };
 
 type ServiceState = {
@@ -122,7 +121,6 @@ type ServiceState = {
   healing: boolean;
   crashes: number;
   lastCrashAt: number;
-  backoffUntil: number;
 };
 
 type ActiveDeploy = {
@@ -1127,7 +1125,6 @@ export class Deployer {
         healing: false,
         crashes: 0,
         lastCrashAt: 0,
-        backoffUntil: 0,
       };
       this.services.set(spec.name, s);
     }
@@ -1470,23 +1467,9 @@ export function effectiveWeights(
     if (!askedAny) return {};
     // Never point traffic at nothing while something can serve.
     const counts = Object.fromEntries(serving);
-    return scale(counts);
+    return weightsByCount(counts);
   }
-  return sum === 100 ? out : scale(out);
-}
-
-function scale(values: Record<string, number>): Record<string, number> {
-  const entries = Object.entries(values).filter(([, v]) => v > 0);
-  const total = entries.reduce((s, [, v]) => s + v, 0);
-  if (total === 0) return {};
-  const out: Record<string, number> = {};
-  let given = 0;
-  for (const [k, v] of entries) {
-    out[k] = Math.floor((v * 100) / total);
-    given += out[k];
-  }
-  for (let i = 0; given < 100; i = (i + 1) % entries.length, given++) out[entries[i][0]] += 1;
-  return out;
+  return sum === 100 ? out : weightsByCount(out);
 }
 
 function orderByLevels(spec: DeploySpec): ServiceSpec[] {

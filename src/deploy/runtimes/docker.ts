@@ -25,6 +25,7 @@ import type {
   TaskRequest,
   TaskResult,
 } from "../types.js";
+import { outputTail } from "./output.js";
 
 export type DockerRuntimeOptions = {
   /** The engine to use; default: one for `host` (or DOCKER_HOST). */
@@ -52,7 +53,6 @@ export const labelKeys = {
 } as const;
 
 /** Output kept of exec and runTask. */
-const outputLimit = 64 * 1024;
 /** Where a secret file with a relative path goes (as Docker's own secrets). */
 const secretsDir = "/run/secrets";
 
@@ -147,23 +147,6 @@ function serviceMounts(service: ServiceSpec, app: string, env: string): Mount[] 
 
 function scopeLabels(app: string, env: string): Record<string, string> {
   return { [labelKeys.managed]: "true", [labelKeys.app]: app, [labelKeys.env]: env };
-}
-
-/** Collects stdout and stderr in the order they come, keeping the last 64 KiB. */
-function outputTail() {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  return {
-    push(b: Buffer) {
-      chunks.push(b);
-      size += b.length;
-      while (size - chunks[0].length >= outputLimit) size -= chunks.shift()!.length;
-    },
-    text(): string {
-      const all = Buffer.concat(chunks);
-      return all.subarray(Math.max(0, all.length - outputLimit)).toString();
-    },
-  };
 }
 
 /** A signal that fires on `signal` or after `ms`; `timedOut()` tells which. */

@@ -35,6 +35,7 @@ import type {
   TaskResult,
 } from "../types.js";
 import { allocatePort } from "./ports.js";
+import { outputTail } from "./output.js";
 
 export type ProcessRuntimeOptions = {
   /** Where records, logs, instance directories and named volumes live. */
@@ -66,7 +67,6 @@ export type ProcessRecord = {
 };
 
 /** Output kept of exec and runTask. */
-const outputLimit = 64 * 1024;
 /** How much of a log file `logs` reads from its end. */
 const logReadLimit = 1024 * 1024;
 const pollMs = 25;
@@ -284,23 +284,6 @@ export async function snapshotDirectory(
     if (!(await isDirectory(dir))) throw err;
   });
   return { dir, hash };
-}
-
-/** Keeps the last `outputLimit` bytes of what a process writes. */
-function outputTail() {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  return {
-    push(b: Buffer) {
-      chunks.push(b);
-      size += b.length;
-      while (size - chunks[0].length >= outputLimit) size -= chunks.shift()!.length;
-    },
-    text(): string {
-      const all = Buffer.concat(chunks);
-      return all.subarray(Math.max(0, all.length - outputLimit)).toString();
-    },
-  };
 }
 
 function spawnFailure(what: string, command: string[], cwd: string, err: NodeJS.ErrnoException): Error {

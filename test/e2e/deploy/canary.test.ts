@@ -1,4 +1,5 @@
 // Canary analysis from the router's own figures, and `slipway abort`, end to end (process runtime).
+import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../support/registry.js";
 import { type AppDir, get, makeAppDir, sleep, startLoad } from "./helpers.js";
@@ -123,7 +124,6 @@ describe("slipway deploy: canary analysis and abort", () => {
   });
 
   it("a rollback runs the files the earlier release ran, not today's checkout", async () => {
-    const { writeFileSync } = await import("node:fs");
     app.writeSpec(spec({ APP_VERSION: "v5" }));
     writeFileSync(`${app.dir}/app/flavor.txt`, "vanilla");
     let r = await app.cli(["deploy", "--json"]);

@@ -1,7 +1,9 @@
 // More of slipway deploy with the process runtime: bad input, secrets, volumes, depends_on order,
 // hooks, partial deploys, and the deploy events sent to a real local webhook receiver.
+import { writeFileSync } from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { startReceiver, type Receiver } from "../../../src/notify/testing.js";
 import { signatureHeader, timestampHeader, verifyWebhookSignature } from "../../../src/notify/index.js";
 import { freePort } from "../../support/registry.js";
@@ -76,8 +78,6 @@ describe("slipway deploy: bad input, secrets, volumes, order, hooks, notificatio
     ])
       expect((await app.cli(["secret", "set", name], { input: value })).code).toBe(0);
     // notify: is a top-level section of slipway.yaml, next to deploy:.
-    const { writeFileSync } = await import("node:fs");
-    const { stringify } = await import("yaml");
     writeFileSync(
       `${app.dir}/slipway.yaml`,
       stringify({
@@ -124,8 +124,6 @@ describe("slipway deploy: bad input, secrets, volumes, order, hooks, notificatio
     const before = json((await app.cli(["status", "--json"])).stdout)
       .services.find((s: { name: string }) => s.name === "api")
       .instances.map((i: { id: string }) => i.id);
-    const { writeFileSync } = await import("node:fs");
-    const { stringify } = await import("yaml");
     writeFileSync(
       `${app.dir}/slipway.yaml`,
       stringify({
@@ -162,8 +160,6 @@ describe("slipway deploy: bad input, secrets, volumes, order, hooks, notificatio
   });
 
   it("--service deploys one service and keeps the others; a named volume outlives the release", async () => {
-    const { writeFileSync } = await import("node:fs");
-    const { stringify } = await import("yaml");
     const spec = (v: string) =>
       stringify({
         deploy: {
@@ -206,8 +202,6 @@ describe("slipway deploy: bad input, secrets, volumes, order, hooks, notificatio
     const blocker = net.createServer().listen(0, "127.0.0.1");
     await new Promise((r) => blocker.once("listening", r));
     const taken = (blocker.address() as net.AddressInfo).port;
-    const { writeFileSync } = await import("node:fs");
-    const { stringify } = await import("yaml");
     writeFileSync(
       `${app.dir}/slipway.yaml`,
       stringify({

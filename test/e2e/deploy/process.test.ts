@@ -1,7 +1,6 @@
 // slipway deploy with the process runtime, end to end: the real CLI, its agent, real processes behind
 // slipway's router, under load; every strategy, the failure and rollback paths, re-adoption after the
 // agent dies, the lock, hooks, secrets, volumes and depends_on.
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../support/registry.js";
 import { type AppDir, get, makeAppDir, sleep, startLoad } from "./helpers.js";
@@ -248,8 +247,6 @@ describe("slipway deploy (process runtime)", () => {
     // Only v7's two instances run: the half-started v8 instance was stopped.
     const s = json((await app.cli(["status", "--json"])).stdout).services[0];
     expect(s.instances).toHaveLength(2);
-    const ps = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
-    expect(ps.split("\n").filter((l) => l.includes("node server.mjs")).length).toBeGreaterThanOrEqual(2);
   });
 
   it("releases lists the history; releases show has the events", async () => {
