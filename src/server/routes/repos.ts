@@ -1,0 +1,44 @@
+// Repositories: register (admin), list and read (viewer), their runs, and workflow_dispatch (developer).
+import type { Hono } from "hono";
+import type { CiService } from "../../ci/index.js";
+import { UserError } from "../../lib/errors.js";
+import { type Env, type Guards, jsonBody } from "../http.js";
+
+export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guards }): void {
+  const { ci } = o;
+  const { requireRole } = o.guards;
+  const store = ci.store;
+  app.get("/api/v1/repos", requireRole("viewer"), async (c) => c.json({ repos: await store.repos.list() }));
+  app.post("/api/v1/repos", requireRole("admin"), async (c) => {
+    const body = await jsonBody<{ url?: string; name?: string; branch?: string; pollInterval?: number }>(c);
+    if (!body.url) throw new UserError("'url' is required");
+    const { repo, webhookSecret } = await ci.addRepo({
+      url: body.url,
+      name: body.name,
+      branch: body.branch,
+      pollIntervalS: body.pollInterval ?? null,
+    });
+    return c.json({ repo, webhookSecret }, 201);
+  });
+  app.get("/api/v1/repos/:name{.+}/runs", requireRole("viewer"), async (c) => {
+    const repo = await ci.repoByName(c.req.param("name"));
+    return c.json({
+      runs: await store.runs.list({ repoId: repo.id, limit: Number(c.req.query("limit") ?? 50) }),
+    });
+  });
+  app.post("/api/v1/repos/:name{.+}/dispatch", requireRole("developer"), async (c) => {
+    const body = await jsonBody<{ workflow?: string; ref?: string; inputs?: Record<string, string> }>(c);
+    if (!body.workflow) throw new UserError("'workflow' is required");
+    const runs = await ci.dispatch({
+      repo: c.req.param("name"),
+      workflow: body.workflow,
+      ref: body.ref,
+      inputs: body.inputs,
+      actor: c.get("identity").name,
+    });
+    return c.json({ runs }, 201);
+  });
+  app.get("/api/v1/repos/:name{.+}", requireRole("viewer"), async (c) =>
+    c.json({ repo: await ci.repoByName(c.req.param("name")) }),
+  );
+}

@@ -1,0 +1,113 @@
+// Runs: list and read (viewer), logs, live events over Server-Sent Events, re-run and cancel (developer).
+import type { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { CiEvent, CiService, RerunRequest } from "../../ci/index.js";
+import { UserError } from "../../lib/errors.js";
+import { type Env, type Guards, jsonBody } from "../http.js";
+
+export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guards }): void {
+  const { ci } = o;
+  const { requireRole } = o.guards;
+  const store = ci.store;
+
+  app.get("/api/v1/runs", requireRole("viewer"), async (c) => {
+    const repoName = c.req.query("repo");
+    const repo = repoName ? await ci.repoByName(repoName) : undefined;
+    const status = c.req.query("status") as "queued" | "running" | "completed" | undefined;
+    const runs = await store.runs.list({
+      repoId: repo?.id,
+      status,
+      limit: Number(c.req.query("limit") ?? 50),
+    });
+    return c.json({ runs });
+  });
+  const runOr404 = async (id: string) => {
+    const run = Number.isInteger(Number(id)) ? await store.runs.get(Number(id)) : null;
+    if (!run) throw new UserError(`no run ${id}`);
+    return run;
+  };
+  app.get("/api/v1/runs/:id", requireRole("viewer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    const attempts = [];
+    for (let a = 1; a <= run.attempt; a++) {
+      const jobs = await store.jobs.list(run.id, a);
+      attempts.push({
+        attempt: a,
+        jobs: await Promise.all(
+          jobs.map(async (j) => ({ ...j, spec: undefined, steps: await store.steps.list(j.id) })),
+        ),
+      });
+    }
+    return c.json({ run, attempts });
+  });
+  app.get("/api/v1/runs/:id/logs", requireRole("viewer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    const attempt = Number(c.req.query("attempt") ?? run.attempt);
+    const job = c.req.query("job");
+    const jobs = (await store.jobs.list(run.id, attempt)).filter(
+      (j) => !job || j.jobKey === job || j.jobId === job,
+    );
+    if (job && jobs.length === 0) throw new UserError(`no job '${job}' in run ${run.id} attempt ${attempt}`);
+    const out = [];
+    for (const j of jobs) {
+      const chunks = await store.logs.read(j.id, { afterSeq: Number(c.req.query("after") ?? 0) });
+      out.push({ jobRowId: j.id, jobKey: j.jobKey, name: j.name, status: j.status, chunks });
+    }
+    return c.json({ run: run.id, attempt, jobs: out });
+  });
+  app.get("/api/v1/runs/:id/events", requireRole("viewer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    return streamSSE(c, async (stream) => {
+      const queue: CiEvent[] = [];
+      let wake: (() => void) | undefined;
+      const onEvent = (e: CiEvent) => {
+        if (e.runId !== run.id) return;
+        queue.push(e);
+        wake?.();
+      };
+      ci.events.on("event", onEvent);
+      let closed = false;
+      stream.onAbort(() => {
+        closed = true;
+        wake?.();
+      });
+      try {
+        const fresh = await store.runs.get(run.id);
+        await stream.writeSSE({
+          event: "run",
+          data: JSON.stringify({
+            type: "run",
+            runId: run.id,
+            status: fresh?.status,
+            conclusion: fresh?.conclusion,
+          }),
+        });
+        if (fresh?.status === "completed") return;
+        while (!closed) {
+          while (queue.length) {
+            const e = queue.shift()!;
+            await stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
+            if (e.type === "run" && e.status === "completed") return;
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, 15_000);
+          });
+          wake = undefined;
+          if (!queue.length && !closed) await stream.writeSSE({ event: "ping", data: "{}" });
+        }
+      } finally {
+        ci.events.off("event", onEvent);
+      }
+    });
+  });
+  app.post("/api/v1/runs/:id/rerun", requireRole("developer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    const body = await jsonBody<RerunRequest>(c);
+    return c.json({ run: await ci.rerun(run.id, body) }, 202);
+  });
+  app.post("/api/v1/runs/:id/cancel", requireRole("developer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    return c.json({ run: await ci.cancel(run.id) });
+  });
+}
