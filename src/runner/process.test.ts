@@ -42,6 +42,22 @@ describe("LineSplitter", () => {
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(maxLine);
   });
 
+  it("holds at most about 1 MiB of a line that is one secret over and over", () => {
+    const m = new Masker();
+    m.add("abcdefgh");
+    const emitted: string[] = [];
+    const s = new LineSplitter(
+      (l) => emitted.push(m.mask(l)),
+      (t, at, final) => m.safeCut(t, at, final),
+    );
+    const chunk = Buffer.from("abcdefgh".repeat(8192 + 1).slice(3, 3 + 65536));
+    for (let i = 0; i < 48; i++) s.push(chunk);
+    // Pieces went out while the line was still coming: the buffer did not grow with it.
+    expect(emitted.length).toBeGreaterThan(0);
+    s.end();
+    expect(emitted.join("")).not.toContain("abcdefgh");
+  });
+
   it("still cuts lines without a masker at 64 KiB, keeping memory bounded", () => {
     const lines = split([Buffer.from("z".repeat(3 * maxLine + 5))]);
     expect(lines.map((l) => l.length)).toEqual([maxLine, maxLine, maxLine, 5]);

@@ -106,7 +106,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     env: { ...opts.env, ...files },
     onLine,
     // A line too long to hold is cut only where no secret straddles the cut, so each piece masks whole.
-    safeCut: (text, at) => run.masker.safeCut(text, at),
+    safeCut: (text, at, final) => run.masker.safeCut(text, at, final),
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
   });
