@@ -13,6 +13,7 @@ import {
   logText,
   makeRepo,
   postgresAvailable,
+  tempDir,
   test,
   waitForRun,
   workflowFile,
@@ -78,15 +79,23 @@ describe("the environment of a job run by the server", () => {
     const server = await h.startServer({ args: ["--local-runners", "0"] });
     const repo = makeRepo({ ".github/workflows/dump.yml": workflow });
     await addRepo(server, repo, "acme/remote-dump");
-    h.startRunner(server, {
-      labels: ["self-hosted"],
-      env: {
-        ...secrets,
-        SLIPWAY_RUNNER_TOKEN_HINT: "slwr_hint-8f8f",
-        SLIPWAY_PASS_ENV: "E2E_PROCESS_TAG,PASSED_VAR",
-        PASSED_VAR: "passed-runner-4c4c",
-      },
-    });
+    // `slipway runner --pass-env PASSED_VAR`, its environment holding what an operator's shell might.
+    h.spawn(
+      [
+        "runner",
+        "--server",
+        server.url,
+        "--token",
+        server.token,
+        "--labels",
+        "self-hosted",
+        "--data-dir",
+        tempDir("slipway-runner-"),
+        "--pass-env",
+        "PASSED_VAR",
+      ],
+      h.env({ ...secrets, SLIPWAY_RUNNER_TOKEN_HINT: "slwr_hint-8f8f", PASSED_VAR: "passed-runner-4c4c" }),
+    );
     const id = await dispatchRun(server, "acme/remote-dump", "dump.yml");
     const view = await waitForRun(server, id, { timeoutMs: 60_000 });
     expect(jobOf(view, "dump").status, JSON.stringify(view)).toBe("success");
