@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, join } from "node:path";
 import { coerceToString, type Json } from "../expressions/index.js";
+import { hostChildEnv } from "../lib/child-env.js";
 import { describeError, formatProblem, OperationError, UserError } from "../lib/errors.js";
 import { type Notifier, type NotifyConfig, parseNotifySection } from "../notify/index.js";
 import {
@@ -525,7 +526,7 @@ export class CiService {
       verbose: false,
       platforms: {},
       cleanJobDirs: false,
-      hostEnv: process.env as Record<string, string>,
+      hostEnv: hostChildEnv(),
     };
     await this.store.runs.update(run.id, { status: "running", startedAt: run.startedAt ?? Date.now() });
     this.emit({ type: "run", runId: run.id, status: "running", conclusion: null });

@@ -2,12 +2,14 @@
 import { setMaxListeners } from "node:events";
 import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
+import { childEnv, passEnvNames } from "../lib/child-env.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import {
   checkActions,
   defaultDataDir,
   dispatchInputValues,
   executeRun,
+  jobLogLimit,
   killAllGroups,
   planRun,
   type RunPlan,
@@ -42,6 +44,7 @@ type RunFlags = {
   jobs?: string;
   verbose?: boolean;
   dryrun?: boolean;
+  passEnv: string[];
 };
 
 export function registerRun(program: Command): void {
@@ -75,6 +78,12 @@ export function registerRun(program: Command): void {
     .option("--jobs <n>", "how many jobs run at once (default: CPU count)")
     .option("-v, --verbose", "show debug output (like ACTIONS_STEP_DEBUG)")
     .option("-n, --dryrun", "print the plan (workflows and jobs that would run) without running anything")
+    .option(
+      "--pass-env <NAME>",
+      "pass this variable of your environment to the jobs (repeatable; env SLIPWAY_PASS_ENV=A,B); jobs otherwise get only PATH, HOME, locale, TZ, TERM, TMPDIR and proxies",
+      collect,
+      [] as string[],
+    )
     .action(async (eventName: string, flags: RunFlags) => {
       process.exitCode = await runCommand(eventName, flags);
     });
@@ -107,6 +116,9 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
   };
   validateNames(secrets, "secret");
   validateNames(vars, "variable");
+  // Jobs see a built environment, as on GitHub: not this shell's SLIPWAY_* or other variables unless passed.
+  const hostEnv = childEnv(process.env, passEnvNames(process.env, flags.passEnv));
+  const logLimit = jobLogLimit();
   const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))
     throw new UserError(`--jobs must be a whole number of at least 1, got '${flags.jobs}'`);
@@ -179,6 +191,8 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
       jobs,
       verbose: flags.verbose || process.env.ACTIONS_STEP_DEBUG === "true",
       platforms: parsePairs(flags.platform, "-P/--platform"),
+      hostEnv,
+      logLimit,
     });
   } finally {
     reporter.flush();

@@ -2,16 +2,30 @@
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
+import { childEnv, passEnvNames } from "../lib/child-env.js";
 import { UserError } from "../lib/errors.js";
 import {
   defaultDataDir,
   type JobResult,
+  jobLogLimit,
   type RunnerTransport,
   runAgent,
   type StepReport,
 } from "../runner/index.js";
 import { startServer } from "../server/index.js";
 import { ApiClient } from "./client.js";
+import { collect } from "./options.js";
+
+/**
+ * `--pass-env` of `slipway serve`: checked, then merged into SLIPWAY_PASS_ENV of this process, which is
+ * where the server's own runner and the deploy agents it starts read the names from (lib/child-env).
+ * The job log cap is checked here too, so a bad SLIPWAY_JOB_LOG_LIMIT stops the server at start.
+ */
+function passEnvSetting(flags: string[]): void {
+  const names = passEnvNames(process.env, flags);
+  if (names.length) process.env.SLIPWAY_PASS_ENV = names.join(",");
+  jobLogLimit();
+}
 
 function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -47,7 +61,14 @@ export function registerServe(program: Command): void {
       "--public-url <url>",
       "the URL people reach this server at, for links in notifications (env SLIPWAY_PUBLIC_URL; default: the listen URL)",
     )
+    .option(
+      "--pass-env <NAME>",
+      "pass this variable of the server's environment to jobs and deployed instances (repeatable; env SLIPWAY_PASS_ENV=A,B)",
+      collect,
+      [] as string[],
+    )
     .action(async (flags) => {
+      passEnvSetting(flags.passEnv);
       const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "server"));
       const server = await startServer({
         listen: flags.listen,
@@ -111,7 +132,15 @@ export function registerServe(program: Command): void {
     .option("--name <name>", "the runner's name", hostname())
     .option("--concurrency <n>", "legs run at once", "1")
     .option("--data-dir <dir>", "the runner's work and cache directory")
+    .option(
+      "--pass-env <NAME>",
+      "pass this variable of the runner's environment to jobs (repeatable; env SLIPWAY_PASS_ENV=A,B)",
+      collect,
+      [] as string[],
+    )
     .action(async (flags) => {
+      const hostEnv = childEnv(process.env, passEnvNames(process.env, flags.passEnv));
+      const logLimit = jobLogLimit();
       const labels = flags.labels
         .split(",")
         .map((l) => l.trim())
@@ -153,6 +182,8 @@ export function registerServe(program: Command): void {
         abortLegs: abortLegs.signal,
         heartbeatMs: Number(process.env.SLIPWAY_HEARTBEAT_MS ?? 5000),
         pollMs: 200,
+        hostEnv,
+        logLimit,
         log: (line) => process.stderr.write(`${line}\n`),
       });
     });

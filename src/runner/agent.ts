@@ -50,6 +50,10 @@ export type AgentOptions = {
   resolveRepo?: (url: string, sha: string) => Promise<string>;
   log?: (line: string) => void;
   verbose?: boolean;
+  /** The environment steps start from (lib/child-env); default: built from this process's environment. */
+  hostEnv?: Record<string, string>;
+  /** Bytes of log one leg may write; default: jobLogLimit(). */
+  logLimit?: number;
   /**
    * Calls `cancel` as soon as the server cancels the leg (the server's own runner hears it at once;
    * remote runners learn it at their next heartbeat). Returns an unsubscribe function.
@@ -207,6 +211,8 @@ export async function runClaimedLeg(
       reporter,
       signal: controller.signal,
       verbose: opts.verbose,
+      hostEnv: opts.hostEnv,
+      logLimit: opts.logLimit,
     });
   } catch (err) {
     const message = (err as Error).message;

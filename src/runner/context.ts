@@ -36,8 +36,13 @@ export type RunContext = {
   platforms: Record<string, string>;
   /** Remove each job leg's directory when it ends (a runner); false when the whole work dir goes at the end. */
   cleanJobDirs: boolean;
-  /** Environment the host executor starts from (normally process.env). */
+  /**
+   * The environment steps on the host start from: built by lib/child-env (an allow-list and the names the
+   * operator passes), never a copy of slipway's own, which holds its keys and tokens.
+   */
   hostEnv: Record<string, string>;
+  /** Bytes of log one job leg may write; past it the output is dropped with one notice (default: jobLogLimit()). */
+  logLimit?: number;
 };
 
 /** The `github` context fields that stay the same for every job of a workflow. */

@@ -1,6 +1,8 @@
 // The runner: executes a planned run's jobs on this machine. Jobs start as soon as their own needs are
 // done; each job leg gets its own workspace and temp dir; every line of output is masked before it
-// leaves the engine; results have the shape of `slipway run --json`.
+// leaves the engine; results have the shape of `slipway run --json`. Steps on the host start from a built
+// environment (lib/child-env), never from slipway's own; job directories and step scripts are private to
+// slipway's user; a job's log is capped (SLIPWAY_JOB_LOG_LIMIT).
 export {
   checkActions,
   defaultDataDir,
@@ -16,6 +18,7 @@ export {
 export type { JobRef, LogKind, Reporter } from "./reporter.js";
 export { silentReporter } from "./reporter.js";
 export { killAllGroups } from "./process.js";
+export { jobLogLimit, jobLogLimitSetting } from "./log-limit.js";
 export type { JobResult, RunResult, Status, StepResult } from "./types.js";
 export type { Annotation } from "./workflow-commands.js";
 export { parseRemoteRef, remoteActionDir } from "./steps/action-loader.js";

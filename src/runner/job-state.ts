@@ -1,4 +1,5 @@
 // The mutable state of one running job leg, and the contexts and environment derived from it.
+import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MappingToken } from "@actions/workflow-parser/templates/tokens/index";
@@ -7,7 +8,9 @@ import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
 import type { ContainerSetup } from "./env/container.js";
+import { defaultJobLogLimit, LogBudget } from "./log-limit.js";
 import type { MatrixLeg } from "./matrix.js";
+import { makePrivateDir } from "./private-files.js";
 import type { JobRef } from "./reporter.js";
 import type { JobResult, StepResult } from "./types.js";
 import type { Annotation } from "./workflow-commands.js";
@@ -28,6 +31,11 @@ export type JobInvocation = {
   /** Aborted by fail-fast, a concurrency group or the run's cancellation. */
   signal: AbortSignal;
 };
+
+export type CommandFiles = Record<
+  "GITHUB_OUTPUT" | "GITHUB_ENV" | "GITHUB_PATH" | "GITHUB_STEP_SUMMARY" | "GITHUB_STATE",
+  string
+>;
 
 export type StepContextEntry = { outputs: Record<string, string>; outcome: string; conclusion: string };
 
@@ -57,6 +65,8 @@ export class JobState {
   /** The job's container and services, when it has any. */
   containers: ContainerSetup | undefined;
   private counter = 0;
+  /** How much of the job's log may still be written (the per-job cap). */
+  readonly logBudget: LogBudget;
 
   constructor(inv: JobInvocation) {
     this.inv = inv;
@@ -66,33 +76,36 @@ export class JobState {
     this.workspace = join(this.dir, repoName);
     this.temp = join(this.dir, "_temp");
     this.toolCache = join(inv.run.dataDir, "toolcache");
-    mkdirSync(this.workspace, { recursive: true });
-    mkdirSync(join(this.temp, "_runner_file_commands"), { recursive: true });
-    mkdirSync(join(this.temp, "_github_workflow"), { recursive: true });
+    this.logBudget = new LogBudget(inv.run.logLimit ?? defaultJobLogLimit);
+    // Scripts with interpolated secrets and GITHUB_ENV files live here: private to slipway's user.
+    makePrivateDir(inv.run.workDir);
+    makePrivateDir(this.dir);
+    mkdirSync(this.workspace, { recursive: true, mode: 0o700 });
+    makePrivateDir(this.temp);
+    makePrivateDir(join(this.temp, "_runner_file_commands"));
+    makePrivateDir(join(this.temp, "_github_workflow"));
     mkdirSync(this.toolCache, { recursive: true });
     this.eventPath = join(this.temp, "_github_workflow", "event.json");
-    writeFileSync(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2));
+    writeFileSync(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2), { mode: 0o600 });
   }
 
-  private files: Record<string, string> | undefined;
-
-  /** The file-command files of the job (GITHUB_OUTPUT, …), made on first use and emptied after each step. */
-  commandFiles(): Record<
-    "GITHUB_OUTPUT" | "GITHUB_ENV" | "GITHUB_PATH" | "GITHUB_STEP_SUMMARY" | "GITHUB_STATE",
-    string
-  > {
-    if (!this.files) {
-      const dir = join(this.temp, "_runner_file_commands");
-      this.files = {
-        GITHUB_OUTPUT: join(dir, "set_output"),
-        GITHUB_ENV: join(dir, "set_env"),
-        GITHUB_PATH: join(dir, "add_path"),
-        GITHUB_STEP_SUMMARY: join(dir, "step_summary"),
-        GITHUB_STATE: join(dir, "save_state"),
-      };
-      for (const f of Object.values(this.files)) writeFileSync(f, "");
-    }
-    return this.files as ReturnType<JobState["commandFiles"]>;
+  /**
+   * Fresh file-command files for one step (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY,
+   * GITHUB_STATE), as GitHub's runner makes them: a step never sees, nor appends to, what an earlier step
+   * wrote. Empty, 0600; the caller reads and removes them when the step ends.
+   */
+  newCommandFiles(): CommandFiles {
+    const dir = join(this.temp, "_runner_file_commands");
+    const id = randomUUID();
+    const files: CommandFiles = {
+      GITHUB_OUTPUT: join(dir, `set_output_${id}`),
+      GITHUB_ENV: join(dir, `set_env_${id}`),
+      GITHUB_PATH: join(dir, `add_path_${id}`),
+      GITHUB_STEP_SUMMARY: join(dir, `step_summary_${id}`),
+      GITHUB_STATE: join(dir, `save_state_${id}`),
+    };
+    for (const f of Object.values(files)) writeFileSync(f, "", { mode: 0o600, flag: "wx" });
+    return files;
   }
 
   /** Aborted when the job is cancelled: the run's or fail-fast's cancellation, or the job's timeout. */

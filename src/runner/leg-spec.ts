@@ -4,10 +4,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Json } from "../expressions/index.js";
+import { hostChildEnv } from "../lib/child-env.js";
 import { loadWorkflowFile, type TriggerEvent } from "../workflow/index.js";
 import { type RunContext, Semaphore } from "./context.js";
 import { runJobLeg } from "./job.js";
 import type { JobInvocation, NeedsContext } from "./job-state.js";
+import { jobLogLimit } from "./log-limit.js";
 import { Masker } from "./masker.js";
 import type { JobRef, Reporter } from "./reporter.js";
 import type { JobResult } from "./types.js";
@@ -87,7 +89,10 @@ export type ExecuteLegOptions = {
   reporter: Reporter;
   signal: AbortSignal;
   verbose?: boolean;
+  /** The environment steps on the host start from (lib/child-env); default: built from this process's. */
   hostEnv?: Record<string, string>;
+  /** Bytes of log the leg may write; default: jobLogLimit(). */
+  logLimit?: number;
 };
 
 /** Executes a leg from its spec with the same engine `slipway run` uses. */
@@ -134,7 +139,8 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       verbose: !!opts.verbose,
       platforms: {},
       cleanJobDirs: true,
-      hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
+      hostEnv: opts.hostEnv ?? hostChildEnv(),
+      logLimit: opts.logLimit ?? jobLogLimit(),
     };
     return await runJobLeg({
       run,

@@ -162,3 +162,40 @@ describe("Masker", () => {
     expect(elapsed).toBeLessThan(5_000);
   });
 });
+
+describe("Masker.safeCut", () => {
+  it("cuts where asked when no secret straddles the cut", () => {
+    const m = masker("hunter22");
+    const text = `${"a".repeat(20)}hunter22${"b".repeat(20)}`;
+    expect(m.safeCut(text, 10)).toBe(10);
+    expect(m.safeCut(text, 28)).toBe(28);
+    expect(new Masker().safeCut(text, 5)).toBe(5);
+  });
+
+  it("moves the cut to the start of a secret that straddles it, or past one that starts the text", () => {
+    const m = masker("hunter22");
+    const text = `${"a".repeat(20)}hunter22${"b".repeat(20)}`;
+    expect(m.safeCut(text, 24)).toBe(20);
+    const leading = `hunter22hunter22${"b".repeat(20)}`;
+    expect(m.safeCut(leading, 4)).toBe(16);
+  });
+
+  it("waits while a secret starting before the cut could still end after the text", () => {
+    const m = masker("hunter22");
+    expect(m.safeCut(`${"a".repeat(10)}hunt`, 12)).toBeUndefined();
+    // With no more to come, it cuts before the partial secret.
+    expect(m.safeCut(`${"a".repeat(10)}hunter22`, 12, true)).toBe(10);
+  });
+
+  it("pieces cut where it says mask as the whole line does", () => {
+    const secret = randomBytes(24).toString("hex");
+    const m = masker(secret);
+    const text = `${"x".repeat(1000)}${secret} and ${Buffer.from(secret).toString("base64")} ${"y".repeat(1000)}`;
+    for (let at = 990; at < 1150; at++) {
+      const cut = m.safeCut(text, at, true)!;
+      const pieces = m.mask(text.slice(0, cut)) + m.mask(text.slice(cut));
+      expect(pieces).toBe(m.mask(text));
+      expect(pieces).not.toContain(secret.slice(0, 8));
+    }
+  });
+});

@@ -168,6 +168,8 @@ export class Masker {
   #built = 0;
   /** Patterns added since the automaton was built, found with indexOf until the next rebuild. */
   #pending: string[] = [];
+  /** The length of the longest pattern: how far a match can reach past a cut. */
+  #longest = 0;
 
   /** The number of distinct values registered (lines of multi-line values included, encodings not). */
   get size(): number {
@@ -197,12 +199,12 @@ export class Masker {
       if (this.#patterns.has(pattern)) continue;
       this.#patterns.add(pattern);
       this.#pending.push(pattern);
+      this.#longest = Math.max(this.#longest, pattern.length);
     }
   }
 
-  /** Replaces every occurrence of every registered value, and of its encoded forms, with "***". */
-  mask(text: string): string {
-    if (text === "" || this.#patterns.size === 0) return text;
+  /** The merged [start, end) ranges of `text` that mask to "***", as a flat list. */
+  #ranges(text: string): number[] {
     const pending = this.#pending;
     // Rebuilding costs time in proportion to all patterns, so it waits until enough have piled up (a step
     // that alternates add-mask and output would otherwise rebuild on every line), or until the text is long
@@ -239,6 +241,38 @@ export class Masker {
         }
       }
     }
+    return ranges;
+  }
+
+  /**
+   * Where a text too long to keep whole may be cut so that both pieces mask exactly as the whole would:
+   * `at` when no masked range straddles it, else the start of that range (or its end, when it starts the
+   * text). Undefined when it cannot be told yet: a registered pattern starting before the cut could still
+   * end after the text, so the caller waits for more (unless `final`: no more will come, or it can wait no
+   * longer). Masking each piece is then the same as masking the line: no secret prints in two clear halves.
+   */
+  safeCut(text: string, at: number, final = false): number | undefined {
+    if (at <= 0 || at >= text.length) return final ? text.length : undefined;
+    if (this.#patterns.size === 0) return at;
+    const reach = this.#longest - 1;
+    if (!final && text.length - at < reach) return undefined;
+    const ranges = this.#ranges(text);
+    for (let i = 0; i < ranges.length; i += 2) {
+      const [start, end] = [ranges[i], ranges[i + 1]];
+      if (start >= at) break;
+      if (end <= at) continue;
+      if (start > 0) return start;
+      // The range starts the text: cut after it, once a pattern that begins inside it must be complete.
+      if (!final && text.length - end < reach) return undefined;
+      return end;
+    }
+    return at;
+  }
+
+  /** Replaces every occurrence of every registered value, and of its encoded forms, with "***". */
+  mask(text: string): string {
+    if (text === "" || this.#patterns.size === 0) return text;
+    const ranges = this.#ranges(text);
     if (ranges.length === 0) return text;
 
     let out = "";

@@ -4,7 +4,13 @@ import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
 
 /** Lines longer than this are cut into pieces, so one huge line cannot grow memory without bound. */
-const maxLine = 64 * 1024;
+export const maxLine = 64 * 1024;
+
+/**
+ * How much of a line is held while waiting to learn where it may be cut (see `SafeCut`); past this it is
+ * cut where the masker says, even if a longer pattern might still straddle the cut.
+ */
+const maxHeld = 16 * maxLine;
 
 export const killGraceMs = Number(process.env.SLIPWAY_KILL_GRACE_MS ?? 5000);
 
@@ -19,22 +25,38 @@ export type ProcessResult = {
   pid?: number;
 };
 
+/**
+ * Where a line too long to hold may be cut (at `at` or elsewhere), so that masking each piece prints
+ * what masking the whole line would: no secret straddles the cut. Undefined: cannot tell until more of the
+ * line has come (unless `final`). The masker's `safeCut`; without one, lines are cut at `at`.
+ */
+export type SafeCut = (text: string, at: number, final?: boolean) => number | undefined;
+
 export type RunProcessOptions = {
   command: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;
   onLine: (line: string, stream: "stdout" | "stderr") => void;
+  /** Where an over-long line may be cut (the masker's safeCut). */
+  safeCut?: SafeCut;
   signal?: AbortSignal;
   timeoutMs?: number;
 };
 
-class LineSplitter {
+/**
+ * Splits a byte stream into lines. Chunks are decoded as one UTF-8 stream (a character, or a secret, split
+ * across two chunks comes out whole); a line longer than `maxLine` is handed on in pieces, cut where
+ * `safeCut` allows.
+ */
+export class LineSplitter {
   private decoder = new StringDecoder("utf8");
   private buf = "";
   private readonly emit: (line: string) => void;
-  constructor(emit: (line: string) => void) {
+  private readonly safeCut: SafeCut;
+  constructor(emit: (line: string) => void, safeCut?: SafeCut) {
     this.emit = emit;
+    this.safeCut = safeCut ?? ((_text, at) => at);
   }
   push(chunk: Buffer): void {
     this.buf += this.decoder.write(chunk);
@@ -44,20 +66,35 @@ class LineSplitter {
       if (nl < 0) break;
       let line = this.buf.slice(start, nl);
       if (line.endsWith("\r")) line = line.slice(0, -1);
-      this.emit(line);
+      // A whole line is here: whatever is too long of it is cut now.
+      const rest = this.cutLong(line, true);
+      if (rest.length || !line.length) this.emit(rest);
       start = nl + 1;
     }
-    this.buf = this.buf.slice(start);
-    while (this.buf.length > maxLine) {
-      this.emit(this.buf.slice(0, maxLine));
-      this.buf = this.buf.slice(maxLine);
-    }
+    this.buf = this.cutLong(this.buf.slice(start), false);
   }
   end(): void {
     this.buf += this.decoder.end();
-    if (this.buf.length) this.emit(this.buf);
+    const rest = this.cutLong(this.buf, true);
+    if (rest.length) this.emit(rest);
     this.buf = "";
   }
+  /** Emits pieces of `text` while it is longer than `maxLine`; returns what is left. */
+  private cutLong(text: string, final: boolean): string {
+    while (text.length > maxLine) {
+      // Never between the two halves of a surrogate pair.
+      const at = isHighSurrogate(text.charCodeAt(maxLine - 1)) ? maxLine - 1 : maxLine;
+      const cut = this.safeCut(text, at, final || text.length > maxHeld);
+      if (cut === undefined) break;
+      this.emit(text.slice(0, cut));
+      text = text.slice(cut);
+    }
+    return text;
+  }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
@@ -90,8 +127,8 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
     if (opts.signal?.aborted) queueMicrotask(onAbort);
     else opts.signal?.addEventListener("abort", onAbort, { once: true });
 
-    const out = new LineSplitter((l) => opts.onLine(l, "stdout"));
-    const err = new LineSplitter((l) => opts.onLine(l, "stderr"));
+    const out = new LineSplitter((l) => opts.onLine(l, "stdout"), opts.safeCut);
+    const err = new LineSplitter((l) => opts.onLine(l, "stderr"), opts.safeCut);
     child.stdout!.on("data", (c: Buffer) => out.push(c));
     child.stderr!.on("data", (c: Buffer) => err.push(c));
     let spawnError: Error | undefined;

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { Json } from "../expressions/index.js";
+import { hostChildEnv } from "../lib/child-env.js";
 import { UserError } from "../lib/errors.js";
 import { eventRef as eventRefOf, eventSha as eventShaOf } from "../workflow/index.js";
 import type { WorkflowFile } from "../workflow/index.js";
@@ -13,6 +14,7 @@ import { matchWorkflowTrigger, type TriggerEvent } from "../workflow/index.js";
 import { ConcurrencyGroups, concurrencySetting } from "./concurrency.js";
 import { githubContext, type RunContext, Semaphore } from "./context.js";
 import { type LegExecutor, newGraphScope, runGraph, withNeeds } from "./graph.js";
+import { jobLogLimit } from "./log-limit.js";
 import { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
 import { locateAction } from "./steps/action-loader.js";
@@ -74,7 +76,10 @@ export type ExecuteOptions = {
   signal: AbortSignal;
   jobs?: number;
   verbose?: boolean;
+  /** The environment steps on the host start from (lib/child-env); default: built from this process's. */
   hostEnv?: Record<string, string>;
+  /** Bytes of log a job leg may write before the rest is dropped; default: jobLogLimit(). */
+  logLimit?: number;
   /** runs-on labels mapped to images (`-P ubuntu-latest=node:20`); `-self-hosted` keeps a label on the host. */
   platforms?: Record<string, string>;
 };
@@ -136,7 +141,8 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
     verbose: !!opts.verbose,
     platforms: opts.platforms ?? {},
     cleanJobDirs: false,
-    hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
+    hostEnv: opts.hostEnv ?? hostChildEnv(),
+    logLimit: opts.logLimit ?? jobLogLimit(),
   };
   try {
     const result = await driveRun(run, plan.workflows, { inputs: opts.inputs });

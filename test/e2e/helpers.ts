@@ -382,7 +382,11 @@ export async function runFixture(fixture: Fixture): Promise<{
       sha: ws.sha,
     };
     const spec = fixture.spec;
-    const env = expand(spec.env ?? {}, vars);
+    const given = expand(spec.env ?? {}, vars);
+    // Jobs see only the variables passed to them (lib/child-env): a case's variables are exported and
+    // passed, as a user would with `--pass-env NAME`.
+    const passed = Object.keys(given).filter((k) => !k.startsWith("SLIPWAY_"));
+    const env = passed.length ? { ...given, SLIPWAY_PASS_ENV: passed.join(",") } : given;
     const setup: CliResult[] = [];
     for (const [i, s] of (spec.setup ?? []).entries()) {
       const args = expand(Array.isArray(s) ? s : s.args, vars);

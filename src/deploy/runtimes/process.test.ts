@@ -79,7 +79,7 @@ describe("process runtime", () => {
     ]);
     expect(await runtime.list({ app: "other", env: "test" })).toEqual([]);
 
-    // The record holds what re-adoption needs; it is private (it holds the env).
+    // The record holds what re-adoption needs, private all the same.
     const dir = join(stateDir, "process", "shop", "test");
     const record = JSON.parse(readFileSync(join(dir, "web-r1-a.json"), "utf8")) as ProcessRecord;
     expect(record).toMatchObject({
@@ -134,6 +134,64 @@ describe("process runtime", () => {
     expect(await first.inspect("adopted")).toBeUndefined();
   });
 
+  it("starts instances from a built env: none of slipway's variables, record with names only", async () => {
+    const saved = { ...process.env };
+    process.env.SLIPWAY_MASTER_KEY = "mk-do-not-leak-1234";
+    process.env.AWS_SECRET_ACCESS_KEY = "aws-do-not-leak-5678";
+    process.env.OPERATOR_PASSED = "passed-value";
+    process.env.SLIPWAY_PASS_ENV = "OPERATOR_PASSED";
+    const stateDir = tempDir();
+    const runtime = createProcessRuntime({ stateDir });
+    try {
+      await start(runtime, request("clean", { env: { API_TOKEN: "tok-secret-9876" } }));
+      // exec runs beside the instance with its env; the instance's own is read from /proc below.
+      const { output } = await runtime.exec("clean", ["sh", "-c", "env"], { timeoutMs: 5000 });
+      expect(output).toContain("API_TOKEN=tok-secret-9876");
+      expect(output).toContain("OPERATOR_PASSED=passed-value");
+      expect(output).not.toContain("mk-do-not-leak");
+      expect(output).not.toContain("aws-do-not-leak");
+      const info = await runtime.inspect("clean");
+      const environ = readFileSync(`/proc/${info!.ref}/environ`, "utf8");
+      expect(environ).toContain("API_TOKEN=tok-secret-9876");
+      expect(environ).not.toContain("SLIPWAY_MASTER_KEY");
+      expect(environ).not.toContain("AWS_SECRET_ACCESS_KEY");
+      expect(environ).not.toContain("SLIPWAY_PASS_ENV");
+
+      const dir = join(stateDir, "process", "shop", "test");
+      const text = readFileSync(join(dir, "clean.json"), "utf8");
+      expect(text).not.toContain("tok-secret-9876");
+      expect((JSON.parse(text) as ProcessRecord).envNames).toContain("API_TOKEN");
+      expect(statSync(join(dir, "clean.json")).mode & 0o777).toBe(0o600);
+      for (const d of [dir, join(stateDir, "process", "shop"), join(stateDir, "process")])
+        expect(statSync(d).mode & 0o777).toBe(0o700);
+
+      // Another slipway re-adopts it and execs with the values read back from the instance.
+      await runtime.close();
+      const again = createProcessRuntime({ stateDir });
+      const adopted = await again.exec("clean", ["sh", "-c", 'echo "$API_TOKEN"'], { timeoutMs: 5000 });
+      expect(adopted.output).toBe("tok-secret-9876\n");
+      await again.stop("clean", { timeoutMs: 5000 });
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it("scrubs the values from a record written before records kept names only", async () => {
+    const stateDir = tempDir();
+    const runtime = createProcessRuntime({ stateDir });
+    await start(runtime, request("legacy", { env: { API_TOKEN: "tok-legacy-1111" } }));
+    const path = join(stateDir, "process", "shop", "test", "legacy.json");
+    const { envNames: _names, ...rest } = JSON.parse(readFileSync(path, "utf8")) as ProcessRecord;
+    writeFileSync(path, JSON.stringify({ ...rest, env: { API_TOKEN: "tok-legacy-1111" } }), { mode: 0o600 });
+    const again = createProcessRuntime({ stateDir });
+    expect(await again.inspect("legacy")).toMatchObject({ running: true });
+    const text = readFileSync(path, "utf8");
+    expect(text).not.toContain("tok-legacy-1111");
+    expect((JSON.parse(text) as ProcessRecord).envNames).toEqual(["API_TOKEN"]);
+    await again.stop("legacy", { timeoutMs: 5000 });
+  });
+
   it("does not take a reused pid for the instance", async () => {
     const stateDir = tempDir();
     const runtime = createProcessRuntime({ stateDir });
@@ -151,7 +209,7 @@ describe("process runtime", () => {
       command: app,
       startedAt: Date.now(),
       logPath: join(stateDir, "process", "shop", "test", "reused.log"),
-      env: {},
+      envNames: [],
     };
     writeFileSync(join(stateDir, "process", "shop", "test", "reused.json"), JSON.stringify(fake));
     const again = createProcessRuntime({ stateDir });

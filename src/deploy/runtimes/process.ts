@@ -3,7 +3,10 @@
 // (`<stateDir>/process/<app>/<env>/<id>.json`) from which a restarted slipway re-adopts it. A pid alone
 // cannot identify a process once it has exited (the kernel reuses pids), so a record also holds the
 // process's start time (field 22 of /proc/<pid>/stat), and an instance counts as running only while both
-// match. Records are 0600 in 0700 directories: they hold the instance's environment, secrets included.
+// match. Records are 0600 in 0700 directories. They name the variables of the instance's environment but
+// hold no values (secrets would sit on disk): `exec` beside a re-adopted instance reads the values back from
+// the instance itself (/proc/<pid>/environ). An instance's environment is built (lib/child-env), never a
+// copy of the agent's, which holds slipway's keys and database URL.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, constants, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -24,6 +27,7 @@ import {
 } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { delimiter, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { hostChildEnv } from "../../lib/child-env.js";
 import { OperationError, UserError } from "../../lib/errors.js";
 import type {
   InstanceInfo,
@@ -45,6 +49,11 @@ export type ProcessRuntimeOptions = {
    * directory (its database and logs change all the time). The state dir is always excluded.
    */
   snapshotExclude?: string[];
+  /**
+   * The environment instances, hooks and exec health checks start from, before the spec's env; default:
+   * built from this process's environment and its SLIPWAY_PASS_ENV (lib/child-env).
+   */
+  baseEnv?: Record<string, string>;
 };
 
 /** What the record file of an instance holds. */
@@ -60,8 +69,11 @@ export type ProcessRecord = {
   command: string[];
   startedAt: number;
   logPath: string;
-  /** The instance's environment, so that exec runs beside it with the same (re-adoption included). */
-  env: Record<string, string>;
+  /**
+   * The names of the instance's environment variables, so that exec runs beside it with the same values
+   * (read back from the running instance); never the values.
+   */
+  envNames: string[];
   /** Written when the slipway that spawned it saw it exit. */
   exitCode?: number;
 };
@@ -153,9 +165,19 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
   return 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
 }
 
-function inheritedEnv(): Record<string, string> {
+/** The environment a running process started with (/proc/<pid>/environ), or undefined when unreadable. */
+function readProcEnviron(pid: number): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/environ`, "utf8");
+  } catch {
+    return undefined;
+  }
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const entry of text.split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
   return env;
 }
 
@@ -390,6 +412,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
   const children = new Map<string, ChildProcess>();
   /** Instance id → its directory, for ids seen through start or list (saves a scan). */
   const known = new Map<string, string>();
+  /** The environments of instances this slipway started, for exec (records keep names only). */
+  const envs = new Map<string, Record<string, string>>();
+  const baseEnv = () => options.baseEnv ?? hostChildEnv();
 
   const envDir = (labels: { app: string; env: string }) =>
     join(root, checkName("app", labels.app), checkName("environment", labels.env));
@@ -403,11 +428,32 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
   }
 
   async function readRecord(path: string): Promise<ProcessRecord | undefined> {
+    let record: ProcessRecord & { env?: Record<string, string> };
     try {
-      return JSON.parse(await readFile(path, "utf8")) as ProcessRecord;
+      record = JSON.parse(await readFile(path, "utf8"));
     } catch {
       return undefined;
     }
+    if (record.env) {
+      // A record from before records kept names only: its values (secrets) are scrubbed from the disk.
+      const { env, ...rest } = record;
+      record = { ...rest, envNames: Object.keys(env) };
+      await writeRecord(dirname(path), record).catch(() => {});
+    }
+    return { ...record, envNames: record.envNames ?? [] };
+  }
+
+  /**
+   * The environment to exec beside an instance with: the one it was started with (kept in memory by the
+   * slipway that started it; else read back from the running process and cut to the recorded names).
+   */
+  function instanceEnv(record: ProcessRecord): Record<string, string> {
+    const mine = envs.get(record.id);
+    if (mine) return mine;
+    const live = isRunning(record) ? readProcEnviron(record.pid) : undefined;
+    const env: Record<string, string> = { ...baseEnv() };
+    if (live) for (const name of record.envNames) if (live[name] !== undefined) env[name] = live[name];
+    return env;
   }
 
   /** The directory holding an instance's files: known, or found among every app and environment. */
@@ -512,7 +558,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
         throw new UserError(`service ${service.name}: the process runtime needs a command`);
       const cwd = await checkCwd(service);
       const command = service.command[0];
-      const path = service.env.PATH ?? process.env.PATH ?? "";
+      const path = service.env.PATH ?? baseEnv().PATH ?? "";
       if (command !== "sh" && !(await resolveCommand(command, cwd, path)))
         throw new UserError(
           command.includes("/")
@@ -538,7 +584,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       const cwd = await runDirectory(service, request.image);
       const dir = envDir(labels);
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await chmod(root, 0o700).catch(() => {});
+      for (const d of [root, dirname(dir), dir]) await chmod(d, 0o700).catch(() => {});
 
       // A fresh instance directory: what an earlier attempt with this id left is not this one's.
       const instanceDir = join(dir, id);
@@ -561,7 +607,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       }
       const port = service.port !== undefined || service.publish ? await allocatePort() : undefined;
       const env: Record<string, string> = {
-        ...inheritedEnv(),
+        ...baseEnv(),
         ...request.env,
         ...volumeEnv,
         SLIPWAY_INSTANCE_DIR: instanceDir,
@@ -603,8 +649,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
         command: service.command,
         startedAt: Date.now(),
         logPath,
-        env,
+        envNames: Object.keys(env),
       };
+      envs.set(id, env);
       const code = exits.get(id);
       await writeRecord(dir, code === undefined ? record : { ...record, exitCode: code });
       known.set(id, dir);
@@ -629,6 +676,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       await rm(recordPath(dir, id), { force: true });
       await rm(join(dir, id), { recursive: true, force: true });
       children.delete(id);
+      envs.delete(id);
       exits.delete(id);
     },
 
@@ -656,7 +704,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       return runCaptured({
         what: `exec beside ${id}`,
         command,
-        env: found.record.env,
+        env: instanceEnv(found.record),
         cwd: found.record.cwd,
         timeoutMs,
         signal,
@@ -689,7 +737,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       return runCaptured({
         what: `task ${request.id}`,
         command: request.command,
-        env: { ...inheritedEnv(), ...request.env },
+        env: { ...baseEnv(), ...request.env },
         cwd,
         timeoutMs: request.timeoutMs,
         signal: request.signal,
@@ -705,6 +753,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
     async close() {
       // Instances outlive this slipway by design; only our bookkeeping goes.
       children.clear();
+      envs.clear();
     },
   };
 }

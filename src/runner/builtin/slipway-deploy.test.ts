@@ -3,7 +3,14 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OperationError, UserError } from "../../lib/errors.js";
 import { findBuiltinAction } from "./index.js";
-import { deployArgs, readDeployInputs, runDeployAction, slipwayDeploy, splitList } from "./slipway-deploy.js";
+import {
+  deployArgs,
+  deployCommandEnv,
+  readDeployInputs,
+  runDeployAction,
+  slipwayDeploy,
+  splitList,
+} from "./slipway-deploy.js";
 import { makeContext, makeTempDir } from "./testing.js";
 
 const strategies = ["recreate", "rolling", "blue-green", "canary"];
@@ -161,5 +168,36 @@ describe("slipway/deploy", () => {
       /release #7 of production aborted \(rolled back\): aborted by the user/,
     );
     expect(rec.outputs.status).toBe("aborted");
+  });
+});
+
+describe("deployCommandEnv", () => {
+  it("gives slipway's CLI its settings and the step's env, and nothing else of this process's", () => {
+    const own = {
+      PATH: "/usr/bin",
+      HOME: "/home/ci",
+      SLIPWAY_MASTER_KEY: "mk",
+      SLIPWAY_DATABASE: "postgres://own",
+      DOCKER_HOST: "unix:///run/docker.sock",
+      AWS_SECRET_ACCESS_KEY: "aws",
+      OTHER: "other",
+    };
+    const env = deployCommandEnv(
+      own,
+      { STEP_VAR: "x", SLIPWAY_DATABASE: "postgres://attacker", SLIPWAY_VERSION: "1.2.3" },
+      "42",
+    );
+    expect(env).toEqual({
+      PATH: "/usr/bin",
+      HOME: "/home/ci",
+      STEP_VAR: "x",
+      SLIPWAY_MASTER_KEY: "mk",
+      SLIPWAY_DATABASE: "postgres://own",
+      SLIPWAY_VERSION: "1.2.3",
+      DOCKER_HOST: "unix:///run/docker.sock",
+      SLIPWAY_RUN: "42",
+      CI: "true",
+      NO_COLOR: "1",
+    });
   });
 });

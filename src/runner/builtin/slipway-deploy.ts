@@ -10,6 +10,7 @@
 // Outputs: `release` (its number), `status` (succeeded, failed, aborted), `version`.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
+import { hostChildEnv, slipwaySettings } from "../../lib/child-env.js";
 import { OperationError, UserError } from "../../lib/errors.js";
 import { getBooleanInput, getInput } from "./inputs.js";
 import type { BuiltinAction, BuiltinActionContext } from "./types.js";
@@ -87,6 +88,29 @@ export function slipwayCommand(): { file: string; args: string[] } {
   return { file: process.execPath, args: [script] };
 }
 
+/**
+ * The environment of the deploy command. It is slipway's own CLI, so it gets slipway's settings (SLIPWAY_*:
+ * data dir, database, master key, pass-env; engine and XDG locations) and nothing else of this process's
+ * environment: the child allow-list, then the step's env (SLIPWAY_VERSION and the like included), which
+ * cannot replace a setting slipway itself has (it could point the deploy at another store). The agent it
+ * may start builds its instances' environments the same way (deploy/runtimes/process.ts). SLIPWAY_RUN
+ * marks the release as triggered by a workflow; CI keeps the output plain.
+ */
+export function deployCommandEnv(
+  own: NodeJS.ProcessEnv,
+  stepEnv: Record<string, string>,
+  runId: string,
+): Record<string, string> {
+  return {
+    ...hostChildEnv(own),
+    ...stepEnv,
+    ...slipwaySettings(own),
+    SLIPWAY_RUN: runId,
+    CI: "true",
+    NO_COLOR: "1",
+  };
+}
+
 /** How long a cancelled deploy may take to roll back before the command is stopped outright. */
 const abortGraceMs = 5 * 60_000;
 
@@ -97,8 +121,7 @@ async function runDeployCommand(
   ctx.signal.throwIfAborted();
   const child = spawn(command.file, command.args, {
     cwd: ctx.workspace,
-    // SLIPWAY_RUN marks the release as triggered by a workflow; CI keeps the output plain.
-    env: { ...process.env, ...ctx.env, SLIPWAY_RUN: ctx.runId, CI: "true", NO_COLOR: "1" },
+    env: deployCommandEnv(process.env, ctx.env ?? {}, ctx.runId),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { coerceToString, type Json } from "../../expressions/index.js";
 import type { ContainerSpec, Engine, HealthCheck, PortBinding } from "../../engines/index.js";
 import type { ProcessResult, RunProcessOptions } from "../process.js";
-import { killGraceMs } from "../process.js";
+import { killGraceMs, LineSplitter } from "../process.js";
 
 export type ServiceInfo = { id: string; network: string; ports: Record<string, string> };
 
@@ -289,26 +289,8 @@ export async function execInContainer(
   const id = setup.jobContainer!;
   const engine = setup.engine;
   let stoppedBy: ProcessResult["stoppedBy"];
-  const decoderFor = (stream: "stdout" | "stderr") => {
-    let buf = "";
-    return {
-      push(b: Buffer) {
-        buf += b.toString("utf8");
-        let nl = buf.indexOf("\n");
-        while (nl >= 0) {
-          opts.onLine(buf.slice(0, nl).replace(/\r$/, ""), stream);
-          buf = buf.slice(nl + 1);
-          nl = buf.indexOf("\n");
-        }
-      },
-      end() {
-        if (buf) opts.onLine(buf, stream);
-        buf = "";
-      },
-    };
-  };
-  const out = decoderFor("stdout");
-  const err = decoderFor("stderr");
+  const out = new LineSplitter((l) => opts.onLine(l, "stdout"), opts.safeCut);
+  const err = new LineSplitter((l) => opts.onLine(l, "stderr"), opts.safeCut);
   // Stopping a step in a container: signal every process but PID 1 (the idle `tail`), then kill.
   const stop = (reason: "timeout" | "cancel") => {
     if (stoppedBy) return;

@@ -10,6 +10,7 @@ import { evaluateTemplateString } from "../../workflow/index.js";
 import type { LoadedAction } from "./action-loader.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
 import { inputEnv } from "./inputs.js";
+import { LineSplitter } from "../process.js";
 import { logLine, runProcessStep } from "./process-step.js";
 import { processEnv } from "./run.js";
 
@@ -108,25 +109,17 @@ export async function runDockerAction(
         const timer = o.timeoutMs !== undefined ? setTimeout(() => stop("timeout"), o.timeoutMs) : undefined;
         const onAbort = () => stop("cancel");
         o.signal?.addEventListener("abort", onAbort, { once: true });
-        const split = (stream: "stdout" | "stderr") => {
-          let buf = "";
-          return (b: Buffer) => {
-            buf += b.toString("utf8");
-            let nl = buf.indexOf("\n");
-            while (nl >= 0) {
-              o.onLine(buf.slice(0, nl), stream);
-              buf = buf.slice(nl + 1);
-              nl = buf.indexOf("\n");
-            }
-          };
-        };
+        const out = new LineSplitter((l) => o.onLine(l, "stdout"), o.safeCut);
+        const err = new LineSplitter((l) => o.onLine(l, "stderr"), o.safeCut);
         const logs = engine.containerLogs(started, {
           follow: true,
-          onStdout: split("stdout"),
-          onStderr: split("stderr"),
+          onStdout: (b) => out.push(b),
+          onStderr: (b) => err.push(b),
         });
         const exitCode = await engine.waitContainer(started);
         await logs.catch(() => {});
+        out.end();
+        err.end();
         if (timer) clearTimeout(timer);
         o.signal?.removeEventListener("abort", onAbort);
         return { exitCode, signal: null, stoppedBy };

@@ -1,8 +1,9 @@
 // Runs a step's process with the file commands (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH,
 // GITHUB_STEP_SUMMARY, GITHUB_STATE) and workflow commands on its output, as GitHub's runner does.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { parseKeyValueFile, parsePathFile } from "../env-files.js";
 import type { JobState } from "../job-state.js";
+import { truncationNotice } from "../log-limit.js";
 import { type ProcessResult, type RunProcessOptions, runProcess } from "../process.js";
 import type { LogKind } from "../reporter.js";
 import { WorkflowCommandProcessor } from "../workflow-commands.js";
@@ -25,15 +26,28 @@ export type ProcessStepOptions = {
   exec?: (opts: RunProcessOptions) => Promise<ProcessResult>;
 };
 
-/** Writes one line to the job's log, masked. */
+/**
+ * Writes one line to the job's log, masked, within the job's log cap: past it, one notice says the log
+ * was cut and later lines are dropped (the job goes on).
+ */
 export function logLine(state: JobState, text: string, kind: LogKind = "log"): void {
   const run = state.inv.run;
-  run.reporter.log(state.inv.ref, run.masker.mask(text), kind);
+  const masked = run.masker.mask(text);
+  switch (state.logBudget.take(masked)) {
+    case "keep":
+      run.reporter.log(state.inv.ref, masked, kind);
+      return;
+    case "first-over":
+      run.reporter.log(state.inv.ref, truncationNotice(state.logBudget.limit), "warning");
+      return;
+    case "drop":
+      return;
+  }
 }
 
 export async function runProcessStep(state: JobState, opts: ProcessStepOptions): Promise<ProcessStepResult> {
   const run = state.inv.run;
-  const files = state.commandFiles();
+  const files = state.newCommandFiles();
   const outputs: Record<string, string> = {};
   const savedState: Record<string, string> = {};
   const failures: string[] = [];
@@ -57,8 +71,13 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
           break;
         case "annotation": {
           const a = { ...effect.annotation, message: run.masker.mask(effect.annotation.message) };
-          state.annotations.push(a);
-          run.reporter.annotation(state.inv.ref, a);
+          // Annotations count against the log cap like the lines they come from.
+          const budget = state.logBudget.take(a.message);
+          if (budget === "keep") {
+            state.annotations.push(a);
+            run.reporter.annotation(state.inv.ref, a);
+          } else if (budget === "first-over")
+            run.reporter.log(state.inv.ref, truncationNotice(state.logBudget.limit), "warning");
           break;
         }
         case "group-start":
@@ -86,6 +105,8 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     cwd: opts.cwd,
     env: { ...opts.env, ...files },
     onLine,
+    // A line too long to hold is cut only where no secret straddles the cut, so each piece masks whole.
+    safeCut: (text, at, final) => run.masker.safeCut(text, at, final),
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
   });
@@ -106,10 +127,20 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
   readKv(files.GITHUB_STATE, (k, v) => {
     savedState[k] = v;
   });
-  for (const p of parsePathFile(readFileSync(files.GITHUB_PATH, "utf8")).reverse())
-    state.pathAdditions.unshift(p);
-  const summary = readFileSync(files.GITHUB_STEP_SUMMARY, "utf8");
-  if (summary) state.summaries.push(run.masker.mask(summary));
+  for (const p of parsePathFile(takeFile(files.GITHUB_PATH)).reverse()) state.pathAdditions.unshift(p);
+  // GitHub keeps at most 1 MiB of summary per step; a bigger one is dropped with an error, as there.
+  const summarySize = fileSize(files.GITHUB_STEP_SUMMARY);
+  if (summarySize > maxSummaryBytes) {
+    rmSync(files.GITHUB_STEP_SUMMARY, { force: true });
+    logLine(
+      state,
+      `$GITHUB_STEP_SUMMARY supports content up to a size of 1024k, got ${Math.ceil(summarySize / 1024)}k: not kept`,
+      "error",
+    );
+  } else {
+    const summary = takeFile(files.GITHUB_STEP_SUMMARY);
+    if (summary) state.summaries.push(run.masker.mask(summary));
+  }
   for (const e of fileErrors) logLine(state, e, "error");
 
   if (result.spawnError) {
@@ -144,20 +175,26 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
   return { outcome: "success", outputs, state: savedState };
 }
 
-/**
- * Reads a command file and empties it for the next step: the files are made once per job and reused,
- * which saves creating and deleting five files for every step.
- */
+const maxSummaryBytes = 1024 * 1024;
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Reads a step's command file and removes it: the next step gets fresh ones. */
 function takeFile(path: string): string {
   let content: string;
   try {
     content = readFileSync(path, "utf8");
   } catch {
-    // The step deleted it; the next step gets a fresh one.
-    writeFileSync(path, "");
+    // The step deleted it: it wrote nothing there.
     return "";
   }
-  if (content.length > 0) writeFileSync(path, "");
+  rmSync(path, { force: true });
   return content;
 }
 

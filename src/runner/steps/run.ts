@@ -55,9 +55,11 @@ export async function runScriptStep(step: PreparedStep, scope: StepScope): Promi
       ? { template: container.hasBash ? ["bash", "-e", "{0}"] : ["sh", "-e", "{0}"], extension: ".sh" }
       : resolveShell(shellOpt, container ? "" : env.PATH, !!container);
   const scriptPath = join(state.temp, `${randomUUID()}${shell.extension}`);
-  writeFileSync(scriptPath, script, { mode: 0o755 });
+  const cmd = shellCommand(shell.template, scriptPath);
+  // The script may hold interpolated secrets: only slipway's user may read it. It needs the execute bit
+  // only when it is itself the command (`shell: '{0}'`); a shell or interpreter just reads it.
+  writeFileSync(scriptPath, script, { mode: cmd.command === scriptPath ? 0o700 : 0o600 });
   try {
-    const cmd = shellCommand(shell.template, scriptPath);
     const result = await runProcessStep(state, {
       command: cmd.command,
       args: cmd.args,

@@ -148,7 +148,13 @@ export class Harness {
   private readonly children = new Set<ChildProcess>();
 
   env(extra: Record<string, string> = {}): Record<string, string> {
-    return cleanEnv({ E2E_PROCESS_TAG: this.tag, XDG_CONFIG_HOME: configHome, ...extra });
+    // Steps and instances get only the variables passed to them (lib/child-env): pass the tag on.
+    return cleanEnv({
+      E2E_PROCESS_TAG: this.tag,
+      SLIPWAY_PASS_ENV: "E2E_PROCESS_TAG",
+      XDG_CONFIG_HOME: configHome,
+      ...extra,
+    });
   }
 
   spawn(args: string[], env: Record<string, string>, cwd = rootDir): Proc {
