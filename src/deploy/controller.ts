@@ -20,6 +20,7 @@ import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
 import { createHaproxyRouter, createRouter, type Router, type RouteRule } from "../traffic/index.js";
 import { probeInstance, waitReady } from "./health.js";
+import { DeployMasker } from "./masking.js";
 import { specHash, startLevels } from "./spec.js";
 import { strategies } from "./strategies/index.js";
 import { CanaryAborted, HealthError, type Member, type Rollout, weightsByCount } from "./strategies/types.js";
@@ -189,9 +190,19 @@ export class Deployer {
   private current: ReleaseDocument | undefined;
   private currentRelease: Release | undefined;
   private readonly secretCache = new Map<string, Record<string, string>>();
+  /** Every secret value this deployer resolved: masked in all it stores, streams, logs, tells and throws. */
+  readonly masker = new DeployMasker();
 
   constructor(options: DeployerOptions) {
-    this.o = options;
+    const masker = this.masker;
+    // The one point where a deploy's text leaves the deployer: the store it writes through, its notices
+    // and its log. Events (EventLog) and thrown errors (exclusive) are masked on their way out too.
+    this.o = {
+      ...options,
+      store: masker.store(options.store),
+      notify: options.notify && ((n) => options.notify!(masker.redact(n))),
+      log: options.log && ((line) => options.log!(masker.mask(line))),
+    };
     this.app = options.app;
     this.env = options.env;
   }
@@ -232,6 +243,12 @@ export class Deployer {
     const doc = current ? (current.spec as ReleaseDocument) : undefined;
     this.current = doc;
     this.currentRelease = current;
+    // The current release's secrets are registered with the masker before any probe or crash of an
+    // adopted instance can be recorded (those instances were started by an earlier process).
+    if (doc?.spec.services.some((x) => x.secrets.length > 0))
+      await this.resolveSecrets(doc.spec.services).catch((err) =>
+        this.log(`secrets of the current release: ${describe(err)}`),
+      );
     const found = await this.o.runtime.list({ app: this.app, env: this.env });
     let adopted = 0;
     let started = 0;
@@ -373,7 +390,11 @@ export class Deployer {
       throw new OperationError(
         `a deploy of ${this.app}/${this.env} is in progress (release #${this.active.release.number} by ${this.active.release.actor}); wait for it, use --wait, or slipway abort`,
       );
-    const run = this.queue.then(fn, fn);
+    const masked = () =>
+      fn().catch((err: unknown) => {
+        throw this.masker.error(err);
+      });
+    const run = this.queue.then(masked, masked);
     this.queue = run.catch(() => {});
     return run;
   }
@@ -441,7 +462,7 @@ export class Deployer {
     const abort = new AbortController();
     const active: ActiveDeploy = { release, abort };
     this.active = active;
-    const emitter = new EventLog(store, release, onEvent, (l) => this.log(l));
+    const emitter = new EventLog(store, release, onEvent, (l) => this.log(l), this.masker);
     const emit = emitter.emit;
     let renew: NodeJS.Timeout | undefined;
     try {
@@ -1102,6 +1123,8 @@ export class Deployer {
     if (!this.o.secrets)
       throw new UserError(`secrets ${names.join(", ")} are referenced but no secret store is available`);
     const values = await this.o.secrets(names);
+    // Registered before anything can print them (a hook, a health check, an instance's log tail).
+    this.masker.add(Object.values(values));
     const missing = names.filter((n) => values[n] === undefined);
     if (missing.length > 0)
       throw new UserError(
@@ -1363,7 +1386,7 @@ export class Deployer {
               ref: m.info.ref,
               startedAt: m.info.startedAt,
               keptUntil: m.keptUntil ?? null,
-              lastProbe: m.lastProbe ?? null,
+              lastProbe: m.lastProbe === undefined ? null : this.masker.mask(m.lastProbe),
             })),
         };
       }),
@@ -1405,16 +1428,19 @@ class EventLog {
   private readonly release: Release;
   private readonly onEvent: ((e: DeployProgress) => void) | undefined;
   private readonly log: (line: string) => void;
+  private readonly masker: DeployMasker;
   constructor(
     store: Store,
     release: Release,
     onEvent: ((e: DeployProgress) => void) | undefined,
     log: (line: string) => void,
+    masker: DeployMasker,
   ) {
     this.store = store;
     this.release = release;
     this.onEvent = onEvent;
     this.log = log;
+    this.masker = masker;
   }
   emit = (
     type: string,
@@ -1423,7 +1449,7 @@ class EventLog {
     level: "info" | "warn" | "error" = "info",
     service?: string,
   ) => {
-    const e: DeployProgress = {
+    const e: DeployProgress = this.masker.redact({
       at: Date.now(),
       level,
       type,
@@ -1431,8 +1457,8 @@ class EventLog {
       release: this.release.number,
       data,
       service,
-    };
-    this.log(`#${this.release.number} ${message}`);
+    });
+    this.log(`#${this.release.number} ${e.message}`);
     try {
       this.onEvent?.(e);
     } catch {
@@ -1440,7 +1466,14 @@ class EventLog {
     }
     this.chain = this.chain
       .then(() =>
-        this.store.releases.addEvent(this.release.id, { type, message, level, service, data, now: e.at }),
+        this.store.releases.addEvent(this.release.id, {
+          type: e.type,
+          message: e.message,
+          level,
+          service: e.service,
+          data: e.data,
+          now: e.at,
+        }),
       )
       .catch(() => {});
   };
