@@ -18,7 +18,14 @@ import { isIP } from "node:net";
 import { delimiter, join } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
-import { createHaproxyRouter, createRouter, type Router, type RouteRule } from "../traffic/index.js";
+import {
+  createHaproxyRouter,
+  createRouter,
+  type Router,
+  type RouteRule,
+  unroutedVersion,
+  type VersionStats,
+} from "../traffic/index.js";
 import { probeInstance, waitReady } from "./health.js";
 import { DeployMasker } from "./masking.js";
 import { specHash, startLevels } from "./spec.js";
@@ -50,6 +57,11 @@ export type DeployRequest = {
   wait?: boolean;
   /** slipway.yaml's notify: section: where deploy events go. */
   notify?: unknown;
+  /**
+   * The registered repository the spec came from (deploys through the server). It must own the app
+   * environment (store.deployApps), or the deploy is refused before anything is recorded or started.
+   */
+  repo?: string;
 };
 
 export type DeployProgress = {
@@ -190,6 +202,8 @@ export class Deployer {
   private current: ReleaseDocument | undefined;
   private currentRelease: Release | undefined;
   private readonly secretCache = new Map<string, Record<string, string>>();
+  /** Deploys and rollbacks accepted and not yet finished (running or waiting their turn). */
+  private queued = 0;
   /** Every secret value this deployer resolved: masked in all it stores, streams, logs, tells and throws. */
   readonly masker = new DeployMasker();
 
@@ -394,7 +408,10 @@ export class Deployer {
       fn().catch((err: unknown) => {
         throw this.masker.error(err);
       });
-    const run = this.queue.then(masked, masked);
+    this.queued++;
+    const run = this.queue.then(masked, masked).finally(() => {
+      this.queued--;
+    });
     this.queue = run.catch(() => {});
     return run;
   }
@@ -411,6 +428,18 @@ export class Deployer {
     },
   ): Promise<Release> {
     const { store, runtime } = this.o;
+    // The app name comes from the repository's own slipway.yaml: only the repository that owns the app
+    // environment may deploy it (and so receive its secrets). The server checks this too; here it holds
+    // for every caller of the agent that names a repository.
+    if (request.repo !== undefined) {
+      const owner = await store.deployApps.get(this.app, this.env);
+      if (owner?.repo !== request.repo)
+        throw new UserError(
+          owner
+            ? `${this.app}/${this.env} belongs to repository ${owner.repo}; a deploy from ${request.repo} is refused (an admin can rebind it)`
+            : `${this.app}/${this.env} is bound to no repository; a deploy from ${request.repo} must go through the server, which binds it`,
+        );
+    }
     const current = await store.releases.current(this.app, this.env);
     const before = current ? (current.spec as ReleaseDocument) : undefined;
     // The whole desired spec: the request's services, and with --service the others as they are.
@@ -1223,6 +1252,8 @@ export class Deployer {
         const st = s.router.stats(v);
         m.set(v, { requests: st.requests, failed: st.failed, errors5xx: st.errors5xx });
       }
+      const un = s.router.unroutedStats();
+      m.set(unroutedVersion, { requests: un.requests, failed: un.failed, errors5xx: un.errors5xx });
       out.set(s.name, m);
     }
     return out;
@@ -1234,8 +1265,11 @@ export class Deployer {
     for (const s of this.services.values()) {
       if (!s.router) continue;
       const versions: Record<string, unknown> = {};
-      for (const v of s.router.versions()) {
-        const st = s.router.stats(v);
+      // Every request the router received in the window, including those no version could take (a
+      // recreate's gap): a release never claims 0 failed while its clients saw 503s.
+      const all: [string, VersionStats][] = s.router.versions().map((v) => [v, s.router!.stats(v)]);
+      all.push([unroutedVersion, s.router.unroutedStats()]);
+      for (const [v, st] of all) {
         const b = baseline.get(s.name)?.get(v) ?? { requests: 0, failed: 0, errors5xx: 0 };
         const requests = st.requests - b.requests;
         if (requests === 0) continue;
@@ -1409,6 +1443,19 @@ export class Deployer {
     }
     for (const m of this.instances.values()) clearTimeout(m.keepTimer);
     await Promise.all([...this.services.values()].map((s) => s.router?.close({ timeoutMs: 5000 })));
+  }
+
+  /**
+   * Nothing to keep an agent alive for: no deploy in progress or queued, no instance it supervises
+   * (running, starting or kept), no router holding a published port.
+   */
+  idle(): boolean {
+    return (
+      this.active === undefined &&
+      this.queued === 0 &&
+      this.instances.size === 0 &&
+      ![...this.services.values()].some((s) => s.router !== undefined || s.busy || s.healing)
+    );
   }
 
   /** The routers of the routed services (for /metrics). */
