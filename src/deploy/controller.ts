@@ -1447,14 +1447,15 @@ export class Deployer {
 
   /**
    * Nothing to keep an agent alive for: no deploy in progress or queued, no instance it supervises
-   * (running, starting or kept), no router holding a published port.
+   * (running, starting or kept) and none being replaced. A router with no instance behind it only
+   * answers 503; an agent that holds routers for running instances is never idle.
    */
   idle(): boolean {
     return (
       this.active === undefined &&
       this.queued === 0 &&
       this.instances.size === 0 &&
-      ![...this.services.values()].some((s) => s.router !== undefined || s.busy || s.healing)
+      ![...this.services.values()].some((s) => s.busy || s.healing)
     );
   }
 

@@ -142,6 +142,20 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     });
     if (body.app) spec.app = body.app;
 
+    // An app deployed from the server before owners were recorded: its latest release says which
+    // repository's checkout it ran from, and only that repository may claim it now (else an admin binds).
+    if (!(await store.deployApps.get(spec.app, env))) {
+      const [latest] = await store.releases.list({ app: spec.app, env, limit: 1 });
+      const earlier = latest ? [...new Set(checkouts.referencedBy(latest.spec).map((r) => r.repo))] : [];
+      if (earlier.length > 0 && !earlier.includes(repo.name))
+        return c.json(
+          {
+            error: `${spec.app}/${env} was deployed from ${earlier.join(", ")}, not ${repo.name}; an admin must bind it first: PUT /api/v1/deploy/${spec.app}/${env}/owner`,
+            problems: [],
+          },
+          403,
+        );
+    }
     // The repository that deploys an app first owns it; another repository's deploy stops here.
     const { binding } = await store.deployApps.claim({
       app: spec.app,
