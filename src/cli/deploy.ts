@@ -136,6 +136,22 @@ export function registerDeploy(program: Command) {
       await runAgent(flags);
     });
 
+  commonOptions(
+    deploy
+      .command("owner")
+      .description(
+        "the repository that owns the app environment on the server (its first deploy claimed it); --bind moves it (admin)",
+      ),
+  )
+    .option("--bind <repo>", "rebind the app environment, and its secrets, to this registered repository")
+    .action(async (flags) => {
+      if (!remote.isRemote(flags))
+        throw new UserError(
+          "app owners are recorded by a server: use --server (SLIPWAY_SERVER or `slipway login`'s)",
+        );
+      await remote.ownerRemote(flags as typeof flags & remote.RemoteFlags);
+    });
+
   deploy
     .command("import-compose")
     .description("print a deploy: section for slipway.yaml from a docker-compose.yml")

@@ -262,7 +262,7 @@ export class Notifier {
           }
           // Read again under the claim: another notifier may have attempted it since `next`.
           const fresh = await this.#store.notifications.get(d.id);
-          if (!fresh || fresh.status !== "pending") continue;
+          if (fresh?.status !== "pending") continue;
           await this.#attempt(fresh);
         } catch (err) {
           this.#log(`notify: cannot record delivery ${d.id} to ${q.channel}: ${(err as Error).message}`);

@@ -115,6 +115,20 @@ describe("deploys are bound to the repository that owns the app", () => {
       expect(rebound.body.owner.repo).toBe("evil/plain");
       // Now the former owner is the one refused.
       expect((await deploy(server, deployer, "acme/billing")).status).toBe(403);
+      // The CLI shows and moves it too (admin token).
+      const shown = await h.cliOk(server, ["deploy", "owner", "--server", "--app", "billing", "--json"]);
+      expect(shown.json).toMatchObject({ app: "billing", env: "production", repo: "evil/plain" });
+      const moved = await h.cliOk(server, [
+        "deploy",
+        "owner",
+        "--server",
+        "--app",
+        "billing",
+        "--bind",
+        "acme/billing",
+      ]);
+      expect(moved.stdout).toBe("billing/production: acme/billing\n");
+      expect((await deploy(server, deployer, "evil/plain", { app: "billing" })).status).toBe(403);
     } finally {
       await callAgent(agentPaths(server.dataDir, "billing", "production").socketPath, "POST", "/shutdown", {
         stopInstances: true,
