@@ -142,6 +142,25 @@ describe.each(["sqlite", "postgres"] as const)("deploy output is masked (%s)", (
         await store.close();
       }
 
+      // An instance that prints the secret and exits: its log tail is the release's error, masked.
+      repo.commit({
+        "slipway.yaml": slipwayYaml(port, `${receiver.url}/hook`)
+          .replace("command: node server.mjs", `command: sh -c 'echo "booting with $BILLING_TOKEN"; exit 3'`)
+          .replace(/ {6}hooks:\n.*\n/, "")
+          .replace(/exec: .*\n/, "http: /healthz\n"),
+      });
+      const crashed = await fetch(`${server.url}/api/v1/repos/acme/billing/deploys`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${deployer}` },
+        body: JSON.stringify({}),
+      });
+      const crashStream = await crashed.text();
+      expect(crashStream).toContain("booting with ***");
+      expectNoSecret("the second deploy's stream", crashStream);
+      const again = await api(server, "GET", "/api/v1/releases?app=billing", undefined, viewer);
+      expect(again.body.releases[0].error).toContain("booting with ***");
+      expectNoSecret("GET /api/v1/releases after a crash", JSON.stringify(again.body));
+
       // The agent's own log and its status (last probe output).
       const paths = agentPaths(server.dataDir, "billing", "production");
       expectNoSecret("the agent's log", readFileSync(paths.logFile, "utf8"));
