@@ -137,6 +137,22 @@ export async function controlRemote(action: "promote" | "abort", flags: RemoteFl
   else process.stderr.write(`${action === "promote" ? "promoted" : "aborting"} release #${reply.release}\n`);
 }
 
+/**
+ * `slipway deploy owner [--bind REPO]`: which repository owns the app environment; with --bind (admins)
+ * moves it, and its secrets, to another registered repository.
+ */
+export async function ownerRemote(flags: RemoteFlags & { bind?: string }): Promise<void> {
+  const { client } = remote(flags);
+  const path = `${envPath(appOf(flags), flags.env)}/owner`;
+  const { owner } = await (flags.bind === undefined
+    ? client.request<{ owner: { app: string; env: string; repo: string } }>("GET", path)
+    : client.request<{ owner: { app: string; env: string; repo: string } }>("PUT", path, {
+        repo: flags.bind,
+      }));
+  if (flags.json) process.stdout.write(`${JSON.stringify(owner)}\n`);
+  else process.stdout.write(`${owner.app}/${owner.env}: ${owner.repo}\n`);
+}
+
 export async function releasesRemote(flags: RemoteFlags & { limit: string }, r: Renderers): Promise<void> {
   const { client } = remote(flags);
   const app = appOf(flags);

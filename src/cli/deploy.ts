@@ -74,10 +74,25 @@ function target(flags: EnvFlags, env: NodeJS.ProcessEnv): Target {
   return { app, env: flags.env, dataDir, database: url, paths: agentPaths(dataDir, app, flags.env) };
 }
 
+/**
+ * The detached agent's command. The database URL (it may hold a password) goes in its environment, never
+ * in argv, which every local user can read in /proc/<pid>/cmdline.
+ */
 function agentCommand(t: Target) {
   const args = [process.argv[1], "deploy", "agent", "--app", t.app, "--env", t.env, "--data-dir", t.dataDir];
-  if (t.database) args.push("--database", t.database);
-  return { file: process.execPath, args };
+  const env = { ...process.env };
+  if (t.database) env.SLIPWAY_DATABASE = t.database;
+  else delete env.SLIPWAY_DATABASE;
+  return { file: process.execPath, args, env };
+}
+
+/** Controls that start an agent are refused for an app environment that was never deployed. */
+async function requireKnownTarget(t: Target, flags: EnvFlags): Promise<void> {
+  const known = await withLocalStore(flags, process.env, async (store) => {
+    if (await store.deployApps.get(t.app, t.env)) return true;
+    return (await store.releases.list({ app: t.app, env: t.env, limit: 1 })).length > 0;
+  });
+  if (!known) throw new UserError(`no app ${t.app}/${t.env}: it was never deployed (no release, no owner)`);
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -115,10 +130,26 @@ export function registerDeploy(program: Command) {
     .requiredOption("--app <name>")
     .requiredOption("--env <name>")
     .requiredOption("--data-dir <dir>")
-    .option("--database <url>")
+    .option("--database <url>", "prefer SLIPWAY_DATABASE: argv is visible to every local user")
     .option("--docker-host <url>")
     .action(async (flags) => {
       await runAgent(flags);
+    });
+
+  commonOptions(
+    deploy
+      .command("owner")
+      .description(
+        "the repository that owns the app environment on the server (its first deploy claimed it); --bind moves it (admin)",
+      ),
+  )
+    .option("--bind <repo>", "rebind the app environment, and its secrets, to this registered repository")
+    .action(async (flags) => {
+      if (!remote.isRemote(flags))
+        throw new UserError(
+          "app owners are recorded by a server: use --server (SLIPWAY_SERVER or `slipway login`'s)",
+        );
+      await remote.ownerRemote(flags as typeof flags & remote.RemoteFlags);
     });
 
   deploy
@@ -148,10 +179,11 @@ export function registerDeploy(program: Command) {
     .action(async (flags) => {
       if (remote.isRemote(flags)) return remote.rollbackRemote(flags, renderers);
       const t = target(flags as EnvFlags, process.env);
-      await ensureAgent(t.paths, agentCommand(t));
       const to = flags.to === undefined ? undefined : Number(flags.to);
       if (to !== undefined && !Number.isInteger(to))
         throw new UserError(`--to: not a release number: ${flags.to}`);
+      await requireKnownTarget(t, flags as EnvFlags);
+      await ensureAgent(t.paths, agentCommand(t));
       process.exitCode = await followStream(
         t,
         "/rollback",
@@ -243,6 +275,7 @@ export function registerDeploy(program: Command) {
   ).action(async (flags) => {
     if (remote.isRemote(flags)) remote.localOnly("up");
     const t = target(flags as EnvFlags, process.env);
+    await requireKnownTarget(t, flags as EnvFlags);
     const how = await ensureAgent(t.paths, agentCommand(t));
     const reply = await callAgent(t.paths.socketPath, "GET", "/status");
     if (flags.json) return void process.stdout.write(`${JSON.stringify(reply?.body, null, 2)}\n`);
@@ -393,6 +426,7 @@ async function runAgent(flags: {
   }
   const paths = agentPaths(opts.dataDir, flags.app, flags.env);
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const idleTimeoutMs = agentIdleTimeoutMs(env);
   // Deliveries run in the agent, which lives on after the CLI: retries are not cut short by it exiting.
   const notifier = new Notifier({
     store,
@@ -410,6 +444,7 @@ async function runAgent(flags: {
     store,
     dockerHost: flags.dockerHost ?? env.SLIPWAY_DOCKER_HOST,
     log,
+    idleTimeoutMs,
     notify: (notice) => {
       if (notice.config)
         void notifier.send(deployEventOf(notice), notice.config as NotifyConfig, { scope: flags.app });
@@ -427,6 +462,16 @@ async function runAgent(flags: {
   await notifier.stop();
   await store.close();
   log("agent stopped");
+}
+
+/** SLIPWAY_AGENT_IDLE_TIMEOUT: seconds an agent with nothing to supervise lives on (default 600; 0: forever). */
+function agentIdleTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.SLIPWAY_AGENT_IDLE_TIMEOUT;
+  if (raw === undefined || raw === "") return 600_000;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s < 0)
+    throw new UserError(`SLIPWAY_AGENT_IDLE_TIMEOUT must be a number of seconds ≥ 0, got '${raw}'`);
+  return Math.round(s * 1000);
 }
 
 // Rendering -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 // Socket API (JSON; deploy and rollback stream NDJSON lines {event} … then {release} or {error}):
 //   GET /status · POST /deploy · POST /rollback · POST /promote · POST /abort · GET /metrics · POST /shutdown
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,6 +24,7 @@ import {
 import { createDockerRuntime } from "./runtimes/docker.js";
 import { createMixedRuntime } from "./runtimes/mixed.js";
 import { createProcessRuntime } from "./runtimes/process.js";
+import { prepareSocketDir, runtimeDir } from "./socket.js";
 
 export type AgentPaths = { stateDir: string; socketPath: string; pidFile: string; logFile: string };
 
@@ -31,11 +32,12 @@ export type AgentPaths = { stateDir: string; socketPath: string; pidFile: string
 export function agentPaths(dataDir: string, app: string, env: string): AgentPaths {
   const stateDir = join(dataDir, "deploy", app, env);
   let socketPath = join(stateDir, "agent.sock");
-  // A Unix socket path is limited to ~108 bytes; a deep data dir gets a short alias in /tmp.
+  // A Unix socket path is limited to ~108 bytes; a deep data dir gets a short alias in the user's 0700
+  // runtime directory (socket.ts checks its owner and mode on both ends).
   if (Buffer.byteLength(socketPath) > 100)
     socketPath = join(
-      "/tmp",
-      `slipway-${createHash("sha256").update(stateDir).digest("hex").slice(0, 16)}.sock`,
+      runtimeDir(),
+      `${createHash("sha256").update(stateDir).digest("hex").slice(0, 16)}.sock`,
     );
   return { stateDir, socketPath, pidFile: join(stateDir, "agent.pid"), logFile: join(stateDir, "agent.log") };
 }
@@ -50,6 +52,11 @@ export type AgentOptions = {
   notify?: (notice: DeployNotice) => void;
   log?: (line: string) => void;
   monitorIntervalMs?: number;
+  /**
+   * The agent stops itself after this long with nothing to do (no deploy, no instance, no router, no
+   * request); 0 or undefined: never.
+   */
+  idleTimeoutMs?: number;
 };
 
 export type Agent = {
@@ -62,6 +69,8 @@ export type Agent = {
 export async function startAgent(o: AgentOptions): Promise<Agent> {
   const { paths } = o;
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  // Refuses a socket directory another user made or can write to, before anything is started.
+  prepareSocketDir(paths.socketPath, paths.stateDir);
   claimPidFile(paths.pidFile, `${o.app}/${o.env}`);
   const runtime = createMixedRuntime({
     // The data dir is <dataDir>/deploy/<app>/<env> three levels up (agentPaths); it may sit in the app's directory.
@@ -124,7 +133,15 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     return closing;
   };
 
+  let lastActive = Date.now();
+  let inFlight = 0;
   const server = http.createServer((req, res) => {
+    inFlight++;
+    lastActive = Date.now();
+    res.once("close", () => {
+      inFlight--;
+      lastActive = Date.now();
+    });
     void handle(req, res).catch((err) => {
       if (!res.headersSent) sendJson(res, statusFor(err), errorBody(err));
       else res.end(`${JSON.stringify(errorBody(err))}\n`);
@@ -175,6 +192,25 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       resolve();
     });
   });
+  chmodSync(paths.socketPath, 0o600);
+
+  // An agent with nothing to supervise costs ~90 MB for nothing: it leaves after the idle timeout.
+  const idleMs = o.idleTimeoutMs ?? 0;
+  if (idleMs > 0) {
+    const timer = setInterval(
+      () => {
+        if (inFlight > 0 || !deployer.idle()) lastActive = Date.now();
+        else if (Date.now() - lastActive >= idleMs) {
+          clearInterval(timer);
+          o.log?.(`agent for ${o.app}/${o.env}: idle for ${Math.round(idleMs / 1000)} s, stopping`);
+          void close();
+        }
+      },
+      Math.min(Math.max(idleMs / 4, 50), 5000),
+    );
+    timer.unref();
+    void closed.then(() => clearInterval(timer));
+  }
   return { deployer, closed, close };
 }
 

@@ -5,6 +5,7 @@ import http from "node:http";
 import { dirname } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { AgentPaths } from "./agent.js";
+import { checkAgentSocket } from "./socket.js";
 
 export type AgentReply = { status: number; body: unknown };
 
@@ -15,6 +16,12 @@ export async function callAgent(
   path: string,
   body?: unknown,
 ): Promise<AgentReply | undefined> {
+  // Nothing is sent to a socket that another user could have bound (socket.ts).
+  try {
+    if (checkAgentSocket(socketPath) === "absent") return undefined;
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     const req = http.request(
       { socketPath, method, path, headers: { "content-type": "application/json" } },
@@ -50,6 +57,12 @@ export async function streamAgent(
   body: unknown,
   onLine: (line: Record<string, unknown>) => void,
 ): Promise<Record<string, unknown>> {
+  try {
+    if (checkAgentSocket(socketPath) === "absent")
+      throw new OperationError(`no deploy agent listens on ${socketPath}`);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     const req = http.request(
       { socketPath, method: "POST", path, headers: { "content-type": "application/json" } },

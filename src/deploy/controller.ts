@@ -18,8 +18,16 @@ import { isIP } from "node:net";
 import { delimiter, join } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
-import { createHaproxyRouter, createRouter, type Router, type RouteRule } from "../traffic/index.js";
+import {
+  createHaproxyRouter,
+  createRouter,
+  type Router,
+  type RouteRule,
+  unroutedVersion,
+  type VersionStats,
+} from "../traffic/index.js";
 import { probeInstance, waitReady } from "./health.js";
+import { DeployMasker } from "./masking.js";
 import { specHash, startLevels } from "./spec.js";
 import { strategies } from "./strategies/index.js";
 import { CanaryAborted, HealthError, type Member, type Rollout, weightsByCount } from "./strategies/types.js";
@@ -49,6 +57,11 @@ export type DeployRequest = {
   wait?: boolean;
   /** slipway.yaml's notify: section: where deploy events go. */
   notify?: unknown;
+  /**
+   * The registered repository the spec came from (deploys through the server). It must own the app
+   * environment (store.deployApps), or the deploy is refused before anything is recorded or started.
+   */
+  repo?: string;
 };
 
 export type DeployProgress = {
@@ -189,9 +202,21 @@ export class Deployer {
   private current: ReleaseDocument | undefined;
   private currentRelease: Release | undefined;
   private readonly secretCache = new Map<string, Record<string, string>>();
+  /** Deploys and rollbacks accepted and not yet finished (running or waiting their turn). */
+  private queued = 0;
+  /** Every secret value this deployer resolved: masked in all it stores, streams, logs, tells and throws. */
+  readonly masker = new DeployMasker();
 
   constructor(options: DeployerOptions) {
-    this.o = options;
+    const masker = this.masker;
+    // The one point where a deploy's text leaves the deployer: the store it writes through, its notices
+    // and its log. Events (EventLog) and thrown errors (exclusive) are masked on their way out too.
+    this.o = {
+      ...options,
+      store: masker.store(options.store),
+      notify: options.notify && ((n) => options.notify!(masker.redact(n))),
+      log: options.log && ((line) => options.log!(masker.mask(line))),
+    };
     this.app = options.app;
     this.env = options.env;
   }
@@ -232,6 +257,12 @@ export class Deployer {
     const doc = current ? (current.spec as ReleaseDocument) : undefined;
     this.current = doc;
     this.currentRelease = current;
+    // The current release's secrets are registered with the masker before any probe or crash of an
+    // adopted instance can be recorded (those instances were started by an earlier process).
+    if (doc?.spec.services.some((x) => x.secrets.length > 0))
+      await this.resolveSecrets(doc.spec.services).catch((err) =>
+        this.log(`secrets of the current release: ${describe(err)}`),
+      );
     const found = await this.o.runtime.list({ app: this.app, env: this.env });
     let adopted = 0;
     let started = 0;
@@ -373,7 +404,14 @@ export class Deployer {
       throw new OperationError(
         `a deploy of ${this.app}/${this.env} is in progress (release #${this.active.release.number} by ${this.active.release.actor}); wait for it, use --wait, or slipway abort`,
       );
-    const run = this.queue.then(fn, fn);
+    const masked = () =>
+      fn().catch((err: unknown) => {
+        throw this.masker.error(err);
+      });
+    this.queued++;
+    const run = this.queue.then(masked, masked).finally(() => {
+      this.queued--;
+    });
     this.queue = run.catch(() => {});
     return run;
   }
@@ -390,6 +428,18 @@ export class Deployer {
     },
   ): Promise<Release> {
     const { store, runtime } = this.o;
+    // The app name comes from the repository's own slipway.yaml: only the repository that owns the app
+    // environment may deploy it (and so receive its secrets). The server checks this too; here it holds
+    // for every caller of the agent that names a repository.
+    if (request.repo !== undefined) {
+      const owner = await store.deployApps.get(this.app, this.env);
+      if (owner?.repo !== request.repo)
+        throw new UserError(
+          owner
+            ? `${this.app}/${this.env} belongs to repository ${owner.repo}; a deploy from ${request.repo} is refused (an admin can rebind it)`
+            : `${this.app}/${this.env} is bound to no repository; a deploy from ${request.repo} must go through the server, which binds it`,
+        );
+    }
     const current = await store.releases.current(this.app, this.env);
     const before = current ? (current.spec as ReleaseDocument) : undefined;
     // The whole desired spec: the request's services, and with --service the others as they are.
@@ -441,7 +491,7 @@ export class Deployer {
     const abort = new AbortController();
     const active: ActiveDeploy = { release, abort };
     this.active = active;
-    const emitter = new EventLog(store, release, onEvent, (l) => this.log(l));
+    const emitter = new EventLog(store, release, onEvent, (l) => this.log(l), this.masker);
     const emit = emitter.emit;
     let renew: NodeJS.Timeout | undefined;
     try {
@@ -1102,6 +1152,8 @@ export class Deployer {
     if (!this.o.secrets)
       throw new UserError(`secrets ${names.join(", ")} are referenced but no secret store is available`);
     const values = await this.o.secrets(names);
+    // Registered before anything can print them (a hook, a health check, an instance's log tail).
+    this.masker.add(Object.values(values));
     const missing = names.filter((n) => values[n] === undefined);
     if (missing.length > 0)
       throw new UserError(
@@ -1200,6 +1252,8 @@ export class Deployer {
         const st = s.router.stats(v);
         m.set(v, { requests: st.requests, failed: st.failed, errors5xx: st.errors5xx });
       }
+      const un = s.router.unroutedStats();
+      m.set(unroutedVersion, { requests: un.requests, failed: un.failed, errors5xx: un.errors5xx });
       out.set(s.name, m);
     }
     return out;
@@ -1211,8 +1265,11 @@ export class Deployer {
     for (const s of this.services.values()) {
       if (!s.router) continue;
       const versions: Record<string, unknown> = {};
-      for (const v of s.router.versions()) {
-        const st = s.router.stats(v);
+      // Every request the router received in the window, including those no version could take (a
+      // recreate's gap): a release never claims 0 failed while its clients saw 503s.
+      const all: [string, VersionStats][] = s.router.versions().map((v) => [v, s.router!.stats(v)]);
+      all.push([unroutedVersion, s.router.unroutedStats()]);
+      for (const [v, st] of all) {
         const b = baseline.get(s.name)?.get(v) ?? { requests: 0, failed: 0, errors5xx: 0 };
         const requests = st.requests - b.requests;
         if (requests === 0) continue;
@@ -1363,7 +1420,7 @@ export class Deployer {
               ref: m.info.ref,
               startedAt: m.info.startedAt,
               keptUntil: m.keptUntil ?? null,
-              lastProbe: m.lastProbe ?? null,
+              lastProbe: m.lastProbe === undefined ? null : this.masker.mask(m.lastProbe),
             })),
         };
       }),
@@ -1388,6 +1445,20 @@ export class Deployer {
     await Promise.all([...this.services.values()].map((s) => s.router?.close({ timeoutMs: 5000 })));
   }
 
+  /**
+   * Nothing to keep an agent alive for: no deploy in progress or queued, no instance it supervises
+   * (running, starting or kept) and none being replaced. A router with no instance behind it only
+   * answers 503; an agent that holds routers for running instances is never idle.
+   */
+  idle(): boolean {
+    return (
+      this.active === undefined &&
+      this.queued === 0 &&
+      this.instances.size === 0 &&
+      ![...this.services.values()].some((s) => s.busy || s.healing)
+    );
+  }
+
   /** The routers of the routed services (for /metrics). */
   routers(): Router[] {
     return [...this.services.values()].flatMap((s) => (s.router ? [s.router] : []));
@@ -1405,16 +1476,19 @@ class EventLog {
   private readonly release: Release;
   private readonly onEvent: ((e: DeployProgress) => void) | undefined;
   private readonly log: (line: string) => void;
+  private readonly masker: DeployMasker;
   constructor(
     store: Store,
     release: Release,
     onEvent: ((e: DeployProgress) => void) | undefined,
     log: (line: string) => void,
+    masker: DeployMasker,
   ) {
     this.store = store;
     this.release = release;
     this.onEvent = onEvent;
     this.log = log;
+    this.masker = masker;
   }
   emit = (
     type: string,
@@ -1423,7 +1497,7 @@ class EventLog {
     level: "info" | "warn" | "error" = "info",
     service?: string,
   ) => {
-    const e: DeployProgress = {
+    const e: DeployProgress = this.masker.redact({
       at: Date.now(),
       level,
       type,
@@ -1431,8 +1505,8 @@ class EventLog {
       release: this.release.number,
       data,
       service,
-    };
-    this.log(`#${this.release.number} ${message}`);
+    });
+    this.log(`#${this.release.number} ${e.message}`);
     try {
       this.onEvent?.(e);
     } catch {
@@ -1440,7 +1514,14 @@ class EventLog {
     }
     this.chain = this.chain
       .then(() =>
-        this.store.releases.addEvent(this.release.id, { type, message, level, service, data, now: e.at }),
+        this.store.releases.addEvent(this.release.id, {
+          type: e.type,
+          message: e.message,
+          level,
+          service: e.service,
+          data: e.data,
+          now: e.at,
+        }),
       )
       .catch(() => {});
   };

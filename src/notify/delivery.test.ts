@@ -239,6 +239,38 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     }
   });
 
+  it("two notifiers on one database (two processes' handles) deliver each delivery id exactly once", async () => {
+    // A slow receiver keeps rows in flight while the other notifier resumes the same pending queue, as
+    // a deploy agent on the server's data directory did.
+    const r = await receiver(() => ({ status: 200, delayMs: 40 }));
+    const mine = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    const other = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    try {
+      const a = notifier({}, mine);
+      const b = notifier({}, other);
+      const cfg = config({ shared: { webhook: { url: r.url } } });
+      const sent = [];
+      for (let i = 0; i < 8; i++) {
+        sent.push(...(await a.send(event(500 + i), cfg)));
+        // Each also resumes what is pending, as a starting server or agent does.
+        await b.start();
+        await a.start();
+      }
+      for (let i = 0; i < 4; i++) sent.push(...(await b.send(event(600 + i), cfg)));
+      await Promise.all([a.idle(), b.idle()]);
+      const ids = r.requests.map((q) => JSON.parse(q.text).id as string);
+      expect(ids.length).toBe(12);
+      expect(new Set(ids).size).toBe(12);
+      // The order per channel holds across the two notifiers.
+      expect(ids).toEqual(sent.map((d) => d.eventId));
+      const rows = await mine.notifications.list({ channel: "shared" });
+      expect(rows.every((row) => row.status === "delivered" && row.claimedBy === null)).toBe(true);
+    } finally {
+      await mine.close();
+      await other.close();
+    }
+  });
+
   it("sends channels' secrets from the secret store and fails clearly when one is missing", async () => {
     const r = await receiver();
     const secretStore = createSecretStore(store, loadMasterKey({ dataDir: tdb.dataDir }));

@@ -2,8 +2,9 @@
 // log) and returns; a worker per channel then delivers its rows one at a time in the order they were
 // recorded, retrying failures with exponential backoff and jitter until they are delivered or have
 // failed `maxAttempts` times. A slow or dead receiver therefore delays only its own channel, never the
-// run that sent the event; a restart resumes the pending rows (`start`). One Notifier per database:
-// two would both deliver the same rows.
+// run that sent the event; a restart resumes the pending rows (`start`). Several notifiers may share a
+// database (the server and the deploy agents on its data directory): each row is attempted only under
+// its claim in the store (notifications.claim), so a delivery id reaches its receiver from one of them.
 import { randomUUID } from "node:crypto";
 import type { NotifyChannelConfig, NotifyConfig } from "../config/index.js";
 import { UserError } from "../lib/errors.js";
@@ -44,6 +45,9 @@ type Deliverable = Pick<NotificationDelivery, "target" | "payload" | "scope" | "
 
 type Worker = { again: boolean; done: Promise<void> };
 
+/** How often a notifier looks again at a row another one holds. */
+const claimPollMs = 250;
+
 const queueKey = (q: NotificationQueue) => `${q.scope ?? ""}\u0000${q.channel}`;
 
 export class Notifier {
@@ -58,6 +62,8 @@ export class Notifier {
   readonly #random: () => number;
   readonly #workers = new Map<string, Worker>();
   readonly #sleepers = new Set<() => void>();
+  /** This notifier's name in the rows it claims. */
+  readonly #id = `${process.pid}-${randomUUID()}`;
   #stopped = false;
   /** Inserts are chained so that rows get ids in the order `send` was called, on every database. */
   #inserts: Promise<unknown> = Promise.resolve();
@@ -238,13 +244,26 @@ export class Notifier {
           if (worker.again) continue;
           return;
         }
-        const wait = d.nextAttemptAt - Date.now();
+        const now = Date.now();
+        const wait = d.nextAttemptAt - now;
         if (wait > 0) {
           await this.#sleep(wait);
           continue;
         }
+        // Another notifier attempts the head of this queue: wait for it (the order per channel holds).
+        if (d.claimedUntil !== null && d.claimedUntil > now && d.claimedBy !== this.#id) {
+          await this.#sleep(Math.min(d.claimedUntil - now, claimPollMs));
+          continue;
+        }
         try {
-          await this.#attempt(d);
+          if (!(await this.#store.notifications.claim(d.id, this.#id, this.#leaseMs()))) {
+            await this.#sleep(claimPollMs);
+            continue;
+          }
+          // Read again under the claim: another notifier may have attempted it since `next`.
+          const fresh = await this.#store.notifications.get(d.id);
+          if (fresh?.status !== "pending") continue;
+          await this.#attempt(fresh);
         } catch (err) {
           this.#log(`notify: cannot record delivery ${d.id} to ${q.channel}: ${(err as Error).message}`);
           await this.#sleep(this.#baseDelayMs);
@@ -254,6 +273,11 @@ export class Notifier {
       // Removed at once (not in a later tick), so a kick after this starts a new worker.
       if (this.#workers.get(key) === worker) this.#workers.delete(key);
     }
+  }
+
+  /** A claim outlasts an attempt (the request's timeout, plus reading the secret and recording). */
+  #leaseMs(): number {
+    return 2 * this.#timeoutMs + 30_000;
   }
 
   async #attempt(d: NotificationDelivery): Promise<void> {

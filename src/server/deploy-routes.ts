@@ -9,6 +9,14 @@
 // Everything that can be checked before the agent is asked (body, repository, ref, slipway.yaml, the
 // spec) is a plain JSON error response instead: 400 with problems (file:line:col), 404 for an unknown
 // repository.
+//
+// Each (app, env) belongs to one repository: the first server deploy of it claims it for the repository
+// it came from, and a deploy from any other repository is refused (403) before anything is extracted,
+// started or recorded — the app name is chosen by the repository's own slipway.yaml, and the app's
+// secrets go with it. An admin rebinds it (PUT /api/v1/deploy/:app/:env/owner). Controls (status,
+// promote, abort, rollback) for an app environment with no release and no owner answer 404 and start
+// nothing; the server starts at most `maxAgents` agents (SLIPWAY_MAX_DEPLOY_AGENTS, default 16).
+import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { CiService } from "../ci/index.js";
@@ -37,7 +45,11 @@ export type DeployRoutesOptions = {
   database?: string;
   /** The slipway program the agents run as; default this process's (node and its script). */
   program?: { file: string; args: string[] };
+  /** At most this many deploy agents run on the data directory; default SLIPWAY_MAX_DEPLOY_AGENTS or 16. */
+  maxAgents?: number;
 };
+
+const defaultMaxAgents = 16;
 
 /** The body of POST /api/v1/repos/:repo/deploys. */
 export type ServerDeployBody = {
@@ -63,6 +75,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
   const checkouts = new DeployCheckouts(dataDir);
   const program = o.program ?? { file: process.execPath, args: [process.argv[1]] };
   const starting = new Map<string, Promise<unknown>>();
+  const maxAgents = o.maxAgents ?? envLimit(process.env.SLIPWAY_MAX_DEPLOY_AGENTS) ?? defaultMaxAgents;
 
   /** Starts the environment's agent unless it runs (one start at a time per environment). */
   const agentFor = async (appName: string, env: string): Promise<AgentPaths> => {
@@ -70,14 +83,21 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     const previous = starting.get(paths.socketPath) ?? Promise.resolve();
     const next = previous
       .catch(() => {})
-      .then(() =>
-        ensureAgent(paths, {
+      .then(async () => {
+        if (await callAgent(paths.socketPath, "GET", "/status")) return "running";
+        // Each agent holds ~90 MB: a bounded number of them, however many apps deployers name.
+        const running = runningAgents(dataDir);
+        if (running >= maxAgents)
+          throw new AgentLimitError(
+            `${running} deploy agents are running on this server (the limit is ${maxAgents}, SLIPWAY_MAX_DEPLOY_AGENTS); stop one with \`slipway down\` or wait for an idle one to exit`,
+          );
+        return ensureAgent(paths, {
           file: program.file,
           args: [...program.args, "deploy", "agent", "--app", appName, "--env", env, "--data-dir", dataDir],
           // The URL may hold a password: in the environment, not in argv (ps).
           env: agentEnv(o.database),
-        }),
-      );
+        });
+      });
     starting.set(paths.socketPath, next);
     try {
       await next;
@@ -122,6 +142,36 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     });
     if (body.app) spec.app = body.app;
 
+    // An app deployed from the server before owners were recorded: its latest release says which
+    // repository's checkout it ran from, and only that repository may claim it now (else an admin binds).
+    if (!(await store.deployApps.get(spec.app, env))) {
+      const [latest] = await store.releases.list({ app: spec.app, env, limit: 1 });
+      const earlier = latest ? [...new Set(checkouts.referencedBy(latest.spec).map((r) => r.repo))] : [];
+      if (earlier.length > 0 && !earlier.includes(repo.name))
+        return c.json(
+          {
+            error: `${spec.app}/${env} was deployed from ${earlier.join(", ")}, not ${repo.name}; an admin must bind it first: PUT /api/v1/deploy/${spec.app}/${env}/owner`,
+            problems: [],
+          },
+          403,
+        );
+    }
+    // The repository that deploys an app first owns it; another repository's deploy stops here.
+    const { binding } = await store.deployApps.claim({
+      app: spec.app,
+      env,
+      repo: repo.name,
+      actor: c.get("identity").name,
+    });
+    if (binding.repo !== repo.name)
+      return c.json(
+        {
+          error: `${spec.app}/${env} belongs to repository ${binding.repo}; ${repo.name} cannot deploy it (its slipway.yaml names app '${spec.app}'). An admin can rebind it: PUT /api/v1/deploy/${spec.app}/${env}/owner`,
+          problems: [],
+        },
+        403,
+      );
+
     const release = checkouts.hold(dir);
     let paths: AgentPaths;
     try {
@@ -130,6 +180,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       paths = await agentFor(spec.app, env);
     } catch (err) {
       release();
+      if (err instanceof AgentLimitError) return c.json({ error: err.message }, 503);
       throw err;
     }
     const request: DeployRequest = {
@@ -140,6 +191,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       actor: c.get("identity").name,
       wait: body.wait,
       notify: loaded.config.notify,
+      repo: repo.name,
     };
     return ndjson(
       { deploy: { repo: repo.name, ref, sha, app: spec.app, env } },
@@ -176,8 +228,41 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     return c.json({ release: releaseForApi(r), events });
   });
 
+  /** 404 for an app environment that has neither a release nor an owner: nothing to control. */
+  const unknownTarget = async (c: Context, appName: string, env: string) => {
+    const known =
+      (await store.deployApps.get(appName, env)) !== undefined ||
+      (await store.releases.list({ app: appName, env, limit: 1 })).length > 0;
+    return known ? undefined : c.json({ error: `no app ${appName}/${env}: it was never deployed` }, 404);
+  };
+
+  app.get("/api/v1/deploy/:app/:env/owner", requireRole("viewer"), async (c) => {
+    const { appName, env } = target(c);
+    const owner = await store.deployApps.get(appName, env);
+    if (!owner) return c.json({ error: `${appName}/${env} is bound to no repository` }, 404);
+    return c.json({ owner });
+  });
+
+  // Rebinding moves an app environment (and its secrets) to another repository: admins only.
+  app.put("/api/v1/deploy/:app/:env/owner", requireRole("admin"), async (c) => {
+    const { appName, env } = target(c);
+    const body = (await jsonBody<{ repo?: unknown }>(c)) ?? {};
+    if (typeof body.repo !== "string" || body.repo === "")
+      throw new UserError("'repo' must name a registered repository");
+    const repo = await ci.repoByName(body.repo);
+    const owner = await store.deployApps.bind({
+      app: appName,
+      env,
+      repo: repo.name,
+      actor: c.get("identity").name,
+    });
+    return c.json({ owner });
+  });
+
   app.get("/api/v1/deploy/:app/:env/status", requireRole("viewer"), async (c) => {
     const { appName, env } = target(c);
+    const unknown = await unknownTarget(c, appName, env);
+    if (unknown) return unknown;
     const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "GET", "/status");
     if (reply?.status === 200) return c.json(reply.body as object);
     const current = await store.releases.current(appName, env);
@@ -187,6 +272,8 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
   for (const action of ["promote", "abort"] as const) {
     app.post(`/api/v1/deploy/:app/:env/${action}`, requireRole("deployer"), async (c) => {
       const { appName, env } = target(c);
+      const unknown = await unknownTarget(c, appName, env);
+      if (unknown) return unknown;
       const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "POST", `/${action}`);
       if (!reply)
         return c.json(
@@ -205,6 +292,9 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       throw new UserError(`'to' must be a release number, got ${JSON.stringify(body.to)}`);
     if (body.wait !== undefined && typeof body.wait !== "boolean")
       throw new UserError("'wait' must be a boolean");
+    // Nothing to go back to: refused before an agent is started for it.
+    const unknown = await unknownTarget(c, appName, env);
+    if (unknown) return unknown;
     // The release gone back to runs from its checkout: extract it again if it was pruned.
     const releases: (() => void)[] = [];
     const repos = new Set<string>();
@@ -220,6 +310,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       paths = await agentFor(appName, env);
     } catch (err) {
       for (const r of releases) r();
+      if (err instanceof AgentLimitError) return c.json({ error: err.message }, 503);
       throw err;
     }
     return ndjson(
@@ -237,6 +328,43 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       },
     );
   });
+}
+
+/** The server's agent limit was reached (answered 503: retry once an agent has stopped). */
+class AgentLimitError extends OperationError {}
+
+function envLimit(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UserError(`SLIPWAY_MAX_DEPLOY_AGENTS must be a whole number ≥ 1, got '${value}'`);
+  return n;
+}
+
+/** Agents alive on the data directory: a live pid in <dataDir>/deploy/<app>/<env>/agent.pid. */
+function runningAgents(dataDir: string): number {
+  let n = 0;
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const root = join(dataDir, "deploy");
+  for (const app of list(root))
+    for (const env of list(join(root, app))) {
+      try {
+        const pid = Number(readFileSync(join(root, app, env, "agent.pid"), "utf8").trim());
+        if (pid > 0) {
+          process.kill(pid, 0);
+          n++;
+        }
+      } catch {
+        // no pid file, or the agent is gone
+      }
+    }
+  return n;
 }
 
 /** The agent's environment: the server's, with the store's URL (or none: the data directory's SQLite). */

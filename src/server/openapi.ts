@@ -60,7 +60,7 @@ const ops: Record<string, Record<string, Op>> = {
   "/api/v1/deploy/{app}/{env}/status": {
     get: {
       summary:
-        "The environment's services, instances, health and traffic weights from its agent, or {agent: null, current} when no agent runs",
+        "The environment's services, instances, health and traffic weights from its agent, or {agent: null, current} when no agent runs; 404 for an app never deployed",
       role: "viewer",
       params: ["app", "env"],
     },
@@ -82,6 +82,19 @@ const ops: Record<string, Record<string, Op>> = {
       role: "deployer",
       params: ["app", "env"],
       body: { to: "integer: the release number", wait: "boolean" },
+    },
+  },
+  "/api/v1/deploy/{app}/{env}/owner": {
+    get: {
+      summary: "The repository that owns the app environment (its first server deploy claimed it)",
+      role: "viewer",
+      params: ["app", "env"],
+    },
+    put: {
+      summary: "Rebind the app environment (and its secrets) to another registered repository",
+      role: "admin",
+      params: ["app", "env"],
+      body: { repo: "string: the repository's name" },
     },
   },
   "/api/v1/runs": {

@@ -22,6 +22,7 @@
 // Times are integer epoch milliseconds; operations take an optional `now` for tests.
 export type { Audit, AuditEntry, AuditFilter, AuditInput } from "./audit.js";
 export type { Deliveries, Delivery, DeliveryInput } from "./deliveries.js";
+export type { DeployApp, DeployApps } from "./deploy-apps.js";
 export {
   type ClaimRequest,
   type Completion,

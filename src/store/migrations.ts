@@ -279,6 +279,31 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+    "0100_deploy_app_owner": {
+      async up(db: Kysely<any>) {
+        // The repository that owns each deployed (app, env): deploys from others are refused, and secrets
+        // are resolved for the owner only (src/store/deploy-apps.ts).
+        await db.schema
+          .createTable("deploy_apps")
+          .addColumn("app", "text", notNull)
+          .addColumn("env", "text", notNull)
+          .addColumn("repo", "text", notNull)
+          .addColumn("actor", "text", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("updated_at", "bigint", notNull)
+          .addPrimaryKeyConstraint("deploy_apps_pk", ["app", "env"])
+          .execute();
+        // Per-row delivery claims: any number of notifiers (the server, deploy agents) share one queue,
+        // and a row is attempted by one of them at a time (src/store/notifications.ts).
+        await db.schema.alterTable("notification_deliveries").addColumn("claimed_by", "text").execute();
+        await db.schema.alterTable("notification_deliveries").addColumn("claimed_until", "bigint").execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable("notification_deliveries").dropColumn("claimed_until").execute();
+        await db.schema.alterTable("notification_deliveries").dropColumn("claimed_by").execute();
+        await db.schema.dropTable("deploy_apps").execute();
+      },
+    },
   };
 }
 

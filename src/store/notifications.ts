@@ -1,6 +1,8 @@
 // Outgoing notifications: each row is one (event, channel) delivery, both the durable queue that a
 // restarted server resumes and the delivery log users read. Rows go pending → delivered | failed, once:
-// every transition is a compare-and-set on `pending`.
+// every transition is a compare-and-set on `pending`. Any number of notifiers (the server and deploy
+// agents on one database) share the queue: a row is attempted only by the notifier holding its claim
+// (`claim`, an atomic UPDATE … WHERE pending AND unclaimed-or-expired), so each delivery is sent by one.
 import { affected, type Db, storableText } from "./util.js";
 
 export const notificationStatuses = ["pending", "delivered", "failed"] as const;
@@ -23,6 +25,9 @@ export type NotificationDelivery = {
   createdAt: number;
   updatedAt: number;
   deliveredAt: number | null;
+  /** The notifier attempting it now, and until when (epoch ms) its claim holds; null when unclaimed. */
+  claimedBy: string | null;
+  claimedUntil: number | null;
 };
 
 export type NotificationInput = {
@@ -64,6 +69,8 @@ type Row = {
   created_at: number;
   updated_at: number;
   delivered_at: number | null;
+  claimed_by: string | null;
+  claimed_until: number | null;
 };
 
 function toDelivery(r: Row): NotificationDelivery {
@@ -82,6 +89,8 @@ function toDelivery(r: Row): NotificationDelivery {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     deliveredAt: r.delivered_at,
+    claimedBy: r.claimed_by ?? null,
+    claimedUntil: r.claimed_until === null || r.claimed_until === undefined ? null : Number(r.claimed_until),
   };
 }
 
@@ -176,10 +185,41 @@ export function createNotifications(db: Db) {
       return rows.map((r) => ({ channel: r.channel, scope: r.scope === "" ? null : r.scope }));
     },
 
+    /**
+     * Claims a due pending row for `claimer` until `now + leaseMs`, unless another claim still holds it.
+     * True when the claim is ours: only then may the row be attempted. One UPDATE decides, so two
+     * notifiers in different processes never both hold it; a crashed holder's claim expires.
+     */
+    async claim(id: number, claimer: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+      const r = await db
+        .updateTable("notification_deliveries")
+        .set({ claimed_by: claimer, claimed_until: now + leaseMs })
+        .where("id", "=", id)
+        .where("status", "=", "pending")
+        .where("next_attempt_at", "<=", now)
+        .where((eb) =>
+          eb.or([
+            eb("claimed_until", "is", null),
+            eb("claimed_until", "<=", now),
+            eb("claimed_by", "=", claimer),
+          ]),
+        )
+        .executeTakeFirst();
+      return affected(r) > 0;
+    },
+
     async markDelivered(id: number, attempts: number, now = Date.now()): Promise<boolean> {
       const r = await db
         .updateTable("notification_deliveries")
-        .set({ status: "delivered", attempts, last_error: null, delivered_at: now, updated_at: now })
+        .set({
+          status: "delivered",
+          attempts,
+          last_error: null,
+          delivered_at: now,
+          updated_at: now,
+          claimed_by: null,
+          claimed_until: null,
+        })
         .where("id", "=", id)
         .where("status", "=", "pending")
         .executeTakeFirst();
@@ -196,7 +236,14 @@ export function createNotifications(db: Db) {
     ): Promise<boolean> {
       const r = await db
         .updateTable("notification_deliveries")
-        .set({ attempts, last_error: errorText(error), next_attempt_at: nextAttemptAt, updated_at: now })
+        .set({
+          attempts,
+          last_error: errorText(error),
+          next_attempt_at: nextAttemptAt,
+          updated_at: now,
+          claimed_by: null,
+          claimed_until: null,
+        })
         .where("id", "=", id)
         .where("status", "=", "pending")
         .executeTakeFirst();
@@ -207,7 +254,14 @@ export function createNotifications(db: Db) {
     async markFailed(id: number, attempts: number, error: string, now = Date.now()): Promise<boolean> {
       const r = await db
         .updateTable("notification_deliveries")
-        .set({ status: "failed", attempts, last_error: errorText(error), updated_at: now })
+        .set({
+          status: "failed",
+          attempts,
+          last_error: errorText(error),
+          updated_at: now,
+          claimed_by: null,
+          claimed_until: null,
+        })
         .where("id", "=", id)
         .where("status", "=", "pending")
         .executeTakeFirst();

@@ -12,6 +12,7 @@ import { createLogs } from "./logs.js";
 import { type DialectName, migrationProvider } from "./migrations.js";
 import { createRepos } from "./repos.js";
 import { createRunners } from "./runners.js";
+import { createDeployApps } from "./deploy-apps.js";
 import { createNotifications } from "./notifications.js";
 import { createDeployLocks, createReleases } from "./releases.js";
 import { createRuns } from "./runs.js";
@@ -45,6 +46,7 @@ export type StoreApi = {
   notifications: ReturnType<typeof createNotifications>;
   releases: ReturnType<typeof createReleases>;
   deployLocks: ReturnType<typeof createDeployLocks>;
+  deployApps: ReturnType<typeof createDeployApps>;
 };
 
 export type Store = StoreApi & {
@@ -120,6 +122,7 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     notifications: createNotifications(db),
     releases: createReleases(db),
     deployLocks: createDeployLocks(db),
+    deployApps: createDeployApps(db),
   };
 }
 

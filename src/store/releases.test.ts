@@ -6,7 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserError } from "../lib/errors.js";
 import { openStore, type ReleaseInput, type Store } from "./index.js";
-import { type DialectName, migrationProvider } from "./migrations.js";
+import { type DialectName, migrationProvider, migrations } from "./migrations.js";
 import { SlipwaySqliteDialect } from "./sqlite-dialect.js";
 import { createTestDatabase, type TestDatabase, testBackends } from "./testing.js";
 
@@ -557,11 +557,9 @@ describe.each(backends)("releases on %s", (backend) => {
           const applied = await sql<{
             name: string;
           }>`select name from slipway_migrations order by name`.execute(s.db);
-          expect(applied.rows.map((r) => r.name)).toEqual([
-            "0001_initial",
-            "0002_secrets_notifications",
-            "0003_releases",
-          ]);
+          // Every migration up to the newest one is applied on top of 0002, once.
+          expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations(backend)).sort());
+          expect(applied.rows.map((r) => r.name)).toContain("0003_releases");
           const r = await s.releases.create(input("migrated"));
           await s.releases.addEvent(r.id, { type: "x", message: "y" });
           expect(

@@ -167,6 +167,9 @@ export type NotificationDeliveriesTable = {
   created_at: number;
   updated_at: number;
   delivered_at: number | null;
+  /** The notifier attempting this row, and until when its claim holds (a crashed one's expires). */
+  claimed_by: string | null;
+  claimed_until: number | null;
 };
 
 /** The last release number handed out per (app, env) (see releases.create). */
@@ -219,6 +222,16 @@ export type ReleaseEventsTable = {
   data_json: string | null;
 };
 
+/** The repository that owns a deployed (app, env) (see deploy-apps.ts). */
+export type DeployAppsTable = {
+  app: string;
+  env: string;
+  repo: string;
+  actor: string;
+  created_at: number;
+  updated_at: number;
+};
+
 /** One row per locked (app, env); a row whose expires_at has passed is free to take. */
 export type DeployLocksTable = {
   app: string;
@@ -245,4 +258,5 @@ export type Database = {
   releases: ReleasesTable;
   release_events: ReleaseEventsTable;
   deploy_locks: DeployLocksTable;
+  deploy_apps: DeployAppsTable;
 };

@@ -28,7 +28,7 @@ import { openSession, prepareMap, runCommands, type StatRow, showStat } from "./
 import { type MetricsSource, type RouterMetrics, routerMetricsFor } from "./metrics.js";
 import type { Router, RouterEvent } from "./router.js";
 import { validateBackends, validateRoutes } from "./routes.js";
-import { VersionCounters } from "./stats.js";
+import { unroutedVersion, VersionCounters } from "./stats.js";
 import type {
   Backends,
   DrainOptions,
@@ -263,8 +263,15 @@ class HaproxyTrafficRouter implements HaproxyRouter {
     for (const line of text.split("\n")) {
       const e = parseLogLine(line);
       if (e === undefined) continue;
-      const c = this.counters(e.version);
+      // "-": no version was chosen (no route), HAProxy's `none` backend answered 503 itself.
+      const unrouted = e.version === "-";
+      const c = unrouted ? this.unrouted : this.counters(e.version);
       const o = outcomeOf(e);
+      if (unrouted && !o.aborted) {
+        o.failed = true;
+        o.error5xx = false;
+        o.latencyMs = -1;
+      }
       c.requests++;
       if (o.aborted) c.aborted++;
       if (o.failed) c.failed++;
@@ -492,6 +499,16 @@ class HaproxyTrafficRouter implements HaproxyRouter {
 
   versions(): string[] {
     return [...this.counted.keys()];
+  }
+
+  unroutedStats(): VersionStats {
+    return this.unrouted.snapshot(Date.now());
+  }
+
+  private unroutedCounters: VersionCounters | undefined;
+  private get unrouted(): VersionCounters {
+    this.unroutedCounters ??= new VersionCounters(unroutedVersion, this.statsWindowMs);
+    return this.unroutedCounters;
   }
 
   instances(): InstanceState[] {

@@ -12,6 +12,7 @@
 export { createRouterAdmin, type RouterAdminHandler, routerMetricsText } from "./admin.js";
 export { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy.js";
 export { createRouter, type Router, type RouterEvent } from "./router.js";
+export { unroutedVersion } from "./stats.js";
 export type {
   Backends,
   Balance,

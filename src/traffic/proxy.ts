@@ -32,6 +32,8 @@ export interface ProxyHost {
   readonly snapshot: Snapshot;
   readonly settings: ProxySettings;
   counters(version: string): VersionCounters;
+  /** Requests no version could take (no route): answered 503 by the router itself, counted as failed. */
+  readonly unrouted: VersionCounters;
   observe(counters: VersionCounters, seconds: number): void;
   event(e: RouterEvent): void;
 }
@@ -207,6 +209,7 @@ export function handleRequest(host: ProxyHost, req: IncomingMessage, res: Server
   const pool = version === undefined ? undefined : snapshot.pools.get(version);
   if (pool === undefined) {
     plainResponse(res, 503, "no route: the router has no routes configured", false, "");
+    countUnrouted(host);
     return;
   }
   const counters = host.counters(pool.version);
@@ -231,6 +234,14 @@ export function handleRequest(host: ProxyHost, req: IncomingMessage, res: Server
   };
   res.once("close", () => complete(host, ex));
   attempt(host, ex, undefined);
+}
+
+/** A request the router answered itself because no version could take it: a failure clients saw. */
+function countUnrouted(host: ProxyHost): void {
+  const c = host.unrouted;
+  c.requests++;
+  c.failed++;
+  c.window.record(Date.now(), -1, false, true);
 }
 
 function attempt(host: ProxyHost, ex: Exchange, exclude: Instance | undefined): void {
@@ -455,6 +466,7 @@ export function handleUpgrade(host: ProxyHost, req: IncomingMessage, socket: Soc
   const pool = version === undefined ? undefined : snapshot.pools.get(version);
   if (pool === undefined) {
     rawResponse(socket, 503, "Service Unavailable", "no route: the router has no routes configured");
+    countUnrouted(host);
     return;
   }
   const up: Upgrade = {

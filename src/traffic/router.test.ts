@@ -119,6 +119,21 @@ describe("router", () => {
     expect(seen.headers["x-secret"]).toBeUndefined();
   });
 
+  it("counts the requests it answers itself (no route) as unrouted failures, not under any version", async () => {
+    const a = await backend("a");
+    const r = await router();
+    for (let i = 0; i < 3; i++) expect((await request(r.url)).status).toBe(503);
+    expect(r.unroutedStats()).toMatchObject({ requests: 3, failed: 3, window: { requests: 3, failed: 3 } });
+    expect(r.versions()).toEqual([]);
+    r.configure({ backends: { v1: [{ id: "a", url: a.url }] }, routes: { weights: { v1: 100 } } });
+    expect((await request(r.url)).status).toBe(200);
+    // All weights 0 (a recreate between stop and start): no route again.
+    r.setRoutes({ weights: { v1: 0 } });
+    expect((await request(r.url)).status).toBe(503);
+    expect(r.unroutedStats().failed).toBe(4);
+    expect(r.stats("v1")).toMatchObject({ requests: 1, failed: 0 });
+  });
+
   it("answers 503 before any routes are set, and rejects routes or backends that do not fit", async () => {
     const a = await backend("a");
     const r = await router();

@@ -15,7 +15,7 @@ import {
   type Snapshot,
 } from "./proxy.js";
 import { compileRoutes, validateBackends, validateRoutes } from "./routes.js";
-import { VersionCounters } from "./stats.js";
+import { unroutedVersion, VersionCounters } from "./stats.js";
 import type {
   Backends,
   Balance,
@@ -54,6 +54,11 @@ export interface Router {
   stats(version: string): VersionStats;
   /** Versions the router has counted (every version it was ever given). */
   versions(): string[];
+  /**
+   * Requests no version could take (no route: e.g. a recreate between stop and start), answered 503
+   * by the router itself; all of them are `failed`. Not part of versions().
+   */
+  unroutedStats(): VersionStats;
   instances(): InstanceState[];
   /** Stops accepting connections, waits up to timeoutMs (default 10 s) for in-flight work, then closes the rest. */
   close(options?: { timeoutMs?: number }): Promise<void>;
@@ -156,6 +161,12 @@ class TrafficRouter implements Router, ProxyHost {
   }
 
   // ProxyHost ----------------------------------------------------------------------------------------
+
+  get unrouted(): VersionCounters {
+    this.unroutedCounters ??= new VersionCounters(unroutedVersion, this.settings.statsWindowMs);
+    return this.unroutedCounters;
+  }
+  private unroutedCounters: VersionCounters | undefined;
 
   counters(version: string): VersionCounters {
     let c = this.counted.get(version);
@@ -302,6 +313,10 @@ class TrafficRouter implements Router, ProxyHost {
 
   versions(): string[] {
     return [...this.counted.keys()];
+  }
+
+  unroutedStats(): VersionStats {
+    return this.unrouted.snapshot(Date.now());
   }
 
   instances(): InstanceState[] {

@@ -51,6 +51,14 @@ describe("validateRoutes", () => {
       /version v9 has no instances/,
     ],
     [{ weights: { v1: 100 }, rules: [{ header: "bad header", value: "1", version: "v1" }] }, /header name/],
+    [
+      { weights: { v1: 100 }, rules: [{ header: "x", value: "a\nshow info", version: "v1" }] },
+      /value must not contain control characters/,
+    ],
+    [
+      { weights: { v1: 100 }, rules: [{ cookie: "c", regex: "a\r\nb", version: "v1" }] },
+      /regex must not contain control characters/,
+    ],
   ])("rejects %j", (input, message) => {
     expect(() => validateRoutes(input, ok)).toThrow(message);
   });

@@ -26,6 +26,7 @@ export type RouteTable = {
 
 const versionPattern = /^[A-Za-z0-9][A-Za-z0-9._+:@/-]{0,127}$/;
 const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const controlCharacter = /[\u0000-\u001f\u007f]/;
 
 function invalid(message: string): never {
   throw new UserError(message);
@@ -99,6 +100,14 @@ export function validateRoutes(input: unknown, backends: Backends): Routes {
     if (cookie !== undefined && (typeof cookie !== "string" || cookie === "" || /[=;,\s]/.test(cookie)))
       invalid(`${where}.cookie must be a cookie name`);
     if (value !== undefined && typeof value !== "string") invalid(`${where}.value must be a string`);
+    // A header value cannot hold control characters, and HAProxy's runtime API reads one command per
+    // line: a newline here would end the map entry and start a command of the value's choosing.
+    for (const [k, v] of [
+      ["value", value],
+      ["regex", regex],
+    ] as const)
+      if (typeof v === "string" && controlCharacter.test(v))
+        invalid(`${where}.${k} must not contain control characters, got ${JSON.stringify(v)}`);
     if (regex !== undefined) {
       if (typeof regex !== "string") invalid(`${where}.regex must be a string`);
       try {

@@ -102,6 +102,12 @@ export class SlidingWindow {
   }
 }
 
+/**
+ * The key under which a router reports the requests no version could take (unroutedStats(), and a
+ * release's impact): not a valid version name, so it never clashes with one.
+ */
+export const unroutedVersion = "(no route)";
+
 /** Everything the router counts for one version. */
 export class VersionCounters {
   readonly version: string;

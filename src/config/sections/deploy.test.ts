@@ -221,3 +221,18 @@ describe("deploy section", () => {
     expect(JSON.stringify(schema).match(/"\$schema"/g)).toHaveLength(1);
   });
 });
+
+describe("canary match values", () => {
+  it("refuses control characters at their line and column (they would reach HAProxy's runtime API)", () => {
+    const yaml = (value: string) =>
+      `deploy:\n  services:\n    api:\n      command: x\n      publish: 8080\n      strategy:\n        type: canary\n        steps: [{ set_weight: 50 }]\n        match: { header: X-Canary, value: ${JSON.stringify(value)} }\n`;
+    const found = problems(yaml("always\nshow info"));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toBe(
+      "slipway.yaml:9:43: deploy.services.api.strategy.match.value: must not contain control characters (newlines, tabs, …)",
+    );
+    expect(problems(yaml("a\tb"))[0]).toMatch(/control characters/);
+    // An ordinary value is fine.
+    expect(() => parseConfig(yaml("always"), "slipway.yaml")).not.toThrow();
+  });
+});

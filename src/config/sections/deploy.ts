@@ -8,6 +8,14 @@ import { z } from "zod";
 import { findCycle, formatCycle } from "../graph.js";
 import { serviceNamePattern } from "./build.js";
 
+/**
+ * Text that becomes part of a router command or a header match: control characters (a newline above all)
+ * are refused here, at their file:line:col, before any router sees them.
+ */
+const noControl = z.string().refine((v) => !/[\u0000-\u001f\u007f]/.test(v), {
+  message: "must not contain control characters (newlines, tabs, …)",
+});
+
 export const appNamePattern = /^[a-z0-9][a-z0-9_.-]*$/;
 export const environmentNamePattern = /^[a-z0-9][a-z0-9_.-]*$/;
 export const secretNamePattern = /^[A-Z_][A-Z0-9_]*$/;
@@ -402,9 +410,9 @@ const strategyObject = z.discriminatedUnion(
         .describe("Automatic abort on the canary's error rate or latency."),
       match: z
         .strictObject({
-          header: z.string().min(1).optional(),
-          cookie: z.string().min(1).optional(),
-          value: z.string(),
+          header: noControl.min(1).optional(),
+          cookie: noControl.min(1).optional(),
+          value: noControl,
         })
         .refine((m) => (m.header === undefined) !== (m.cookie === undefined), {
           message: "give exactly one of header and cookie",

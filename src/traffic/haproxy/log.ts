@@ -61,10 +61,13 @@ export type LogEntry = {
   activeMs: number;
 };
 
-/** `slw <version> <backend> <server> <status> <termination> <retries> <µs>`; undefined for other lines. */
+/**
+ * `slw <version> <backend> <server> <status> <termination> <retries> <µs>`; undefined for other lines.
+ * The version is "-" when none was chosen (no route): HAProxy answered itself, and it counts.
+ */
 export function parseLogLine(line: string): LogEntry | undefined {
   const f = line.trimEnd().split(" ");
-  if (f.length < 8 || f[0] !== "slw" || f[1] === "-") return undefined;
+  if (f.length < 8 || f[0] !== "slw") return undefined;
   return {
     version: f[1],
     backend: f[2],

@@ -6,7 +6,15 @@ import { describe, expect, it } from "vitest";
 import { UserError } from "../../lib/errors.js";
 import { files, haproxyConfig, initialMaps, watchdogLua, WEIGHT_SLOTS } from "./config.js";
 import { outcomeOf, parseLogLine } from "./log.js";
-import { anchorRegex, cliWord, emptyPlacement, planBackends, ruleRegex, weightSequence } from "./plan.js";
+import {
+  anchorRegex,
+  cliWord,
+  emptyPlacement,
+  planBackends,
+  planRoutes,
+  ruleRegex,
+  weightSequence,
+} from "./plan.js";
 import { findHaproxy } from "./process.js";
 
 describe("weightSequence", () => {
@@ -74,6 +82,20 @@ describe("rule regexes", () => {
 
   it("escapes separators of the admin socket's command line", () => {
     expect(cliWord("a b;c\\d")).toBe("a\\ b\\;c\\\\d");
+  });
+
+  it("refuses a control character: a newline would end the map entry and start a second command", () => {
+    expect(() => cliWord("always\nshutdown sessions server ver0/i1")).toThrow(UserError);
+    expect(() => cliWord("a\rb")).toThrow(/control character/);
+    expect(() => cliWord("a\u0000b")).toThrow(/control character/);
+    // Through the rule builder too: a rule value with a newline never becomes a runtime command.
+    expect(() =>
+      planRoutes(
+        { weights: { v1: 100 }, rules: [{ header: "X-Canary", value: "a\nshow info", version: "v1" }] },
+        { ...emptyPlacement(2, 2), versions: new Map([["v1", 0]]) },
+        "/tmp/x",
+      ).commands[0].fill("1"),
+    ).toThrow(/control character/);
   });
 });
 
@@ -152,7 +174,8 @@ describe("log lines", () => {
     expect(parse("slw v1 ver0 i1 504 sH 0 800")).toMatchObject({ failed: true });
     expect(parse("slw v1 ver0 i1 200 CD 0 800")).toMatchObject({ aborted: true, failed: false });
     expect(parse("slw v1 wsver0 i1 101 -- 0 9000")).toMatchObject({ websocket: true, latencyMs: -1 });
-    expect(parseLogLine("slw - none <NOSRV> 503 SC 0 10")).toBeUndefined();
+    // No version chosen (no route): HAProxy answered 503 itself; the line counts (as unrouted).
+    expect(parseLogLine("slw - none <NOSRV> 503 SC 0 10")).toMatchObject({ version: "-", status: 503 });
     expect(parseLogLine("Server ver0/i1 is DOWN")).toBeUndefined();
   });
 });

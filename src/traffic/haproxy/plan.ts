@@ -50,8 +50,17 @@ function clonePlacement(p: Placement): Placement {
 
 /** A word of the admin socket's command line: backslash escapes the separators. */
 export function cliWord(s: string): string {
+  // The runtime API reads one command per line (and `;` separates commands): escaping covers `;`, space
+  // and backslash; a control character (a newline above all) cannot be escaped, so it is refused —
+  // whatever validated the value before, no word can smuggle in a second command.
+  if (controlCharacter.test(s))
+    throw new UserError(
+      `haproxy: refusing a runtime command word with a control character: ${JSON.stringify(s)}`,
+    );
   return s.replace(/[\\; ]/g, (c) => `\\${c}`);
 }
+
+const controlCharacter = /[\u0000-\u001f\u007f]/;
 
 /** The IP address and port HAProxy connects to for an instance URL (validated by validateBackends). */
 export function upstreamAddress(url: string, where: string): { host: string; port: number } {
