@@ -31,10 +31,18 @@ import {
   revealSecrets,
   type SecretStore,
 } from "../secrets/index.js";
-import type { Job, Repo, Run, RunTrigger, Store } from "../store/index.js";
+import {
+  type Job,
+  parseForkPolicy,
+  type Repo,
+  type Run,
+  type RunTrigger,
+  type Store,
+} from "../store/index.js";
 import {
   dueSchedules,
   parseWebhook,
+  pullRequestOrigin,
   repositoryMatches,
   type ScheduleEntry,
   toTriggerEvent,
@@ -66,9 +74,25 @@ import {
   resolveRef,
   symbolicHead,
 } from "./mirror.js";
-import { previousConclusion, runEventOf } from "./run-event.js";
+import { payloadOf, previousConclusion, runEventOf } from "./run-event.js";
 
 const zeroSha = "0000000000000000000000000000000000000000";
+
+/** What a webhook answers when a fork's pull request starts nothing (`fork_pull_requests: off`). */
+export const forkPullRequestsOff = "fork pull requests are off for this repository";
+
+/**
+ * Whether a run executes a fork's code: a fork pull request's own workflow (pull_request and its
+ * review events). Such a run gets no secrets and its slipway.yaml configures nothing on the server.
+ * A pull_request_target run of a fork's pull request runs the base branch's workflow and gets them.
+ */
+export function runsForkCode(run: Pick<Run, "fork" | "eventName">): boolean {
+  return run.fork && run.eventName !== "pull_request_target";
+}
+
+const objectOf = (v: unknown): Record<string, unknown> =>
+  v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+const textOf = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 export type CiOptions = {
   store: Store;
@@ -238,6 +262,25 @@ export class CiService {
     return repo;
   }
 
+  /** Changes a repository's settings (admin); audited. Bad values are UserErrors and change nothing. */
+  async updateRepo(name: string, patch: { forkPullRequests?: unknown }, actor: string): Promise<Repo> {
+    const repo = await this.repoByName(name);
+    const forkPullRequests =
+      patch.forkPullRequests === undefined ? undefined : parseForkPolicy(patch.forkPullRequests);
+    if (forkPullRequests === undefined) return repo;
+    await this.store.transaction(async (tx) => {
+      await tx.repos.update(repo.id, { forkPullRequests });
+      await tx.audit.append({
+        actor,
+        action: "repo.update",
+        subject: repo.name,
+        repo: repo.name,
+        detail: { forkPullRequests: { from: repo.forkPullRequests, to: forkPullRequests } },
+      });
+    });
+    return (await this.store.repos.get(repo.id))!;
+  }
+
   private repositoryInfo(repo: Repo) {
     const fullName = repo.name.includes("/") ? repo.name : `local/${repo.name}`;
     return { fullName, defaultBranch: repo.branch, cloneUrl: repo.url };
@@ -276,6 +319,8 @@ export class CiService {
     if (parsed.kind === "ignored")
       return { status: 202, body: { ok: true, ignored: parsed.reason ?? "ignored" } };
     const event = toTriggerEvent(parsed);
+    const ignored = this.forkPolicyIgnores(repo, event);
+    if (ignored) return { status: 202, body: { ok: true, ignored } };
     let runs: Run[];
     try {
       runs = await this.triggerEvent(repo, event, "webhook", parsed.deliveryId);
@@ -292,7 +337,18 @@ export class CiService {
     return { status: 202, body: { ok: true, deliveryId: parsed.deliveryId, runs: runs.map((r) => r.id) } };
   }
 
-  /** Starts a run for every workflow the event triggers; invalid workflows are recorded as failed runs. */
+  /** Why the repository's fork policy starts nothing for this event, or undefined when it may start runs. */
+  forkPolicyIgnores(repo: Repo, event: TriggerEvent): string | undefined {
+    const origin = pullRequestOrigin(event.name, event.payload);
+    return origin?.fork && repo.forkPullRequests === "off" ? forkPullRequestsOff : undefined;
+  }
+
+  /**
+   * Starts a run for every workflow the event triggers; invalid workflows are recorded as failed runs.
+   * A pull request also triggers the base branch's `pull_request_target` workflows, as on GitHub. Runs
+   * of a fork's pull request follow the repository's fork policy: none (`off`), held for approval
+   * (`require-approval`), or started; a fork's own workflow never gets secrets (see `runsForkCode`).
+   */
   async triggerEvent(
     repo: Repo,
     event: TriggerEvent,
@@ -301,8 +357,57 @@ export class CiService {
     knownChangedFiles?: string[],
     onlyWorkflow?: string,
   ): Promise<Run[]> {
+    const origin = pullRequestOrigin(event.name, event.payload);
+    const fork = origin?.fork ?? false;
+    const ignored = this.forkPolicyIgnores(repo, event);
+    if (ignored) {
+      this.log(`${repo.name}: ${event.name} from ${origin?.head ?? "a fork"} started nothing: ${ignored}`);
+      return [];
+    }
+    const opts = { trigger, deliveryId, knownChangedFiles, onlyWorkflow, fork };
+    if (event.name === "pull_request_target")
+      return this.startRuns(repo, await this.baseBranchEvent(repo, event), opts);
+    const runs = await this.startRuns(repo, event, opts);
+    if (event.name === "pull_request" && !onlyWorkflow) {
+      const target: TriggerEvent = { name: "pull_request_target", payload: event.payload };
+      if (event.changedFiles !== undefined) target.changedFiles = event.changedFiles;
+      runs.push(...(await this.startRuns(repo, await this.baseBranchEvent(repo, target), opts)));
+    }
+    return runs;
+  }
+
+  /**
+   * A pull_request_target event at the last commit of the pull request's base branch (GitHub's
+   * GITHUB_SHA and GITHUB_REF for it): its workflows and checkout are the base branch's, never the
+   * head's, so a fork cannot change what runs with the secrets.
+   */
+  private async baseBranchEvent(repo: Repo, event: TriggerEvent): Promise<TriggerEvent> {
+    const base = objectOf(objectOf(event.payload.pull_request).base);
+    const branch = (textOf(base.ref) ?? repo.branch).replace(/^refs\/heads\//, "");
+    const ref = `refs/heads/${branch}`;
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
-    let sha = eventSha(event);
+    await this.fetch(mirror, textOf(base.sha));
+    const sha = await resolveRef(mirror, ref);
+    if (!sha)
+      throw new UserError(`the base branch ${JSON.stringify(branch)} is not in the repository ${repo.name}`);
+    return { ...event, ref, sha };
+  }
+
+  private async startRuns(
+    repo: Repo,
+    event: TriggerEvent,
+    opts: {
+      trigger: RunTrigger;
+      deliveryId?: string;
+      knownChangedFiles?: string[];
+      onlyWorkflow?: string;
+      fork: boolean;
+    },
+  ): Promise<Run[]> {
+    const { trigger, deliveryId, knownChangedFiles, onlyWorkflow, fork } = opts;
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    // A base-branch event (pull_request_target) comes with the commit it runs at.
+    let sha = event.name === "pull_request_target" && event.sha ? event.sha : eventSha(event);
     await this.fetch(mirror, sha);
     const ref = eventRef(event) || `refs/heads/${repo.branch}`;
     if (!sha) sha = (await resolveRef(mirror, ref)) ?? "";
@@ -346,6 +451,7 @@ export class CiService {
             conclusion: "failure",
             reason,
             deliveryId: deliveryId ?? null,
+            fork,
           }),
         );
         this.notifyFinished(runs[runs.length - 1].id);
@@ -359,6 +465,9 @@ export class CiService {
         // Typed and validated now: a bad input is the caller's error, before any run exists.
         dispatchInputValues([wf], (event.payload.inputs ?? {}) as Record<string, string>);
       }
+      // A fork's own workflow under require-approval waits for a developer (GitHub: "action required").
+      const held =
+        fork && event.name !== "pull_request_target" && repo.forkPullRequests === "require-approval";
       const run = await this.store.runs.create({
         repoId: repo.id,
         workflowFile: wf.relPath,
@@ -370,10 +479,17 @@ export class CiService {
         trigger,
         pullRequest: pr,
         deliveryId: deliveryId ?? null,
+        fork,
+        ...(held
+          ? {
+              status: "waiting" as const,
+              reason: `waiting for approval: a pull request from a fork (${pullRequestOrigin(event.name, event.payload)?.head ?? "a deleted repository"}); a developer approves it (slipway approve) to run it without secrets, or rejects it (slipway reject)`,
+            }
+          : {}),
       });
       this.emit({ type: "run", runId: run.id, status: run.status, conclusion: null });
       runs.push(run);
-      this.launch(run.id);
+      if (!held) this.launch(run.id);
     }
     return runs;
   }
@@ -465,12 +581,13 @@ export class CiService {
 
   private async orchestrate(runId: number, controller: AbortController) {
     const run = await this.store.runs.get(runId);
-    if (!run) return;
+    // A run waiting for approval starts only through `approve`.
+    if (!run || run.status === "waiting") return;
     const repo = await this.store.repos.get(run.repoId);
     if (!repo) return;
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
     // Read while the run runs, so that its end does not wait for it.
-    if (this.opts.notify) void this.repoNotifyConfig(repo, run.sha);
+    if (this.opts.notify) void this.repoNotifyForRun(repo, run);
     const root = await checkoutWorkflows(mirror, run.sha, join(this.dataDir, "workflows"));
     let workflow: WorkflowFile;
     try {
@@ -495,9 +612,12 @@ export class CiService {
     const info = await commitInfo(mirror, run.sha).catch(() => undefined);
     const payloadRepo = payload.repository as Record<string, any> | undefined;
     const masker = new Masker();
-    const secrets: Record<string, string> = this.opts.secrets
-      ? revealSecrets(await this.opts.secrets.resolve({ repo: repo.name }))
-      : {};
+    // A fork's code gets no secret at all, GITHUB_TOKEN included (slipway mints none; one stored as a
+    // secret would carry its full permissions). Re-runs read `fork` from the run again.
+    const secrets: Record<string, string> =
+      this.opts.secrets && !runsForkCode(run)
+        ? revealSecrets(await this.opts.secrets.resolve({ repo: repo.name }))
+        : {};
     for (const v of Object.values(secrets)) masker.add(v);
     const pending = new Set<Promise<void>>();
     const recorder = this.placeholderRecorder(run, pending);
@@ -564,6 +684,28 @@ export class CiService {
 
   // --- notifications ---
 
+  /**
+   * The `notify:` section that applies to a run. A fork's code never configures the server: for its
+   * runs the section comes from the pull request's base commit (written by people who can push to the
+   * repository), and when that commit is unknown the repository's own notifications are not sent.
+   */
+  private async repoNotifyForRun(repo: Repo, run: Run): Promise<RepoNotify> {
+    if (!runsForkCode(run)) return this.repoNotifyConfig(repo, run.sha);
+    const base = objectOf(objectOf(payloadOf(run).pull_request).base);
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    const baseSha = textOf(base.sha);
+    const baseRef = textOf(base.ref)?.replace(/^refs\/heads\//, "");
+    const sha =
+      (baseSha && /^[0-9a-f]{40}$/.test(baseSha) ? await resolveRef(mirror, baseSha) : undefined) ??
+      (baseRef ? await resolveRef(mirror, `refs/heads/${baseRef}`) : undefined);
+    if (!sha)
+      return {
+        warning:
+          "the pull request's base commit is unknown; the repository's notify: rules are not applied to this fork's run",
+      };
+    return this.repoNotifyConfig(repo, sha);
+  }
+
   /** The `notify:` section of the repository's slipway.yaml at `sha`, read from the mirror once. */
   private repoNotifyConfig(repo: Repo, sha: string): Promise<RepoNotify> {
     const key = `${repo.id}:${sha}`;
@@ -621,7 +763,7 @@ export class CiService {
       const late = new Promise<RepoNotify>((resolve) => {
         timer = setTimeout(() => resolve({}), notifyConfigWaitMs);
       });
-      const r = await Promise.race([this.repoNotifyConfig(repo, run.sha), late]);
+      const r = await Promise.race([this.repoNotifyForRun(repo, run), late]);
       clearTimeout(timer);
       if (r.warning) this.log(`run ${run.id}: ${r.warning}`);
       return r.warning;
@@ -648,7 +790,7 @@ export class CiService {
         this.store.jobs.list(run.id, run.attempt),
         commitInfo(mirror, run.sha).catch(() => undefined),
         previousConclusion(this.store, run),
-        this.repoNotifyConfig(repo, run.sha),
+        this.repoNotifyForRun(repo, run),
       ]);
       const event = runEventOf({
         run,
@@ -898,6 +1040,75 @@ export class CiService {
       await this.finishRun(run, "cancelled", "cancelled by a user");
     }
     return (await this.store.runs.get(runId))!;
+  }
+
+  /**
+   * Starts a run held for approval (a fork's pull request under `require-approval`). Approval lets the
+   * fork's workflow run, never with secrets (as on GitHub). The pull request's author cannot approve
+   * it under their own name; the approval is recorded in the audit log.
+   */
+  async approve(runId: number, actor: string): Promise<Run> {
+    const { run, repo } = await this.waitingRun(runId, actor, "approve");
+    const started = await this.store.transaction(async (tx) => {
+      if (!(await tx.runs.update(run.id, { status: "queued", reason: null }, { ifStatus: ["waiting"] })))
+        return false;
+      await tx.audit.append({
+        actor,
+        action: "run.approve",
+        subject: `run ${run.id}`,
+        repo: repo.name,
+        detail: { pullRequest: run.pullRequest?.number ?? null, author: run.pullRequest?.author ?? null },
+      });
+      return true;
+    });
+    if (!started) throw new UserError(`run ${runId} is no longer waiting for approval`);
+    this.log(`run ${run.id}: approved by ${actor}; it runs without secrets`);
+    this.emit({ type: "run", runId: run.id, status: "queued", conclusion: null });
+    this.launch(run.id);
+    return (await this.store.runs.get(run.id))!;
+  }
+
+  /** Ends a run held for approval without running it: `cancelled`, with who rejected it and why. */
+  async reject(runId: number, actor: string, why?: string): Promise<Run> {
+    const { run, repo } = await this.waitingRun(runId, actor, "reject");
+    const reason = `rejected by ${actor}${why ? `: ${why}` : ""}`;
+    const ended = await this.store.transaction(async (tx) => {
+      const ok = await tx.runs.update(
+        run.id,
+        { status: "completed", conclusion: "cancelled", finishedAt: Date.now(), reason },
+        { ifStatus: ["waiting"] },
+      );
+      if (!ok) return false;
+      await tx.audit.append({
+        actor,
+        action: "run.reject",
+        subject: `run ${run.id}`,
+        repo: repo.name,
+        detail: { pullRequest: run.pullRequest?.number ?? null, reason: why ?? null },
+      });
+      return true;
+    });
+    if (!ended) throw new UserError(`run ${runId} is no longer waiting for approval`);
+    this.emit({ type: "run", runId: run.id, status: "completed", conclusion: "cancelled" });
+    this.notifyFinished(run.id);
+    return (await this.store.runs.get(run.id))!;
+  }
+
+  private async waitingRun(runId: number, actor: string, verb: string): Promise<{ run: Run; repo: Repo }> {
+    const run = await this.store.runs.get(runId);
+    if (!run) throw new UserError(`no run ${runId}`);
+    if (run.status !== "waiting")
+      throw new UserError(
+        `run ${runId} is not waiting for approval (it is ${run.status === "completed" ? (run.conclusion ?? "completed") : run.status})`,
+      );
+    const author = run.pullRequest?.author;
+    if (author && author.toLowerCase() === actor.toLowerCase())
+      throw new UserError(
+        `${actor} opened pull request #${run.pullRequest?.number} and cannot ${verb} its run`,
+      );
+    const repo = await this.store.repos.get(run.repoId);
+    if (!repo) throw new UserError(`no repository for run ${runId}`);
+    return { run, repo };
   }
 
   async rerun(runId: number, req: RerunRequest): Promise<Run> {
