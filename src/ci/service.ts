@@ -371,7 +371,15 @@ export class CiService {
     if (event.name === "pull_request" && !onlyWorkflow) {
       const target: TriggerEvent = { name: "pull_request_target", payload: event.payload };
       if (event.changedFiles !== undefined) target.changedFiles = event.changedFiles;
-      runs.push(...(await this.startRuns(repo, await this.baseBranchEvent(repo, target), opts)));
+      let base: TriggerEvent | undefined;
+      try {
+        base = await this.baseBranchEvent(repo, target);
+      } catch (err) {
+        // The pull request's own runs stand; without its base branch there is no base workflow to run.
+        if (!(err instanceof UserError)) throw err;
+        this.log(`${repo.name}: no pull_request_target runs: ${err.message}`);
+      }
+      if (base) runs.push(...(await this.startRuns(repo, base, opts)));
     }
     return runs;
   }
@@ -646,6 +654,7 @@ export class CiService {
       platforms: {},
       cleanJobDirs: false,
       hostEnv: process.env as Record<string, string>,
+      untrusted: runsForkCode(run),
     };
     await this.store.runs.update(run.id, { status: "running", startedAt: run.startedAt ?? Date.now() });
     this.emit({ type: "run", runId: run.id, status: "running", conclusion: null });

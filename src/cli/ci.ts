@@ -184,6 +184,10 @@ export function registerCiCommands(program: Command): void {
         `  event ${run.eventName} ${run.ref} ${run.sha}${run.pullRequest ? ` PR #${run.pullRequest.number} ${run.pullRequest.title} by ${run.pullRequest.author}` : ""}`,
       ];
       if (run.fork) lines.push(`  ${forkNote(run)}`);
+      for (const a of r.approvals ?? [])
+        lines.push(
+          `  ${a.action === "run.approve" ? "approved" : "rejected"} by ${a.actor} at ${when(a.at)}`,
+        );
       if (run.reason) lines.push(`  reason: ${run.reason.split("\n").join("\n          ")}`);
       for (const a of r.attempts) {
         lines.push(`attempt ${a.attempt}`);

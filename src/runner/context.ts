@@ -38,6 +38,11 @@ export type RunContext = {
   cleanJobDirs: boolean;
   /** Environment the host executor starts from (normally process.env). */
   hostEnv: Record<string, string>;
+  /**
+   * The run executes a fork's pull request code: it has no secrets, and the built-in actions that act
+   * with the server's own credentials (slipway/deploy, slipway/build with push) refuse to run.
+   */
+  untrusted?: boolean;
 };
 
 /** The `github` context fields that stay the same for every job of a workflow. */

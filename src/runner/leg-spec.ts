@@ -34,6 +34,8 @@ export type LegSpec = {
     repository: string;
     defaultBranch: string;
     actor: string;
+    /** See RunContext.untrusted. */
+    untrusted?: boolean;
   };
   /** Where the runner gets the repository from (a path or git URL). */
   repoUrl: string;
@@ -73,6 +75,7 @@ export function legSpecOf(
       repository: run.repository,
       defaultBranch: run.defaultBranch,
       actor: run.actor,
+      ...(run.untrusted ? { untrusted: true } : {}),
     },
     repoUrl,
     ...(serverMirror ? { serverMirror } : {}),
@@ -135,6 +138,7 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       platforms: {},
       cleanJobDirs: true,
       hostEnv: opts.hostEnv ?? (process.env as Record<string, string>),
+      untrusted: spec.run.untrusted === true,
     };
     return await runJobLeg({
       run,

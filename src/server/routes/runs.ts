@@ -39,7 +39,16 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
         ),
       });
     }
-    return c.json({ run, attempts });
+    // Who approved or rejected a fork's run, from the audit log (newest first).
+    const approvals = run.fork
+      ? (await store.audit.list({ actionPrefix: "run.", subject: `run ${run.id}` })).map((a) => ({
+          action: a.action,
+          actor: a.actor,
+          at: a.at,
+          detail: a.detail,
+        }))
+      : [];
+    return c.json({ run, attempts, approvals });
   });
   app.get("/api/v1/runs/:id/logs", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
