@@ -117,6 +117,7 @@ describe.each(backends)("migrations on %s", (backend) => {
         "0001_initial",
         "0002_secrets_notifications",
         "0003_releases",
+        "0101_fork_policy",
       ]);
     } finally {
       await again.close();
