@@ -9,6 +9,7 @@
 // request runs its own workflow with no secrets and its slipway.yaml configures nothing on the server
 // (the base commit's `notify:` applies); pull_request_target runs the base branch's workflow.
 export { type BackgroundOptions, runBackground } from "./background.js";
+export { forkPullRequestsOff, forkVerdict, runsForkCode } from "./forks.js";
 export { RunnerApi } from "./runner-api.js";
 export {
   branchOf,
@@ -22,8 +23,6 @@ export {
   type CiEvent,
   type CiOptions,
   CiService,
-  forkPullRequestsOff,
   type RerunRequest,
   type RunNotifyOptions,
-  runsForkCode,
 } from "./service.js";

@@ -42,7 +42,6 @@ import {
 import {
   dueSchedules,
   parseWebhook,
-  pullRequestOrigin,
   repositoryMatches,
   type ScheduleEntry,
   toTriggerEvent,
@@ -74,25 +73,10 @@ import {
   resolveRef,
   symbolicHead,
 } from "./mirror.js";
+import { forkVerdict, pullRequestBase, runsForkCode } from "./forks.js";
 import { payloadOf, previousConclusion, runEventOf } from "./run-event.js";
 
 const zeroSha = "0000000000000000000000000000000000000000";
-
-/** What a webhook answers when a fork's pull request starts nothing (`fork_pull_requests: off`). */
-export const forkPullRequestsOff = "fork pull requests are off for this repository";
-
-/**
- * Whether a run executes a fork's code: a fork pull request's own workflow (pull_request and its
- * review events). Such a run gets no secrets and its slipway.yaml configures nothing on the server.
- * A pull_request_target run of a fork's pull request runs the base branch's workflow and gets them.
- */
-export function runsForkCode(run: Pick<Run, "fork" | "eventName">): boolean {
-  return run.fork && run.eventName !== "pull_request_target";
-}
-
-const objectOf = (v: unknown): Record<string, unknown> =>
-  v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-const textOf = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 export type CiOptions = {
   store: Store;
@@ -319,8 +303,8 @@ export class CiService {
     if (parsed.kind === "ignored")
       return { status: 202, body: { ok: true, ignored: parsed.reason ?? "ignored" } };
     const event = toTriggerEvent(parsed);
-    const ignored = this.forkPolicyIgnores(repo, event);
-    if (ignored) return { status: 202, body: { ok: true, ignored } };
+    const verdict = forkVerdict(repo.forkPullRequests, event);
+    if ("ignored" in verdict) return { status: 202, body: { ok: true, ignored: verdict.ignored } };
     let runs: Run[];
     try {
       runs = await this.triggerEvent(repo, event, "webhook", parsed.deliveryId);
@@ -337,12 +321,6 @@ export class CiService {
     return { status: 202, body: { ok: true, deliveryId: parsed.deliveryId, runs: runs.map((r) => r.id) } };
   }
 
-  /** Why the repository's fork policy starts nothing for this event, or undefined when it may start runs. */
-  forkPolicyIgnores(repo: Repo, event: TriggerEvent): string | undefined {
-    const origin = pullRequestOrigin(event.name, event.payload);
-    return origin?.fork && repo.forkPullRequests === "off" ? forkPullRequestsOff : undefined;
-  }
-
   /**
    * Starts a run for every workflow the event triggers; invalid workflows are recorded as failed runs.
    * A pull request also triggers the base branch's `pull_request_target` workflows, as on GitHub. Runs
@@ -357,14 +335,12 @@ export class CiService {
     knownChangedFiles?: string[],
     onlyWorkflow?: string,
   ): Promise<Run[]> {
-    const origin = pullRequestOrigin(event.name, event.payload);
-    const fork = origin?.fork ?? false;
-    const ignored = this.forkPolicyIgnores(repo, event);
-    if (ignored) {
-      this.log(`${repo.name}: ${event.name} from ${origin?.head ?? "a fork"} started nothing: ${ignored}`);
+    const verdict = forkVerdict(repo.forkPullRequests, event);
+    if ("ignored" in verdict) {
+      this.log(`${repo.name}: ${event.name} from ${verdict.head ?? "a fork"}: ${verdict.ignored}`);
       return [];
     }
-    const opts = { trigger, deliveryId, knownChangedFiles, onlyWorkflow, fork };
+    const opts = { trigger, deliveryId, knownChangedFiles, onlyWorkflow, fork: verdict.fork };
     if (event.name === "pull_request_target")
       return this.startRuns(repo, await this.baseBranchEvent(repo, event), opts);
     const runs = await this.startRuns(repo, event, opts);
@@ -390,11 +366,11 @@ export class CiService {
    * head's, so a fork cannot change what runs with the secrets.
    */
   private async baseBranchEvent(repo: Repo, event: TriggerEvent): Promise<TriggerEvent> {
-    const base = objectOf(objectOf(event.payload.pull_request).base);
-    const branch = (textOf(base.ref) ?? repo.branch).replace(/^refs\/heads\//, "");
+    const base = pullRequestBase(event.payload);
+    const branch = base.branch ?? repo.branch;
     const ref = `refs/heads/${branch}`;
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
-    await this.fetch(mirror, textOf(base.sha));
+    await this.fetch(mirror, base.sha);
     const sha = await resolveRef(mirror, ref);
     if (!sha)
       throw new UserError(`the base branch ${JSON.stringify(branch)} is not in the repository ${repo.name}`);
@@ -474,8 +450,8 @@ export class CiService {
         dispatchInputValues([wf], (event.payload.inputs ?? {}) as Record<string, string>);
       }
       // A fork's own workflow under require-approval waits for a developer (GitHub: "action required").
-      const held =
-        fork && event.name !== "pull_request_target" && repo.forkPullRequests === "require-approval";
+      const verdict = forkVerdict(repo.forkPullRequests, event);
+      const held = fork && "hold" in verdict ? verdict.hold : undefined;
       const run = await this.store.runs.create({
         repoId: repo.id,
         workflowFile: wf.relPath,
@@ -488,12 +464,7 @@ export class CiService {
         pullRequest: pr,
         deliveryId: deliveryId ?? null,
         fork,
-        ...(held
-          ? {
-              status: "waiting" as const,
-              reason: `waiting for approval: a pull request from a fork (${pullRequestOrigin(event.name, event.payload)?.head ?? "a deleted repository"}); a developer approves it (slipway approve) to run it without secrets, or rejects it (slipway reject)`,
-            }
-          : {}),
+        ...(held ? { status: "waiting" as const, reason: held } : {}),
       });
       this.emit({ type: "run", runId: run.id, status: run.status, conclusion: null });
       runs.push(run);
@@ -700,13 +671,11 @@ export class CiService {
    */
   private async repoNotifyForRun(repo: Repo, run: Run): Promise<RepoNotify> {
     if (!runsForkCode(run)) return this.repoNotifyConfig(repo, run.sha);
-    const base = objectOf(objectOf(payloadOf(run).pull_request).base);
+    const base = pullRequestBase(payloadOf(run));
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
-    const baseSha = textOf(base.sha);
-    const baseRef = textOf(base.ref)?.replace(/^refs\/heads\//, "");
     const sha =
-      (baseSha && /^[0-9a-f]{40}$/.test(baseSha) ? await resolveRef(mirror, baseSha) : undefined) ??
-      (baseRef ? await resolveRef(mirror, `refs/heads/${baseRef}`) : undefined);
+      (base.sha ? await resolveRef(mirror, base.sha) : undefined) ??
+      (base.branch ? await resolveRef(mirror, `refs/heads/${base.branch}`) : undefined);
     if (!sha)
       return {
         warning:
@@ -1111,7 +1080,8 @@ export class CiService {
         `run ${runId} is not waiting for approval (it is ${run.status === "completed" ? (run.conclusion ?? "completed") : run.status})`,
       );
     const author = run.pullRequest?.author;
-    if (author && author.toLowerCase() === actor.toLowerCase())
+    // An author may withdraw their own run, never let it in.
+    if (verb === "approve" && author && author.toLowerCase() === actor.toLowerCase())
       throw new UserError(
         `${actor} opened pull request #${run.pullRequest?.number} and cannot ${verb} its run`,
       );
