@@ -15,6 +15,7 @@ import {
   api,
   cleanupAfterAll,
   type GitRepo,
+  getRun,
   type Harness,
   listRuns,
   logText,
@@ -410,6 +411,61 @@ describe("pull requests from forks", { concurrent: true }, () => {
       expect(byPath(s.receiver, "/exfil")).toHaveLength(1);
     } finally {
       await s.receiver.close();
+    }
+  });
+
+  test("a run waiting for approval still waits after the server is killed and restarted; approving it then runs it without secrets", async ({
+    h,
+  }) => {
+    const receiver = await startReceiver(() => ({ status: 200, body: "ok" }));
+    try {
+      const dumpDir = tempDir("slipway-fork-dump-");
+      const { repo, baseSha, headSha } = forkedRepo(receiver, dumpDir, 12);
+      const dataDir = join(tempDir("slipway-fork-server-"), "data");
+      const server = await h.startServer({ dataDir });
+      const added = await api<{ repo: { forkPullRequests: string }; webhookSecret: string }>(
+        server,
+        "POST",
+        "/api/v1/repos",
+        { url: repo.dir, name: fullName, forkPullRequests: "require-approval" },
+      );
+      expect(added.status).toBe(201);
+      expect(added.body.repo.forkPullRequests).toBe("require-approval");
+      const secrets = await setSecrets(server);
+      const res = await sendWebhook(
+        server,
+        "pull_request",
+        forkPullRequest(repo, { number: 12, headSha, baseSha }),
+        added.body.webhookSecret,
+      );
+      expect(res.status).toBe(202);
+      const runs = await listRuns(server);
+      const forkRun = runs.find((r) => r.eventName === "pull_request")!;
+      expect(forkRun.status).toBe("waiting");
+      await waitForRun(server, runs.find((r) => r.eventName === "pull_request_target")!.id);
+
+      server.kill("SIGKILL");
+      await server.exited;
+      const again = await h.startServer({ dataDir });
+      await sleep(1500);
+      const held = await getRun(again, forkRun.id);
+      expect(held.run.status).toBe("waiting");
+      expect(held.attempts[0].jobs).toEqual([]);
+      expect(byPath(receiver, "/exfil")).toHaveLength(0);
+
+      const approved = await api(again, "POST", `/api/v1/runs/${forkRun.id}/approve`, {});
+      expect(approved.status).toBe(202);
+      const view = await waitForRun(again, forkRun.id);
+      expect(view.run.conclusion).toBe("success");
+      expectNoSecret(
+        readFileSync(join(dumpDir, "env-1.txt"), "utf8"),
+        secrets,
+        "the approved run's environment",
+      );
+      const [exfil] = byPath(receiver, "/exfil");
+      expect(exfil.text).toMatch(/^key= global= token= gh= b64= all=\{\}/);
+    } finally {
+      await receiver.close();
     }
   });
 
