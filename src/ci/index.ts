@@ -5,8 +5,11 @@
 // re-run; a restarted server drives unfinished runs again from what is recorded); every leg ends in a
 // definite state with a reason; a webhook delivery starts runs at most once. A finished run is handed
 // to the Notifier (server rules and the repository's slipway.yaml at the run's commit) without waiting
-// for any receiver; a bad `notify:` section is a warning on the run, never its failure.
+// for any receiver; a bad `notify:` section is a warning on the run, never its failure. A fork's pull
+// request runs its own workflow with no secrets and its slipway.yaml configures nothing on the server
+// (the base commit's `notify:` applies); pull_request_target runs the base branch's workflow.
 export { type BackgroundOptions, runBackground } from "./background.js";
+export { forkPullRequestsOff, forkVerdict, runsForkCode } from "./forks.js";
 export { RunnerApi } from "./runner-api.js";
 export {
   branchOf,

@@ -29,6 +29,7 @@ function run(over: Partial<Run> = {}): Run {
     startedAt: 2_000,
     finishedAt: 9_000,
     deliveryId: null,
+    fork: false,
     ...over,
   };
 }

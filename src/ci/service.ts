@@ -32,7 +32,14 @@ import {
   revealSecrets,
   type SecretStore,
 } from "../secrets/index.js";
-import type { Job, Repo, Run, RunTrigger, Store } from "../store/index.js";
+import {
+  type Job,
+  parseForkPolicy,
+  type Repo,
+  type Run,
+  type RunTrigger,
+  type Store,
+} from "../store/index.js";
 import {
   dueSchedules,
   parseWebhook,
@@ -67,7 +74,8 @@ import {
   resolveRef,
   symbolicHead,
 } from "./mirror.js";
-import { previousConclusion, runEventOf } from "./run-event.js";
+import { forkVerdict, pullRequestBase, runsForkCode } from "./forks.js";
+import { payloadOf, previousConclusion, runEventOf } from "./run-event.js";
 
 const zeroSha = "0000000000000000000000000000000000000000";
 
@@ -239,6 +247,25 @@ export class CiService {
     return repo;
   }
 
+  /** Changes a repository's settings (admin); audited. Bad values are UserErrors and change nothing. */
+  async updateRepo(name: string, patch: { forkPullRequests?: unknown }, actor: string): Promise<Repo> {
+    const repo = await this.repoByName(name);
+    const forkPullRequests =
+      patch.forkPullRequests === undefined ? undefined : parseForkPolicy(patch.forkPullRequests);
+    if (forkPullRequests === undefined) return repo;
+    await this.store.transaction(async (tx) => {
+      await tx.repos.update(repo.id, { forkPullRequests });
+      await tx.audit.append({
+        actor,
+        action: "repo.update",
+        subject: repo.name,
+        repo: repo.name,
+        detail: { forkPullRequests: { from: repo.forkPullRequests, to: forkPullRequests } },
+      });
+    });
+    return (await this.store.repos.get(repo.id))!;
+  }
+
   private repositoryInfo(repo: Repo) {
     const fullName = repo.name.includes("/") ? repo.name : `local/${repo.name}`;
     return { fullName, defaultBranch: repo.branch, cloneUrl: repo.url };
@@ -277,6 +304,8 @@ export class CiService {
     if (parsed.kind === "ignored")
       return { status: 202, body: { ok: true, ignored: parsed.reason ?? "ignored" } };
     const event = toTriggerEvent(parsed);
+    const verdict = forkVerdict(repo.forkPullRequests, event);
+    if ("ignored" in verdict) return { status: 202, body: { ok: true, ignored: verdict.ignored } };
     let runs: Run[];
     try {
       runs = await this.triggerEvent(repo, event, "webhook", parsed.deliveryId);
@@ -293,7 +322,12 @@ export class CiService {
     return { status: 202, body: { ok: true, deliveryId: parsed.deliveryId, runs: runs.map((r) => r.id) } };
   }
 
-  /** Starts a run for every workflow the event triggers; invalid workflows are recorded as failed runs. */
+  /**
+   * Starts a run for every workflow the event triggers; invalid workflows are recorded as failed runs.
+   * A pull request also triggers the base branch's `pull_request_target` workflows, as on GitHub. Runs
+   * of a fork's pull request follow the repository's fork policy: none (`off`), held for approval
+   * (`require-approval`), or started; a fork's own workflow never gets secrets (see `runsForkCode`).
+   */
   async triggerEvent(
     repo: Repo,
     event: TriggerEvent,
@@ -302,8 +336,63 @@ export class CiService {
     knownChangedFiles?: string[],
     onlyWorkflow?: string,
   ): Promise<Run[]> {
+    const verdict = forkVerdict(repo.forkPullRequests, event);
+    if ("ignored" in verdict) {
+      this.log(`${repo.name}: ${event.name} from ${verdict.head ?? "a fork"}: ${verdict.ignored}`);
+      return [];
+    }
+    const opts = { trigger, deliveryId, knownChangedFiles, onlyWorkflow, fork: verdict.fork };
+    if (event.name === "pull_request_target")
+      return this.startRuns(repo, await this.baseBranchEvent(repo, event), opts);
+    const runs = await this.startRuns(repo, event, opts);
+    if (event.name === "pull_request" && !onlyWorkflow) {
+      const target: TriggerEvent = { name: "pull_request_target", payload: event.payload };
+      if (event.changedFiles !== undefined) target.changedFiles = event.changedFiles;
+      let base: TriggerEvent | undefined;
+      try {
+        base = await this.baseBranchEvent(repo, target);
+      } catch (err) {
+        // The pull request's own runs stand; without its base branch there is no base workflow to run.
+        if (!(err instanceof UserError)) throw err;
+        this.log(`${repo.name}: no pull_request_target runs: ${err.message}`);
+      }
+      if (base) runs.push(...(await this.startRuns(repo, base, opts)));
+    }
+    return runs;
+  }
+
+  /**
+   * A pull_request_target event at the last commit of the pull request's base branch (GitHub's
+   * GITHUB_SHA and GITHUB_REF for it): its workflows and checkout are the base branch's, never the
+   * head's, so a fork cannot change what runs with the secrets.
+   */
+  private async baseBranchEvent(repo: Repo, event: TriggerEvent): Promise<TriggerEvent> {
+    const base = pullRequestBase(event.payload);
+    const branch = base.branch ?? repo.branch;
+    const ref = `refs/heads/${branch}`;
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
-    let sha = eventSha(event);
+    await this.fetch(mirror, base.sha);
+    const sha = await resolveRef(mirror, ref);
+    if (!sha)
+      throw new UserError(`the base branch ${JSON.stringify(branch)} is not in the repository ${repo.name}`);
+    return { ...event, ref, sha };
+  }
+
+  private async startRuns(
+    repo: Repo,
+    event: TriggerEvent,
+    opts: {
+      trigger: RunTrigger;
+      deliveryId?: string;
+      knownChangedFiles?: string[];
+      onlyWorkflow?: string;
+      fork: boolean;
+    },
+  ): Promise<Run[]> {
+    const { trigger, deliveryId, knownChangedFiles, onlyWorkflow, fork } = opts;
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    // A base-branch event (pull_request_target) comes with the commit it runs at.
+    let sha = event.name === "pull_request_target" && event.sha ? event.sha : eventSha(event);
     await this.fetch(mirror, sha);
     const ref = eventRef(event) || `refs/heads/${repo.branch}`;
     if (!sha) sha = (await resolveRef(mirror, ref)) ?? "";
@@ -347,6 +436,7 @@ export class CiService {
             conclusion: "failure",
             reason,
             deliveryId: deliveryId ?? null,
+            fork,
           }),
         );
         this.notifyFinished(runs[runs.length - 1].id);
@@ -360,6 +450,9 @@ export class CiService {
         // Typed and validated now: a bad input is the caller's error, before any run exists.
         dispatchInputValues([wf], (event.payload.inputs ?? {}) as Record<string, string>);
       }
+      // A fork's own workflow under require-approval waits for a developer (GitHub: "action required").
+      const verdict = forkVerdict(repo.forkPullRequests, event);
+      const held = fork && "hold" in verdict ? verdict.hold : undefined;
       const run = await this.store.runs.create({
         repoId: repo.id,
         workflowFile: wf.relPath,
@@ -371,10 +464,12 @@ export class CiService {
         trigger,
         pullRequest: pr,
         deliveryId: deliveryId ?? null,
+        fork,
+        ...(held ? { status: "waiting" as const, reason: held } : {}),
       });
       this.emit({ type: "run", runId: run.id, status: run.status, conclusion: null });
       runs.push(run);
-      this.launch(run.id);
+      if (!held) this.launch(run.id);
     }
     return runs;
   }
@@ -466,12 +561,13 @@ export class CiService {
 
   private async orchestrate(runId: number, controller: AbortController) {
     const run = await this.store.runs.get(runId);
-    if (!run) return;
+    // A run waiting for approval starts only through `approve`.
+    if (!run || run.status === "waiting") return;
     const repo = await this.store.repos.get(run.repoId);
     if (!repo) return;
     const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
     // Read while the run runs, so that its end does not wait for it.
-    if (this.opts.notify) void this.repoNotifyConfig(repo, run.sha);
+    if (this.opts.notify) void this.repoNotifyForRun(repo, run);
     const root = await checkoutWorkflows(mirror, run.sha, join(this.dataDir, "workflows"));
     let workflow: WorkflowFile;
     try {
@@ -496,9 +592,12 @@ export class CiService {
     const info = await commitInfo(mirror, run.sha).catch(() => undefined);
     const payloadRepo = payload.repository as Record<string, any> | undefined;
     const masker = new Masker();
-    const secrets: Record<string, string> = this.opts.secrets
-      ? revealSecrets(await this.opts.secrets.resolve({ repo: repo.name }))
-      : {};
+    // A fork's code gets no secret at all, GITHUB_TOKEN included (slipway mints none; one stored as a
+    // secret would carry its full permissions). Re-runs read `fork` from the run again.
+    const secrets: Record<string, string> =
+      this.opts.secrets && !runsForkCode(run)
+        ? revealSecrets(await this.opts.secrets.resolve({ repo: repo.name }))
+        : {};
     for (const v of Object.values(secrets)) masker.add(v);
     const pending = new Set<Promise<void>>();
     const recorder = this.placeholderRecorder(run, pending);
@@ -527,6 +626,7 @@ export class CiService {
       platforms: {},
       cleanJobDirs: false,
       hostEnv: hostChildEnv(),
+      untrusted: runsForkCode(run),
     };
     await this.store.runs.update(run.id, { status: "running", startedAt: run.startedAt ?? Date.now() });
     this.emit({ type: "run", runId: run.id, status: "running", conclusion: null });
@@ -564,6 +664,26 @@ export class CiService {
   }
 
   // --- notifications ---
+
+  /**
+   * The `notify:` section that applies to a run. A fork's code never configures the server: for its
+   * runs the section comes from the pull request's base commit (written by people who can push to the
+   * repository), and when that commit is unknown the repository's own notifications are not sent.
+   */
+  private async repoNotifyForRun(repo: Repo, run: Run): Promise<RepoNotify> {
+    if (!runsForkCode(run)) return this.repoNotifyConfig(repo, run.sha);
+    const base = pullRequestBase(payloadOf(run));
+    const mirror = repo.mirrorPath ?? this.mirrorDir(repo);
+    const sha =
+      (base.sha ? await resolveRef(mirror, base.sha) : undefined) ??
+      (base.branch ? await resolveRef(mirror, `refs/heads/${base.branch}`) : undefined);
+    if (!sha)
+      return {
+        warning:
+          "the pull request's base commit is unknown; the repository's notify: rules are not applied to this fork's run",
+      };
+    return this.repoNotifyConfig(repo, sha);
+  }
 
   /** The `notify:` section of the repository's slipway.yaml at `sha`, read from the mirror once. */
   private repoNotifyConfig(repo: Repo, sha: string): Promise<RepoNotify> {
@@ -622,7 +742,7 @@ export class CiService {
       const late = new Promise<RepoNotify>((resolve) => {
         timer = setTimeout(() => resolve({}), notifyConfigWaitMs);
       });
-      const r = await Promise.race([this.repoNotifyConfig(repo, run.sha), late]);
+      const r = await Promise.race([this.repoNotifyForRun(repo, run), late]);
       clearTimeout(timer);
       if (r.warning) this.log(`run ${run.id}: ${r.warning}`);
       return r.warning;
@@ -649,7 +769,7 @@ export class CiService {
         this.store.jobs.list(run.id, run.attempt),
         commitInfo(mirror, run.sha).catch(() => undefined),
         previousConclusion(this.store, run),
-        this.repoNotifyConfig(repo, run.sha),
+        this.repoNotifyForRun(repo, run),
       ]);
       const event = runEventOf({
         run,
@@ -899,6 +1019,76 @@ export class CiService {
       await this.finishRun(run, "cancelled", "cancelled by a user");
     }
     return (await this.store.runs.get(runId))!;
+  }
+
+  /**
+   * Starts a run held for approval (a fork's pull request under `require-approval`). Approval lets the
+   * fork's workflow run, never with secrets (as on GitHub). The pull request's author cannot approve
+   * it under their own name; the approval is recorded in the audit log.
+   */
+  async approve(runId: number, actor: string): Promise<Run> {
+    const { run, repo } = await this.waitingRun(runId, actor, "approve");
+    const started = await this.store.transaction(async (tx) => {
+      if (!(await tx.runs.update(run.id, { status: "queued", reason: null }, { ifStatus: ["waiting"] })))
+        return false;
+      await tx.audit.append({
+        actor,
+        action: "run.approve",
+        subject: `run ${run.id}`,
+        repo: repo.name,
+        detail: { pullRequest: run.pullRequest?.number ?? null, author: run.pullRequest?.author ?? null },
+      });
+      return true;
+    });
+    if (!started) throw new UserError(`run ${runId} is no longer waiting for approval`);
+    this.log(`run ${run.id}: approved by ${actor}; it runs without secrets`);
+    this.emit({ type: "run", runId: run.id, status: "queued", conclusion: null });
+    this.launch(run.id);
+    return (await this.store.runs.get(run.id))!;
+  }
+
+  /** Ends a run held for approval without running it: `cancelled`, with who rejected it and why. */
+  async reject(runId: number, actor: string, why?: string): Promise<Run> {
+    const { run, repo } = await this.waitingRun(runId, actor, "reject");
+    const reason = `rejected by ${actor}${why ? `: ${why}` : ""}`;
+    const ended = await this.store.transaction(async (tx) => {
+      const ok = await tx.runs.update(
+        run.id,
+        { status: "completed", conclusion: "cancelled", finishedAt: Date.now(), reason },
+        { ifStatus: ["waiting"] },
+      );
+      if (!ok) return false;
+      await tx.audit.append({
+        actor,
+        action: "run.reject",
+        subject: `run ${run.id}`,
+        repo: repo.name,
+        detail: { pullRequest: run.pullRequest?.number ?? null, reason: why ?? null },
+      });
+      return true;
+    });
+    if (!ended) throw new UserError(`run ${runId} is no longer waiting for approval`);
+    this.emit({ type: "run", runId: run.id, status: "completed", conclusion: "cancelled" });
+    this.notifyFinished(run.id);
+    return (await this.store.runs.get(run.id))!;
+  }
+
+  private async waitingRun(runId: number, actor: string, verb: string): Promise<{ run: Run; repo: Repo }> {
+    const run = await this.store.runs.get(runId);
+    if (!run) throw new UserError(`no run ${runId}`);
+    if (run.status !== "waiting")
+      throw new UserError(
+        `run ${runId} is not waiting for approval (it is ${run.status === "completed" ? (run.conclusion ?? "completed") : run.status})`,
+      );
+    const author = run.pullRequest?.author;
+    // An author may withdraw their own run, never let it in.
+    if (verb === "approve" && author && author.toLowerCase() === actor.toLowerCase())
+      throw new UserError(
+        `${actor} opened pull request #${run.pullRequest?.number} and cannot ${verb} its run`,
+      );
+    const repo = await this.store.repos.get(run.repoId);
+    if (!repo) throw new UserError(`no repository for run ${runId}`);
+    return { run, repo };
   }
 
   async rerun(runId: number, req: RerunRequest): Promise<Run> {

@@ -39,6 +39,18 @@ function when(ms: number | null | undefined): string {
   return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "-";
 }
 
+const forkPolicyHelp =
+  "what a pull request from a fork runs: run-without-secrets (default), require-approval or off";
+
+/** One line on a fork pull request's run: whose code ran, and with which secrets. */
+function forkNote(run: Json): string {
+  const head = run.event?.payload?.pull_request?.head?.repo?.full_name;
+  const from = typeof head === "string" ? ` from ${head}` : "";
+  return run.eventName === "pull_request_target"
+    ? `fork pull request${from}: the base branch's workflow ran, with secrets`
+    : `fork pull request${from}: its own workflow, without secrets`;
+}
+
 function runState(r: Json): string {
   return r.status === "completed" ? (r.conclusion ?? "completed") : r.status;
 }
@@ -64,11 +76,18 @@ export function registerCiCommands(program: Command): void {
       .argument("<url>", "git URL or path")
       .option("--name <name>", "the repository's name (default: from the URL)")
       .option("--branch <branch>", "the default branch (default: the remote's HEAD)")
-      .option("--poll <seconds>", "poll the remote every N seconds (for remotes that cannot send webhooks)"),
+      .option("--poll <seconds>", "poll the remote every N seconds (for remotes that cannot send webhooks)")
+      .option("--fork-pull-requests <policy>", forkPolicyHelp),
   ).action(
     async (
       url: string,
-      flags: ClientFlags & { json?: boolean; name?: string; branch?: string; poll?: string },
+      flags: ClientFlags & {
+        json?: boolean;
+        name?: string;
+        branch?: string;
+        poll?: string;
+        forkPullRequests?: string;
+      },
     ) => {
       const client = new ApiClient(flags);
       const local = !/^[a-z+]+:\/\//i.test(url) && !/^[^/\s]+@[^:\s]+:/.test(url);
@@ -78,6 +97,7 @@ export function registerCiCommands(program: Command): void {
         name: flags.name,
         branch: flags.branch,
         pollInterval: flags.poll ? Number(flags.poll) : undefined,
+        forkPullRequests: flags.forkPullRequests,
       };
       const r = await client.request<Json>("POST", "/api/v1/repos", body);
       out(
@@ -95,17 +115,31 @@ export function registerCiCommands(program: Command): void {
       const r = await new ApiClient(flags).request<Json>("GET", "/api/v1/repos");
       out(flags, r.repos, () =>
         table([
-          ["NAME", "URL", "BRANCH", "POLL"],
+          ["NAME", "URL", "BRANCH", "POLL", "FORK PRS"],
           ...r.repos.map((x: Json) => [
             x.name,
             x.url,
             x.branch,
             x.pollIntervalS ? `${x.pollIntervalS}s` : "-",
+            x.forkPullRequests ?? "-",
           ]),
         ]),
       );
     },
   );
+  withClient(
+    repo
+      .command("set")
+      .description("change a repository's settings (admin)")
+      .argument("<name>", "repository name")
+      .option("--fork-pull-requests <policy>", forkPolicyHelp),
+  ).action(async (name: string, flags: ClientFlags & { json?: boolean; forkPullRequests?: string }) => {
+    if (flags.forkPullRequests === undefined) throw new UserError("say what to change: --fork-pull-requests");
+    const r = await new ApiClient(flags).request<Json>("PATCH", `/api/v1/repos/${encodeURIComponent(name)}`, {
+      forkPullRequests: flags.forkPullRequests,
+    });
+    out(flags, r.repo, () => `${r.repo.name}: fork pull requests ${r.repo.forkPullRequests}\n`);
+  });
 
   const runs = program.command("runs").description("runs on the server");
   withClient(
@@ -113,7 +147,7 @@ export function registerCiCommands(program: Command): void {
       .command("list")
       .description("list runs, newest first")
       .option("--repo <name>", "only this repository")
-      .option("--status <status>", "queued, running or completed")
+      .option("--status <status>", "waiting, queued, running or completed")
       .option("--limit <n>", "how many", "20"),
   ).action(async (flags: ClientFlags & { json?: boolean; repo?: string; status?: string; limit: string }) => {
     const q = new URLSearchParams({
@@ -149,6 +183,11 @@ export function registerCiCommands(program: Command): void {
         `run ${run.id} (#${run.number}) ${run.workflowName}: ${runState(run)}`,
         `  event ${run.eventName} ${run.ref} ${run.sha}${run.pullRequest ? ` PR #${run.pullRequest.number} ${run.pullRequest.title} by ${run.pullRequest.author}` : ""}`,
       ];
+      if (run.fork) lines.push(`  ${forkNote(run)}`);
+      for (const a of r.approvals ?? [])
+        lines.push(
+          `  ${a.action === "run.approve" ? "approved" : "rejected"} by ${a.actor} at ${when(a.at)}`,
+        );
       if (run.reason) lines.push(`  reason: ${run.reason.split("\n").join("\n          ")}`);
       for (const a of r.attempts) {
         lines.push(`attempt ${a.attempt}`);
@@ -246,6 +285,35 @@ export function registerCiCommands(program: Command): void {
       out(flags, r.run, () => `run ${r.run.id}: ${runState(r.run)}\n`);
     },
   );
+  withClient(
+    program
+      .command("approve")
+      .description("start a fork pull request's run that waits for approval (it still gets no secrets)")
+      .argument("<run>", "run id"),
+  ).action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
+    const r = await new ApiClient(flags).request<Json>(
+      "POST",
+      `/api/v1/runs/${encodeURIComponent(id)}/approve`,
+      {},
+    );
+    out(flags, r.run, () => `run ${r.run.id}: approved, ${runState(r.run)} (without secrets)\n`);
+  });
+  withClient(
+    program
+      .command("reject")
+      .description("end a fork pull request's run that waits for approval without running it")
+      .argument("<run>", "run id")
+      .option("--reason <text>", "why (shown on the run)"),
+  ).action(async (id: string, flags: ClientFlags & { json?: boolean; reason?: string }) => {
+    const r = await new ApiClient(flags).request<Json>(
+      "POST",
+      `/api/v1/runs/${encodeURIComponent(id)}/reject`,
+      {
+        reason: flags.reason,
+      },
+    );
+    out(flags, r.run, () => `run ${r.run.id}: ${runState(r.run)} (${r.run.reason})\n`);
+  });
   withClient(
     program
       .command("dispatch")

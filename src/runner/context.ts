@@ -43,6 +43,11 @@ export type RunContext = {
   hostEnv: Record<string, string>;
   /** Bytes of log one job leg may write; past it the output is dropped with one notice (default: jobLogLimit()). */
   logLimit?: number;
+  /**
+   * The run executes a fork's pull request code: it has no secrets, and the built-in actions that act
+   * with the server's own credentials (slipway/deploy, slipway/build with push) refuse to run.
+   */
+  untrusted?: boolean;
 };
 
 /** The `github` context fields that stay the same for every job of a workflow. */

@@ -36,6 +36,8 @@ export type LegSpec = {
     repository: string;
     defaultBranch: string;
     actor: string;
+    /** See RunContext.untrusted. */
+    untrusted?: boolean;
   };
   /** Where the runner gets the repository from (a path or git URL). */
   repoUrl: string;
@@ -75,6 +77,7 @@ export function legSpecOf(
       repository: run.repository,
       defaultBranch: run.defaultBranch,
       actor: run.actor,
+      ...(run.untrusted ? { untrusted: true } : {}),
     },
     repoUrl,
     ...(serverMirror ? { serverMirror } : {}),
@@ -141,6 +144,7 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       cleanJobDirs: true,
       hostEnv: opts.hostEnv ?? hostChildEnv(),
       logLimit: opts.logLimit ?? jobLogLimit(),
+      untrusted: spec.run.untrusted === true,
     };
     return await runJobLeg({
       run,

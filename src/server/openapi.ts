@@ -13,10 +13,24 @@ const ops: Record<string, Record<string, Op>> = {
     post: {
       summary: "Register a repository; the response holds its webhook secret, shown once",
       role: "admin",
-      body: { url: "string", name: "string", branch: "string", pollInterval: "integer (seconds)" },
+      body: {
+        url: "string",
+        name: "string",
+        branch: "string",
+        pollInterval: "integer (seconds)",
+        forkPullRequests: "run-without-secrets (default) | require-approval | off",
+      },
     },
   },
-  "/api/v1/repos/{name}": { get: { summary: "One repository", role: "viewer", params: ["name"] } },
+  "/api/v1/repos/{name}": {
+    get: { summary: "One repository", role: "viewer", params: ["name"] },
+    patch: {
+      summary: "Change a repository's settings (audited)",
+      role: "admin",
+      params: ["name"],
+      body: { forkPullRequests: "run-without-secrets | require-approval | off" },
+    },
+  },
   "/api/v1/repos/{name}/runs": {
     get: { summary: "Runs of a repository", role: "viewer", params: ["name"], query: ["limit"] },
   },
@@ -98,7 +112,11 @@ const ops: Record<string, Record<string, Op>> = {
     },
   },
   "/api/v1/runs": {
-    get: { summary: "List runs, newest first", role: "viewer", query: ["repo", "status", "limit"] },
+    get: {
+      summary: "List runs, newest first (status: waiting, queued, running or completed)",
+      role: "viewer",
+      query: ["repo", "status", "limit"],
+    },
   },
   "/api/v1/runs/{id}": {
     get: { summary: "A run with its attempts, jobs and steps", role: "viewer", params: ["id"] },
@@ -127,6 +145,22 @@ const ops: Record<string, Record<string, Op>> = {
     },
   },
   "/api/v1/runs/{id}/cancel": { post: { summary: "Cancel a run", role: "developer", params: ["id"] } },
+  "/api/v1/runs/{id}/approve": {
+    post: {
+      summary:
+        "Start a fork pull request's run that waits for approval; it still gets no secrets (not by the pull request's author; audited)",
+      role: "developer",
+      params: ["id"],
+    },
+  },
+  "/api/v1/runs/{id}/reject": {
+    post: {
+      summary: "End a run that waits for approval without running it: cancelled, with the reason (audited)",
+      role: "developer",
+      params: ["id"],
+      body: { reason: "string: one line, at most 500 characters" },
+    },
+  },
   "/api/v1/secrets": {
     get: {
       summary: "Secrets' names, scopes and who changed them when (never values)",

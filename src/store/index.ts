@@ -71,7 +71,15 @@ export {
   releaseKinds,
   releaseStatuses,
 } from "./releases.js";
-export type { Repo, RepoInput, RepoPatch, Repos } from "./repos.js";
+export {
+  type ForkPolicy,
+  forkPolicies,
+  parseForkPolicy,
+  type Repo,
+  type RepoInput,
+  type RepoPatch,
+  type Repos,
+} from "./repos.js";
 export { type Runner, type Runners, runnerTokenPrefix } from "./runners.js";
 export {
   type PullRequestRef,

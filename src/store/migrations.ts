@@ -304,6 +304,25 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable("deploy_apps").execute();
       },
     },
+    "0101_fork_policy": {
+      async up(db: Kysely<any>) {
+        // What a pull request from a fork may do (see repos.ts forkPolicies); the default withholds secrets.
+        await db.schema
+          .alterTable("repos")
+          .addColumn("fork_pull_requests", "text", (c) => c.notNull().defaultTo("run-without-secrets"))
+          .execute();
+        // 1 when the run is of a pull request from a fork (its secrets are withheld unless it runs the
+        // base branch's workflow, as pull_request_target does).
+        await db.schema
+          .alterTable("runs")
+          .addColumn("fork", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable("runs").dropColumn("fork").execute();
+        await db.schema.alterTable("repos").dropColumn("fork_pull_requests").execute();
+      },
+    },
   };
 }
 

@@ -3,6 +3,23 @@ import { UserError } from "../lib/errors.js";
 import type { ReposTable } from "./schema.js";
 import { affected, type Db, defined } from "./util.js";
 
+/**
+ * What a pull request from a fork may run, per repository (as GitHub's "fork pull request workflows"):
+ * - `run-without-secrets` (default): its workflow runs with no secrets at all;
+ * - `require-approval`: the run waits until a developer approves it, then runs without secrets;
+ * - `off`: no run.
+ */
+export const forkPolicies = ["run-without-secrets", "require-approval", "off"] as const;
+export type ForkPolicy = (typeof forkPolicies)[number];
+
+/** The policy named by `value`, or a UserError that shows the value and the choices. */
+export function parseForkPolicy(value: unknown): ForkPolicy {
+  if (typeof value === "string" && (forkPolicies as readonly string[]).includes(value))
+    return value as ForkPolicy;
+  const shown = JSON.stringify(typeof value === "string" ? value.slice(0, 100) : (value ?? null));
+  throw new UserError(`invalid fork pull request policy ${shown}: use one of ${forkPolicies.join(", ")}`);
+}
+
 export type Repo = {
   id: number;
   name: string;
@@ -15,6 +32,8 @@ export type Repo = {
   pollIntervalS: number | null;
   lastPolledAt: number | null;
   lastSeenSha: string | null;
+  /** What runs a pull request from a fork gets. */
+  forkPullRequests: ForkPolicy;
   createdAt: number;
 };
 
@@ -25,6 +44,7 @@ export type RepoInput = {
   mirrorPath?: string | null;
   webhookSecret?: string | null;
   pollIntervalS?: number | null;
+  forkPullRequests?: ForkPolicy;
   now?: number;
 };
 
@@ -36,9 +56,14 @@ export type RepoPatch = {
   pollIntervalS?: number | null;
   lastPolledAt?: number | null;
   lastSeenSha?: string | null;
+  forkPullRequests?: ForkPolicy;
 };
 
-type Row = Omit<ReposTable, "id" | "run_counter"> & { id: number; run_counter: number };
+type Row = Omit<ReposTable, "id" | "run_counter" | "fork_pull_requests"> & {
+  id: number;
+  run_counter: number;
+  fork_pull_requests: string;
+};
 
 function toRepo(r: Row): Repo {
   return {
@@ -50,6 +75,10 @@ function toRepo(r: Row): Repo {
     pollIntervalS: r.poll_interval_s,
     lastPolledAt: r.last_polled_at,
     lastSeenSha: r.last_seen_sha,
+    // An unknown value (a newer server's) is read as the strictest policy, never as a looser one.
+    forkPullRequests: (forkPolicies as readonly string[]).includes(r.fork_pull_requests)
+      ? (r.fork_pull_requests as ForkPolicy)
+      : "off",
     createdAt: r.created_at,
   };
 }
@@ -71,6 +100,7 @@ export function createRepos(db: Db) {
           poll_interval_s: input.pollIntervalS ?? null,
           last_polled_at: null,
           last_seen_sha: null,
+          fork_pull_requests: parseForkPolicy(input.forkPullRequests ?? "run-without-secrets"),
           created_at: input.now ?? Date.now(),
         })
         .onConflict((oc) => oc.column("name").doNothing())
@@ -118,6 +148,8 @@ export function createRepos(db: Db) {
         poll_interval_s: patch.pollIntervalS,
         last_polled_at: patch.lastPolledAt,
         last_seen_sha: patch.lastSeenSha,
+        fork_pull_requests:
+          patch.forkPullRequests === undefined ? undefined : parseForkPolicy(patch.forkPullRequests),
       });
       if (Object.keys(set).length === 0) return exists(id);
       return affected(await db.updateTable("repos").set(set).where("id", "=", id).executeTakeFirst()) > 0;

@@ -3,7 +3,8 @@ import { UserError } from "../lib/errors.js";
 import type { RunsTable } from "./schema.js";
 import { affected, atomic, type Db, defined, fromJson, toJson } from "./util.js";
 
-export const runStatuses = ["queued", "running", "completed"] as const;
+/** `waiting`: created but held until someone approves it (a fork pull request under require-approval). */
+export const runStatuses = ["waiting", "queued", "running", "completed"] as const;
 export type RunStatus = (typeof runStatuses)[number];
 export const runConclusions = ["success", "failure", "cancelled", "skipped"] as const;
 export type RunConclusion = (typeof runConclusions)[number];
@@ -37,6 +38,8 @@ export type Run = {
   startedAt: number | null;
   finishedAt: number | null;
   deliveryId: string | null;
+  /** A run of a pull request from a fork: its own workflow runs without secrets. */
+  fork: boolean;
 };
 
 export type RunInput = {
@@ -55,6 +58,7 @@ export type RunInput = {
   concurrencyGroup?: string | null;
   reason?: string | null;
   deliveryId?: string | null;
+  fork?: boolean;
   now?: number;
 };
 
@@ -77,7 +81,7 @@ export type RunFilter = {
   before?: number;
 };
 
-type Row = Omit<RunsTable, "id"> & { id: number };
+type Row = Omit<RunsTable, "id" | "fork"> & { id: number; fork: number };
 
 function toRun(r: Row): Run {
   return {
@@ -104,6 +108,7 @@ function toRun(r: Row): Run {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     deliveryId: r.delivery_id,
+    fork: r.fork !== 0,
   };
 }
 
@@ -150,6 +155,7 @@ export function createRuns(db: Db) {
             started_at: null,
             finished_at: input.status === "completed" ? (input.now ?? Date.now()) : null,
             delivery_id: input.deliveryId ?? null,
+            fork: input.fork ? 1 : 0,
           })
           .returningAll()
           .executeTakeFirstOrThrow();

@@ -17,6 +17,8 @@ export type ReposTable = {
   /** The last run number handed out for this repository (see runs.create). */
   run_counter: Generated<number>;
   created_at: number;
+  /** run-without-secrets | require-approval | off (migration 0101). */
+  fork_pull_requests: Generated<string>;
 };
 
 export type RunsTable = {
@@ -43,6 +45,8 @@ export type RunsTable = {
   started_at: number | null;
   finished_at: number | null;
   delivery_id: string | null;
+  /** 1 for a run of a pull request from a fork (migration 0101). */
+  fork: Generated<number>;
 };
 
 export type JobsTable = {

@@ -136,6 +136,23 @@ function mergeRequestAction(attrs: Json, changes: Json): Action {
   }
 }
 
+/**
+ * The project a merge request comes from, with its id: whether it is a fork is decided on these ids
+ * (`source_project_id` vs `target_project_id`), so a payload without a `source` object never passes
+ * a fork's merge request off as the target's own.
+ */
+function mergeRequestSource(attrs: Json, target: Json): Json {
+  const sourceId = attrs.source_project_id;
+  const hasSource = Object.keys(record(attrs.source)).length > 0;
+  if (!hasSource) {
+    if (sourceId === undefined || sourceId === null || sourceId === attrs.target_project_id) return target;
+    return { ...gitlabRepository({}), id: sourceId };
+  }
+  const source = gitlabRepository(attrs.source);
+  if ((source.id === null || source.id === undefined) && sourceId !== undefined) source.id = sourceId;
+  return source;
+}
+
 function normaliseMergeRequest(body: Json): Normalised {
   const attrs = record(body.object_attributes);
   const verdict = mergeRequestAction(attrs, record(body.changes));
@@ -143,7 +160,9 @@ function normaliseMergeRequest(body: Json): Normalised {
 
   const sender = gitlabUser(body.user);
   const target = gitlabRepository(Object.keys(record(attrs.target)).length ? attrs.target : body.project);
-  const source = gitlabRepository(Object.keys(record(attrs.source)).length ? attrs.source : attrs.target);
+  if ((target.id === null || target.id === undefined) && attrs.target_project_id !== undefined)
+    target.id = attrs.target_project_id;
+  const source = mergeRequestSource(attrs, target);
   const headSha = str(record(attrs.last_commit).id) ?? null;
   const merged = attrs.action === "merge" || attrs.state === "merged";
   const author = attrs.author_id !== undefined && attrs.author_id === record(body.user).id ? sender : null;

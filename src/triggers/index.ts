@@ -36,3 +36,9 @@ export {
   type WebhookProvider,
   webhookProviders,
 } from "./webhooks.js";
+export {
+  isForkPullRequest,
+  type PullRequestOrigin,
+  pullRequestEvents,
+  pullRequestOrigin,
+} from "./fork.js";

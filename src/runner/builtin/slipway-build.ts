@@ -8,11 +8,17 @@
 // Outputs: `images` (JSON: service → { image, digest, status }), `built` (comma-separated services),
 // `result-file`.
 import { resolve } from "node:path";
+import { UserError } from "../../lib/errors.js";
 import { getBooleanInput, getInput } from "./inputs.js";
 import type { BuiltinAction } from "./types.js";
 
 export const slipwayBuild: BuiltinAction = {
   async main(ctx) {
+    // Pushing uses the server's registry credentials: never on a fork's behalf (building is fine).
+    if (ctx.untrusted && getBooleanInput(ctx, "push", false))
+      throw new UserError(
+        "slipway/build cannot push for a pull request from a fork: its code gets no registry credentials",
+      );
     // Loaded on use: a run that builds no images does not load the images domain.
     const { BuildFailedError, runConfiguredBuild } = await import("../../images/index.js");
     const concurrency = getInput(ctx, "concurrency");

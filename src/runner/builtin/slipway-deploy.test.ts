@@ -68,6 +68,14 @@ describe("slipway/deploy", () => {
     expect(findBuiltinAction("slipway/deploy@v1")).toBe(slipwayDeploy);
   });
 
+  it("refuses to deploy for a fork's pull request, before starting anything", async () => {
+    const { ctx, rec } = makeContext({ inputs: { env: "production" }, untrusted: true });
+    const err = await slipwayDeploy.main(ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/pull request from a fork/);
+    expect(rec.logs).toEqual([]);
+  });
+
   it("turns the inputs into `slipway deploy` arguments", () => {
     const { ctx } = makeContext({
       inputs: {

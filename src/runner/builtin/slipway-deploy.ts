@@ -213,6 +213,11 @@ export async function runDeployAction(
 
 export const slipwayDeploy: BuiltinAction = {
   async main(ctx) {
+    // A deploy acts with the server's deploy secrets and spec: never on a fork's behalf.
+    if (ctx.untrusted)
+      throw new UserError(
+        "slipway/deploy does not run for a pull request from a fork: its code gets no secrets and cannot deploy",
+      );
     // Loaded on use: a run that deploys nothing does not load the deploy domain.
     const { strategyNames } = await import("../../deploy/index.js");
     await runDeployAction(ctx, slipwayCommand(), strategyNames);

@@ -88,6 +88,14 @@ describe("slipway/version", () => {
     expect(await user.git("rev-parse", `v1.3.0-${sha7}^{commit}`)).toBe(sha);
   });
 
+  it("refuses to push a tag for a fork's pull request, before reading anything", async () => {
+    const { ctx, rec } = makeContext({ inputs: { push: "true" }, untrusted: true });
+    const err = await slipwayVersion.main(ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/cannot push a tag for a pull request from a fork/);
+    expect(rec.outputs).toEqual({});
+  });
+
   it("only computes without tag or push; takes the PR title and markers from inputs", async () => {
     await user.commit("receipts");
     const rec = await run({

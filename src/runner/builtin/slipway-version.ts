@@ -8,11 +8,17 @@
 // release, default 0.1.0), `prerelease` (rc, beta, ...), `repo-url` (for PR links), `tag`, `push`.
 // Outputs: version, tag, previous (tag), previous-version, bump, changelog; version and tag are empty
 // when there is nothing to release (bump `none`).
+import { UserError } from "../../lib/errors.js";
 import { getBooleanInput, getInput } from "./inputs.js";
 import type { BuiltinAction } from "./types.js";
 
 export const slipwayVersion: BuiltinAction = {
   async main(ctx) {
+    // Pushing a tag uses the server's git credentials: never on a fork's behalf (computing is fine).
+    if (ctx.untrusted && getBooleanInput(ctx, "push", false))
+      throw new UserError(
+        "slipway/version cannot push a tag for a pull request from a fork: its code gets no push access",
+      );
     // Loaded on use, like every slipway step.
     const { applyRelease, parseMarkers, planRelease, readReleaseInputs, summarizePlan } = await import(
       "../../release/index.js"

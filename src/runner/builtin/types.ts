@@ -29,6 +29,8 @@ export type BuiltinActionContext = {
   /** Whether the job has succeeded so far (for post steps that only act on success). */
   jobStatus: "success" | "failure" | "cancelled";
   signal: AbortSignal;
+  /** The run executes a fork's pull request code (see RunContext.untrusted). */
+  untrusted?: boolean;
 };
 
 export type BuiltinAction = {

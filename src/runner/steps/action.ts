@@ -94,6 +94,7 @@ async function runBuiltin(
     state: st,
     jobStatus: state.jobStatus(),
     signal,
+    untrusted: run.untrusted === true,
   });
   try {
     await action.main(ctx({}, step.signal ?? new AbortController().signal));

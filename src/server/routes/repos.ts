@@ -1,7 +1,9 @@
-// Repositories: register (admin), list and read (viewer), their runs, and workflow_dispatch (developer).
+// Repositories: register and change settings (admin), list and read (viewer), their runs, and
+// workflow_dispatch (developer).
 import type { Hono } from "hono";
 import type { CiService } from "../../ci/index.js";
 import { UserError } from "../../lib/errors.js";
+import { parseForkPolicy } from "../../store/index.js";
 import { type Env, type Guards, jsonBody } from "../http.js";
 
 export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guards }): void {
@@ -10,14 +12,29 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
   const store = ci.store;
   app.get("/api/v1/repos", requireRole("viewer"), async (c) => c.json({ repos: await store.repos.list() }));
   app.post("/api/v1/repos", requireRole("admin"), async (c) => {
-    const body = await jsonBody<{ url?: string; name?: string; branch?: string; pollInterval?: number }>(c);
+    const body = await jsonBody<{
+      url?: string;
+      name?: string;
+      branch?: string;
+      pollInterval?: number;
+      forkPullRequests?: unknown;
+    }>(c);
     if (!body.url) throw new UserError("'url' is required");
-    const { repo, webhookSecret } = await ci.addRepo({
+    // Checked before anything is stored: a bad policy registers nothing.
+    const forkPullRequests =
+      body.forkPullRequests === undefined ? undefined : parseForkPolicy(body.forkPullRequests);
+    const added = await ci.addRepo({
       url: body.url,
       name: body.name,
       branch: body.branch,
       pollIntervalS: body.pollInterval ?? null,
     });
+    const { webhookSecret } = added;
+    // Set before the webhook secret is handed out, so no signed delivery can precede it.
+    const repo =
+      forkPullRequests === undefined
+        ? added.repo
+        : await ci.updateRepo(added.repo.name, { forkPullRequests }, c.get("identity").name);
     return c.json({ repo, webhookSecret }, 201);
   });
   app.get("/api/v1/repos/:name{.+}/runs", requireRole("viewer"), async (c) => {
@@ -37,6 +54,21 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
       actor: c.get("identity").name,
     });
     return c.json({ runs }, 201);
+  });
+  app.patch("/api/v1/repos/:name{.+}", requireRole("admin"), async (c) => {
+    const body = await jsonBody<Record<string, unknown>>(c);
+    const settable = ["forkPullRequests"];
+    const unknown = Object.keys(body).filter((k) => !settable.includes(k));
+    if (unknown.length > 0 || Object.keys(body).length === 0)
+      throw new UserError(
+        `${unknown.length ? `cannot change ${unknown.map((k) => JSON.stringify(k.slice(0, 60))).join(", ")}: ` : ""}say what to change: ${settable.join(", ")}`,
+      );
+    const repo = await ci.updateRepo(
+      c.req.param("name"),
+      { forkPullRequests: body.forkPullRequests },
+      c.get("identity").name,
+    );
+    return c.json({ repo });
   });
   app.get("/api/v1/repos/:name{.+}", requireRole("viewer"), async (c) =>
     c.json({ repo: await ci.repoByName(c.req.param("name")) }),

@@ -1,4 +1,5 @@
-// Runs: list and read (viewer), logs, live events over Server-Sent Events, re-run and cancel (developer).
+// Runs: list and read (viewer), logs, live events over Server-Sent Events, re-run and cancel, approve and
+// reject a run waiting for approval (developer).
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { CiEvent, CiService, RerunRequest } from "../../ci/index.js";
@@ -13,7 +14,7 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
   app.get("/api/v1/runs", requireRole("viewer"), async (c) => {
     const repoName = c.req.query("repo");
     const repo = repoName ? await ci.repoByName(repoName) : undefined;
-    const status = c.req.query("status") as "queued" | "running" | "completed" | undefined;
+    const status = c.req.query("status") as "waiting" | "queued" | "running" | "completed" | undefined;
     const runs = await store.runs.list({
       repoId: repo?.id,
       status,
@@ -38,7 +39,16 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
         ),
       });
     }
-    return c.json({ run, attempts });
+    // Who approved or rejected a fork's run, from the audit log (newest first).
+    const approvals = run.fork
+      ? (await store.audit.list({ actionPrefix: "run.", subject: `run ${run.id}` })).map((a) => ({
+          action: a.action,
+          actor: a.actor,
+          at: a.at,
+          detail: a.detail,
+        }))
+      : [];
+    return c.json({ run, attempts, approvals });
   });
   app.get("/api/v1/runs/:id/logs", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
@@ -105,6 +115,24 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
     const run = await runOr404(c.req.param("id"));
     const body = await jsonBody<RerunRequest>(c);
     return c.json({ run: await ci.rerun(run.id, body) }, 202);
+  });
+  app.post("/api/v1/runs/:id/approve", requireRole("developer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    return c.json({ run: await ci.approve(run.id, c.get("identity").name) }, 202);
+  });
+  app.post("/api/v1/runs/:id/reject", requireRole("developer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    const body = await jsonBody<{ reason?: unknown }>(c);
+    const reason = body.reason;
+    if (reason !== undefined && reason !== null) {
+      // The reason is shown on the run and in notifications: one short line of printable text.
+      if (typeof reason !== "string" || reason.length > 500 || /[\p{Cc}]/u.test(reason))
+        throw new UserError(
+          `'reason' must be one line of printable text of at most 500 characters, got ${JSON.stringify(String(reason).slice(0, 80))}`,
+        );
+    }
+    const why = typeof reason === "string" && reason.trim() ? reason.trim() : undefined;
+    return c.json({ run: await ci.reject(run.id, c.get("identity").name, why) });
   });
   app.post("/api/v1/runs/:id/cancel", requireRole("developer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
