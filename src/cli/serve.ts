@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { UserError } from "../lib/errors.js";
+import { restrictUmask } from "../lib/file-modes.js";
 import {
   defaultDataDir,
   type JobResult,
@@ -47,7 +48,25 @@ export function registerServe(program: Command): void {
       "--public-url <url>",
       "the URL people reach this server at, for links in notifications (env SLIPWAY_PUBLIC_URL; default: the listen URL)",
     )
+    .option(
+      "--webhook-max-inflight <bytes>",
+      "webhook body bytes held in memory at once; beyond it deliveries get 503 + Retry-After (env SLIPWAY_WEBHOOK_MAX_INFLIGHT; default 64 MiB)",
+    )
+    .option(
+      "--webhook-legacy-max-body <bytes>",
+      "the largest body the legacy URL /hooks/<provider> takes (env SLIPWAY_WEBHOOK_LEGACY_MAX_BODY; default 5 MiB)",
+    )
+    .option(
+      "--webhook-replay-window <seconds>",
+      "how long a webhook body is remembered, so a replay under a new delivery id starts nothing (env SLIPWAY_WEBHOOK_REPLAY_WINDOW; default 86400)",
+    )
     .action(async (flags) => {
+      // Everything the server creates (database, keys, mirrors, logs) is private to its user.
+      restrictUmask();
+      const replayWindowS = positiveInt(
+        "--webhook-replay-window",
+        flags.webhookReplayWindow ?? (process.env.SLIPWAY_WEBHOOK_REPLAY_WINDOW || undefined),
+      );
       const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "server"));
       const server = await startServer({
         listen: flags.listen,
@@ -69,6 +88,17 @@ export function registerServe(program: Command): void {
           "SLIPWAY_NOTIFY_MAX_ATTEMPTS",
           process.env.SLIPWAY_NOTIFY_MAX_ATTEMPTS,
         ),
+        webhooks: {
+          maxInflightBytes: positiveInt(
+            "--webhook-max-inflight",
+            flags.webhookMaxInflight ?? (process.env.SLIPWAY_WEBHOOK_MAX_INFLIGHT || undefined),
+          ),
+          legacyMaxBody: positiveInt(
+            "--webhook-legacy-max-body",
+            flags.webhookLegacyMaxBody ?? (process.env.SLIPWAY_WEBHOOK_LEGACY_MAX_BODY || undefined),
+          ),
+          replayWindowMs: replayWindowS === undefined ? undefined : replayWindowS * 1000,
+        },
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stderr.write(
@@ -112,6 +142,8 @@ export function registerServe(program: Command): void {
     .option("--concurrency <n>", "legs run at once", "1")
     .option("--data-dir <dir>", "the runner's work and cache directory")
     .action(async (flags) => {
+      // Work directories, step scripts and caches are private to the runner's user.
+      restrictUmask();
       const labels = flags.labels
         .split(",")
         .map((l) => l.trim())

@@ -279,6 +279,39 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+    // Webhook intake: a delivery is `pending` (with the event it carries, so a restart can finish it)
+    // until its runs exist, then `processed`; bodies are remembered per repository by sha256, so a
+    // replay under a new delivery id is recognised within the dedupe window.
+    "0100_webhook_intake": {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .alterTable("deliveries")
+          .addColumn("status", "text", (c) => c.notNull().defaultTo("processed"))
+          .execute();
+        await db.schema.alterTable("deliveries").addColumn("body_sha256", "text").execute();
+        await db.schema.alterTable("deliveries").addColumn("event_json", "text").execute();
+        await db.schema
+          .createIndex("deliveries_status_idx")
+          .on("deliveries")
+          .columns(["status", "received_at"])
+          .execute();
+        await db.schema
+          .createTable("delivery_bodies")
+          .addColumn("repo_id", "bigint", (c) => ref("repos.id", "cascade")(c.notNull()))
+          .addColumn("body_sha256", "text", notNull)
+          .addColumn("provider", "text", notNull)
+          .addColumn("delivery_id", "text", notNull)
+          .addColumn("received_at", "bigint", notNull)
+          .addPrimaryKeyConstraint("delivery_bodies_pk", ["repo_id", "body_sha256"])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable("delivery_bodies").execute();
+        await db.schema.dropIndex("deliveries_status_idx").execute();
+        for (const c of ["event_json", "body_sha256", "status"])
+          await db.schema.alterTable("deliveries").dropColumn(c).execute();
+      },
+    },
   };
 }
 

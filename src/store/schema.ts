@@ -96,6 +96,19 @@ export type DeliveriesTable = {
   repo_id: number | null;
   run_ids_json: string;
   received_at: number;
+  /** `pending` until the delivery's runs exist, then `processed` (0100_webhook_intake). */
+  status: Generated<string>;
+  body_sha256: string | null;
+  /** A pending delivery's event (name, payload, changed files), to finish it after a restart; null once processed. */
+  event_json: string | null;
+};
+
+export type DeliveryBodiesTable = {
+  repo_id: number;
+  body_sha256: string;
+  provider: string;
+  delivery_id: string;
+  received_at: number;
 };
 
 export type TokensTable = {
@@ -236,6 +249,7 @@ export type Database = {
   steps: StepsTable;
   log_chunks: LogChunksTable;
   deliveries: DeliveriesTable;
+  delivery_bodies: DeliveryBodiesTable;
   tokens: TokensTable;
   runners: RunnersTable;
   secrets: SecretsTable;
