@@ -23,16 +23,14 @@ export function mountWebhookRoutes(app: Hono<Env>, o: { ci: CiService }): void {
       return problem(c, 404, `unknown webhook provider '${provider}'`);
     const limit = repoName === undefined ? limits.legacyMaxBody : limits.maxBody;
     const declared = declaredLength(c);
-    // Closing the connection stops the sender's upload of a body that is refused unread.
-    if (declared !== undefined && declared > limit) {
-      c.header("connection", "close");
+    // A body refused unread is not kept: the HTTP server discards what still arrives (for a bounded
+    // time and size) so that the sender can read the answer, then closes the connection.
+    if (declared !== undefined && declared > limit)
       return problem(c, 413, `the body is larger than ${limit} bytes`);
-    }
     // Without a declared length (chunked) a delivery may grow to the limit: it reserves that much.
     const release = budget.tryTake(declared ?? limit);
     if (!release) {
       c.header("retry-after", String(retryAfterSeconds));
-      c.header("connection", "close");
       return problem(c, 503, "too many webhook bytes in flight; retry later");
     }
     try {
@@ -47,10 +45,6 @@ export function mountWebhookRoutes(app: Hono<Env>, o: { ci: CiService }): void {
         readBody: (sink) => readBody(c, Math.min(limit, declared ?? limit), sink),
       });
       return c.json(result.body, result.status as 200);
-    } catch (err) {
-      // A refusal may come before the body was read (no signature header): do not wait for the rest.
-      c.header("connection", "close");
-      throw err;
     } finally {
       release();
     }
