@@ -46,6 +46,7 @@ export {
   type RotationCounts,
   resealAll,
   rotateMasterKeyFile,
+  scrubReplacedValues,
 } from "./rotate.js";
 export { redacted, SecretValue } from "./value.js";
 export {

@@ -14,6 +14,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { sql } from "kysely";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Store, StoreApi } from "../store/index.js";
 import { decryptSecret, type EncryptedSecret, encryptSecret } from "./cipher.js";
@@ -75,6 +76,18 @@ export async function resealAll(
     detail: { from: from.fingerprint, to: to.fingerprint, ...counts },
   });
   return counts;
+}
+
+/**
+ * SQLite keeps replaced rows in free pages and in the write-ahead log until they are reused: after
+ * values were re-sealed (or clear ones sealed), their old bytes could still be read from the files.
+ * VACUUM rewrites the database without free pages and the checkpoint empties the log. PostgreSQL's
+ * dead rows are its own to reclaim (VACUUM there does not promise to overwrite them).
+ */
+export async function scrubReplacedValues(store: Pick<StoreApi, "db" | "dialect">): Promise<void> {
+  if (store.dialect !== "sqlite") return;
+  await sql`VACUUM`.execute(store.db);
+  await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
 }
 
 function writePrivateFile(file: string, text: string): void {
@@ -140,5 +153,6 @@ export async function rotateMasterKeyFile(
   }
   linkSync(keyFile, oldKeyFile);
   renameSync(newKeyFile, keyFile);
+  await scrubReplacedValues(store);
   return { ...counts, from: current.fingerprint, to: next.fingerprint, keyFile, oldKeyFile };
 }

@@ -9,7 +9,12 @@ import { CiService, runBackground, type WebhookIntakeOptions } from "../ci/index
 import { OperationError, UserError } from "../lib/errors.js";
 import { makeDataDirPrivate } from "../lib/file-modes.js";
 import { loadNotifyFile, Notifier, type NotifyConfig } from "../notify/index.js";
-import { createSecretStore, loadMasterKey, sealClearWebhookSecrets } from "../secrets/index.js";
+import {
+  createSecretStore,
+  loadMasterKey,
+  scrubReplacedValues,
+  sealClearWebhookSecrets,
+} from "../secrets/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { createMetrics } from "./metrics.js";
@@ -107,8 +112,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       `warning: the data directory was readable by other users; narrowed to 0700 (files 0600): ${opened.join(", ")}`,
     );
   const sealed = await sealClearWebhookSecrets(store, masterKey);
-  if (sealed.length > 0)
+  if (sealed.length > 0) {
+    // The clear values must not linger in the database file's free pages.
+    await scrubReplacedValues(store);
     opts.log?.(`sealed the webhook secrets of ${sealed.length} repositories under the master key`);
+  }
   const notifier = new Notifier({
     store,
     // A channel's secrets are looked up as its repository sees them (the server's channels: global ones).
