@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { UserError } from "../lib/errors.js";
-import { restrictUmask } from "../lib/file-modes.js";
+import { makeDataDirPrivate, restrictUmask } from "../lib/file-modes.js";
 import {
   defaultDataDir,
   type JobResult,
@@ -178,8 +178,14 @@ export function registerServe(program: Command): void {
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
       process.stderr.write(`runner ${flags.name} [${labels.join(", ")}] polling ${api.server}\n`);
+      const runnerDir = resolve(flags.dataDir ?? join(defaultDataDir(), "runner"));
+      const opened = makeDataDirPrivate(runnerDir);
+      if (opened.length > 0)
+        process.stderr.write(
+          `warning: the runner's data directory was readable by other users; narrowed to 0700 (files 0600): ${opened.join(", ")}\n`,
+        );
       await runAgent(transport, {
-        dataDir: resolve(flags.dataDir ?? join(defaultDataDir(), "runner")),
+        dataDir: runnerDir,
         concurrency: positiveInt("--concurrency", flags.concurrency) || 1,
         signal: stop.signal,
         abortLegs: abortLegs.signal,
