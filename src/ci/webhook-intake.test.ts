@@ -158,6 +158,22 @@ describe("per-repository URL", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("racing redeliveries of one id start its runs once", async () => {
+    const calls: string[] = [];
+    const slow: Trigger = async (r, event, id) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return recordingTrigger(calls)(r, event, id);
+    };
+    const one = intake(slow);
+    const body = pushBody();
+    const deliveryId = randomUUID();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => one.handle(request(body, { deliveryId }).req)),
+    );
+    expect(calls).toEqual([deliveryId]);
+    expect(results.filter((r) => r.status === 202)).toHaveLength(1);
+  });
+
   it("a commit id that is not hex is refused before anything runs", async () => {
     const body = JSON.stringify({
       ref: "refs/heads/main",

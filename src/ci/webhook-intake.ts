@@ -156,6 +156,21 @@ export class WebhookIntake {
   private async accept(repo: Repo, parsed: ParsedWebhook, bodyHash: string): Promise<WebhookResponse> {
     const { provider, deliveryId } = parsed;
     if (parsed.kind === "ping") return { status: 200, body: { ok: true, ping: true, repository: repo.name } };
+    // Claimed before the store is asked, so a concurrent redelivery of this id (which would find it
+    // pending) never creates the runs a second time.
+    const key = `${provider}\u0000${deliveryId}`;
+    if (this.inProgress.has(key))
+      return { status: 200, body: { ok: true, duplicate: true, inProgress: true, deliveryId } };
+    this.inProgress.add(key);
+    try {
+      return await this.acceptClaimed(repo, parsed, bodyHash);
+    } finally {
+      this.inProgress.delete(key);
+    }
+  }
+
+  private async acceptClaimed(repo: Repo, parsed: ParsedWebhook, bodyHash: string): Promise<WebhookResponse> {
+    const { provider, deliveryId } = parsed;
     const event = parsed.kind === "event" ? toTriggerEvent(parsed) : undefined;
     const stored: StoredEvent | null = event
       ? {
@@ -183,8 +198,6 @@ export class WebhookIntake {
         status: 200,
         body: { ok: true, duplicate: true, replayOf: begun.of.deliveryId, deliveryId },
       };
-    if (begun.outcome === "pending" && this.inProgress.has(`${provider}\u0000${deliveryId}`))
-      return { status: 200, body: { ok: true, duplicate: true, inProgress: true, deliveryId } };
     if (parsed.kind === "ignored" || event === undefined) {
       await this.deps.store.deliveries.markProcessed(provider, deliveryId, []);
       return { status: 202, body: { ok: true, ignored: parsed.reason ?? "ignored" } };
@@ -194,9 +207,10 @@ export class WebhookIntake {
   }
 
   /**
-   * Creates the runs of a pending delivery and marks it processed. Runs that exist already for this
-   * delivery (created just before a crash) are taken as its runs, not created again. When creating
-   * them fails, the delivery is forgotten, so the sender's redelivery can try again.
+   * Creates the runs of a pending delivery (claimed in `inProgress` by the caller) and marks it
+   * processed. Runs that exist already for this delivery (created just before a crash) are taken as
+   * its runs, not created again. When creating them fails, the delivery is forgotten, so the sender's
+   * redelivery can try again.
    */
   private async createRuns(
     repo: Repo,
@@ -204,28 +218,22 @@ export class WebhookIntake {
     deliveryId: string,
     event: TriggerEvent,
   ): Promise<number[]> {
-    const key = `${provider}\u0000${deliveryId}`;
-    this.inProgress.add(key);
-    try {
-      const deliveries = this.deps.store.deliveries;
-      const existing = await deliveries.runIdsOf(repo.id, deliveryId);
-      if (existing.length > 0) {
-        await deliveries.markProcessed(provider, deliveryId, existing);
-        return existing;
-      }
-      let runs: Run[];
-      try {
-        runs = await this.deps.trigger(repo, event, deliveryId);
-      } catch (err) {
-        await deliveries.forget(provider, deliveryId).catch(() => {});
-        throw err;
-      }
-      const ids = runs.map((r) => r.id);
-      await deliveries.markProcessed(provider, deliveryId, ids);
-      return ids;
-    } finally {
-      this.inProgress.delete(key);
+    const deliveries = this.deps.store.deliveries;
+    const existing = await deliveries.runIdsOf(repo.id, deliveryId);
+    if (existing.length > 0) {
+      await deliveries.markProcessed(provider, deliveryId, existing);
+      return existing;
     }
+    let runs: Run[];
+    try {
+      runs = await this.deps.trigger(repo, event, deliveryId);
+    } catch (err) {
+      await deliveries.forget(provider, deliveryId).catch(() => {});
+      throw err;
+    }
+    const ids = runs.map((r) => r.id);
+    await deliveries.markProcessed(provider, deliveryId, ids);
+    return ids;
   }
 
   /**
@@ -236,7 +244,8 @@ export class WebhookIntake {
   async resumePending(): Promise<number> {
     let done = 0;
     for (const d of await this.deps.store.deliveries.pending()) {
-      if (this.inProgress.has(`${d.provider}\u0000${d.deliveryId}`)) continue;
+      const key = `${d.provider}\u0000${d.deliveryId}`;
+      if (this.inProgress.has(key)) continue;
       const repo = d.repoId === null ? null : await this.deps.store.repos.get(d.repoId);
       const stored = d.payload as StoredEvent | null;
       if (repo === null || stored === null || typeof stored !== "object") {
@@ -245,6 +254,7 @@ export class WebhookIntake {
       }
       const event: TriggerEvent = { name: stored.name, payload: stored.payload };
       if (stored.changedFiles) event.changedFiles = stored.changedFiles;
+      this.inProgress.add(key);
       try {
         const runs = await this.createRuns(repo, d.provider, d.deliveryId, event);
         this.deps.log?.(
@@ -255,6 +265,8 @@ export class WebhookIntake {
         this.deps.log?.(
           `webhook delivery ${d.deliveryId} (${repo.name}) received before a restart could not start its runs: ${(err as Error).message}`,
         );
+      } finally {
+        this.inProgress.delete(key);
       }
     }
     return done;
