@@ -20,6 +20,13 @@ export {
   runEventOf,
 } from "./run-event.js";
 export {
+  type WebhookIntakeOptions,
+  type WebhookLimits,
+  type WebhookRequest,
+  type WebhookResponse,
+  webhookIntakeDefaults,
+} from "./webhook-intake.js";
+export {
   type CiEvent,
   type CiOptions,
   CiService,

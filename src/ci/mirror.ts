@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { OperationError, UserError } from "../lib/errors.js";
+import { isCommitSha } from "../triggers/index.js";
 
 const exec = promisify(execFile);
 
@@ -18,13 +19,26 @@ async function git(args: string[], cwd?: string): Promise<string> {
   }
 }
 
+/**
+ * A repository URL or path that git will take as one: refused when it starts with '-' (git would read
+ * it as an option, e.g. `--upload-pack=…`) or holds control characters.
+ */
+export function validateRepoUrl(url: string): string {
+  if (url.trim() === "" || url.startsWith("-") || /[\u0000-\u001f\u007f]/.test(url))
+    throw new UserError(
+      `invalid repository URL ${JSON.stringify(url)}: it must not be empty, start with '-' or hold control characters`,
+    );
+  return url;
+}
+
 export async function createMirror(url: string, dir: string): Promise<void> {
+  validateRepoUrl(url);
   if (existsSync(join(dir, "HEAD"))) return;
   mkdirSync(join(dir, ".."), { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   try {
-    await exec("git", ["clone", "--quiet", "--mirror", url, tmp]);
+    await exec("git", ["clone", "--quiet", "--mirror", "--", url, tmp]);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     const e = err as { stderr?: string; message: string };
@@ -56,6 +70,8 @@ export async function fetchMirror(dir: string): Promise<void> {
 }
 
 export async function resolveRef(dir: string, ref: string): Promise<string | undefined> {
+  // A ref from a payload is not an option: rev-parse would take one starting with '-' for one.
+  if (ref.startsWith("-")) return undefined;
   try {
     return (await git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], dir)).trim();
   } catch {
@@ -69,6 +85,8 @@ export async function hasCommit(dir: string, sha: string): Promise<boolean> {
 
 /** The files of `.github/` at a commit, extracted once per commit (commits are immutable). */
 export async function checkoutWorkflows(mirror: string, sha: string, cacheDir: string): Promise<string> {
+  // The sha names a directory that is replaced: only a full commit id may (never `..` or a path).
+  if (!isCommitSha(sha)) throw new UserError(`not a commit id (40 or 64 hex digits): ${JSON.stringify(sha)}`);
   const dest = join(cacheDir, sha);
   if (existsSync(join(dest, ".done"))) return dest;
   const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;

@@ -31,27 +31,10 @@ import {
   type MasterKey,
   revealSecrets,
   type SecretStore,
+  sealWebhookSecret,
 } from "../secrets/index.js";
-import {
-  type Job,
-  parseForkPolicy,
-  type Repo,
-  type Run,
-  type RunTrigger,
-  type Store,
-} from "../store/index.js";
-import {
-  dueSchedules,
-  parseWebhook,
-  repositoryMatches,
-  type ScheduleEntry,
-  toTriggerEvent,
-  verifySignature,
-  type WebhookHeaders,
-  type WebhookProvider,
-  WebhookError,
-  workflowDispatchEvent,
-} from "../triggers/index.js";
+import { type Job, parseForkPolicy, type Repo, type Run, type RunTrigger, type Store } from "../store/index.js";
+import { dueSchedules, type ScheduleEntry, workflowDispatchEvent } from "../triggers/index.js";
 import {
   eventRef,
   eventSha,
@@ -74,8 +57,17 @@ import {
   resolveRef,
   symbolicHead,
 } from "./mirror.js";
-import { forkVerdict, pullRequestBase, runsForkCode } from "./forks.js";
+import { pullRequestBase, runsForkCode } from "./forks.js";
+import { validateRepoName } from "./repo-name.js";
 import { payloadOf, previousConclusion, runEventOf } from "./run-event.js";
+import {
+  WebhookIntake,
+  type WebhookIntakeOptions,
+  type WebhookLimits,
+  type WebhookRequest,
+  type WebhookResponse,
+  webhookLimits,
+} from "./webhook-intake.js";
 
 const zeroSha = "0000000000000000000000000000000000000000";
 
@@ -96,6 +88,8 @@ export type CiOptions = {
   masterKey?: MasterKey;
   /** Notifications of finished runs; without it, none are sent. */
   notify?: RunNotifyOptions;
+  /** Webhook intake limits: bytes in flight, the legacy URL's body cap, the replay window. */
+  webhooks?: WebhookIntakeOptions;
   log?: (line: string) => void;
 };
 
@@ -179,6 +173,8 @@ export class CiService {
   /** Per repository and commit (commits do not change); a few recent ones. */
   private readonly repoNotify = new Map<string, Promise<RepoNotify>>();
   private stopping = false;
+  readonly webhookLimits: WebhookLimits;
+  private readonly webhookIntake: WebhookIntake;
 
   constructor(opts: CiOptions) {
     this.opts = opts;
@@ -186,6 +182,14 @@ export class CiService {
     this.dataDir = opts.dataDir;
     this.events.setMaxListeners(0);
     this.globalSlots = new Semaphore(opts.maxJobs ?? cpus().length);
+    this.webhookLimits = webhookLimits(opts.webhooks);
+    this.webhookIntake = new WebhookIntake({
+      store: this.store,
+      masterKey: opts.masterKey,
+      limits: this.webhookLimits,
+      trigger: (repo, event, deliveryId) => this.triggerEvent(repo, event, "webhook", deliveryId),
+      log: (line) => this.log(line),
+    });
   }
 
   get leaseMs(): number {
@@ -216,11 +220,7 @@ export class CiService {
     webhookSecret: string;
   }> {
     const name = input.name ?? basename(input.url.replace(/\.git$/, "").replace(/\/+$/, ""));
-    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/.test(name)) {
-      throw new UserError(
-        `invalid repository name '${name}': use letters, digits, '.', '_', '-' and at most one '/'`,
-      );
-    }
+    validateRepoName(name);
     if (await this.store.repos.getByName(name)) throw new UserError(`repository '${name}' already exists`);
     const staging = join(this.dataDir, "mirrors", `new-${randomBytes(6).toString("hex")}.git`);
     await createMirror(input.url, staging);
@@ -231,7 +231,10 @@ export class CiService {
       name,
       url: input.url,
       branch,
-      webhookSecret,
+      // Sealed under the master key: anyone holding it could forge signed webhooks.
+      webhookSecret: this.opts.masterKey
+        ? sealWebhookSecret(this.opts.masterKey, name, webhookSecret)
+        : webhookSecret,
       pollIntervalS: input.pollIntervalS ?? null,
     });
     const dir = this.mirrorDir(repo);
@@ -274,52 +277,17 @@ export class CiService {
   // --- triggers ---
 
   /** A webhook request: parse, find the repository, verify, dedupe, start runs. Throws WebhookError. */
-  async handleWebhook(
-    provider: WebhookProvider,
-    headers: WebhookHeaders,
-    body: Buffer,
-  ): Promise<{ status: number; body: Record<string, unknown> }> {
-    const parsed = parseWebhook(provider, headers, body);
-    const repos = await this.store.repos.list();
-    const repo = repos.find(
-      (r) => repositoryMatches(parsed.repository, r.url) || r.name === parsed.repository.fullName,
-    );
-    if (!repo)
-      throw new WebhookError(
-        404,
-        `no repository registered for ${parsed.repository.fullName ?? "this delivery"}`,
-      );
-    const secret = await this.store.repos.webhookSecret(repo.id);
-    if (!secret || !(await verifySignature(provider, headers, body, secret))) {
-      throw new WebhookError(401, "signature verification failed");
-    }
-    if (parsed.kind === "ping") return { status: 200, body: { ok: true, ping: true, repository: repo.name } };
-    const fresh = await this.store.deliveries.record({
-      provider,
-      deliveryId: parsed.deliveryId,
-      event: parsed.eventName ?? "",
-      repoId: repo.id,
-    });
-    if (!fresh) return { status: 200, body: { ok: true, duplicate: true, deliveryId: parsed.deliveryId } };
-    if (parsed.kind === "ignored")
-      return { status: 202, body: { ok: true, ignored: parsed.reason ?? "ignored" } };
-    const event = toTriggerEvent(parsed);
-    const verdict = forkVerdict(repo.forkPullRequests, event);
-    if ("ignored" in verdict) return { status: 202, body: { ok: true, ignored: verdict.ignored } };
-    let runs: Run[];
-    try {
-      runs = await this.triggerEvent(repo, event, "webhook", parsed.deliveryId);
-    } catch (err) {
-      // Nothing started: the sender's redelivery must be able to try again.
-      await this.store.deliveries.forget(provider, parsed.deliveryId).catch(() => {});
-      throw err;
-    }
-    await this.store.deliveries.setRuns(
-      provider,
-      parsed.deliveryId,
-      runs.map((r) => r.id),
-    );
-    return { status: 202, body: { ok: true, deliveryId: parsed.deliveryId, runs: runs.map((r) => r.id) } };
+  /**
+   * A webhook delivery, read through `req.readBody` only when the intake asks for it (see
+   * webhook-intake.ts for the order of checks); refusals are WebhookErrors with their status.
+   */
+  async handleWebhook(req: WebhookRequest): Promise<WebhookResponse> {
+    return this.webhookIntake.handle(req);
+  }
+
+  /** Finishes the webhook deliveries a previous process received but did not create runs for. */
+  async resumePendingDeliveries(): Promise<number> {
+    return this.webhookIntake.resumePending();
   }
 
   /**

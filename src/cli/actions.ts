@@ -37,6 +37,8 @@ export async function addAction(spec: string, from: string, actionsDir: string):
   const ref = parseRemoteRef(spec);
   if (!ref || ref.path)
     throw new UserError(`'${spec}' is not an action reference of the form owner/repo@ref`);
+  if (from.startsWith("-"))
+    throw new UserError(`--from ${JSON.stringify(from)}: a directory or git URL does not start with '-'`);
   const dest = remoteActionDir(actionsDir, ref);
   mkdirSync(join(dest, ".."), { recursive: true });
   const staging = mkdtempSync(join(tmpdir(), "slipway-action-"));
@@ -50,6 +52,7 @@ export async function addAction(spec: string, from: string, actionsDir: string):
           "1",
           "--branch",
           ref.ref,
+          "--",
           from,
           join(staging, "src"),
         ]);

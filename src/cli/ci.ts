@@ -105,7 +105,7 @@ export function registerCiCommands(program: Command): void {
         r,
         () =>
           `added ${r.repo.name} (${r.repo.url}, default branch ${r.repo.branch})\n` +
-          `webhook URL: ${client.server}/hooks/github (or /hooks/gitea, /hooks/gitlab)\n` +
+          `webhook URL: ${client.server}/hooks/github/${r.repo.name} (or /hooks/gitea/…, /hooks/gitlab/…)\n` +
           `webhook secret (shown once): ${r.webhookSecret}\n`,
       );
     },

@@ -23,6 +23,7 @@ import {
   streamAgent,
 } from "../deploy/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
+import { restrictUmask } from "../lib/file-modes.js";
 import { Notifier } from "../notify/index.js";
 import { createSecretStore, revealSecrets } from "../secrets/index.js";
 import { openStore, type Release, type Store } from "../store/index.js";
@@ -133,6 +134,7 @@ export function registerDeploy(program: Command) {
     .option("--database <url>", "prefer SLIPWAY_DATABASE: argv is visible to every local user")
     .option("--docker-host <url>")
     .action(async (flags) => {
+      restrictUmask(); // the agent's sockets, state and logs are private to its user
       await runAgent(flags);
     });
 

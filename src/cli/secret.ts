@@ -1,4 +1,4 @@
-// `slipway secret set|list|rm|audit`: the secret store of a running server (through /api/v1/secrets, with
+// `slipway secret set|list|rm|audit|rotate-key`: the secret store of a running server (through /api/v1/secrets, with
 // --server or the server of SLIPWAY_SERVER / `slipway login`), or of a local server data directory (or its
 // PostgreSQL database) like `slipway serve` opens it (with --data-dir / --database, or when no server is
 // configured). The value of `set` comes from stdin, never from the command line (argv is visible in `ps`
@@ -13,6 +13,7 @@ import {
   describeScope,
   loadMasterKey,
   normalizeScope,
+  rotateMasterKeyFile,
   type SecretInfo,
   type SecretStore,
 } from "../secrets/index.js";
@@ -256,6 +257,33 @@ export async function runSecretAudit(
   return 0;
 }
 
+/**
+ * `secret rotate-key`: a new master key for a local data directory, every sealed value re-encrypted
+ * under it in one transaction, the old key kept as master.key.old. Works on the data directory only
+ * (the server must be stopped: it holds the old key in memory).
+ */
+export async function runSecretRotateKey(
+  flags: TargetFlags & { json?: boolean },
+  io: SecretIo,
+): Promise<number> {
+  if (flags.server !== undefined)
+    throw new UserError(
+      "rotate-key works on the server's data directory (--data-dir/--database), with the server stopped, not through --server",
+    );
+  return withLocalStore(flags, io.env, async (store, dataDir) => {
+    const key = loadMasterKey({ dataDir, env: io.env, create: false });
+    await createSecretStore(store, key).checkKey();
+    const r = await rotateMasterKeyFile(store, dataDir, key, localActor(io.env));
+    if (flags.json) io.stdout(`${JSON.stringify(r)}\n`);
+    else
+      io.stderr(
+        `rotated the master key ${r.from} → ${r.to}: re-encrypted ${r.secrets} secrets, ${r.webhookSecrets} webhook secrets, ${r.jobSpecs} queued job specs\n` +
+          `the new key is ${r.keyFile} (back it up); the old one is kept in ${r.oldKeyFile} — remove it once the server has started with the new key\n`,
+      );
+    return 0;
+  });
+}
+
 /** The master key when there is one; commands that decrypt nothing work without (and create none). */
 export function existingMasterKey(dataDir: string, env: NodeJS.ProcessEnv) {
   try {
@@ -320,6 +348,15 @@ export function registerSecret(program: Command, io: () => SecretIo = secretProc
     ),
   ).action(async (name: string, flags: TargetFlags & ScopeFlags & { json?: boolean }) => {
     process.exitCode = await runSecretRemove(name, flags, io());
+  });
+  storeOptions(
+    secret
+      .command("rotate-key")
+      .description(
+        "replace the master key of a local data directory (server stopped): re-encrypt every secret, keep the old key as master.key.old",
+      ),
+  ).action(async (flags: TargetFlags & { json?: boolean }) => {
+    process.exitCode = await runSecretRotateKey(flags, io());
   });
   storeOptions(
     secret

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { childEnv, passEnvNames } from "../lib/child-env.js";
 import { UserError } from "../lib/errors.js";
+import { makeDataDirPrivate, restrictUmask } from "../lib/file-modes.js";
 import {
   defaultDataDir,
   type JobResult,
@@ -67,8 +68,26 @@ export function registerServe(program: Command): void {
       collect,
       [] as string[],
     )
+    .option(
+      "--webhook-max-inflight <bytes>",
+      "webhook body bytes held in memory at once; beyond it deliveries get 503 + Retry-After (env SLIPWAY_WEBHOOK_MAX_INFLIGHT; default 64 MiB)",
+    )
+    .option(
+      "--webhook-legacy-max-body <bytes>",
+      "the largest body the legacy URL /hooks/<provider> takes (env SLIPWAY_WEBHOOK_LEGACY_MAX_BODY; default 5 MiB)",
+    )
+    .option(
+      "--webhook-replay-window <seconds>",
+      "how long a webhook body is remembered, so a replay under a new delivery id starts nothing (env SLIPWAY_WEBHOOK_REPLAY_WINDOW; default 86400)",
+    )
     .action(async (flags) => {
+      // Everything the server creates (database, keys, mirrors, logs) is private to its user.
+      restrictUmask();
       passEnvSetting(flags.passEnv);
+      const replayWindowS = positiveInt(
+        "--webhook-replay-window",
+        flags.webhookReplayWindow ?? (process.env.SLIPWAY_WEBHOOK_REPLAY_WINDOW || undefined),
+      );
       const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "server"));
       const server = await startServer({
         listen: flags.listen,
@@ -90,6 +109,17 @@ export function registerServe(program: Command): void {
           "SLIPWAY_NOTIFY_MAX_ATTEMPTS",
           process.env.SLIPWAY_NOTIFY_MAX_ATTEMPTS,
         ),
+        webhooks: {
+          maxInflightBytes: positiveInt(
+            "--webhook-max-inflight",
+            flags.webhookMaxInflight ?? (process.env.SLIPWAY_WEBHOOK_MAX_INFLIGHT || undefined),
+          ),
+          legacyMaxBody: positiveInt(
+            "--webhook-legacy-max-body",
+            flags.webhookLegacyMaxBody ?? (process.env.SLIPWAY_WEBHOOK_LEGACY_MAX_BODY || undefined),
+          ),
+          replayWindowMs: replayWindowS === undefined ? undefined : replayWindowS * 1000,
+        },
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stderr.write(
@@ -139,6 +169,8 @@ export function registerServe(program: Command): void {
       [] as string[],
     )
     .action(async (flags) => {
+      // Work directories, step scripts and caches are private to the runner's user.
+      restrictUmask();
       const hostEnv = childEnv(process.env, passEnvNames(process.env, flags.passEnv));
       const logLimit = jobLogLimit();
       const labels = flags.labels
@@ -175,8 +207,14 @@ export function registerServe(program: Command): void {
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
       process.stderr.write(`runner ${flags.name} [${labels.join(", ")}] polling ${api.server}\n`);
+      const runnerDir = resolve(flags.dataDir ?? join(defaultDataDir(), "runner"));
+      const opened = makeDataDirPrivate(runnerDir);
+      if (opened.length > 0)
+        process.stderr.write(
+          `warning: the runner's data directory was readable by other users; narrowed to 0700 (files 0600): ${opened.join(", ")}\n`,
+        );
       await runAgent(transport, {
-        dataDir: resolve(flags.dataDir ?? join(defaultDataDir(), "runner")),
+        dataDir: runnerDir,
         concurrency: positiveInt("--concurrency", flags.concurrency) || 1,
         signal: stop.signal,
         abortLegs: abortLegs.signal,

@@ -1,7 +1,7 @@
 // Applying a release plan: an annotated tag on the planned commit, pushed (that tag only) when asked.
 // A tag is never moved or overwritten: one that exists locally or on the remote is an error, checked
 // before anything is created; a failed push keeps the local tag and says so.
-import { OperationError } from "../lib/errors.js";
+import { OperationError, UserError } from "../lib/errors.js";
 import { git } from "./git.js";
 import { isValidTagName, type ReleasePlan } from "./plan.js";
 
@@ -45,6 +45,9 @@ export async function applyRelease(
   opts: ApplyReleaseOptions = {},
 ): Promise<ApplyReleaseResult> {
   const remote = opts.remote ?? "origin";
+  // git takes an argument starting with '-' for an option, wherever it stands.
+  if (remote.startsWith("-"))
+    throw new UserError(`invalid remote ${JSON.stringify(remote)}: it starts with '-'`);
   const commands = releaseCommands(plan, remote);
   if (commands === null || plan.tag === null) return { tag: null, created: false, pushed: false };
   const { tag } = plan;

@@ -5,7 +5,9 @@
 // Invariants: a clear value never reaches the database, a log line, an error message or an API response
 // (only `reveal()` yields it, for injection); every change is audited with who, what and when, in the
 // same transaction as the change; a value written under another master key is an error naming the key
-// fingerprints, never garbage; names match [A-Z_][A-Z0-9_]* and do not start with GITHUB_.
+// fingerprints, never garbage; names match [A-Z_][A-Z0-9_]* and do not start with GITHUB_; repository
+// webhook secrets are sealed under the same key; rotating the key re-seals every sealed value in one
+// transaction.
 export {
   listSecretsRequest,
   removeSecretRequest,
@@ -39,4 +41,17 @@ export {
   type SecretStore,
   type SetSecretInput,
 } from "./secret-store.js";
+export {
+  type RotateResult,
+  type RotationCounts,
+  resealAll,
+  rotateMasterKeyFile,
+  scrubReplacedValues,
+} from "./rotate.js";
 export { redacted, SecretValue } from "./value.js";
+export {
+  isSealedWebhookSecret,
+  openWebhookSecret,
+  sealClearWebhookSecrets,
+  sealWebhookSecret,
+} from "./webhook-secret.js";

@@ -32,12 +32,32 @@ export function bearer(c: Context): string | undefined {
   return m?.[1]?.trim();
 }
 
-/** The request body, refused with 413 as soon as it passes `limit` bytes (declared or streamed). */
-export async function readBody(c: Context, limit: number): Promise<Buffer> {
-  const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > limit) throw new WebhookError(413, `the body is larger than ${limit} bytes`);
+/** What `readBody` does with the bytes besides keeping them: e.g. feed an HMAC as they arrive. */
+export type BodySink = {
+  onChunk?: (chunk: Uint8Array) => void;
+  /** False: the bytes are only fed to `onChunk` and dropped (the result is empty). Default true. */
+  keep?: boolean;
+};
+
+/** The declared Content-Length, or undefined when the body is chunked (or the header is malformed). */
+export function declaredLength(c: Context): number | undefined {
+  const value = c.req.header("content-length");
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
+  return Number(value);
+}
+
+/**
+ * The request body, refused with 413 as soon as it passes `limit` bytes (declared or streamed). With a
+ * declared length the buffer is allocated once at that size, so a body never costs twice its size.
+ */
+export async function readBody(c: Context, limit: number, sink: BodySink = {}): Promise<Buffer> {
+  const declared = declaredLength(c);
+  if (declared !== undefined && declared > limit)
+    throw new WebhookError(413, `the body is larger than ${limit} bytes`);
+  const keep = sink.keep ?? true;
   const body = c.req.raw.body;
   if (!body) return Buffer.alloc(0);
+  const into = keep && declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   const reader = body.getReader();
@@ -45,13 +65,48 @@ export async function readBody(c: Context, limit: number): Promise<Buffer> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > limit) {
+    if (size > limit || (into !== undefined && size > into.length)) {
       await reader.cancel();
       throw new WebhookError(413, `the body is larger than ${limit} bytes`);
     }
-    chunks.push(Buffer.from(value));
+    sink.onChunk?.(value);
+    if (!keep) continue;
+    if (into !== undefined) into.set(value, size - value.byteLength);
+    else chunks.push(Buffer.from(value));
   }
-  return Buffer.concat(chunks);
+  if (!keep) return Buffer.alloc(0);
+  return into !== undefined ? into.subarray(0, size) : Buffer.concat(chunks);
+}
+
+/**
+ * Bytes that requests may hold in memory at once, over the whole server: a request takes its share
+ * before its body is read and gives it back when it is answered. When the budget is spent the
+ * request is refused at once (503 with Retry-After), so concurrent large bodies cannot grow the
+ * server's memory past the budget.
+ */
+export class ByteBudget {
+  readonly capacity: number;
+  private used = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** A release function, or undefined when `bytes` do not fit now. */
+  tryTake(bytes: number): (() => void) | undefined {
+    if (bytes > this.capacity || this.used + bytes > this.capacity) return undefined;
+    this.used += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= bytes;
+    };
+  }
 }
 
 export async function jsonBody<T>(c: Context): Promise<T> {

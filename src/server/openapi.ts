@@ -254,9 +254,17 @@ const ops: Record<string, Record<string, Op>> = {
   "/api/v1/runner/jobs/{id}/complete": {
     post: { summary: "Runner: the job's result", role: "runner", params: ["id"] },
   },
+  "/hooks/{provider}/{repo}": {
+    post: {
+      summary:
+        "Webhooks of github, gitea or gitlab for one repository (owner/name): the signature is checked on the raw body as it arrives, before anything is parsed",
+      params: ["provider", "repo"],
+    },
+  },
   "/hooks/{provider}": {
     post: {
-      summary: "Webhooks of github, gitea or gitlab, verified by the repository's secret",
+      summary:
+        "Legacy webhook URL: the body names the repository, so it is parsed before it is verified; smaller body cap",
       params: ["provider"],
     },
   },

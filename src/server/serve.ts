@@ -5,10 +5,16 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
-import { CiService, runBackground } from "../ci/index.js";
+import { CiService, runBackground, type WebhookIntakeOptions } from "../ci/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
+import { makeDataDirPrivate } from "../lib/file-modes.js";
 import { loadNotifyFile, Notifier, type NotifyConfig } from "../notify/index.js";
-import { createSecretStore, loadMasterKey } from "../secrets/index.js";
+import {
+  createSecretStore,
+  loadMasterKey,
+  scrubReplacedValues,
+  sealClearWebhookSecrets,
+} from "../secrets/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { createMetrics } from "./metrics.js";
@@ -36,6 +42,8 @@ export type ServeOptions = {
   notifyTimeoutMs?: number;
   notifyRetryMs?: number;
   notifyMaxAttempts?: number;
+  /** Webhook intake limits (bytes in flight, the legacy URL's body cap, the replay window). */
+  webhooks?: WebhookIntakeOptions;
   log?: (line: string) => void;
 };
 
@@ -79,7 +87,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     : undefined;
   const publicUrl = opts.publicUrl ? parsePublicUrl(opts.publicUrl) : undefined;
   try {
-    mkdirSync(opts.dataDir, { recursive: true });
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new OperationError(`cannot use the data directory ${opts.dataDir}: ${(err as Error).message}`);
   }
@@ -96,6 +104,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     opts.log?.(`created the master key ${join(opts.dataDir, "master.key")} (mode 0600): back it up`);
   const secrets = createSecretStore(store, masterKey);
   await secrets.checkKey();
+  // The data directory holds the database (webhook secrets, tokens' hashes), the master key and the
+  // admin token: private to this user, also when an older slipway or a loose umask made it open.
+  const opened = makeDataDirPrivate(opts.dataDir);
+  if (opened.length > 0)
+    opts.log?.(
+      `warning: the data directory was readable by other users; narrowed to 0700 (files 0600): ${opened.join(", ")}`,
+    );
+  const sealed = await sealClearWebhookSecrets(store, masterKey);
+  if (sealed.length > 0) {
+    // The clear values must not linger in the database file's free pages.
+    await scrubReplacedValues(store);
+    opts.log?.(`sealed the webhook secrets of ${sealed.length} repositories under the master key`);
+  }
   const notifier = new Notifier({
     store,
     // A channel's secrets are looked up as its repository sees them (the server's channels: global ones).
@@ -121,10 +142,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       config: notifyConfig,
       runUrl: (id) => (baseUrl ? `${baseUrl}/api/v1/runs/${id}` : undefined),
     },
+    webhooks: opts.webhooks,
     log: opts.log,
   });
   await notifier.start();
   await ci.start();
+  // Deliveries received before a crash but without their runs: finished now (they need git, so in
+  // the background; a redelivery meanwhile is recognised and not run twice).
+  void ci
+    .resumePendingDeliveries()
+    .catch((err: unknown) =>
+      opts.log?.(`resuming pending webhook deliveries failed: ${(err as Error).message}`),
+    );
   const metrics = createMetrics(ci);
   let ready = true;
   const app = createApp({

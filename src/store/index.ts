@@ -9,10 +9,12 @@
 //   finishes once — by its runner, the lease reaper, crash recovery or a cancel, whichever is first;
 // - a runner that stops heartbeating loses its job to `failure` with the reason (never re-queued: its
 //   steps may have had side effects); at start the server fails its own runners' in-flight jobs;
-// - a (provider, delivery id) is recorded once, so a redelivered webhook starts no second run;
+// - a (provider, delivery id) is recorded once, so a redelivered webhook starts no second run, and a
+//   body is held by one delivery per repository within the replay window (a replay under a new id
+//   starts nothing); a delivery stays `pending`, with its event, until its runs exist;
 // - log chunks are numbered by their writer, so a retried append stores nothing twice;
-// - tokens are kept only as SHA-256 hashes; repository webhook secrets are shared HMAC keys and are
-//   kept in clear (readable only through `repos.webhookSecret`).
+// - tokens are kept only as SHA-256 hashes; repository webhook secrets are shared HMAC keys, stored as
+//   the secrets domain seals them under the master key (readable only through `repos.webhookSecret`).
 // - secrets are stored only as AES-256-GCM ciphertexts (encrypted by the secrets domain), and every
 //   change to one writes an audit entry in the same transaction;
 // - a notification delivery leaves `pending` once, to `delivered` or `failed`;
@@ -21,7 +23,15 @@
 //   a deploy lock per (app, env) has one holder until it is released or expires.
 // Times are integer epoch milliseconds; operations take an optional `now` for tests.
 export type { Audit, AuditEntry, AuditFilter, AuditInput } from "./audit.js";
-export type { Deliveries, Delivery, DeliveryInput } from "./deliveries.js";
+export type {
+  BeginDeliveryInput,
+  BeginDeliveryResult,
+  Deliveries,
+  Delivery,
+  DeliveryInput,
+  DeliveryStatus,
+  PendingDelivery,
+} from "./deliveries.js";
 export type { DeployApp, DeployApps } from "./deploy-apps.js";
 export {
   type ClaimRequest,

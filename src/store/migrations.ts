@@ -279,6 +279,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+<<<<<<< HEAD
     "0100_deploy_app_owner": {
       async up(db: Kysely<any>) {
         // The repository that owns each deployed (app, env): deploys from others are refused, and secrets
@@ -321,6 +322,39 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
       async down(db: Kysely<any>) {
         await db.schema.alterTable("runs").dropColumn("fork").execute();
         await db.schema.alterTable("repos").dropColumn("fork_pull_requests").execute();
+      },
+    },
+    // Webhook intake: a delivery is `pending` (with the event it carries, so a restart can finish it)
+    // until its runs exist, then `processed`; bodies are remembered per repository by sha256, so a
+    // replay under a new delivery id is recognised within the dedupe window.
+    "0103_webhook_intake": {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .alterTable("deliveries")
+          .addColumn("status", "text", (c) => c.notNull().defaultTo("processed"))
+          .execute();
+        await db.schema.alterTable("deliveries").addColumn("body_sha256", "text").execute();
+        await db.schema.alterTable("deliveries").addColumn("event_json", "text").execute();
+        await db.schema
+          .createIndex("deliveries_status_idx")
+          .on("deliveries")
+          .columns(["status", "received_at"])
+          .execute();
+        await db.schema
+          .createTable("delivery_bodies")
+          .addColumn("repo_id", "bigint", (c) => ref("repos.id", "cascade")(c.notNull()))
+          .addColumn("body_sha256", "text", notNull)
+          .addColumn("provider", "text", notNull)
+          .addColumn("delivery_id", "text", notNull)
+          .addColumn("received_at", "bigint", notNull)
+          .addPrimaryKeyConstraint("delivery_bodies_pk", ["repo_id", "body_sha256"])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable("delivery_bodies").execute();
+        await db.schema.dropIndex("deliveries_status_idx").execute();
+        for (const c of ["event_json", "body_sha256", "status"])
+          await db.schema.alterTable("deliveries").dropColumn(c).execute();
       },
     },
   };

@@ -126,8 +126,9 @@ export function createRepos(db: Db) {
     },
 
     /**
-     * The webhook secret in clear: HMAC verification needs it, so it is a shared secret rather than a
-     * password and is not hashed. Kept out of `Repo` so listing repositories never exposes it.
+     * The webhook secret as stored: sealed under the master key by the secrets domain (HMAC
+     * verification needs the clear value, so it is encrypted rather than hashed; rows from before
+     * sealing are sealed at the server's start). Kept out of `Repo` so listing never exposes it.
      */
     async webhookSecret(id: number): Promise<string | null> {
       const row = await db

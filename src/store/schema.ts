@@ -100,6 +100,19 @@ export type DeliveriesTable = {
   repo_id: number | null;
   run_ids_json: string;
   received_at: number;
+  /** `pending` until the delivery's runs exist, then `processed` (0103_webhook_intake). */
+  status: Generated<string>;
+  body_sha256: string | null;
+  /** A pending delivery's event (name, payload, changed files), to finish it after a restart; null once processed. */
+  event_json: string | null;
+};
+
+export type DeliveryBodiesTable = {
+  repo_id: number;
+  body_sha256: string;
+  provider: string;
+  delivery_id: string;
+  received_at: number;
 };
 
 export type TokensTable = {
@@ -253,6 +266,7 @@ export type Database = {
   steps: StepsTable;
   log_chunks: LogChunksTable;
   deliveries: DeliveriesTable;
+  delivery_bodies: DeliveryBodiesTable;
   tokens: TokensTable;
   runners: RunnersTable;
   secrets: SecretsTable;

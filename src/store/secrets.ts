@@ -176,6 +176,33 @@ export function createSecrets(db: Db) {
       return rows.map((r) => ({ ...meta(r), ciphertext: r.ciphertext, keyId: r.key_id }));
     },
 
+    /** Every secret with its ciphertext: for re-encrypting them all under a new master key. */
+    async all(): Promise<SecretRecord[]> {
+      const rows = await db
+        .selectFrom("secrets")
+        .select([...metaColumns, "ciphertext", "key_id"])
+        .orderBy("id")
+        .execute();
+      return rows.map((r) => ({ ...meta(r), ciphertext: r.ciphertext, keyId: r.key_id }));
+    },
+
+    /**
+     * Replaces the ciphertext of one secret with the same value under another key (a key rotation):
+     * who changed the value and when are kept, and the caller audits the rotation once.
+     */
+    async reseal(
+      input: SecretScopeKey & { name: string; ciphertext: string; keyId: string },
+    ): Promise<boolean> {
+      const r = await db
+        .updateTable("secrets")
+        .set({ ciphertext: input.ciphertext, key_id: input.keyId })
+        .where("name", "=", input.name)
+        .where("repo", "=", stored(input.repo))
+        .where("env", "=", stored(input.env))
+        .executeTakeFirst();
+      return affected(r) > 0;
+    },
+
     /** The fingerprints of the master keys the stored secrets were encrypted with. */
     async keyIds(): Promise<string[]> {
       const rows = await db.selectFrom("secrets").select("key_id").distinct().orderBy("key_id").execute();

@@ -21,13 +21,17 @@ export {
   scheduleEvent,
   validateSchedule,
 } from "./schedule.js";
+export { commitShaPattern, invalidPayloadSha, isCommitSha } from "./payload.js";
 export {
+  bodySha256,
   changedFilesOf,
   deliveryIdOf,
   maxPayloadCommits,
   maxWebhookBody,
   type ParsedWebhook,
   parseWebhook,
+  type SignatureCheck,
+  signatureCheck,
   toTriggerEvent,
   verifySignature,
   WebhookError,

@@ -399,8 +399,10 @@ describe("delivery ids", () => {
       parseWebhook("github", headers, body).deliveryId,
     );
     const gitlab = { "x-gitlab-event": "Push Hook" };
-    const a = parseWebhook("gitlab", gitlab, '{"object_kind":"push","after":"1"}').deliveryId;
-    const b = parseWebhook("gitlab", gitlab, '{"object_kind":"push","after":"2"}').deliveryId;
+    // Commit ids must be hex (a payload's shas become git arguments and paths).
+    const push = (after: string) => JSON.stringify({ object_kind: "push", after: after.repeat(40) });
+    const a = parseWebhook("gitlab", gitlab, push("1")).deliveryId;
+    const b = parseWebhook("gitlab", gitlab, push("2")).deliveryId;
     expect(a).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(a).not.toBe(b);
   });

@@ -1,21 +1,24 @@
 // Webhook deliveries from GitHub, Gitea/Forgejo and GitLab: signature checks, and parsing into the
 // GitHub event a workflow sees, whichever forge sent it.
 //
-// Everything here is pure (no I/O, no clock), so the server's order of work is:
-//   1. refuse a body over `maxWebhookBody` (413) while reading it;
-//   2. `parseWebhook` (400/413/415/422 as WebhookError) — it needs no secret and stores nothing, and
-//      it names the repository, whose secret the server then looks up (404 when unknown);
-//   3. `verifySignature` with that secret (false → 401, nothing stored);
-//   4. dedupe on `(provider, deliveryId)`: a redelivery repeats the id, and must not start a second run;
+// Everything here is pure (no I/O, no clock), so the server's order of work is, on a per-repository
+// URL (`/hooks/<provider>/<repo>`, whose secret is known before the body):
+//   1. no signature header → 401 before the body is read; a body over `maxWebhookBody` → 413;
+//   2. the raw bytes go through `signatureCheck` as they arrive; a bad signature → 401 when the body
+//      ends, and the body is never decoded or parsed;
+//   3. `parseWebhook` (400/413/415/422 as WebhookError), which also refuses commit ids that are not hex;
+//   4. dedupe on `(provider, deliveryId)` (a redelivery repeats the id) and on the body's sha256 per
+//      repository (a replay under a new id): neither may start a second run;
 //   5. for `kind: "event"`, `toTriggerEvent` with `changedFilesOf(parsed)` or, when that is undefined,
 //      the files from the server's git mirror.
+// On the legacy URL (`/hooks/<provider>`) the body names the repository, so it is parsed first and
+// verified with `verifySignature` after; an unknown repository answers exactly as a bad signature does.
 
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { verify } from "@octokit/webhooks-methods";
 import type { TriggerEvent } from "../workflow/index.js";
 import { normaliseGitea } from "./gitea.js";
 import { gitlabRepository, normaliseGitlab } from "./gitlab.js";
-import { type Json, type Normalised, record } from "./payload.js";
+import { invalidPayloadSha, type Json, type Normalised, record } from "./payload.js";
 import { type WebhookRepository, webhookRepositoryOf } from "./repository.js";
 
 export const webhookProviders = ["github", "gitea", "gitlab"] as const;
@@ -87,45 +90,73 @@ function bytesOf(body: string | Buffer): Buffer {
   return typeof body === "string" ? Buffer.from(body, "utf8") : body;
 }
 
-function hmacHex(secret: string, body: string | Buffer): string {
-  return createHmac("sha256", secret).update(bytesOf(body)).digest("hex");
-}
-
 /** Equality in time independent of where the strings differ; hashing first makes the lengths equal. */
 function constantTimeEqual(a: string, b: string): boolean {
   const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
   return timingSafeEqual(digest(a), digest(b));
 }
 
-/** The body as the exact string whose UTF-8 bytes it is, or undefined when it is not valid UTF-8. */
-function exactText(body: string | Buffer): string | undefined {
-  if (typeof body === "string") return body;
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body);
-  } catch {
-    return undefined;
-  }
-}
+/** An HMAC check fed the body's bytes as they arrive, so a forged body is refused without parsing it. */
+export type SignatureCheck = {
+  update(chunk: Uint8Array): void;
+  /** Whether the bytes fed so far carry the sender's signature; call once, at the end of the body. */
+  verify(): boolean;
+};
 
-/** `sha256=<hex>` (X-Hub-Signature-256), checked with @octokit/webhooks-methods. */
-async function verifyHubSignature(
-  secret: string,
-  body: string | Buffer,
-  signature: string,
-): Promise<boolean> {
-  const text = exactText(body);
-  // verify() takes a non-empty string; other bodies (not UTF-8, or empty) are checked here alike.
-  if (text !== undefined && text !== "") return verify(secret, text, signature);
-  return constantTimeEqual(`sha256=${hmacHex(secret, body)}`, signature);
+/** `sha256=<hex>` as GitHub (and Gitea) send it in X-Hub-Signature-256. */
+function hubSignatureCheck(secret: string, signature: string): SignatureCheck {
+  const hmac = createHmac("sha256", secret);
+  return {
+    update: (chunk) => void hmac.update(chunk),
+    verify: () => constantTimeEqual(`sha256=${hmac.digest("hex")}`, signature.trim().toLowerCase()),
+  };
 }
 
 /**
- * Whether the delivery was signed with `secret`:
+ * The check of a delivery signed with `secret`, to be fed the raw body as it streams:
  * - GitHub: `X-Hub-Signature-256: sha256=<HMAC-SHA256 hex of the body>`;
  * - Gitea/Forgejo: `X-Gitea-Signature` / `X-Forgejo-Signature` (`X-Gogs-Signature`): the bare hex
  *   HMAC-SHA256 of the body, or else the GitHub-style `X-Hub-Signature-256` they also send;
  * - GitLab: `X-Gitlab-Token` equal to the secret (GitLab sends the token itself, not a signature).
- * A missing header or an empty secret is false: an unsigned delivery is never accepted here.
+ * Undefined when the delivery carries no signature header at all: it can be refused before its body
+ * is read. An empty secret verifies nothing: an unsigned delivery is never accepted here.
+ */
+export function signatureCheck(
+  provider: WebhookProvider,
+  headers: WebhookHeaders,
+  secret: string,
+): SignatureCheck | undefined {
+  const h = lowerCaseHeaders(headers);
+  const never = (check: SignatureCheck): SignatureCheck =>
+    secret === "" ? { update: () => {}, verify: () => false } : check;
+  switch (provider) {
+    case "github": {
+      const signature = header(h, "x-hub-signature-256");
+      return signature === undefined ? undefined : never(hubSignatureCheck(secret, signature));
+    }
+    case "gitea": {
+      const hex = header(h, "x-forgejo-signature", "x-gitea-signature", "x-gogs-signature");
+      if (hex !== undefined) {
+        const hmac = createHmac("sha256", secret);
+        return never({
+          update: (chunk) => void hmac.update(chunk),
+          verify: () => constantTimeEqual(hmac.digest("hex"), hex.toLowerCase()),
+        });
+      }
+      const signature = header(h, "x-hub-signature-256");
+      return signature === undefined ? undefined : never(hubSignatureCheck(secret, signature));
+    }
+    case "gitlab": {
+      const token = h["x-gitlab-token"];
+      if (token === undefined || token === "") return undefined;
+      return never({ update: () => {}, verify: () => constantTimeEqual(token, secret) });
+    }
+  }
+}
+
+/**
+ * Whether the delivery was signed with `secret` (see `signatureCheck`), for a body already in memory.
+ * A missing header or an empty secret is false.
  */
 export async function verifySignature(
   provider: WebhookProvider,
@@ -133,24 +164,10 @@ export async function verifySignature(
   rawBody: string | Buffer,
   secret: string,
 ): Promise<boolean> {
-  if (secret === "") return false;
-  const h = lowerCaseHeaders(headers);
-  switch (provider) {
-    case "github": {
-      const signature = header(h, "x-hub-signature-256");
-      return signature === undefined ? false : verifyHubSignature(secret, rawBody, signature);
-    }
-    case "gitea": {
-      const hex = header(h, "x-forgejo-signature", "x-gitea-signature", "x-gogs-signature");
-      if (hex !== undefined) return constantTimeEqual(hmacHex(secret, rawBody), hex.toLowerCase());
-      const signature = header(h, "x-hub-signature-256");
-      return signature === undefined ? false : verifyHubSignature(secret, rawBody, signature);
-    }
-    case "gitlab": {
-      const token = h["x-gitlab-token"];
-      return token === undefined || token === "" ? false : constantTimeEqual(token, secret);
-    }
-  }
+  const check = signatureCheck(provider, headers, secret);
+  if (check === undefined) return false;
+  check.update(bytesOf(rawBody));
+  return check.verify();
 }
 
 // Headers naming the event and the delivery, in order of preference. Forgejo sends its own names
@@ -175,7 +192,12 @@ export function deliveryIdOf(
   rawBody: string | Buffer,
 ): string {
   const id = header(lowerCaseHeaders(headers), ...deliveryHeaders[provider]);
-  return id ?? `sha256:${createHash("sha256").update(bytesOf(rawBody)).digest("hex")}`;
+  return id ?? `sha256:${bodySha256(rawBody)}`;
+}
+
+/** The hex sha256 of the raw body: what replays under a new delivery id are recognised by. */
+export function bodySha256(rawBody: string | Buffer): string {
+  return createHash("sha256").update(bytesOf(rawBody)).digest("hex");
 }
 
 function byteLength(body: string | Buffer): number {
@@ -219,7 +241,7 @@ function normaliseGithub(eventName: string, body: Json): Normalised {
 /**
  * Reads a delivery into the GitHub event it stands for. Throws a WebhookError for a body over
  * `maxWebhookBody` (413), a missing event header or malformed JSON (400), an unsupported content
- * type (415), or JSON that is not an object (422). Events slipway does not map come back as
+ * type (415), JSON that is not an object or a commit id that is not hex (422). Events slipway does not map come back as
  * `kind: "ignored"` with a reason, never as an error: the sender should not retry them.
  */
 export function parseWebhook(
@@ -266,6 +288,14 @@ export function parseWebhook(
     payload: normalised.payload,
     repository: webhookRepositoryOf(normalised.payload.repository),
   };
+  // Commit ids become git arguments and directory names: only full hex ids get that far.
+  const bad =
+    normalised.kind === "event" ? invalidPayloadSha(normalised.eventName, normalised.payload) : undefined;
+  if (bad !== undefined)
+    throw new WebhookError(
+      422,
+      `${bad.path} is not a commit id (40 or 64 hex digits): ${JSON.stringify(String(bad.value).slice(0, 80))}`,
+    );
   if (normalised.commitCount !== undefined) parsed.commitCount = normalised.commitCount;
   return parsed;
 }

@@ -7,7 +7,7 @@ import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { isMapping, NoOperationTraceWriter } from "@actions/workflow-parser";
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { formatProblem, UserError } from "../../lib/errors.js";
-import { registerTemplateStrings } from "../../workflow/index.js";
+import { registerTemplateStrings, validateActionRef } from "../../workflow/index.js";
 
 export type RemoteActionRef = { owner: string; repo: string; path: string; ref: string };
 
@@ -28,6 +28,7 @@ export function parseRemoteRef(uses: string): RemoteActionRef | undefined {
 
 /** Where a remote action's files live: `<actionsDir>/<owner>/<repo>@<ref>`. */
 export function remoteActionDir(actionsDir: string, ref: RemoteActionRef): string {
+  validateActionRef(ref); // the parts become path segments: no `..`, no option-like names
   return join(actionsDir, ref.owner, `${ref.repo}@${ref.ref}`);
 }
 

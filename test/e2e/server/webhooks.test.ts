@@ -249,12 +249,14 @@ describe.each(databases)("webhooks and runs ($name)", ({ name, database }) => {
       expect(String(res.body.error)).toMatch(/JSON/);
     });
 
-    test("a delivery for an unknown repository is refused with 404", async ({ h }) => {
+    // Answered as a bad signature is (401, same body): a 404 would tell which repositories exist.
+    test("a delivery for an unknown repository is refused as unverifiable (401)", async ({ h }) => {
       const { server, secret } = await setup(h);
       const other = makeRepo({ "x.txt": "x\n" });
       const payload = pushPayload(other, "somebody/else", { before: "0".repeat(40), after: other.head() });
       const res = await sendWebhook(server, "push", payload, secret);
-      expect(res.status).toBe(404);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: "signature verification failed" });
       expect(await listRuns(server)).toEqual([]);
     });
 
