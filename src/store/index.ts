@@ -35,7 +35,7 @@ export {
   type JobStatus,
   jobStatuses,
 } from "./jobs.js";
-export type { LogChunk, LogRead, Logs } from "./logs.js";
+export { defaultMaxJobLogBytes, type LogChunk, type LogRead, type Logs } from "./logs.js";
 export type { DialectName } from "./migrations.js";
 export { maskPassword, openStore, type Store, type StoreApi, type StoreOptions } from "./open.js";
 export {
@@ -71,7 +71,14 @@ export {
   releaseStatuses,
 } from "./releases.js";
 export type { Repo, RepoInput, RepoPatch, Repos } from "./repos.js";
-export { type Runner, type Runners, runnerTokenPrefix } from "./runners.js";
+export { checkName, shownValue } from "./names.js";
+export {
+  checkRunnerLabels,
+  maxRunnerLabels,
+  type Runner,
+  type Runners,
+  runnerTokenPrefix,
+} from "./runners.js";
 export {
   type PullRequestRef,
   type Run,
@@ -99,6 +106,7 @@ export type { Step, StepInput, StepOutcome, Steps } from "./steps.js";
 export {
   apiTokenPrefix,
   type IssuedToken,
+  LastAdminTokenError,
   type Role,
   roleAllows,
   roles,

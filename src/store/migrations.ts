@@ -279,6 +279,16 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+    "0102_runner_controls": {
+      async up(db: Kysely<any>) {
+        // An admin can disable a runner (its token is refused until it is enabled again) without
+        // losing its registration; removal deletes the row.
+        await db.schema.alterTable("runners").addColumn("disabled_at", "bigint").execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable("runners").dropColumn("disabled_at").execute();
+      },
+    },
   };
 }
 

@@ -1,5 +1,7 @@
 // API tokens for people and automation, each with one role.
+import { sql } from "kysely";
 import { UserError } from "../lib/errors.js";
+import { checkName } from "./names.js";
 import { hashToken, newToken } from "./secret-tokens.js";
 import { affected, type Db } from "./util.js";
 
@@ -28,6 +30,17 @@ export type IssuedToken = TokenInfo & { token: string };
 
 export type TokenIdentity = { id: number; name: string; role: Role };
 
+/**
+ * Revoking the last active admin token would leave no way to administer the server through the API:
+ * refused (the HTTP API answers 409). `slipway serve --reset-admin-token` is the way back in.
+ */
+export class LastAdminTokenError extends UserError {
+  constructor(id: number) {
+    super(`token ${id} is the last active admin token: create another admin token before revoking it`);
+    this.name = "LastAdminTokenError";
+  }
+}
+
 /** last_used_at is refreshed at most this often, so verifying is not a write per request. */
 const lastUsedResolutionMs = 60_000;
 
@@ -36,6 +49,7 @@ export function createTokens(db: Db) {
     async create(name: string, role: Role, now = Date.now()): Promise<IssuedToken> {
       if (!roles.includes(role))
         throw new UserError(`unknown role "${role}"; use one of ${roles.join(", ")}`);
+      checkName("token name", name);
       const token = newToken(apiTokenPrefix);
       const row = await db
         .insertInto("tokens")
@@ -66,15 +80,43 @@ export function createTokens(db: Db) {
       return { id: row.id, name: row.name, role: row.role as Role };
     },
 
-    /** False when there is no such token or it was already revoked. */
+    /**
+     * False when there is no such token or it was already revoked; a LastAdminTokenError when it is the
+     * last active admin token (checked in the same statement, so two racing revokes on SQLite cannot
+     * both pass).
+     */
     async revoke(id: number, now = Date.now()): Promise<boolean> {
       const r = await db
         .updateTable("tokens")
         .set({ revoked_at: now })
         .where("id", "=", id)
         .where("revoked_at", "is", null)
+        .where((eb) =>
+          eb.or([
+            eb("role", "!=", "admin"),
+            eb(
+              sql<number>`(select count(*) from tokens where role = 'admin' and revoked_at is null)`,
+              ">",
+              1,
+            ),
+          ]),
+        )
         .executeTakeFirst();
-      return affected(r) > 0;
+      if (affected(r) > 0) return true;
+      const row = await db
+        .selectFrom("tokens")
+        .select(["role", "revoked_at"])
+        .where("id", "=", id)
+        .executeTakeFirst();
+      if (row && row.revoked_at === null && row.role === "admin") throw new LastAdminTokenError(id);
+      return false;
+    },
+
+    /**
+     * A new admin token (the recovery path of `slipway serve --reset-admin-token`); nothing is revoked.
+     */
+    async resetAdmin(now = Date.now()): Promise<IssuedToken> {
+      return this.create(`admin-reset-${new Date(now).toISOString().slice(0, 19)}`, "admin", now);
     },
 
     /** Every token, revoked ones included; never the hashes. */
