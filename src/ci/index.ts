@@ -9,6 +9,19 @@
 export { type BackgroundOptions, runBackground } from "./background.js";
 export { RunnerApi } from "./runner-api.js";
 export {
+  type ClaimBody,
+  type CompleteBody,
+  claimBody,
+  claimLabels,
+  completeBody,
+  jobRowIdParam,
+  type LogBody,
+  logBody,
+  parseRunnerMessage,
+  type StepBody,
+  stepBody,
+} from "./runner-protocol.js";
+export {
   branchOf,
   jobSummaries,
   previousConclusion,
