@@ -1,12 +1,24 @@
 // Runs: list and read (viewer), logs, live events over Server-Sent Events, re-run and cancel (developer).
+// Event streams are capped (503 past `maxEventStreams`) and each one's queue is bounded: a client too
+// slow to keep up is sent one `resync` event (re-read the run and its logs) instead of a growing queue.
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { CiEvent, CiService, RerunRequest } from "../../ci/index.js";
 import { UserError } from "../../lib/errors.js";
-import { type Env, type Guards, jsonBody } from "../http.js";
+import { type Env, type Guards, jsonBody, problem, queryInt } from "../http.js";
 
-export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guards }): void {
+export const defaultMaxEventStreams = 256;
+/** Events (and characters of log text) a stream holds for a slow client before it resyncs instead. */
+const maxQueuedEvents = 1000;
+const maxQueuedChars = 8 * 1024 * 1024;
+
+export function mountRunRoutes(
+  app: Hono<Env>,
+  o: { ci: CiService; guards: Guards; maxEventStreams?: number },
+): void {
   const { ci } = o;
+  const maxEventStreams = o.maxEventStreams ?? defaultMaxEventStreams;
+  let openStreams = 0;
   const { requireRole } = o.guards;
   const store = ci.store;
 
@@ -17,7 +29,7 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
     const runs = await store.runs.list({
       repoId: repo?.id,
       status,
-      limit: Number(c.req.query("limit") ?? 50),
+      limit: queryInt(c.req.query("limit"), "limit", 50, 1000),
     });
     return c.json({ runs });
   });
@@ -42,7 +54,7 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
   });
   app.get("/api/v1/runs/:id/logs", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
-    const attempt = Number(c.req.query("attempt") ?? run.attempt);
+    const attempt = queryInt(c.req.query("attempt"), "attempt", run.attempt, Math.max(run.attempt, 1));
     const job = c.req.query("job");
     const jobs = (await store.jobs.list(run.id, attempt)).filter(
       (j) => !job || j.jobKey === job || j.jobId === job,
@@ -50,19 +62,36 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
     if (job && jobs.length === 0) throw new UserError(`no job '${job}' in run ${run.id} attempt ${attempt}`);
     const out = [];
     for (const j of jobs) {
-      const chunks = await store.logs.read(j.id, { afterSeq: Number(c.req.query("after") ?? 0) });
+      const after = c.req.query("after");
+      const chunks = await store.logs.read(j.id, {
+        afterSeq: after === undefined || after === "0" ? 0 : queryInt(after, "after", 0, 1_000_000_000),
+      });
       out.push({ jobRowId: j.id, jobKey: j.jobKey, name: j.name, status: j.status, chunks });
     }
     return c.json({ run: run.id, attempt, jobs: out });
   });
   app.get("/api/v1/runs/:id/events", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
+    if (openStreams >= maxEventStreams)
+      return problem(c, 503, `too many event streams open (${maxEventStreams}); try again later`);
+    openStreams++;
     return streamSSE(c, async (stream) => {
       const queue: CiEvent[] = [];
+      let queuedChars = 0;
+      let overflowed = false;
       let wake: (() => void) | undefined;
       const onEvent = (e: CiEvent) => {
-        if (e.runId !== run.id) return;
-        queue.push(e);
+        if (e.runId !== run.id || overflowed) return;
+        const size = e.type === "log" ? e.content.length : 0;
+        if (queue.length >= maxQueuedEvents || queuedChars + size > maxQueuedChars) {
+          // What the client missed is in the store: it re-reads instead of the server holding it.
+          overflowed = true;
+          queue.length = 0;
+          queuedChars = 0;
+        } else {
+          queue.push(e);
+          queuedChars += size;
+        }
         wake?.();
       };
       ci.events.on("event", onEvent);
@@ -84,8 +113,30 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
         });
         if (fresh?.status === "completed") return;
         while (!closed) {
+          if (overflowed) {
+            await stream.writeSSE({
+              event: "resync",
+              data: JSON.stringify({ type: "resync", runId: run.id, reason: "events were dropped; re-read" }),
+            });
+            overflowed = false;
+            // The run's end may have been among the dropped events.
+            const now = await store.runs.get(run.id);
+            if (now?.status === "completed") {
+              await stream.writeSSE({
+                event: "run",
+                data: JSON.stringify({
+                  type: "run",
+                  runId: run.id,
+                  status: now.status,
+                  conclusion: now.conclusion,
+                }),
+              });
+              return;
+            }
+          }
           while (queue.length) {
             const e = queue.shift()!;
+            if (e.type === "log") queuedChars -= e.content.length;
             await stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
             if (e.type === "run" && e.status === "completed") return;
           }
@@ -98,6 +149,7 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
         }
       } finally {
         ci.events.off("event", onEvent);
+        openStreams--;
       }
     });
   });
