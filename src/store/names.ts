@@ -9,7 +9,11 @@ const unprintable = /[\p{C}\u2028\u2029]/u;
 /** The value shown in an error: escaped (JSON) and cut, so the error cannot carry what it refuses. */
 export function shownValue(value: string, max = 60): string {
   const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(cut);
+  // JSON escapes the C0 controls; the others (bidi overrides, separators…) are escaped here.
+  return JSON.stringify(cut).replace(
+    /[\p{C}\u2028\u2029]/gu,
+    (ch) => `\\u${ch.codePointAt(0)!.toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** A name of 1..max printable characters; a UserError naming `what` otherwise. */
