@@ -41,7 +41,8 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
     });
     return c.json({ runs }, 201);
   });
-  app.get("/api/v1/repos/:name{.+}", requireRole("viewer"), async (c) =>
+  // Not ending in /runs: the greedy name would otherwise take GET …/runs from the route above.
+  app.get("/api/v1/repos/:name{.+(?<!/runs)}", requireRole("viewer"), async (c) =>
     c.json({ repo: await ci.repoByName(c.req.param("name")) }),
   );
 }

@@ -35,7 +35,12 @@ async function register(server: { url: string; token: string }, runnerName: stri
   return r.body;
 }
 
-async function waitForJobStatus(server: { url: string; token: string }, id: number, key: string, status: string) {
+async function waitForJobStatus(
+  server: { url: string; token: string },
+  id: number,
+  key: string,
+  status: string,
+) {
   return waitFor(`job ${key} ${status}`, async () => {
     const v = await getRun(server, id);
     const job = v.attempts[0]?.jobs.find((j) => j.jobKey === key);
@@ -60,7 +65,9 @@ jobs:
     const server = await h.startServer({ args: ["--local-runners", "0"] });
     await addRepo(server, repo, name);
     const secret = `deploy-key-${randomUUID()}`;
-    expect((await api(server, "POST", "/api/v1/secrets", { name: "DEPLOY_KEY", value: secret })).status).toBe(201);
+    expect((await api(server, "POST", "/api/v1/secrets", { name: "DEPLOY_KEY", value: secret })).status).toBe(
+      201,
+    );
     const liar = await register(server, "liar", ["a"]);
     const id = await dispatchRun(server, name, "deploy.yml");
     await waitForJobStatus(server, id, "deploy", "queued");
@@ -98,12 +105,22 @@ jobs:
       { labels: ["doom"], name: "doomed", env: { SLIPWAY_HEARTBEAT_MS: "500" } },
     );
     const id = await dispatchRun(server, name, "long.yml");
-    await waitFor("the step to start", async () => (await logText(server, id)).includes("long started"), 30_000);
+    await waitFor(
+      "the step to start",
+      async () => (await logText(server, id)).includes("long started"),
+      30_000,
+    );
 
     const rm = await h.cliOk(server, ["runner", "rm", "doomed", "--json"]);
     expect(rm.json.failedJobs).toHaveLength(1);
     // At once: the very next request with its token.
-    const beat = await api(server, "POST", `/api/v1/runner/jobs/${rm.json.failedJobs[0]}/heartbeat`, {}, reg.token);
+    const beat = await api(
+      server,
+      "POST",
+      `/api/v1/runner/jobs/${rm.json.failedJobs[0]}/heartbeat`,
+      {},
+      reg.token,
+    );
     expect(beat.status).toBe(401);
     expect((await api(server, "POST", "/api/v1/runner/claim", {}, reg.token)).status).toBe(401);
 
@@ -176,7 +193,13 @@ jobs:
     expect(log.body.error).toMatch(/seq/);
     expect((await api(server, "POST", "/api/v1/runner/jobs/abc/heartbeat", {}, reg.token)).status).toBe(400);
 
-    const done = await api(server, "POST", `${base}/complete`, { status: "bogus-status", outputs: {} }, reg.token);
+    const done = await api(
+      server,
+      "POST",
+      `${base}/complete`,
+      { status: "bogus-status", outputs: {} },
+      reg.token,
+    );
     expect(done.status).toBe(400);
     expect(done.body.error).toMatch(/status/);
 
