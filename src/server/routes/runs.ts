@@ -114,11 +114,12 @@ export function mountRunRoutes(
         if (fresh?.status === "completed") return;
         while (!closed) {
           if (overflowed) {
+            // Cleared first: what comes while the resync is written is queued as usual.
+            overflowed = false;
             await stream.writeSSE({
               event: "resync",
               data: JSON.stringify({ type: "resync", runId: run.id, reason: "events were dropped; re-read" }),
             });
-            overflowed = false;
             // The run's end may have been among the dropped events.
             const now = await store.runs.get(run.id);
             if (now?.status === "completed") {
