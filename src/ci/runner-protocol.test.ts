@@ -54,7 +54,7 @@ describe("runner messages", () => {
     refuse(stepBody, { ...ok, conclusion: "bogus-status" }, /conclusion/);
     refuse(stepBody, { ...ok, status: "done" }, /status/);
     refuse(stepBody, { ...ok, idx: -1 }, /idx/);
-    refuse(stepBody, { ...ok, name: "n".repeat(1001) }, /name/);
+    refuse(stepBody, { ...ok, name: "n".repeat(16 * 1024 + 1) }, /name/);
     refuse(stepBody, { ...ok, finishedAt: "yesterday" }, /finishedAt/);
   });
 

@@ -30,8 +30,9 @@ export const logBody = z.strictObject({
 
 export const stepBody = z.strictObject({
   idx: z.number().int().min(0).max(100_000),
-  id: z.string().max(255),
-  name: z.string().max(1000),
+  id: z.string().max(1000),
+  // A step's default name is its script's first line, which can be long; bounded all the same.
+  name: z.string().max(16 * 1024),
   status: z.enum(["running", "completed"]),
   outcome: z.enum(stepOutcomes).optional(),
   conclusion: z.enum(stepOutcomes).optional(),
@@ -63,7 +64,8 @@ export const completeBody = z.object({
   durationMs: z.number().min(0).optional(),
   steps: z.array(z.unknown()).max(10_000).optional(),
   annotations: z.array(z.unknown()).max(10_000).optional(),
-  summary: z.string().max(maxOutputChars).optional(),
+  // Not stored by the server; bounded by the request body's limit (10 MiB).
+  summary: z.string().max(10 * 1024 * 1024).optional(),
   matrix: z.record(z.string(), z.unknown()).nullable().optional(),
   continueOnError: z.boolean().optional(),
 });

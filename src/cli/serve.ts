@@ -322,7 +322,16 @@ export function httpTransport(api: ApiClient, labels: string[], onRefused?: () =
       await api.request("POST", `/api/v1/runner/jobs/${id}/steps`, step);
     },
     async complete(id, result: JobResult) {
-      await api.request("POST", `/api/v1/runner/jobs/${id}/complete`, result);
+      try {
+        await api.request("POST", `/api/v1/runner/jobs/${id}/complete`, result);
+      } catch (err) {
+        // 400: the server could not accept the result as sent and has failed the job with the reason;
+        // the runner goes on with other jobs.
+        if ((err as ApiFailure).status !== 400) throw err;
+        process.stderr.write(
+          `runner: the server refused the result of job ${id}: ${(err as Error).message}\n`,
+        );
+      }
     },
   };
 }
