@@ -65,7 +65,10 @@ export const completeBody = z.object({
   steps: z.array(z.unknown()).max(10_000).optional(),
   annotations: z.array(z.unknown()).max(10_000).optional(),
   // Not stored by the server; bounded by the request body's limit (10 MiB).
-  summary: z.string().max(10 * 1024 * 1024).optional(),
+  summary: z
+    .string()
+    .max(10 * 1024 * 1024)
+    .optional(),
   matrix: z.record(z.string(), z.unknown()).nullable().optional(),
   continueOnError: z.boolean().optional(),
 });
