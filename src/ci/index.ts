@@ -14,6 +14,7 @@ export {
   claimBody,
   claimLabels,
   completeBody,
+  heartbeatBody,
   jobRowIdParam,
   type LogBody,
   logBody,

@@ -6,6 +6,7 @@ import {
   claimBody,
   claimLabels,
   completeBody,
+  heartbeatBody,
   jobRowIdParam,
   logBody,
   parseRunnerMessage,
@@ -38,6 +39,11 @@ describe("runner messages", () => {
     refuse(claimBody, { waitMs: 1e12 }, /waitMs/);
     refuse(claimBody, { labels: "a" }, /labels/);
     refuse(claimBody, { labels: ["a"], sneaky: true }, /sneaky|Unrecognized/);
+  });
+
+  it("checks heartbeats: nothing but an empty object", () => {
+    expect(parseRunnerMessage(heartbeatBody, {}, "heartbeat")).toEqual({});
+    refuse(heartbeatBody, { status: "success" }, /Unrecognized|status/);
   });
 
   it("checks log chunks", () => {

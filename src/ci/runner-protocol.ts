@@ -23,6 +23,9 @@ export const claimBody = z.strictObject({
   waitMs: z.number().int().min(0).max(25_000).optional(),
 });
 
+/** A heartbeat carries nothing but the job id in its URL. */
+export const heartbeatBody = z.strictObject({});
+
 export const logBody = z.strictObject({
   seq: z.number().int().min(1).max(1_000_000_000),
   content: z.string().max(maxLogChunkChars),
@@ -74,6 +77,7 @@ export const completeBody = z.object({
 });
 
 export type ClaimBody = z.infer<typeof claimBody>;
+export type HeartbeatBody = z.infer<typeof heartbeatBody>;
 export type LogBody = z.infer<typeof logBody>;
 export type StepBody = z.infer<typeof stepBody>;
 export type CompleteBody = z.infer<typeof completeBody>;

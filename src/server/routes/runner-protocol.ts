@@ -7,6 +7,7 @@ import {
   type CiService,
   claimBody,
   claimLabels,
+  heartbeatBody,
   jobRowIdParam,
   logBody,
   parseRunnerMessage,
@@ -44,9 +45,11 @@ export function mountRunnerProtocolRoutes(app: Hono<Env>, o: { ci: CiService; gu
       });
     }
   });
-  app.post("/api/v1/runner/jobs/:id/heartbeat", requireRunner, async (c) =>
-    c.json({ ok: await runnerApi.heartbeat(c.get("runner").id, jobRowIdParam(c.req.param("id"))) }),
-  );
+  app.post("/api/v1/runner/jobs/:id/heartbeat", requireRunner, async (c) => {
+    const id = jobRowIdParam(c.req.param("id"));
+    parseRunnerMessage(heartbeatBody, await jsonBody(c), "heartbeat");
+    return c.json({ ok: await runnerApi.heartbeat(c.get("runner").id, id) });
+  });
   app.post("/api/v1/runner/jobs/:id/logs", requireRunner, async (c) => {
     const id = jobRowIdParam(c.req.param("id"));
     const body = parseRunnerMessage(logBody, await jsonBody(c), "log chunk");

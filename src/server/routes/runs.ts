@@ -25,7 +25,11 @@ export function mountRunRoutes(
   app.get("/api/v1/runs", requireRole("viewer"), async (c) => {
     const repoName = c.req.query("repo");
     const repo = repoName ? await ci.repoByName(repoName) : undefined;
-    const status = c.req.query("status") as "queued" | "running" | "completed" | undefined;
+    const status = (c.req.query("status") || undefined) as "queued" | "running" | "completed" | undefined;
+    if (status !== undefined && !["queued", "running", "completed"].includes(status))
+      throw new UserError(
+        `'status' must be queued, running or completed, got ${JSON.stringify(status.slice(0, 40))}`,
+      );
     const runs = await store.runs.list({
       repoId: repo?.id,
       status,

@@ -48,6 +48,7 @@ describe.concurrent("the API's bounds and errors", () => {
       expect(byRepo.status, `repo runs limit=${bad}`).toBe(400);
     }
     expect((await api(server, "GET", `/api/v1/runs/${id}/logs?attempt=abc`)).status).toBe(400);
+    expect((await api(server, "GET", "/api/v1/runs?status=bogus")).status).toBe(400);
     expect((await api(server, "GET", `/api/v1/runs/${id}/logs?after=-5`)).status).toBe(400);
     const ok = await api(server, "GET", "/api/v1/runs?limit=1");
     expect(ok.status).toBe(200);
