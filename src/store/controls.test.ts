@@ -159,6 +159,25 @@ describe.each(backends)("store controls on %s", (backend) => {
     await expect(store.tokens.create("bad\rname", "viewer")).rejects.toThrow(/control/);
   });
 
+  it("of two revokes racing for the last two admin tokens, exactly one wins", async () => {
+    const other = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    try {
+      const a = await store.tokens.create("racer-a", "admin");
+      const b = await store.tokens.create("racer-b", "admin");
+      const active = () =>
+        store.tokens.list().then((l) => l.filter((t) => t.role === "admin" && t.revokedAt === null));
+      // Only these two are left active.
+      for (const t of await active()) if (t.id !== a.id && t.id !== b.id) await store.tokens.revoke(t.id);
+      expect((await active()).map((t) => t.id).sort()).toEqual([a.id, b.id].sort());
+      const results = await Promise.allSettled([store.tokens.revoke(a.id), other.tokens.revoke(b.id)]);
+      expect(results.filter((r) => r.status === "fulfilled" && r.value === true)).toHaveLength(1);
+      expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
+      expect(await active()).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("caps a job's log: the chunk that passes the cap is cut and marked once, later ones dropped", async () => {
     const job = await newJob("running");
     const max = 1000;

@@ -1,9 +1,8 @@
 // API tokens for people and automation, each with one role.
-import { sql } from "kysely";
 import { UserError } from "../lib/errors.js";
 import { checkName } from "./names.js";
 import { hashToken, newToken } from "./secret-tokens.js";
-import { affected, type Db } from "./util.js";
+import { affected, atomic, type Db } from "./util.js";
 
 /** Ordered: each role can do what the ones before it can. */
 export const roles = ["viewer", "developer", "deployer", "admin"] as const;
@@ -82,34 +81,40 @@ export function createTokens(db: Db) {
 
     /**
      * False when there is no such token or it was already revoked; a LastAdminTokenError when it is the
-     * last active admin token (checked in the same statement, so two racing revokes on SQLite cannot
-     * both pass).
+     * last active admin token. The active admin rows are locked first (a no-op write), so two revokes
+     * racing for the last two admin tokens run one after the other and the second is refused.
      */
     async revoke(id: number, now = Date.now()): Promise<boolean> {
-      const r = await db
-        .updateTable("tokens")
-        .set({ revoked_at: now })
-        .where("id", "=", id)
-        .where("revoked_at", "is", null)
-        .where((eb) =>
-          eb.or([
-            eb("role", "!=", "admin"),
-            eb(
-              sql<number>`(select count(*) from tokens where role = 'admin' and revoked_at is null)`,
-              ">",
-              1,
-            ),
-          ]),
-        )
-        .executeTakeFirst();
-      if (affected(r) > 0) return true;
-      const row = await db
-        .selectFrom("tokens")
-        .select(["role", "revoked_at"])
-        .where("id", "=", id)
-        .executeTakeFirst();
-      if (row && row.revoked_at === null && row.role === "admin") throw new LastAdminTokenError(id);
-      return false;
+      return atomic(db, async (tx) => {
+        await tx
+          .updateTable("tokens")
+          .set({ role: "admin" })
+          .where("role", "=", "admin")
+          .where("revoked_at", "is", null)
+          .execute();
+        const row = await tx
+          .selectFrom("tokens")
+          .select(["role", "revoked_at"])
+          .where("id", "=", id)
+          .executeTakeFirst();
+        if (!row || row.revoked_at !== null) return false;
+        if (row.role === "admin") {
+          const admins = await tx
+            .selectFrom("tokens")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .where("role", "=", "admin")
+            .where("revoked_at", "is", null)
+            .executeTakeFirst();
+          if (Number(admins?.n ?? 0) <= 1) throw new LastAdminTokenError(id);
+        }
+        const r = await tx
+          .updateTable("tokens")
+          .set({ revoked_at: now })
+          .where("id", "=", id)
+          .where("revoked_at", "is", null)
+          .executeTakeFirst();
+        return affected(r) > 0;
+      });
     },
 
     /**
