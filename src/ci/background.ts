@@ -1,6 +1,7 @@
 // The server's background work: its own runner, the lease reaper, polling and the cron scheduler.
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { withLedger } from "../lib/process-ledger.js";
 import { cachedRepo, runClaimedLeg } from "../runner/index.js";
 import { RunnerApi } from "./runner-api.js";
 import type { CiEvent, CiService } from "./service.js";
@@ -96,22 +97,25 @@ async function localRunner(
         wake = undefined;
         continue;
       }
-      const p = runClaimedLeg(transport, claimed, {
-        dataDir: join(ci.dataDir, "runner"),
-        concurrency,
-        signal: opts.signal,
-        abortLegs: opts.abortLegs,
-        heartbeatMs: Math.max(100, Math.floor(ci.leaseMs / 3)),
-        watchCancel: (jobRowId, cancel) => {
-          const onEvent = (e: CiEvent) => {
-            if (e.type === "job" && String(e.jobRowId) === jobRowId && e.status === "cancelled") cancel();
-          };
-          ci.events.on("event", onEvent);
-          return () => ci.events.off("event", onEvent);
-        },
-        resolveRepo: async (url, sha) =>
-          claimed.spec.serverMirror ?? (await cachedRepo(join(ci.dataDir, "runner"), url, sha)),
-      })
+      // Step processes and leg directories go into the server's ledger (found again after a kill -9).
+      const p = withLedger(ci.processLedger, () =>
+        runClaimedLeg(transport, claimed, {
+          dataDir: join(ci.dataDir, "runner"),
+          concurrency,
+          signal: opts.signal,
+          abortLegs: opts.abortLegs,
+          heartbeatMs: Math.max(100, Math.floor(ci.leaseMs / 3)),
+          watchCancel: (jobRowId, cancel) => {
+            const onEvent = (e: CiEvent) => {
+              if (e.type === "job" && String(e.jobRowId) === jobRowId && e.status === "cancelled") cancel();
+            };
+            ci.events.on("event", onEvent);
+            return () => ci.events.off("event", onEvent);
+          },
+          resolveRepo: async (url, sha) =>
+            claimed.spec.serverMirror ?? (await cachedRepo(join(ci.dataDir, "runner"), url, sha)),
+        }),
+      )
         .catch(() => {})
         .finally(() => running.delete(p));
       running.add(p);

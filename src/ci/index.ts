@@ -12,6 +12,20 @@ export { type BackgroundOptions, runBackground } from "./background.js";
 export { forkPullRequestsOff, forkVerdict, runsForkCode } from "./forks.js";
 export { RunnerApi } from "./runner-api.js";
 export {
+  type ClaimBody,
+  type CompleteBody,
+  claimBody,
+  claimLabels,
+  completeBody,
+  heartbeatBody,
+  jobRowIdParam,
+  type LogBody,
+  logBody,
+  parseRunnerMessage,
+  type StepBody,
+  stepBody,
+} from "./runner-protocol.js";
+export {
   branchOf,
   jobSummaries,
   previousConclusion,

@@ -1,13 +1,16 @@
 // What runners do to the store: claim a leg, heartbeat, send steps, log chunks and the result. The
 // server's own runner calls it in-process; remote runners reach it through the HTTP API.
 import type { ClaimedLeg, JobResult, RunnerTransport, StepReport } from "../runner/index.js";
-import type { Job, StepOutcome } from "../store/index.js";
+import { defaultMaxJobLogBytes, type Job, type StepOutcome } from "../store/index.js";
+import { completeBody, protocolProblems } from "./runner-protocol.js";
 import type { CiService } from "./service.js";
 
 export class RunnerApi {
   private readonly ci: CiService;
-  constructor(ci: CiService) {
+  private readonly maxJobLogBytes: number;
+  constructor(ci: CiService, opts: { maxJobLogBytes?: number } = {}) {
     this.ci = ci;
+    this.maxJobLogBytes = opts.maxJobLogBytes ?? ci.maxJobLogBytes ?? defaultMaxJobLogBytes;
   }
 
   /** Labels of the queued legs: the server's own runner, when unrestricted, takes any of them. */
@@ -43,8 +46,8 @@ export class RunnerApi {
   async appendLog(runnerId: string, jobRowId: number, seq: number, content: string): Promise<boolean> {
     const job = await this.owned(runnerId, jobRowId);
     if (!job) return false;
-    const fresh = await this.ci.store.logs.append(jobRowId, seq, content);
-    if (fresh) this.ci.emit({ type: "log", runId: job.runId, jobRowId, seq, content });
+    const r = await this.ci.store.logs.appendCapped(jobRowId, seq, content, this.maxJobLogBytes);
+    if (r.stored) this.ci.emit({ type: "log", runId: job.runId, jobRowId, seq, content: r.content });
     return true;
   }
 
@@ -73,18 +76,56 @@ export class RunnerApi {
     return true;
   }
 
-  async complete(runnerId: string, jobRowId: number, result: JobResult): Promise<boolean> {
-    const status = result.status === "skipped" ? "success" : result.status;
-    const ok = await this.ci.store.jobs.complete(jobRowId, runnerId, {
-      status,
-      outputs: result.outputs,
-      reason: result.message ?? null,
-    });
+  /**
+   * Records the runner's end of the job. A report that does not parse (an unknown status, outputs of
+   * the wrong type or size) still ends the job — as `failure`, with the problems as the reason — so a
+   * misbehaving runner cannot leave the run (or a cancel or a shutdown waiting for it) unfinished; the
+   * caller answers it 400. Returns `ok` and, for a bad report, the problems.
+   */
+  async complete(
+    runnerId: string,
+    jobRowId: number,
+    report: JobResult | unknown,
+  ): Promise<{ ok: boolean; problems?: string }> {
+    const parsed = completeBody.safeParse(report);
+    const problems = parsed.success ? undefined : protocolProblems(parsed.error);
+    const completion = parsed.success
+      ? {
+          status: parsed.data.status === "skipped" ? ("success" as const) : parsed.data.status,
+          outputs: parsed.data.outputs,
+          reason: parsed.data.message ?? null,
+        }
+      : {
+          status: "failure" as const,
+          outputs: {},
+          reason: `the runner reported an invalid end of the job: ${problems}`,
+        };
+    const ok = await this.ci.store.jobs.complete(jobRowId, runnerId, completion);
     const job = await this.ci.store.jobs.get(jobRowId);
-    if (job)
+    if (job) {
+      // Its steps' reports cannot be trusted to have ended either: none is left running.
+      if (ok && problems) await this.ci.store.steps.finishUnfinished([jobRowId], "failure");
       this.ci.emit({ type: "job", runId: job.runId, jobRowId, jobKey: job.jobKey, status: job.status });
+    }
     this.ci.jobFinished(jobRowId);
-    return ok;
+    return problems ? { ok, problems } : { ok };
+  }
+
+  /**
+   * Fails the running legs of a runner an admin removed or disabled, ending their steps, and wakes
+   * their runs: they go on (always() jobs, the run's end) without waiting for a lease to run out.
+   */
+  async retireRunner(runnerId: string, reason: string): Promise<Job[]> {
+    const failed = await this.ci.store.jobs.failRunnerJobs(runnerId, reason);
+    await this.ci.store.steps.finishUnfinished(
+      failed.map((j) => j.id),
+      "failure",
+    );
+    for (const j of failed) {
+      this.ci.emit({ type: "job", runId: j.runId, jobRowId: j.id, jobKey: j.jobKey, status: j.status });
+      this.ci.jobFinished(j.id);
+    }
+    return failed;
   }
 
   /** The transport of a runner living in this process. */
@@ -99,7 +140,8 @@ export class RunnerApi {
         await this.step(runnerId, Number(id), step);
       },
       complete: async (id, result) => {
-        await this.complete(runnerId, Number(id), result);
+        const r = await this.complete(runnerId, Number(id), result);
+        if (r.problems) throw new Error(`invalid job result: ${r.problems}`);
       },
     };
   }

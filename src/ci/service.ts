@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 import { coerceToString, type Json } from "../expressions/index.js";
 import { hostChildEnv } from "../lib/child-env.js";
 import { describeError, formatProblem, OperationError, UserError } from "../lib/errors.js";
+import { ProcessLedger } from "../lib/process-ledger.js";
 import { type Notifier, type NotifyConfig, parseNotifySection } from "../notify/index.js";
 import {
   ConcurrencyGroups,
@@ -21,6 +22,7 @@ import {
   Masker,
   type Reporter,
   type RunContext,
+  killGraceMs,
   Semaphore,
   type Status,
 } from "../runner/index.js";
@@ -33,7 +35,15 @@ import {
   type SecretStore,
   sealWebhookSecret,
 } from "../secrets/index.js";
-import { type Job, parseForkPolicy, type Repo, type Run, type RunTrigger, type Store } from "../store/index.js";
+import {
+  type Job,
+  jobStatuses,
+  parseForkPolicy,
+  type Repo,
+  type Run,
+  type RunTrigger,
+  type Store,
+} from "../store/index.js";
 import { dueSchedules, type ScheduleEntry, workflowDispatchEvent } from "../triggers/index.js";
 import {
   eventRef,
@@ -57,7 +67,7 @@ import {
   resolveRef,
   symbolicHead,
 } from "./mirror.js";
-import { pullRequestBase, runsForkCode } from "./forks.js";
+import { forkVerdict, pullRequestBase, runsForkCode } from "./forks.js";
 import { validateRepoName } from "./repo-name.js";
 import { payloadOf, previousConclusion, runEventOf } from "./run-event.js";
 import {
@@ -82,6 +92,8 @@ export type CiOptions = {
   localRunner?: { enabled: boolean; labels?: string[] };
   /** Lease of a claimed job; runners heartbeat at a third of it. */
   leaseMs?: number;
+  /** A job's stored log stops here, with one truncation marker (default 64 MiB). */
+  maxJobLogBytes?: number;
   /** The encrypted secret store: runs get the secrets of their repository (global < repository). */
   secrets?: SecretStore;
   /** Seals the secrets inside queued job specs, so the database never holds them in clear. */
@@ -157,11 +169,32 @@ function labelsOf(value: Json): string[] {
   return [];
 }
 
+/** How long a cancel waits for the run's orchestration to end before answering. */
+const cancelWaitMs = 10_000;
+
+/** Whether `p` settled within `ms` (it goes on either way). */
+async function boundedWait(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
 export class CiService {
   readonly store: Store;
   readonly dataDir: string;
   readonly events = new EventEmitter();
   readonly localRunnerId = `local-${randomBytes(4).toString("hex")}`;
+  /** Step process groups and leg directories of the server's own runner, found again after a crash. */
+  readonly processLedger: ProcessLedger;
   private readonly opts: CiOptions;
   private readonly active = new Map<number, ActiveRun>();
   private readonly groups = new ConcurrencyGroups();
@@ -180,6 +213,7 @@ export class CiService {
     this.opts = opts;
     this.store = opts.store;
     this.dataDir = opts.dataDir;
+    this.processLedger = new ProcessLedger(join(opts.dataDir, "processes"));
     this.events.setMaxListeners(0);
     this.globalSlots = new Semaphore(opts.maxJobs ?? cpus().length);
     this.webhookLimits = webhookLimits(opts.webhooks);
@@ -194,6 +228,10 @@ export class CiService {
 
   get leaseMs(): number {
     return this.opts.leaseMs ?? 30_000;
+  }
+
+  get maxJobLogBytes(): number | undefined {
+    return this.opts.maxJobLogBytes;
   }
 
   private log(line: string): void {
@@ -923,6 +961,12 @@ export class CiService {
       const row = await this.store.jobs.get(rowId);
       if (!row) throw new OperationError(`job row ${rowId} disappeared`);
       if (["success", "failure", "cancelled", "skipped"].includes(row.status)) return row;
+      // A status outside the state machine (stored before reports were checked) would be waited on
+      // forever, and a cancel or shutdown with it: it is failed, with the reason.
+      if (!(jobStatuses as readonly string[]).includes(row.status)) {
+        await this.store.jobs.failUnknownStatus(rowId);
+        continue;
+      }
       await new Promise<void>((resolve) => {
         let set = this.finishedWaiters.get(rowId);
         if (!set) {
@@ -982,7 +1026,9 @@ export class CiService {
     }
     if (active) {
       active.controller.abort(new Error("cancelled by a user"));
-      await active.done;
+      // Bounded: an always() job waiting for a runner that never comes must not hold the request (the
+      // run still ends when its orchestration does).
+      await boundedWait(active.done, cancelWaitMs);
     } else {
       await this.finishRun(run, "cancelled", "cancelled by a user");
     }
@@ -1154,7 +1200,18 @@ export class CiService {
   /** Crash recovery and the background loops; call once at start. */
   async start(): Promise<void> {
     mkdirSync(this.dataDir, { recursive: true });
+    // First stop what an earlier server process left running (kill -9 spares a step's process group),
+    // so that no step of a job declared failed below — or of the always() jobs after it — still runs.
+    const reaped = await this.processLedger.reap(killGraceMs);
+    if (reaped.groups.length > 0)
+      this.log(`stopped ${reaped.groups.length} step process group(s) left by an earlier server process`);
+    if (reaped.dirs.length > 0) this.log(`removed ${reaped.dirs.length} leftover leg directories`);
     const failed = await this.store.jobs.recoverAfterCrash({ localRunnerIds: await this.localRunnerIds() });
+    // The step that was cut off ends too: no step of a finished job stays "running".
+    await this.store.steps.finishUnfinished(
+      failed.map((j) => j.id),
+      "failure",
+    );
     for (const j of failed)
       this.log(`job ${j.jobKey} of run ${j.runId} failed: the server restarted while it ran`);
     const unfinished = [
@@ -1180,7 +1237,13 @@ export class CiService {
 
   /** Fails jobs whose runner stopped heartbeating; runs on a timer in the server. */
   async reapLeases(): Promise<void> {
-    for (const j of await this.store.jobs.expireLeases()) {
+    const expired = await this.store.jobs.expireLeases();
+    // Their runners are gone: the steps they were running will never report an end.
+    await this.store.steps.finishUnfinished(
+      expired.map((j) => j.id),
+      "failure",
+    );
+    for (const j of expired) {
       this.emit({ type: "job", runId: j.runId, jobRowId: j.id, jobKey: j.jobKey, status: j.status });
       this.jobFinished(j.id);
     }
@@ -1312,7 +1375,13 @@ export class CiService {
     const timer = setTimeout(() => {
       for (const a of all) a.controller.abort(new Error("the server is shutting down"));
     }, graceMs);
-    await Promise.allSettled(all.map((a) => a.done));
+    // Bounded too: past the grace period and the kill grace, what has not ended is left to the next
+    // start (its legs are failed by recovery or by their lease), rather than hanging the shutdown.
+    const ended = await boundedWait(
+      Promise.allSettled(all.map((a) => a.done)),
+      graceMs + killGraceMs + cancelWaitMs,
+    );
+    if (!ended) this.log(`stopping: ${this.active.size} run(s) did not end in time; left to the next start`);
     clearTimeout(timer);
     // The events of the runs that just ended are recorded before the store closes; delivering them is
     // the Notifier's (pending ones resume at the next start).

@@ -1,9 +1,19 @@
 // The API client of the CLI: server URL and token from flags, then SLIPWAY_SERVER / SLIPWAY_TOKEN,
-// then the config file written by `slipway login` (~/.config/slipway/config.json, mode 0600).
+// then the config file written by `slipway login` (~/.config/slipway/config.json, mode 0600). Every
+// request has a deadline (30 s, SLIPWAY_HTTP_TIMEOUT_MS): a server that stops answering is an error
+// naming it, not a hang.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
+import { fetchWithDeadline, HttpTimeoutError, httpTimeoutMs } from "../lib/http.js";
+
+/** A failed request, with the HTTP status the server answered (401: the token is refused). */
+export type ApiFailure = Error & { status?: number };
+
+function withStatus<E extends Error>(err: E, status: number): E & { status: number } {
+  return Object.assign(err, { status });
+}
 
 export type ClientFlags = { server?: string; token?: string };
 
@@ -43,7 +53,9 @@ export function configuredServer(
 export class ApiClient {
   readonly server: string;
   private readonly token?: string;
+  readonly timeoutMs: number;
   constructor(flags: ClientFlags, env: NodeJS.ProcessEnv = process.env) {
+    this.timeoutMs = httpTimeoutMs(env);
     const config = readConfig(env);
     const server = flags.server ?? env.SLIPWAY_SERVER ?? config.server;
     if (!server)
@@ -52,23 +64,39 @@ export class ApiClient {
     this.token = flags.token ?? env.SLIPWAY_TOKEN ?? config.token;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * One request and its JSON answer, within the deadline (plus `extraMs` for a long poll that the
+   * server holds on purpose).
+   */
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { extraMs?: number } = {},
+  ): Promise<T> {
+    const url = `${this.server}${path}`;
+    const timeoutMs = this.timeoutMs + (opts.extraMs ?? 0);
+    // The whole exchange, body included: the answers are small JSON documents.
+    const signal = AbortSignal.timeout(timeoutMs);
     let res: Response;
+    let text: string;
     try {
-      res = await fetch(`${this.server}${path}`, {
+      res = await fetch(url, {
         method,
         headers: {
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
+      text = await res.text();
     } catch (err) {
+      if (signal.aborted) throw new HttpTimeoutError(url, timeoutMs);
       throw new OperationError(
         `cannot reach the slipway server at ${this.server}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`,
       );
     }
-    const text = await res.text();
     let data: unknown;
     try {
       data = text ? JSON.parse(text) : {};
@@ -78,8 +106,8 @@ export class ApiClient {
     if (!res.ok) {
       const message = (data as { error?: string }).error ?? `${res.status} ${res.statusText}`;
       if (res.status === 401 || res.status === 403 || res.status >= 500)
-        throw new OperationError(`${method} ${path}: ${message}`);
-      throw new UserError(message);
+        throw withStatus(new OperationError(`${method} ${path}: ${message}`), res.status);
+      throw withStatus(new UserError(message), res.status);
     }
     return data as T;
   }
@@ -88,14 +116,20 @@ export class ApiClient {
   async *events(path: string, signal?: AbortSignal): AsyncGenerator<{ event: string; data: unknown }> {
     let res: Response;
     try {
-      res = await fetch(`${this.server}${path}`, {
-        headers: {
-          accept: "text/event-stream",
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      // The deadline is for the stream to start; a quiet stream then is normal (pings every 15 s).
+      res = await fetchWithDeadline(
+        `${this.server}${path}`,
+        {
+          headers: {
+            accept: "text/event-stream",
+            ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          },
+          signal,
         },
-        signal,
-      });
+        this.timeoutMs,
+      );
     } catch (err) {
+      if (err instanceof HttpTimeoutError) throw err;
       throw new OperationError(
         `cannot reach the slipway server at ${this.server}: ${(err as Error).message}`,
       );

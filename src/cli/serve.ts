@@ -1,20 +1,23 @@
-// `slipway serve` and `slipway runner`: the CI server, and an agent that runs its jobs elsewhere.
+// `slipway serve` and `slipway runner`: the CI server, and an agent that runs its jobs elsewhere; the
+// runner's subcommands (ls, disable, enable, rm) are the admin's controls over registered runners.
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { childEnv, passEnvNames } from "../lib/child-env.js";
-import { UserError } from "../lib/errors.js";
+import { OperationError, UserError } from "../lib/errors.js";
 import { makeDataDirPrivate, restrictUmask } from "../lib/file-modes.js";
+import { ProcessLedger, withLedger } from "../lib/process-ledger.js";
 import {
   defaultDataDir,
   type JobResult,
   jobLogLimit,
+  killGraceMs,
   type RunnerTransport,
   runAgent,
   type StepReport,
 } from "../runner/index.js";
-import { startServer } from "../server/index.js";
-import { ApiClient } from "./client.js";
+import { resetAdminToken, startServer } from "../server/index.js";
+import { type ApiFailure, ApiClient, type ClientFlags } from "./client.js";
 import { collect } from "./options.js";
 
 /**
@@ -80,6 +83,20 @@ export function registerServe(program: Command): void {
       "--webhook-replay-window <seconds>",
       "how long a webhook body is remembered, so a replay under a new delivery id starts nothing (env SLIPWAY_WEBHOOK_REPLAY_WINDOW; default 86400)",
     )
+    .option(
+      "--max-event-streams <n>",
+      "event streams (runs/ID/events) open at once; more are answered 503 (env SLIPWAY_MAX_EVENT_STREAMS)",
+      process.env.SLIPWAY_MAX_EVENT_STREAMS ?? "256",
+    )
+    .option(
+      "--max-job-log <bytes>",
+      "a job's stored log stops at this size, with one truncation marker (env SLIPWAY_MAX_JOB_LOG_BYTES)",
+      process.env.SLIPWAY_MAX_JOB_LOG_BYTES ?? String(64 * 1024 * 1024),
+    )
+    .option(
+      "--reset-admin-token",
+      "create a new admin token, write it to <data-dir>/admin-token (0600), print it and exit; revokes nothing (the server may be stopped)",
+    )
     .action(async (flags) => {
       // Everything the server creates (database, keys, mirrors, logs) is private to its user.
       restrictUmask();
@@ -89,10 +106,24 @@ export function registerServe(program: Command): void {
         flags.webhookReplayWindow ?? (process.env.SLIPWAY_WEBHOOK_REPLAY_WINDOW || undefined),
       );
       const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "server"));
+      const database = flags.database ?? process.env.SLIPWAY_DATABASE;
+      if (flags.resetAdminToken) {
+        const r = await resetAdminToken({ dataDir, database });
+        process.stderr.write(`new admin token ${r.id} (also in ${r.file}, mode 0600):\n`);
+        process.stdout.write(`${r.token}\n`);
+        return;
+      }
+      const maxEventStreams = positiveInt("--max-event-streams", flags.maxEventStreams);
+      const maxJobLogBytes = positiveInt("--max-job-log", flags.maxJobLog);
+      if (!maxEventStreams) throw new UserError("--max-event-streams must be at least 1");
+      if (!maxJobLogBytes || maxJobLogBytes < 1024)
+        throw new UserError("--max-job-log must be at least 1024");
       const server = await startServer({
         listen: flags.listen,
         dataDir,
-        database: flags.database ?? process.env.SLIPWAY_DATABASE,
+        database,
+        maxEventStreams,
+        maxJobLogBytes,
         maxJobs: positiveInt("--max-jobs", flags.maxJobs),
         maxJobsPerRepo: positiveInt("--max-jobs-per-repo", flags.maxJobsPerRepo),
         localRunners: positiveInt("--local-runners", flags.localRunners),
@@ -150,9 +181,9 @@ export function registerServe(program: Command): void {
       });
     });
 
-  program
+  const runner = program
     .command("runner")
-    .description("run jobs for a slipway server on this machine")
+    .description("run jobs for a slipway server on this machine (subcommands: ls, disable, enable, rm)")
     .option("--server <url>", "the server (env SLIPWAY_SERVER)")
     .option(
       "--token <token>",
@@ -190,9 +221,17 @@ export function registerServe(program: Command): void {
         process.stderr.write(`registered runner ${flags.name} (${reg.runner.id})\n`);
       }
       const api = new ApiClient({ server: flags.server, token });
-      const transport = httpTransport(api, labels);
       const stop = new AbortController();
       const abortLegs = new AbortController();
+      let refused = false;
+      // A removed or disabled runner stops at once: its legs were already failed on the server.
+      const transport = httpTransport(api, labels, () => {
+        if (refused) return;
+        refused = true;
+        process.stderr.write("the server refuses this runner's token (removed or disabled): stopping\n");
+        stop.abort();
+        abortLegs.abort(new Error("the server refuses this runner's token"));
+      });
       let signals = 0;
       const onSignal = () => {
         signals++;
@@ -206,39 +245,143 @@ export function registerServe(program: Command): void {
       };
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
+      const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "runner"));
+      // What a runner killed with -9 left running is stopped before this one takes jobs (the server
+      // fails those jobs when their lease runs out).
+      const ledger = new ProcessLedger(join(dataDir, "processes"));
+      const reaped = await ledger.reap(killGraceMs);
+      if (reaped.groups.length > 0)
+        process.stderr.write(
+          `stopped ${reaped.groups.length} step process group(s) left by an earlier runner\n`,
+        );
       process.stderr.write(`runner ${flags.name} [${labels.join(", ")}] polling ${api.server}\n`);
-      const runnerDir = resolve(flags.dataDir ?? join(defaultDataDir(), "runner"));
-      const opened = makeDataDirPrivate(runnerDir);
+      const opened = makeDataDirPrivate(dataDir);
       if (opened.length > 0)
         process.stderr.write(
           `warning: the runner's data directory was readable by other users; narrowed to 0700 (files 0600): ${opened.join(", ")}\n`,
         );
-      await runAgent(transport, {
-        dataDir: runnerDir,
-        concurrency: positiveInt("--concurrency", flags.concurrency) || 1,
-        signal: stop.signal,
-        abortLegs: abortLegs.signal,
-        heartbeatMs: Number(process.env.SLIPWAY_HEARTBEAT_MS ?? 5000),
-        pollMs: 200,
-        hostEnv,
-        logLimit,
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
+      await withLedger(ledger, () =>
+        runAgent(transport, {
+          dataDir,
+          concurrency: positiveInt("--concurrency", flags.concurrency) || 1,
+          signal: stop.signal,
+          abortLegs: abortLegs.signal,
+          heartbeatMs: Number(process.env.SLIPWAY_HEARTBEAT_MS ?? 5000),
+          pollMs: 200,
+          hostEnv,
+          logLimit,
+          log: (line) => process.stderr.write(`${line}\n`),
+        }),
+      );
+      if (refused) throw new OperationError("the server refused this runner's token (removed or disabled)");
     });
+
+  registerRunnerAdmin(runner as unknown as Command);
 }
 
-/** The runner protocol over the server's HTTP API. */
-export function httpTransport(api: ApiClient, labels: string[]): RunnerTransport {
+// Commander's inferred types cannot follow options added by a helper; the actions declare their flags.
+function withClient(cmd: any): any {
+  return cmd
+    .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
+    .option("--token <token>", "an admin API token (env SLIPWAY_TOKEN)")
+    .option("--json", "print JSON");
+}
+
+type RunnerView = {
+  id: string;
+  name: string;
+  labels: string[];
+  lastHeartbeatAt: number | null;
+  createdAt: number;
+  disabledAt: number | null;
+};
+
+function when(ms: number | null): string {
+  return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "-";
+}
+
+/** `slipway runner ls|disable|enable|rm`: an admin's view and controls of the registered runners. */
+function registerRunnerAdmin(runner: Command): void {
+  const print = (flags: { json?: boolean }, data: unknown, human: () => string) =>
+    process.stdout.write(flags.json ? `${JSON.stringify(data, null, 2)}\n` : human());
+  withClient(runner.command("ls").description("list registered runners (admin)")).action(
+    async (flags: ClientFlags & { json?: boolean }) => {
+      const r = await new ApiClient(flags).request<{ runners: RunnerView[] }>("GET", "/api/v1/runners");
+      print(flags, r.runners, () => {
+        const rows = [
+          ["ID", "NAME", "LABELS", "STATE", "LAST SEEN"],
+          ...r.runners.map((x) => [
+            x.id,
+            x.name,
+            x.labels.join(","),
+            x.disabledAt ? "disabled" : "enabled",
+            when(x.lastHeartbeatAt),
+          ]),
+        ];
+        const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+        return rows
+          .map(
+            (row) =>
+              `${row
+                .map((c, i) => c.padEnd(widths[i]))
+                .join("  ")
+                .trimEnd()}\n`,
+          )
+          .join("");
+      });
+    },
+  );
+  const control = (verb: "disable" | "enable" | "rm", description: string) =>
+    withClient(runner.command(verb).description(description).argument("<runner>", "name or id")).action(
+      async (ref: string, flags: ClientFlags & { json?: boolean }) => {
+        const path = `/api/v1/runners/${encodeURIComponent(ref)}`;
+        const r =
+          verb === "rm"
+            ? await new ApiClient(flags).request<{ failedJobs?: number[] }>("DELETE", path)
+            : await new ApiClient(flags).request<{ failedJobs?: number[] }>("POST", `${path}/${verb}`);
+        const failed = r.failedJobs?.length ? ` (its ${r.failedJobs.length} running job(s) failed)` : "";
+        const done = { disable: "disabled", enable: "enabled", rm: "removed" }[verb];
+        print(flags, r, () => `${done} runner ${ref}${failed}\n`);
+      },
+    );
+  control("disable", "refuse a runner's token until it is enabled; its running jobs fail (admin)");
+  control("enable", "accept a disabled runner's token again (admin)");
+  control("rm", "remove a runner: its token stops working at once and its running jobs fail (admin)");
+}
+
+/**
+ * The runner protocol over the server's HTTP API. `onRefused` is called when the server answers 401:
+ * the runner was removed or disabled, and must stop rather than retry.
+ */
+export function httpTransport(api: ApiClient, labels: string[], onRefused?: () => void): RunnerTransport {
+  const refusedIf401 = (err: unknown): never => {
+    if ((err as ApiFailure).status === 401) onRefused?.();
+    throw err;
+  };
+  const waitMs = 20_000;
   return {
     async claim() {
-      const r = await api.request<{ jobRowId?: string; spec?: unknown }>("POST", "/api/v1/runner/claim", {
-        labels,
-        waitMs: 20_000,
-      });
+      const r = await api
+        .request<{ jobRowId?: string; spec?: unknown }>(
+          "POST",
+          "/api/v1/runner/claim",
+          { labels, waitMs },
+          { extraMs: waitMs },
+        )
+        .catch(refusedIf401);
       return r.jobRowId ? (r as { jobRowId: string; spec: never }) : null;
     },
     async heartbeat(id) {
-      return (await api.request<{ ok: boolean }>("POST", `/api/v1/runner/jobs/${id}/heartbeat`, {})).ok;
+      try {
+        return (await api.request<{ ok: boolean }>("POST", `/api/v1/runner/jobs/${id}/heartbeat`, {})).ok;
+      } catch (err) {
+        // Refused: the leg is no longer this runner's; stop it like a lost lease.
+        if ((err as ApiFailure).status === 401) {
+          onRefused?.();
+          return false;
+        }
+        throw err;
+      }
     },
     async appendLog(id, seq, content) {
       await api.request("POST", `/api/v1/runner/jobs/${id}/logs`, { seq, content });
@@ -247,7 +390,16 @@ export function httpTransport(api: ApiClient, labels: string[]): RunnerTransport
       await api.request("POST", `/api/v1/runner/jobs/${id}/steps`, step);
     },
     async complete(id, result: JobResult) {
-      await api.request("POST", `/api/v1/runner/jobs/${id}/complete`, result);
+      try {
+        await api.request("POST", `/api/v1/runner/jobs/${id}/complete`, result);
+      } catch (err) {
+        // 400: the server could not accept the result as sent and has failed the job with the reason;
+        // the runner goes on with other jobs.
+        if ((err as ApiFailure).status !== 400) throw err;
+        process.stderr.write(
+          `runner: the server refused the result of job ${id}: ${(err as Error).message}\n`,
+        );
+      }
     },
   };
 }

@@ -17,7 +17,7 @@ export {
 } from "./run.js";
 export type { JobRef, LogKind, Reporter } from "./reporter.js";
 export { silentReporter } from "./reporter.js";
-export { killAllGroups } from "./process.js";
+export { killAllGroups, killGraceMs } from "./process.js";
 export { jobLogLimit, jobLogLimitSetting } from "./log-limit.js";
 export type { JobResult, RunResult, Status, StepResult } from "./types.js";
 export type { Annotation } from "./workflow-commands.js";

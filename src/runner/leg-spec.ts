@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Json } from "../expressions/index.js";
 import { hostChildEnv } from "../lib/child-env.js";
+import { recordTempDir } from "../lib/process-ledger.js";
 import { loadWorkflowFile, type TriggerEvent } from "../workflow/index.js";
 import { type RunContext, Semaphore } from "./context.js";
 import { runJobLeg } from "./job.js";
@@ -101,6 +102,8 @@ export type ExecuteLegOptions = {
 /** Executes a leg from its spec with the same engine `slipway run` uses. */
 export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Promise<JobResult> {
   const root = mkdtempSync(join(tmpdir(), "slipway-leg-"));
+  // Removed at the next start of a server or runner killed with -9 in the middle of the leg.
+  const forgetRoot = recordTempDir(root);
   try {
     const file = join(root, spec.workflow.relPath);
     mkdirSync(dirname(file), { recursive: true });
@@ -161,5 +164,6 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
     });
   } finally {
     rmSync(root, { recursive: true, force: true });
+    forgetRoot();
   }
 }

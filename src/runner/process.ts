@@ -2,6 +2,7 @@
 // tree (SIGINT first, SIGKILL after a grace period); output is split into lines as it arrives.
 import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
+import { recordSpawn } from "../lib/process-ledger.js";
 
 /** Lines longer than this are cut into pieces, so one huge line cannot grow memory without bound. */
 export const maxLine = 64 * 1024;
@@ -114,6 +115,8 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       return;
     }
     if (child.pid) activeGroups.add(child.pid);
+    // A server or runner killed with -9 finds the group in its ledger at its next start and stops it.
+    const forget = recordSpawn(child.pid);
     const stop = (reason: "timeout" | "cancel") => {
       if (stoppedBy || child.exitCode !== null) return;
       stoppedBy = reason;
@@ -146,6 +149,7 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       // A stopped step takes everything it started with it.
       if (stoppedBy) signalGroup(child.pid, "SIGKILL");
       if (child.pid) activeGroups.delete(child.pid);
+      forget();
       resolve({ exitCode, signal, stoppedBy, spawnError, pid: child.pid });
     };
     child.on("error", (e) => {

@@ -2,11 +2,14 @@
 // by role), the runner protocol (checked by runner token), Server-Sent Events, health and metrics, the
 // notification delivery log and test messages. Each feature's routes live in routes/<feature>.ts; this
 // file only assembles them and maps errors to responses.
+import { randomBytes } from "node:crypto";
+import { homedir, tmpdir } from "node:os";
 import { Hono } from "hono";
 import type { CiService } from "../ci/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Notifier, NotifyConfig } from "../notify/index.js";
 import type { SecretStore } from "../secrets/index.js";
+import { LastAdminTokenError } from "../store/index.js";
 import { WebhookError } from "../triggers/index.js";
 import { mountDeployRoutes } from "./deploy-routes.js";
 import { createGuards, type Env, jsonBody, problem } from "./http.js";
@@ -33,7 +36,27 @@ export type AppOptions = {
   isReady: () => boolean;
   /** The store's URL (PostgreSQL, or a SQLite file elsewhere than the data directory): deploy agents open it too. */
   database?: string;
+  /** Where the detail of 500 answers is logged (default: stderr). */
+  log?: (line: string) => void;
+  /** Event streams open at once (GET /api/v1/runs/:id/events); more are answered 503. Default 256. */
+  maxEventStreams?: number;
 };
+
+/**
+ * An operation's message as a client may see it: the server's data, temporary and home directories
+ * named, not spelled out (a git error quotes the mirror's path, for one).
+ */
+export function withoutLocalPaths(message: string, dataDir: string): string {
+  let out = message;
+  for (const [dir, name] of [
+    [dataDir, "<data-dir>"],
+    [tmpdir(), "<tmp>"],
+    [homedir(), "<home>"],
+  ] as const) {
+    if (dir && dir !== "/") out = out.split(dir).join(name);
+  }
+  return out;
+}
 
 export function createApp(opts: AppOptions): Hono<Env> {
   const { ci, metrics } = opts;
@@ -41,25 +64,32 @@ export function createApp(opts: AppOptions): Hono<Env> {
   const guards = createGuards(store);
   const app = new Hono<Env>();
 
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   app.onError((err, c) => {
     if (err instanceof WebhookError) return problem(c, err.status, err.message);
+    if (err instanceof LastAdminTokenError) return problem(c, 409, err.message);
     if (err instanceof UserError) {
-      const status = /^no (repository|run|job)\b/.test(err.message) ? 404 : 400;
+      const status = /^no (repository|run|job|runner|token)\b/.test(err.message) ? 404 : 400;
       return c.json({ error: err.message, problems: err.problems }, status);
     }
-    if (err instanceof OperationError) return problem(c, 500, err.message);
-    return problem(c, 500, `internal error: ${(err as Error).message}`);
+    // The detail of a failure stays in the server's log, under an id the answer gives: a client
+    // learns neither the server's paths nor its SQL nor its stack.
+    const id = randomBytes(6).toString("hex");
+    log(`error ${id} on ${c.req.method} ${c.req.path}: ${(err as Error).stack ?? String(err)}`);
+    if (err instanceof OperationError)
+      return problem(c, 500, `${withoutLocalPaths(err.message, ci.dataDir)} (error id ${id})`);
+    return problem(c, 500, `internal error (id ${id})`);
   });
 
-  mountOpsRoutes(app, { store, metrics, isReady: opts.isReady });
+  mountOpsRoutes(app, { store, metrics, isReady: opts.isReady, log });
   mountWebhookRoutes(app, { ci });
   mountRepoRoutes(app, { ci, guards });
-  mountRunRoutes(app, { ci, guards });
+  mountRunRoutes(app, { ci, guards, maxEventStreams: opts.maxEventStreams });
   if (opts.secrets) mountSecretRoutes(app, { secrets: opts.secrets, guards });
   if (opts.notifier)
     mountNotificationRoutes(app, { ci, notifier: opts.notifier, notifyConfig: opts.notifyConfig, guards });
   mountDeployRoutes(app, { ci, requireRole: guards.requireRole, jsonBody, database: opts.database });
-  mountAdminRoutes(app, { store, guards });
+  mountAdminRoutes(app, { store, ci, guards });
   mountRunnerProtocolRoutes(app, { ci, guards });
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${c.req.path}`));

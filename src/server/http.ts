@@ -135,7 +135,8 @@ export function createGuards(store: Store): Guards {
   const requireRunner: MiddlewareHandler<Env> = async (c, next) => {
     const token = bearer(c);
     const runner = token ? await store.runners.getByToken(token) : null;
-    if (!runner) return problem(c, 401, "a valid runner token is required");
+    // A disabled runner is refused like an unknown one: it must not learn or touch anything.
+    if (!runner || runner.disabledAt !== null) return problem(c, 401, "a valid runner token is required");
     c.set("runner", runner);
     await store.runners.heartbeat(runner.id);
     await next();

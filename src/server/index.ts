@@ -3,4 +3,10 @@
 export { createApp } from "./app.js";
 export { createMetrics } from "./metrics.js";
 export { openApiDocument } from "./openapi.js";
-export { parseListen, type RunningServer, type ServeOptions, startServer } from "./serve.js";
+export {
+  parseListen,
+  type RunningServer,
+  resetAdminToken,
+  type ServeOptions,
+  startServer,
+} from "./serve.js";

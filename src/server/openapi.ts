@@ -131,7 +131,8 @@ const ops: Record<string, Record<string, Op>> = {
   },
   "/api/v1/runs/{id}/events": {
     get: {
-      summary: "Server-Sent Events: run, job, step and log events of a run until it completes",
+      summary:
+        "Server-Sent Events: run, job, step and log events of a run until it completes; `resync` when events were dropped for a slow client (re-read the run); 503 past the server's stream cap",
       role: "viewer",
       params: ["id"],
     },
@@ -217,7 +218,14 @@ const ops: Record<string, Record<string, Op>> = {
       body: { name: "string", role: "viewer|developer|deployer|admin" },
     },
   },
-  "/api/v1/tokens/{id}": { delete: { summary: "Revoke a token", role: "admin", params: ["id"] } },
+  "/api/v1/tokens/{id}": {
+    delete: {
+      summary:
+        "Revoke a token (409 for the last active admin token: see `slipway serve --reset-admin-token`)",
+      role: "admin",
+      params: ["id"],
+    },
+  },
   "/api/v1/runners": {
     get: { summary: "List runners", role: "admin" },
     post: {
@@ -226,9 +234,27 @@ const ops: Record<string, Record<string, Op>> = {
       body: { name: "string", labels: "string[]" },
     },
   },
+  "/api/v1/runners/{ref}": {
+    delete: {
+      summary: "Remove a runner (by name or id): its token stops working at once, its running jobs fail",
+      role: "admin",
+      params: ["ref"],
+    },
+  },
+  "/api/v1/runners/{ref}/disable": {
+    post: {
+      summary: "Disable a runner: its token is refused until enabled, its running jobs fail",
+      role: "admin",
+      params: ["ref"],
+    },
+  },
+  "/api/v1/runners/{ref}/enable": {
+    post: { summary: "Enable a disabled runner", role: "admin", params: ["ref"] },
+  },
   "/api/v1/runner/claim": {
     post: {
-      summary: "Runner: claim a queued job leg whose runs-on labels the runner has (long poll with waitMs)",
+      summary:
+        "Runner: claim a queued job leg whose runs-on labels the runner has (long poll with waitMs); labels, when given, must be a subset of those it was registered with",
       role: "runner",
       body: { labels: "string[]", waitMs: "integer" },
     },

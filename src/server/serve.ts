@@ -1,7 +1,7 @@
 // Starting and stopping the CI server: the store (SQLite by default, PostgreSQL with a URL), the first
 // admin token, the HTTP listener, the background loops, the Notifier (its pending deliveries resume at
 // the next start), and a graceful stop.
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
@@ -31,6 +31,10 @@ export type ServeOptions = {
   localLabels?: string[];
   leaseMs?: number;
   pollEveryMs?: number;
+  /** Event streams open at once; more are answered 503 (default 256). */
+  maxEventStreams?: number;
+  /** A job's stored log stops here with one truncation marker (default 64 MiB). */
+  maxJobLogBytes?: number;
   /**
    * The server's notification rules and channels: a YAML file shaped like slipway.yaml's `notify:`
    * section. Validated at start: a bad file is a UserError with file:line:col and the server does not start.
@@ -57,6 +61,35 @@ export type RunningServer = {
   /** Stops claiming, lets running steps finish for up to graceMs, then cancels the rest. */
   stop(graceMs?: number): Promise<void>;
 };
+
+/** `<dataDir>/admin-token`, mode 0600 (also when the file existed with another mode). */
+function writeAdminToken(dataDir: string, token: string): string {
+  const file = join(dataDir, "admin-token");
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
+/**
+ * The way back in when no admin token is known (lost, or every other one revoked): a new admin token,
+ * written to `<dataDir>/admin-token` (0600) and returned. Nothing is revoked. It needs only the data
+ * directory (and database), so it works with the server stopped — and, the store being shared safely
+ * between processes, also while it runs.
+ */
+export async function resetAdminToken(opts: {
+  dataDir: string;
+  database?: string;
+}): Promise<{ token: string; file: string; id: number }> {
+  if (!existsSync(opts.dataDir))
+    throw new UserError(`no data directory ${opts.dataDir}: pass the server's --data-dir`);
+  const store = await openStore({ url: opts.database, dataDir: opts.dataDir });
+  try {
+    const issued = await store.tokens.resetAdmin();
+    return { token: issued.token, id: issued.id, file: writeAdminToken(opts.dataDir, issued.token) };
+  } finally {
+    await store.close();
+  }
+}
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen) ?? /^()()(\d+)$/.exec(listen);
@@ -95,9 +128,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   let adminToken: string | undefined;
   if ((await store.tokens.list()).length === 0) {
     adminToken = (await store.tokens.create("admin", "admin")).token;
-    const file = join(opts.dataDir, "admin-token");
-    writeFileSync(file, `${adminToken}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    writeAdminToken(opts.dataDir, adminToken);
   }
   const masterKey = loadMasterKey({ dataDir: opts.dataDir, env: process.env });
   if (masterKey.created)
@@ -137,6 +168,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxJobs: opts.maxJobs,
     maxJobsPerRepo: opts.maxJobsPerRepo,
     leaseMs: opts.leaseMs,
+    maxJobLogBytes: opts.maxJobLogBytes,
     notify: {
       notifier,
       config: notifyConfig,
@@ -164,6 +196,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     notifyConfig,
     isReady: () => ready,
     database: opts.database,
+    log: opts.log,
+    maxEventStreams: opts.maxEventStreams,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));

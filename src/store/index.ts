@@ -46,7 +46,7 @@ export {
   type JobStatus,
   jobStatuses,
 } from "./jobs.js";
-export type { LogChunk, LogRead, Logs } from "./logs.js";
+export { defaultMaxJobLogBytes, type LogChunk, type LogRead, type Logs } from "./logs.js";
 export type { DialectName } from "./migrations.js";
 export { maskPassword, openStore, type Store, type StoreApi, type StoreOptions } from "./open.js";
 export {
@@ -90,7 +90,14 @@ export {
   type RepoPatch,
   type Repos,
 } from "./repos.js";
-export { type Runner, type Runners, runnerTokenPrefix } from "./runners.js";
+export { checkName, shownValue } from "./names.js";
+export {
+  checkRunnerLabels,
+  maxRunnerLabels,
+  type Runner,
+  type Runners,
+  runnerTokenPrefix,
+} from "./runners.js";
 export {
   type PullRequestRef,
   type Run,
@@ -118,6 +125,7 @@ export type { Step, StepInput, StepOutcome, Steps } from "./steps.js";
 export {
   apiTokenPrefix,
   type IssuedToken,
+  LastAdminTokenError,
   type Role,
   roleAllows,
   roles,

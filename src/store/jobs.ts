@@ -11,6 +11,7 @@
 // lease runs out the job is marked `failure` with the reason "runner X stopped heartbeating at T" — not
 // re-queued, because its steps may already have had side effects (a deploy, a push) that must not run
 // twice. (A per-job opt-in to re-queue would be a later, explicit option.)
+import { UserError } from "../lib/errors.js";
 import type { JobsTable } from "./schema.js";
 import { affected, type Db, defined, fromJson, isoTime, toJson } from "./util.js";
 
@@ -329,6 +330,12 @@ export function createJobs(db: Db) {
      * finish (cancelled, reaped after its lease, claimed by someone else).
      */
     async complete(jobRowId: number, runnerId: string, result: Completion): Promise<boolean> {
+      // The status column is the state machine: a value outside it would leave the job (and its run,
+      // and a cancel waiting for it) unfinished forever.
+      if (!(finishedJobStatuses as readonly string[]).includes(result.status))
+        throw new UserError(
+          `a job ends as one of ${finishedJobStatuses.join(", ")}, not ${JSON.stringify(String(result.status)).slice(0, 60)}`,
+        );
       const outputsJson = toJson(result.outputs ?? {});
       const r = await db
         .updateTable("jobs")
@@ -356,6 +363,40 @@ export function createJobs(db: Db) {
         row.status === result.status &&
         row.outputs_json === outputsJson
       );
+    },
+
+    /**
+     * Fails the running jobs of a runner an admin removed or disabled (`reason` says so) and returns
+     * them; like an expired lease, they are not re-queued (their steps may have had side effects).
+     */
+    async failRunnerJobs(runnerId: string, reason: string, now = Date.now()): Promise<Job[]> {
+      const rows = await db
+        .updateTable("jobs")
+        .set({ status: "failure", reason, finished_at: now, finished_by: "server" })
+        .where("runner_id", "=", runnerId)
+        .where("status", "=", "running")
+        .returningAll()
+        .execute();
+      return rows.sort((a, b) => a.id - b.id).map(toJob);
+    },
+
+    /**
+     * Fails a job whose status is none of the known ones (written before statuses were checked, or by
+     * hand): its run could never finish otherwise. True when it was such a job.
+     */
+    async failUnknownStatus(jobRowId: number, now = Date.now()): Promise<boolean> {
+      const r = await db
+        .updateTable("jobs")
+        .set({
+          status: "failure",
+          reason: "the job ended in an unknown state",
+          finished_at: now,
+          finished_by: "server",
+        })
+        .where("id", "=", jobRowId)
+        .where("status", "not in", [...jobStatuses])
+        .executeTakeFirst();
+      return affected(r) > 0;
     },
 
     /** Cancels one unfinished job; false when it had already finished. */

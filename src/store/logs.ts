@@ -1,7 +1,36 @@
 // Job logs, stored as numbered chunks (never one growing row): the writer numbers its chunks, so a
 // retried append is a no-op, and readers follow a live job by asking for the chunks after the last
-// seq they have.
+// seq they have. A job's log is capped (64 MiB by default): the chunk that passes the cap is cut and
+// ends with one truncation marker, and later chunks are dropped, so a step printing forever cannot fill
+// the database.
+import { sql } from "kysely";
+import type { DialectName } from "./migrations.js";
 import { type Db, storableText } from "./util.js";
+
+export const defaultMaxJobLogBytes = 64 * 1024 * 1024;
+
+/** What `appendCapped` did with a chunk. */
+export type CappedAppend = {
+  /** The chunk was stored now (false: a retried seq, or dropped past the cap). */
+  stored: boolean;
+  /** The text stored (cut and marked when it passed the cap). */
+  content: string;
+};
+
+export function truncationMarker(maxBytes: number): string {
+  return `\n##[warning]slipway: this job's log reached its size limit (${maxBytes} bytes); the rest was dropped\n`;
+}
+
+/** The longest prefix of `s` that is at most `bytes` UTF-8 bytes, not cutting a character in two. */
+function utf8Prefix(s: string, bytes: number): string {
+  if (bytes <= 0) return "";
+  const buf = Buffer.from(s, "utf8");
+  if (buf.length <= bytes) return s;
+  let end = bytes;
+  // Back off continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString("utf8");
+}
 
 export type LogChunk = { jobRowId: number; seq: number; content: string; createdAt: number };
 
@@ -12,7 +41,9 @@ export type LogRead = {
   limit?: number;
 };
 
-export function createLogs(db: Db) {
+export function createLogs(db: Db, dialect: DialectName = "sqlite") {
+  const byteLength =
+    dialect === "postgres" ? sql<number>`octet_length(content)` : sql<number>`length(cast(content as blob))`;
   return {
     /**
      * Stores chunk `seq` of the job's log. True when stored, false when that seq already was (a retry);
@@ -27,6 +58,37 @@ export function createLogs(db: Db) {
         .returning("seq")
         .execute();
       return rows.length > 0;
+    },
+
+    /** The bytes (UTF-8) of the job's stored log. */
+    async size(jobRowId: number): Promise<number> {
+      const row = await db
+        .selectFrom("log_chunks")
+        .select((eb) => eb.fn.coalesce(eb.fn.sum(byteLength), sql<number>`0`).as("bytes"))
+        .where("job_row_id", "=", jobRowId)
+        .executeTakeFirst();
+      return Number(row?.bytes ?? 0);
+    },
+
+    /**
+     * `append` within a cap on the job's whole log: the chunk that would pass `maxBytes` is cut there
+     * and ends with the truncation marker; once the marker is stored (the log is then over the cap),
+     * later chunks are dropped. Writers of one job send their chunks one after another (the runner's
+     * shipper does), so the size read here is not raced by another chunk of the same job.
+     */
+    async appendCapped(
+      jobRowId: number,
+      seq: number,
+      content: string,
+      maxBytes: number,
+      now = Date.now(),
+    ): Promise<CappedAppend> {
+      const used = await this.size(jobRowId);
+      if (used > maxBytes) return { stored: false, content: "" };
+      const text = storableText(content);
+      const fits = used + Buffer.byteLength(text, "utf8") <= maxBytes;
+      const kept = fits ? text : utf8Prefix(text, maxBytes - used) + truncationMarker(maxBytes);
+      return { stored: await this.append(jobRowId, seq, kept, now), content: kept };
     },
 
     /** Several chunks in one statement; returns how many were new. */

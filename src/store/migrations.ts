@@ -279,7 +279,6 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
-<<<<<<< HEAD
     "0100_deploy_app_owner": {
       async up(db: Kysely<any>) {
         // The repository that owns each deployed (app, env): deploys from others are refused, and secrets
@@ -355,6 +354,16 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropIndex("deliveries_status_idx").execute();
         for (const c of ["event_json", "body_sha256", "status"])
           await db.schema.alterTable("deliveries").dropColumn(c).execute();
+      },
+    },
+    "0102_runner_controls": {
+      async up(db: Kysely<any>) {
+        // An admin can disable a runner (its token is refused until it is enabled again) without
+        // losing its registration; removal deletes the row.
+        await db.schema.alterTable("runners").addColumn("disabled_at", "bigint").execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable("runners").dropColumn("disabled_at").execute();
       },
     },
   };

@@ -113,7 +113,7 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     runs: createRuns(db),
     jobs: createJobs(db),
     steps: createSteps(db),
-    logs: createLogs(db),
+    logs: createLogs(db, dialect),
     deliveries: createDeliveries(db),
     tokens: createTokens(db),
     runners: createRunners(db),

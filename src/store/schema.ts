@@ -132,6 +132,8 @@ export type RunnersTable = {
   token_hash: string;
   last_heartbeat_at: number | null;
   created_at: number;
+  /** Set while an admin has disabled the runner: its token is refused. */
+  disabled_at: number | null;
 };
 
 /**

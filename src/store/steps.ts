@@ -1,6 +1,6 @@
 // Step results of a job leg, written by the runner as steps start and finish.
 import type { Db } from "./util.js";
-import { defined } from "./util.js";
+import { affected, defined } from "./util.js";
 
 export type StepOutcome = "success" | "failure" | "cancelled" | "skipped";
 
@@ -55,6 +55,21 @@ export function createSteps(db: Db) {
         })
         .onConflict((oc) => oc.columns(["job_row_id", "idx"]).doUpdateSet(update))
         .execute();
+    },
+
+    /**
+     * Ends the steps of these jobs that never reported an end (their runner or server died, or was
+     * removed): `conclusion` (and outcome), finished now. Returns how many were ended.
+     */
+    async finishUnfinished(jobRowIds: number[], conclusion: StepOutcome, now = Date.now()): Promise<number> {
+      if (jobRowIds.length === 0) return 0;
+      const r = await db
+        .updateTable("steps")
+        .set({ outcome: conclusion, conclusion, finished_at: now })
+        .where("job_row_id", "in", jobRowIds)
+        .where("conclusion", "is", null)
+        .executeTakeFirst();
+      return affected(r);
     },
 
     async list(jobRowId: number): Promise<Step[]> {

@@ -2,6 +2,7 @@
 // basic or bearer tokens as the registry's WWW-Authenticate challenge asks (tokens cached per scope).
 import { createHash } from "node:crypto";
 import { OperationError } from "../../lib/errors.js";
+import { fetchWithDeadline, HttpTimeoutError, httpTimeoutMs } from "../../lib/http.js";
 import { type Credentials, dockerCredentials } from "./auth.js";
 import { parseRepository, registryScheme } from "./reference.js";
 
@@ -67,6 +68,8 @@ export type RegistryClientOptions = {
   retryDelayMs?: number;
   fetch?: typeof fetch;
   env?: NodeJS.ProcessEnv;
+  /** Deadline for connecting and the response headers, per attempt (default SLIPWAY_HTTP_TIMEOUT_MS or 30 s). */
+  timeoutMs?: number;
 };
 
 type RequestOptions = {
@@ -116,6 +119,7 @@ export class RegistryClient {
   private readonly fetchFn: typeof fetch;
   private readonly attempts: number;
   private readonly retryDelayMs: number;
+  private readonly timeoutMs: number;
   private credentials?: Credentials | null;
   private scheme: "none" | "basic" | "bearer" = "none";
   private readonly tokens = new Map<string, string>();
@@ -129,6 +133,7 @@ export class RegistryClient {
     this.fetchFn = opts.fetch ?? fetch;
     this.attempts = Math.max(1, opts.attempts ?? 3);
     this.retryDelayMs = opts.retryDelayMs ?? 250;
+    this.timeoutMs = opts.timeoutMs ?? httpTimeoutMs(opts.env ?? process.env);
   }
 
   private async creds(signal?: AbortSignal): Promise<Credentials | undefined> {
@@ -150,7 +155,13 @@ export class RegistryClient {
     for (let i = 0; i < this.attempts; i++) {
       if (i > 0) await sleep(this.retryDelayMs * 2 ** (i - 1), signal);
       try {
-        const res = await this.fetchFn(url, { ...init, signal, redirect: "follow" });
+        // A registry that accepts the connection and never answers is an attempt that failed.
+        const res = await fetchWithDeadline(
+          url,
+          { ...init, signal, redirect: "follow" },
+          this.timeoutMs,
+          this.fetchFn,
+        );
         if ([502, 503, 504].includes(res.status) && i < this.attempts - 1) {
           last = new Error(`HTTP ${res.status}`);
           await res.body?.cancel();
@@ -163,7 +174,10 @@ export class RegistryClient {
       }
     }
     const cause = last as { cause?: { code?: string; message?: string }; message?: string };
-    const why = cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(last);
+    const why =
+      last instanceof HttpTimeoutError
+        ? last.message
+        : (cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(last));
     throw new RegistryError(
       `registry ${this.host} is unreachable at ${this.baseUrl} (${why}) after ${this.attempts} attempt${this.attempts > 1 ? "s" : ""}`,
       "unreachable",

@@ -1,4 +1,4 @@
-// Operations: liveness, readiness (the store answers), Prometheus metrics and the OpenAPI document.
+// Operations: liveness, readiness (the store answers; a fixed text either way), Prometheus metrics and the OpenAPI document.
 import type { Hono } from "hono";
 import type { Store } from "../../store/index.js";
 import type { Env } from "../http.js";
@@ -7,7 +7,7 @@ import { openApiDocument } from "../openapi.js";
 
 export function mountOpsRoutes(
   app: Hono<Env>,
-  o: { store: Store; metrics: Metrics; isReady: () => boolean },
+  o: { store: Store; metrics: Metrics; isReady: () => boolean; log?: (line: string) => void },
 ): void {
   app.get("/healthz", (c) => c.text("ok\n"));
   app.get("/readyz", async (c) => {
@@ -16,7 +16,9 @@ export function mountOpsRoutes(
       await o.store.repos.list();
       return c.text("ready\n");
     } catch (err) {
-      return c.text(`database unavailable: ${(err as Error).message}\n`, 503);
+      // Probes are often unauthenticated: the database's own message (host, user, file) stays in the log.
+      o.log?.(`readyz: the database does not answer: ${(err as Error).message}`);
+      return c.text("database unavailable\n", 503);
     }
   });
   app.get("/metrics", async (c) => {

@@ -4,7 +4,7 @@ import type { Hono } from "hono";
 import type { CiService } from "../../ci/index.js";
 import { UserError } from "../../lib/errors.js";
 import { parseForkPolicy } from "../../store/index.js";
-import { type Env, type Guards, jsonBody } from "../http.js";
+import { type Env, type Guards, jsonBody, queryInt } from "../http.js";
 
 export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guards }): void {
   const { ci } = o;
@@ -40,7 +40,10 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
   app.get("/api/v1/repos/:name{.+}/runs", requireRole("viewer"), async (c) => {
     const repo = await ci.repoByName(c.req.param("name"));
     return c.json({
-      runs: await store.runs.list({ repoId: repo.id, limit: Number(c.req.query("limit") ?? 50) }),
+      runs: await store.runs.list({
+        repoId: repo.id,
+        limit: queryInt(c.req.query("limit"), "limit", 50, 1000),
+      }),
     });
   });
   app.post("/api/v1/repos/:name{.+}/dispatch", requireRole("developer"), async (c) => {
@@ -70,7 +73,8 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
     );
     return c.json({ repo });
   });
-  app.get("/api/v1/repos/:name{.+}", requireRole("viewer"), async (c) =>
+  // Not ending in /runs: the greedy name would otherwise take GET …/runs from the route above.
+  app.get("/api/v1/repos/:name{.+(?<!/runs)}", requireRole("viewer"), async (c) =>
     c.json({ repo: await ci.repoByName(c.req.param("name")) }),
   );
 }

@@ -1,24 +1,46 @@
 // Runs: list and read (viewer), logs, live events over Server-Sent Events, re-run and cancel, approve and
 // reject a run waiting for approval (developer).
+// Event streams are capped (503 past `maxEventStreams`) and each one's queue is bounded: a client too
+// slow to keep up is sent one `resync` event (re-read the run and its logs) instead of a growing queue.
+
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { CiEvent, CiService, RerunRequest } from "../../ci/index.js";
 import { UserError } from "../../lib/errors.js";
-import { type Env, type Guards, jsonBody } from "../http.js";
+import { type Env, type Guards, jsonBody, problem, queryInt } from "../http.js";
 
-export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guards }): void {
+export const defaultMaxEventStreams = 256;
+/** Events (and characters of log text) a stream holds for a slow client before it resyncs instead. */
+const maxQueuedEvents = 1000;
+const maxQueuedChars = 8 * 1024 * 1024;
+
+export function mountRunRoutes(
+  app: Hono<Env>,
+  o: { ci: CiService; guards: Guards; maxEventStreams?: number },
+): void {
   const { ci } = o;
+  const maxEventStreams = o.maxEventStreams ?? defaultMaxEventStreams;
+  let openStreams = 0;
   const { requireRole } = o.guards;
   const store = ci.store;
 
   app.get("/api/v1/runs", requireRole("viewer"), async (c) => {
     const repoName = c.req.query("repo");
     const repo = repoName ? await ci.repoByName(repoName) : undefined;
-    const status = c.req.query("status") as "waiting" | "queued" | "running" | "completed" | undefined;
+    const status = (c.req.query("status") || undefined) as
+      | "waiting"
+      | "queued"
+      | "running"
+      | "completed"
+      | undefined;
+    if (status !== undefined && !["waiting", "queued", "running", "completed"].includes(status))
+      throw new UserError(
+        `'status' must be waiting, queued, running or completed, got ${JSON.stringify(status.slice(0, 40))}`,
+      );
     const runs = await store.runs.list({
       repoId: repo?.id,
       status,
-      limit: Number(c.req.query("limit") ?? 50),
+      limit: queryInt(c.req.query("limit"), "limit", 50, 1000),
     });
     return c.json({ runs });
   });
@@ -52,7 +74,7 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
   });
   app.get("/api/v1/runs/:id/logs", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
-    const attempt = Number(c.req.query("attempt") ?? run.attempt);
+    const attempt = queryInt(c.req.query("attempt"), "attempt", run.attempt, Math.max(run.attempt, 1));
     const job = c.req.query("job");
     const jobs = (await store.jobs.list(run.id, attempt)).filter(
       (j) => !job || j.jobKey === job || j.jobId === job,
@@ -60,19 +82,36 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
     if (job && jobs.length === 0) throw new UserError(`no job '${job}' in run ${run.id} attempt ${attempt}`);
     const out = [];
     for (const j of jobs) {
-      const chunks = await store.logs.read(j.id, { afterSeq: Number(c.req.query("after") ?? 0) });
+      const after = c.req.query("after");
+      const chunks = await store.logs.read(j.id, {
+        afterSeq: after === undefined || after === "0" ? 0 : queryInt(after, "after", 0, 1_000_000_000),
+      });
       out.push({ jobRowId: j.id, jobKey: j.jobKey, name: j.name, status: j.status, chunks });
     }
     return c.json({ run: run.id, attempt, jobs: out });
   });
   app.get("/api/v1/runs/:id/events", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
+    if (openStreams >= maxEventStreams)
+      return problem(c, 503, `too many event streams open (${maxEventStreams}); try again later`);
+    openStreams++;
     return streamSSE(c, async (stream) => {
       const queue: CiEvent[] = [];
+      let queuedChars = 0;
+      let overflowed = false;
       let wake: (() => void) | undefined;
       const onEvent = (e: CiEvent) => {
-        if (e.runId !== run.id) return;
-        queue.push(e);
+        if (e.runId !== run.id || overflowed) return;
+        const size = e.type === "log" ? e.content.length : 0;
+        if (queue.length >= maxQueuedEvents || queuedChars + size > maxQueuedChars) {
+          // What the client missed is in the store: it re-reads instead of the server holding it.
+          overflowed = true;
+          queue.length = 0;
+          queuedChars = 0;
+        } else {
+          queue.push(e);
+          queuedChars += size;
+        }
         wake?.();
       };
       ci.events.on("event", onEvent);
@@ -94,8 +133,31 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
         });
         if (fresh?.status === "completed") return;
         while (!closed) {
+          if (overflowed) {
+            // Cleared first: what comes while the resync is written is queued as usual.
+            overflowed = false;
+            await stream.writeSSE({
+              event: "resync",
+              data: JSON.stringify({ type: "resync", runId: run.id, reason: "events were dropped; re-read" }),
+            });
+            // The run's end may have been among the dropped events.
+            const now = await store.runs.get(run.id);
+            if (now?.status === "completed") {
+              await stream.writeSSE({
+                event: "run",
+                data: JSON.stringify({
+                  type: "run",
+                  runId: run.id,
+                  status: now.status,
+                  conclusion: now.conclusion,
+                }),
+              });
+              return;
+            }
+          }
           while (queue.length) {
             const e = queue.shift()!;
+            if (e.type === "log") queuedChars -= e.content.length;
             await stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
             if (e.type === "run" && e.status === "completed") return;
           }
@@ -108,6 +170,7 @@ export function mountRunRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guard
         }
       } finally {
         ci.events.off("event", onEvent);
+        openStreams--;
       }
     });
   });
