@@ -648,6 +648,7 @@ export class Deployer {
         const aborted = active.abortedByUser === true;
         const detail = err instanceof HealthError ? `${reason}\n${err.detail}` : reason;
         await emitter.flush();
+        await this.statsCaughtUp();
         await store.releases.finish(release.id, aborted ? "aborted" : "failed", {
           error: detail,
           phase: revertOk ? "rolled back" : "rollback failed",
@@ -660,6 +661,7 @@ export class Deployer {
       }
       this.current = doc;
       await emitter.flush();
+      await this.statsCaughtUp();
       await store.releases.finish(release.id, "succeeded", { phase: "done", impact: this.impact(baseline) });
       const final = (await store.releases.get(release.id))!;
       this.currentRelease = final;
@@ -1257,6 +1259,11 @@ export class Deployer {
       out.set(s.name, m);
     }
     return out;
+  }
+
+  /** Waits until every router's figures include the requests that have ended (see impact()). */
+  private async statsCaughtUp(): Promise<void> {
+    await Promise.all([...this.services.values()].map((s) => s.router?.statsCaughtUp()));
   }
 
   /** The router's own figures for the rollout window: what this deploy cost the users. */

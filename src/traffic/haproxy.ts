@@ -259,7 +259,10 @@ class HaproxyTrafficRouter implements HaproxyRouter {
     return c;
   }
 
+  private lastLogAt = 0;
+
   private onLog(text: string): void {
+    this.lastLogAt = Date.now();
     for (const line of text.split("\n")) {
       const e = parseLogLine(line);
       if (e === undefined) continue;
@@ -503,6 +506,19 @@ class HaproxyTrafficRouter implements HaproxyRouter {
 
   unroutedStats(): VersionStats {
     return this.unrouted.snapshot(Date.now());
+  }
+
+  /**
+   * HAProxy logs each request as it ends and the log ring reaches us a moment later: wait until the
+   * log has been quiet for 100 ms (at most 1 s, since under steady load it never is).
+   */
+  async statsCaughtUp(): Promise<void> {
+    const until = Date.now() + 1000;
+    for (;;) {
+      const quietFor = Date.now() - this.lastLogAt;
+      if (quietFor >= 100 || Date.now() >= until) return;
+      await new Promise((r) => setTimeout(r, Math.min(100 - quietFor, until - Date.now())));
+    }
   }
 
   private unroutedCounters: VersionCounters | undefined;

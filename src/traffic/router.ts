@@ -59,6 +59,11 @@ export interface Router {
    * by the router itself; all of them are `failed`. Not part of versions().
    */
   unroutedStats(): VersionStats;
+  /**
+   * Resolves once the figures include the requests that had ended when it was called (HAProxy's log
+   * arrives a little after each request ends); a release's impact is read after it.
+   */
+  statsCaughtUp(): Promise<void>;
   instances(): InstanceState[];
   /** Stops accepting connections, waits up to timeoutMs (default 10 s) for in-flight work, then closes the rest. */
   close(options?: { timeoutMs?: number }): Promise<void>;
@@ -318,6 +323,9 @@ class TrafficRouter implements Router, ProxyHost {
   unroutedStats(): VersionStats {
     return this.unrouted.snapshot(Date.now());
   }
+
+  /** Counted as each request ends: nothing to wait for. */
+  async statsCaughtUp(): Promise<void> {}
 
   instances(): InstanceState[] {
     return [...this.byId.values()].map((i) => i.state());
