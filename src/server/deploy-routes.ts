@@ -34,7 +34,7 @@ import {
 } from "../deploy/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Role, Store } from "../store/index.js";
-import type { Env } from "./app.js";
+import { type Env, queryInt } from "./http.js";
 import { DeployCheckouts } from "./deploy-checkouts.js";
 
 export type DeployRoutesOptions = {
@@ -208,13 +208,13 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     const env = c.req.query("env") || undefined;
     if (appName !== undefined) checkName("app", appName, appNamePattern);
     if (env !== undefined) checkName("env", env, environmentNamePattern);
-    const limit = queryLimit(c.req.query("limit"), 20, 1000);
+    const limit = queryInt(c.req.query("limit"), "limit", 20, 1000);
     const before = c.req.query("before");
     const list = await store.releases.list({
       app: appName,
       env,
       limit,
-      ...(before ? { beforeNumber: queryLimit(before, 1, Number.MAX_SAFE_INTEGER, "before") } : {}),
+      ...(before ? { beforeNumber: queryInt(before, "before", 1, Number.MAX_SAFE_INTEGER) } : {}),
     });
     return c.json({ releases: list.map(releaseForApi) });
   });
@@ -488,14 +488,6 @@ function target(c: Context): { appName: string; env: string } {
   checkName("app", appName, appNamePattern);
   checkName("env", env, environmentNamePattern);
   return { appName, env };
-}
-
-function queryLimit(value: string | undefined, fallback: number, max: number, name = "limit"): number {
-  if (value === undefined || value === "") return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new UserError(`'${name}' must be a whole number from 1 to ${max}, got '${value}'`);
-  return n;
 }
 
 const isStringList = (v: unknown): v is string[] =>
