@@ -114,13 +114,19 @@ jobs:
       30_000,
     );
     const controllers: AbortController[] = [];
+    // Each Response is held until the end: undici cancels the body of a Response that is garbage
+    // collected, which would close its stream early and give its place to a later request.
+    const held: Response[] = [];
     const open = () => {
       const c = new AbortController();
       controllers.push(c);
       return fetch(`${server.url}/api/v1/runs/${id}/events`, {
         headers: { authorization: `Bearer ${server.token}`, accept: "text/event-stream" },
         signal: c.signal,
-      }).then((r) => r.status);
+      }).then((r) => {
+        held.push(r);
+        return r.status;
+      });
     };
     try {
       const statuses = await Promise.all(Array.from({ length: 300 }, open));
@@ -132,6 +138,7 @@ jobs:
       expect(Date.now() - started).toBeLessThan(5000);
       // Closed streams give their places back.
       for (const c of controllers.splice(0)) c.abort();
+      held.length = 0;
       await waitFor("a stream place to free up", async () => (await open()) === 200, 15_000, 200);
     } finally {
       for (const c of controllers) c.abort();
