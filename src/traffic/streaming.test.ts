@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, type Router } from "./index.js";
-import { type Backend, sleep, startBackend } from "./testkit.js";
+import { createNodeRouter, type Router } from "./index.js";
+import { type Backend, sleep, startBackend } from "./testing.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -14,7 +14,7 @@ async function setup(
 ): Promise<{ backend: Backend; router: Router }> {
   const backend = await startBackend("a", handler);
   cleanups.push(() => backend.close());
-  const router = await createRouter({ listen: { host: "127.0.0.1", port: 0 }, name: "svc" });
+  const router = await createNodeRouter({ listen: { host: "127.0.0.1", port: 0 }, name: "svc" });
   cleanups.push(() => router.close({ timeoutMs: 1000 }));
   router.configure({ backends: { v1: [{ id: "a", url: backend.url }] }, routes: { weights: { v1: 100 } } });
   return { backend, router };

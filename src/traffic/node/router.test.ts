@@ -1,8 +1,8 @@
 import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { UserError } from "../lib/errors.js";
-import { createRouter, type Router } from "./index.js";
-import { type Backend, eventually, request, servedBy, sleep, startBackend } from "./testkit.js";
+import { UserError } from "../../lib/errors.js";
+import { createNodeRouter, type Router } from "../index.js";
+import { type Backend, eventually, request, servedBy, sleep, startBackend } from "../testing.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -15,8 +15,8 @@ async function backend(id: string, handler?: Parameters<typeof startBackend>[1])
   return b;
 }
 
-async function router(options: Partial<Parameters<typeof createRouter>[0]> = {}): Promise<Router> {
-  const r = await createRouter({ listen: { host: "127.0.0.1", port: 0 }, name: "svc", ...options });
+async function router(options: Partial<Parameters<typeof createNodeRouter>[0]> = {}): Promise<Router> {
+  const r = await createNodeRouter({ listen: { host: "127.0.0.1", port: 0 }, name: "svc", ...options });
   cleanups.push(() => r.close({ timeoutMs: 1000 }));
   return r;
 }

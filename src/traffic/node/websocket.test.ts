@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { createRouter, type Router } from "./index.js";
-import { type Backend, eventually, startBackend } from "./testkit.js";
+import { createNodeRouter, type Router } from "../index.js";
+import { type Backend, eventually, startBackend } from "../testing.js";
 import { FrameBoundary } from "./websocket.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -42,7 +42,7 @@ async function say(ws: WebSocket, text: string): Promise<string> {
 }
 
 async function router(): Promise<Router> {
-  const r = await createRouter({
+  const r = await createNodeRouter({
     listen: { host: "127.0.0.1", port: 0 },
     name: "svc",
     balance: "round-robin",

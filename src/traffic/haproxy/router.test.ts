@@ -9,9 +9,9 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { UserError } from "../lib/errors.js";
-import { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy.js";
-import { type Backend, eventually, request, servedBy, sleep, startBackend } from "./testkit.js";
+import { UserError } from "../../lib/errors.js";
+import { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./router.js";
+import { type Backend, eventually, request, servedBy, sleep, startBackend } from "../testing.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -457,7 +457,7 @@ describe("HAProxy router", () => {
     const stateDir = mkdtempSync(join(tmpdir(), "slipway-haproxy-orphan-"));
     cleanups.push(async () => rmSync(stateDir, { recursive: true, force: true }));
     const script = `
-      const { createHaproxyRouter } = await import(${JSON.stringify(fileURLToPath(new URL("./haproxy.ts", import.meta.url)))});
+      const { createHaproxyRouter } = await import(${JSON.stringify(fileURLToPath(new URL("./router.ts", import.meta.url)))});
       const r = await createHaproxyRouter({ listen: { host: "127.0.0.1", port: 0 }, name: "orphan", stateDir: ${JSON.stringify(stateDir)} });
       console.log("pid " + r.pid);
       setInterval(() => {}, 1000);
