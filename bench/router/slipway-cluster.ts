@@ -16,7 +16,7 @@ if (cluster.isPrimary) {
   });
 } else {
   const port = Number(process.env.ROUTER_PORT ?? 0);
-  const router = await createRouter({ listen: { host: "127.0.0.1", port }, name: "bench" });
+  const router = await createRouter("node", { listen: { host: "127.0.0.1", port }, name: "bench" });
   router.configure({
     backends: { v1: [{ id: "backend", url: process.argv[2] }] },
     routes: { weights: { v1: 100 } },

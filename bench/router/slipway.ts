@@ -5,7 +5,7 @@ import { createRouter } from "../../src/traffic/index.js";
 
 const backend = process.argv[2];
 const flipMs = Number(process.argv[3] ?? 0);
-const router = await createRouter({ listen: { host: "127.0.0.1", port: 0 }, name: "bench" });
+const router = await createRouter("node", { listen: { host: "127.0.0.1", port: 0 }, name: "bench" });
 if (flipMs > 0) {
   router.configure({
     backends: { blue: [{ id: "blue-1", url: backend }], green: [{ id: "green-1", url: backend }] },

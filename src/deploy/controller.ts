@@ -15,14 +15,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
-import { delimiter, join } from "node:path";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
 import {
-  createHaproxyRouter,
   createRouter,
   type Router,
   type RouteRule,
+  routerKinds,
   unroutedVersion,
   type VersionStats,
 } from "../traffic/index.js";
@@ -1205,9 +1204,8 @@ export class Deployer {
   private routerKind: "auto" | "haproxy" | "node" = "auto";
 
   private async makeRouter(name: string, listen: { host: string; port: number }): Promise<Router> {
-    const kind = this.routerKind === "auto" ? (haproxyInstalled() ? "haproxy" : "node") : this.routerKind;
-    const make = () =>
-      kind === "haproxy" ? createHaproxyRouter({ name, listen }) : createRouter({ name, listen });
+    const kind = this.routerKind === "auto" ? routerKinds()[0] : this.routerKind;
+    const make = () => createRouter(kind, { name, listen });
     // The router of an agent that was just killed can hold the port for a moment (its haproxy notices
     // the owner is gone within a second): a busy port is tried again for a few seconds before it is an error.
     const until = Date.now() + 5000;
@@ -1586,16 +1584,6 @@ function serviceHash(
   return h.digest("hex");
 }
 
-let haproxyFound: boolean | undefined;
-/** Whether an haproxy binary is on PATH (checked once). */
-function haproxyInstalled(): boolean {
-  if (haproxyFound === undefined) {
-    const dirs = (process.env.PATH ?? "").split(delimiter).filter(Boolean);
-    haproxyFound = dirs.some((d) => existsSync(join(d, "haproxy")));
-  }
-  return haproxyFound;
-}
-
 function formatWeights(w: Record<string, number>): string {
   const parts = Object.entries(w).filter(([, v]) => v > 0);
   return parts.length === 0 ? "no traffic" : parts.map(([k, v]) => `${k} ${v}%`).join(", ");
@@ -1615,8 +1603,7 @@ async function resolveAddress(info: InstanceInfo): Promise<InstanceInfo> {
 
 /** Waits until a router has applied the last configuration (HAProxy's runtime API is asynchronous). */
 async function settle(router: Router | undefined): Promise<void> {
-  const r = router as (Router & { settled?: () => Promise<void> }) | undefined;
-  await r?.settled?.().catch(() => {});
+  await router?.settled().catch(() => {});
 }
 
 /** Whether two releases run different things: a service's spec, image/snapshot or secrets differ. */

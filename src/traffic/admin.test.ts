@@ -2,8 +2,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, createRouterAdmin, type Router } from "./index.js";
-import { request, servedBy, startBackend } from "./testkit.js";
+import { createNodeRouter, createRouterAdmin, type Router } from "./index.js";
+import { request, servedBy, startBackend } from "./testing.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -29,7 +29,7 @@ async function twoVersions(name: string, registry?: Registry): Promise<Router> {
     () => a.close(),
     () => b.close(),
   );
-  const r = await createRouter({ listen: { host: "127.0.0.1", port: 0 }, name, registry });
+  const r = await createNodeRouter({ listen: { host: "127.0.0.1", port: 0 }, name, registry });
   cleanups.push(() => r.close({ timeoutMs: 1000 }));
   r.configure({
     backends: { v1: [{ id: `${name}-a`, url: a.url }], v2: [{ id: `${name}-b`, url: b.url }] },

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AggregatorRegistry, type Registry } from "prom-client";
 import { UserError } from "../lib/errors.js";
-import type { Router } from "./router.js";
+import type { Router } from "./types.js";
 
 export type RouterAdminHandler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -7,11 +7,15 @@
 // is called; a request that failed before anything was sent is retried once on another instance of
 // the same version (docs/router.md has the exact rule), so an instance that dies costs no failed
 // request; counters per version (requests, 5xx, failed, latency) feed stats() and Prometheus.
-// createHaproxyRouter is the same Router on a haproxy process driven through its runtime API (no
-// reload for any change); its changes apply asynchronously (settled()), see docs/router.md.
+// The Router interface (types.ts) has two implementations: node/ (slipway's own proxy, in this process)
+// and haproxy/ (a haproxy process per router, driven through its runtime API: no reload for any
+// change; changes apply asynchronously, hence settled(); figures arrive with its log, hence
+// statsCaughtUp()). createRouter(kind) makes either; routerKinds() says which this machine can run,
+// preferred first. docs/router.md compares them.
 export { createRouterAdmin, type RouterAdminHandler, routerMetricsText } from "./admin.js";
-export { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy.js";
-export { createRouter, type Router, type RouterEvent } from "./router.js";
+export { createRouter, type RouterOptionsOf, routerKinds } from "./choose.js";
+export { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy/router.js";
+export { createNodeRouter } from "./node/router.js";
 export { unroutedVersion } from "./stats.js";
 export type {
   Backends,
@@ -20,7 +24,10 @@ export type {
   DrainResult,
   InstanceSpec,
   InstanceState,
+  Router,
   RouteRule,
+  RouterEvent,
+  RouterKind,
   RouterOptions,
   Routes,
   VersionStats,

@@ -1,4 +1,62 @@
-// The router's public shapes: what deploy strategies hand it (backends, routes) and what it reports (stats).
+// The router's public shapes: the Router interface both implementations (node/, haproxy/) provide,
+// what deploy strategies hand it (backends, routes) and what it reports (stats).
+import type { Registry } from "prom-client";
+
+/** The implementations: slipway's own proxy in this process, or a haproxy process driven through its runtime API. */
+export type RouterKind = "haproxy" | "node";
+
+export interface Router {
+  readonly name: string;
+  /** Where it listens, e.g. http://127.0.0.1:41234 (the actual port when listen.port was 0). */
+  readonly url: string;
+  readonly address: { host: string; port: number };
+  /** The prom-client registry holding this router's metrics. */
+  readonly registry: Registry;
+  /** Replaces the instances of every version at once. Rejected (UserError) if the routes would send traffic to a version left without instances. */
+  setBackends(backends: Backends): void;
+  /** Replaces weights and rules at once. Rejected (UserError) unless weights add up to 100 and name versions with instances. */
+  setRoutes(routes: Routes): void;
+  /** Both at once, validated together: one swap. */
+  configure(update: { backends?: Backends; routes?: Routes }): void;
+  config(): { backends: Backends; routes: Routes | null };
+  /**
+   * Resolves once every change asked so far (configure, undrain) serves requests; rejects if one was
+   * refused. The Node router applies each change as it is asked (resolves at once); HAProxy's runtime
+   * API applies them asynchronously, in order, within about a millisecond.
+   */
+  settled(): Promise<void>;
+  /**
+   * Takes the instance out of rotation at once and resolves when nothing is left on it (no request in
+   * flight, no websocket, no idle upstream connection). After timeoutMs what remains is closed by force.
+   */
+  drain(instanceId: string, options: DrainOptions): Promise<DrainResult>;
+  /** Puts a drained instance back into rotation (a rollback). */
+  undrain(instanceId: string): void;
+  /** Counts and latency of a version (zeros for a version never seen). */
+  stats(version: string): VersionStats;
+  /** Versions the router has counted (every version it was ever given). */
+  versions(): string[];
+  /**
+   * Requests no version could take (no route: e.g. a recreate between stop and start), answered 503
+   * by the router itself; all of them are `failed`. Not part of versions().
+   */
+  unroutedStats(): VersionStats;
+  /**
+   * Resolves once the figures include the requests that had ended when it was called (HAProxy's log
+   * arrives a little after each request ends); a release's impact is read after it.
+   */
+  statsCaughtUp(): Promise<void>;
+  instances(): InstanceState[];
+  /** Stops accepting connections, waits up to timeoutMs (default 10 s) for in-flight work, then closes the rest. */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+  /** Called on retries, instances found down and upstream errors (for logs); replaceable. */
+  onEvent: ((e: RouterEvent) => void) | undefined;
+}
+
+export type RouterEvent =
+  | { type: "retry"; instanceId: string; version: string; error: string }
+  | { type: "instance-down"; instanceId: string; version: string; error: string }
+  | { type: "upstream-error"; instanceId: string; version: string; error: string };
 
 /** One running instance of a version: where to reach it and the id drain() refers to it by. */
 export type InstanceSpec = { id: string; url: string };
@@ -39,7 +97,7 @@ export type RouterOptions = {
   /** The window stats() computes p50/p99 and windowed counts over. Default 60000. */
   statsWindowMs?: number;
   /** A `prom-client` Registry to register the metrics in; default a new one (router.registry). */
-  registry?: import("prom-client").Registry;
+  registry?: Registry;
 };
 
 export type DrainOptions = {

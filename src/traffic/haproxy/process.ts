@@ -38,7 +38,12 @@ function killAllOnExit(): void {
 
 /** "haproxy" from PATH, else from the sbin directories a non-root PATH may lack (Debian installs it in /usr/sbin). */
 export function findHaproxy(): string {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  return locateHaproxy() ?? "haproxy";
+}
+
+/** Where findHaproxy's lookup finds an executable haproxy; undefined when it finds none. */
+export function locateHaproxy(path: string = process.env.PATH ?? ""): string | undefined {
+  const dirs = [...path.split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
   for (const d of dirs) {
     if (d === "") continue;
     try {
@@ -48,7 +53,7 @@ export function findHaproxy(): string {
       // not here
     }
   }
-  return "haproxy";
+  return undefined;
 }
 
 export async function startHaproxy(options: {

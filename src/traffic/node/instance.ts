@@ -3,7 +3,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
-import type { Balance, InstanceState } from "./types.js";
+import type { Balance, InstanceState } from "../types.js";
 
 /** Something that holds an instance busy until it ends: a websocket tunnel. */
 export type Closable = { goAway(): void; destroy(): void };

@@ -1,77 +1,29 @@
 // One router per service: its listening server, its configuration (swapped whole, never edited in
-// place), drain and close. The request path itself is in proxy.ts.
+// place), drain and close. The request path is in proxy.ts, websocket upgrades in upgrade.ts.
 import http from "node:http";
 import type { Socket } from "node:net";
 import { Registry } from "prom-client";
-import { UserError } from "../lib/errors.js";
-import { Instance, VersionPool } from "./instance.js";
-import { routerMetricsFor, type MetricsSource, type RouterMetrics } from "./metrics.js";
-import {
-  handleRequest,
-  handleUpgrade,
-  type ProxyHost,
-  type ProxySettings,
-  type RouterEvent,
-  type Snapshot,
-} from "./proxy.js";
-import { compileRoutes, validateBackends, validateRoutes } from "./routes.js";
-import { unroutedVersion, VersionCounters } from "./stats.js";
+import { UserError } from "../../lib/errors.js";
+import { type MetricsSource, type RouterMetrics, routerMetricsFor } from "../metrics.js";
+import { compileRoutes, validateBackends, validateRoutes } from "../routes.js";
+import { unroutedVersion, VersionCounters } from "../stats.js";
 import type {
   Backends,
   Balance,
   DrainOptions,
   DrainResult,
   InstanceState,
+  Router,
+  RouterEvent,
   RouterOptions,
   Routes,
   VersionStats,
-} from "./types.js";
+} from "../types.js";
+import { Instance, VersionPool } from "./instance.js";
+import { handleRequest, type ProxyHost, type ProxySettings, type Snapshot } from "./proxy.js";
+import { handleUpgrade } from "./upgrade.js";
 
-export type { RouterEvent };
-
-export interface Router {
-  readonly name: string;
-  /** Where it listens, e.g. http://127.0.0.1:41234 (the actual port when listen.port was 0). */
-  readonly url: string;
-  readonly address: { host: string; port: number };
-  /** The prom-client registry holding this router's metrics. */
-  readonly registry: Registry;
-  /** Replaces the instances of every version at once. Rejected (UserError) if the routes would send traffic to a version left without instances. */
-  setBackends(backends: Backends): void;
-  /** Replaces weights and rules at once. Rejected (UserError) unless weights add up to 100 and name versions with instances. */
-  setRoutes(routes: Routes): void;
-  /** Both at once, validated together: one swap. */
-  configure(update: { backends?: Backends; routes?: Routes }): void;
-  config(): { backends: Backends; routes: Routes | null };
-  /**
-   * Takes the instance out of rotation at once and resolves when nothing is left on it (no request in
-   * flight, no websocket, no idle upstream connection). After timeoutMs what remains is closed by force.
-   */
-  drain(instanceId: string, options: DrainOptions): Promise<DrainResult>;
-  /** Puts a drained instance back into rotation (a rollback). */
-  undrain(instanceId: string): void;
-  /** Counts and latency of a version (zeros for a version never seen). */
-  stats(version: string): VersionStats;
-  /** Versions the router has counted (every version it was ever given). */
-  versions(): string[];
-  /**
-   * Requests no version could take (no route: e.g. a recreate between stop and start), answered 503
-   * by the router itself; all of them are `failed`. Not part of versions().
-   */
-  unroutedStats(): VersionStats;
-  /**
-   * Resolves once the figures include the requests that had ended when it was called (HAProxy's log
-   * arrives a little after each request ends); a release's impact is read after it.
-   */
-  statsCaughtUp(): Promise<void>;
-  instances(): InstanceState[];
-  /** Stops accepting connections, waits up to timeoutMs (default 10 s) for in-flight work, then closes the rest. */
-  close(options?: { timeoutMs?: number }): Promise<void>;
-  /** Called on retries, instances found down and upstream errors (for logs); replaceable. */
-  onEvent: ((e: RouterEvent) => void) | undefined;
-}
-
-export async function createRouter(options: RouterOptions): Promise<Router> {
+export async function createNodeRouter(options: RouterOptions): Promise<Router> {
   if (typeof options.name !== "string" || options.name === "")
     throw new UserError("router: name is required");
   const router = new TrafficRouter(options);
@@ -264,6 +216,9 @@ class TrafficRouter implements Router, ProxyHost {
   config(): { backends: Backends; routes: Routes | null } {
     return structuredClone({ backends: this.backends, routes: this.routes });
   }
+
+  /** Each change is in place when configure() returns: nothing to wait for. */
+  async settled(): Promise<void> {}
 
   private instance(id: string): Instance {
     const inst = this.byId.get(id);

@@ -1,0 +1,135 @@
+// What only the HAProxy router has: its limits, refresh(), and its haproxy process (started, stopped,
+// never left behind). conformance.test.ts holds what both routers do.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { UserError } from "../../lib/errors.js";
+import { eventually, request, sleep, TrafficBed } from "../testing.js";
+import { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./router.js";
+
+const bed = new TrafficBed();
+afterEach(() => bed.cleanup());
+
+async function router(options: Partial<HaproxyRouterOptions> = {}): Promise<HaproxyRouter> {
+  const r = await createHaproxyRouter({
+    listen: { host: "127.0.0.1", port: 0 },
+    name: "svc",
+    maxVersions: 4,
+    maxInstancesPerVersion: 4,
+    pollMs: 100,
+    ...options,
+  });
+  bed.defer(() => r.close({ timeoutMs: 1000 }));
+  return r;
+}
+
+/** Running (a zombie left for an init that does not reap counts as gone). */
+const processAlive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+};
+
+describe("HAProxy router", () => {
+  it("routes at most maxVersions versions at once", async () => {
+    const a = await bed.backend("a");
+    const r = await router({ maxVersions: 2 });
+    r.setBackends({ v1: [{ id: "a", url: a.url }], v2: [{ id: "b", url: a.url }] });
+    expect(() =>
+      r.setBackends({
+        v1: [{ id: "a", url: a.url }],
+        v2: [{ id: "b", url: a.url }],
+        v3: [{ id: "c", url: a.url }],
+      }),
+    ).toThrow(/at most 2 versions/);
+  });
+
+  it("reads the in-flight gauges at once with refresh(), between its polls", async () => {
+    let release: () => void = () => {};
+    const a = await bed.backend("a", (_req, res) => {
+      release = () => res.end("done");
+    });
+    const r = await router({ pollMs: 60_000 });
+    r.configure({ backends: { v1: [{ id: "a", url: a.url }] }, routes: { weights: { v1: 100 } } });
+    await r.settled();
+    const slow = request(r.url);
+    await eventually(() => a.hits === 1);
+    expect(r.instances()[0].inflight).toBe(0);
+    await r.refresh();
+    expect(r.instances()[0]).toMatchObject({ id: "a", inflight: 1 });
+    expect(r.stats("v1").inflight).toBe(1);
+    release();
+    await slow;
+    await r.refresh();
+    expect(r.instances()[0].inflight).toBe(0);
+  });
+
+  it("keeps its haproxy until close has let the last request finish, then haproxy exits", async () => {
+    let release: () => void = () => {};
+    const a = await bed.backend("a", (_req, res) => {
+      release = () => res.end("finished");
+    });
+    const r = await router();
+    r.configure({ backends: { v1: [{ id: "a", url: a.url }] }, routes: { weights: { v1: 100 } } });
+    await r.settled();
+    const pid = r.pid;
+    const inflight = request(r.url);
+    await eventually(() => a.hits === 1);
+    const closed = r.close({ timeoutMs: 5000 });
+    await sleep(200);
+    await expect(request(r.url)).rejects.toThrow();
+    expect(processAlive(pid)).toBe(true);
+    release();
+    expect((await inflight).body).toBe("finished");
+    await closed;
+    expect(processAlive(pid)).toBe(false);
+  });
+
+  it("stops its haproxy when its signal is aborted", async () => {
+    const controller = new AbortController();
+    const r = await router({ signal: controller.signal });
+    const pid = r.pid;
+    controller.abort();
+    await eventually(() => !processAlive(pid));
+  });
+
+  it("says clearly when the haproxy binary is missing", async () => {
+    await expect(
+      createHaproxyRouter({
+        listen: { host: "127.0.0.1", port: 0 },
+        name: "nobin",
+        haproxyBin: "/nonexistent/haproxy",
+      }),
+    ).rejects.toThrow(UserError);
+  });
+
+  it("never outlives its owner: haproxy exits when the process that started it is killed", async () => {
+    // The killed owner cannot remove its directory: give it one this test removes.
+    const stateDir = mkdtempSync(join(tmpdir(), "slipway-haproxy-orphan-"));
+    bed.defer(async () => rmSync(stateDir, { recursive: true, force: true }));
+    const script = `
+      const { createHaproxyRouter } = await import(${JSON.stringify(fileURLToPath(new URL("./router.ts", import.meta.url)))});
+      const r = await createHaproxyRouter({ listen: { host: "127.0.0.1", port: 0 }, name: "orphan", stateDir: ${JSON.stringify(stateDir)} });
+      console.log("pid " + r.pid);
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    bed.defer(async () => void child.kill("SIGKILL"));
+    let out = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (t: string) => (out += t));
+    await eventually(() => /pid \d+/.test(out), 20_000);
+    const pid = Number(/pid (\d+)/.exec(out)![1]);
+    expect(processAlive(pid)).toBe(true);
+    child.kill("SIGKILL");
+    await eventually(() => !processAlive(pid), 5000);
+  });
+});
