@@ -1,9 +1,9 @@
 // A job leg's way through the queue: inserted `waiting`, held back by the concurrency limits, `queued`
 // for runners (its secrets sealed under the master key until a runner claims it), then waited on until
 // it reaches a final status, set by its runner, a cancel or the lease reaper.
+import { cpus } from "node:os";
 import { coerceToString, type Json } from "../expressions/index.js";
 import { OperationError } from "../lib/errors.js";
-import { cpus } from "node:os";
 import {
   type JobInvocation,
   type JobResult,
@@ -32,8 +32,6 @@ function labelsOf(value: Json): string[] {
   }
   return [];
 }
-
-/** How long a cancel waits for the run's orchestration to end before answering. */
 
 export class Legs {
   private readonly ctx: CiContext;

@@ -4,9 +4,8 @@
 // notifications (notifications.ts) share one CiContext (context.ts).
 import { randomBytes } from "node:crypto";
 import type { LegSpec } from "../runner/index.js";
-import type { Job, Repo, Run, RunTrigger, Store } from "../store/index.js";
+import type { Job, Repo, Run, Store } from "../store/index.js";
 import type { NotifyConfig } from "../notify/index.js";
-import type { TriggerEvent } from "../workflow/index.js";
 import { type CiEvent, CiContext, type CiOptions } from "./context.js";
 import { type RerunRequest, RunControl } from "./control.js";
 import { Legs } from "./legs.js";
@@ -94,15 +93,9 @@ export class CiService {
   resumePendingDeliveries(): Promise<number> {
     return this.triggers.resumePendingDeliveries();
   }
-  triggerEvent(
-    repo: Repo,
-    event: TriggerEvent,
-    trigger: RunTrigger,
-    deliveryId?: string,
-    knownChangedFiles?: string[],
-    onlyWorkflow?: string,
-  ): Promise<Run[]> {
-    return this.triggers.triggerEvent(repo, event, trigger, deliveryId, knownChangedFiles, onlyWorkflow);
+  /** Starts a run for every workflow the event triggers (see Triggers.triggerEvent). */
+  triggerEvent(...args: Parameters<Triggers["triggerEvent"]>): Promise<Run[]> {
+    return this.triggers.triggerEvent(...args);
   }
   dispatch(input: Parameters<Triggers["dispatch"]>[0]): Promise<Run[]> {
     return this.triggers.dispatch(input);
