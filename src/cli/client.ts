@@ -5,14 +5,28 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { OperationError, UserError } from "../lib/errors.js";
+import { errorFromProblem, OperationError, UserError } from "../lib/errors.js";
 import { fetchWithDeadline, HttpTimeoutError, httpTimeoutMs } from "../lib/http.js";
 
 /** A failed request, with the HTTP status the server answered (401: the token is refused). */
 export type ApiFailure = Error & { status?: number };
 
-function withStatus<E extends Error>(err: E, status: number): E & { status: number } {
-  return Object.assign(err, { status });
+/**
+ * The server's error answer as the error it stood for (lib/errors.ts decodes the one encoding): bad
+ * input, not found and conflicts are UserErrors (exit 2); a refused token and the server's own
+ * failures are OperationErrors naming the request (exit 1).
+ */
+export function apiError(method: string, path: string, res: Response, text: string): ApiFailure {
+  let data: unknown;
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch {
+    data = { error: text };
+  }
+  return errorFromProblem(res.status, data, {
+    fallback: `${res.status} ${res.statusText}`,
+    prefix: `${method} ${path}`,
+  });
 }
 
 export type ClientFlags = { server?: string; token?: string };
@@ -97,17 +111,12 @@ export class ApiClient {
         `cannot reach the slipway server at ${this.server}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`,
       );
     }
+    if (!res.ok) throw apiError(method, path, res, text);
     let data: unknown;
     try {
       data = text ? JSON.parse(text) : {};
     } catch {
       data = { error: text };
-    }
-    if (!res.ok) {
-      const message = (data as { error?: string }).error ?? `${res.status} ${res.statusText}`;
-      if (res.status === 401 || res.status === 403 || res.status >= 500)
-        throw withStatus(new OperationError(`${method} ${path}: ${message}`), res.status);
-      throw withStatus(new UserError(message), res.status);
     }
     return data as T;
   }

@@ -8,7 +8,7 @@ import { loadConfig } from "../config/index.js";
 import { agentError, type DeployProgress, type ReleaseDocument } from "../deploy/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Release } from "../store/index.js";
-import { ApiClient, readConfig } from "./client.js";
+import { ApiClient, apiError, readConfig } from "./client.js";
 import { checkStrategyFlag, parseImageFlags } from "./deploy-flags.js";
 import { makeStyle, type Style } from "./tty.js";
 
@@ -291,19 +291,7 @@ async function postStream(
       `cannot reach the slipway server at ${client.server}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`,
     );
   }
-  if (!res.ok || !res.body) {
-    const text = await res.text();
-    let data: { error?: string; problems?: [] } = {};
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = { error: text };
-    }
-    const message = data.error ?? `${res.status} ${res.statusText}`;
-    if (res.status === 401 || res.status === 403 || res.status >= 500)
-      throw new OperationError(`POST ${path}: ${message}`);
-    throw new UserError(message, data.problems ?? []);
-  }
+  if (!res.ok || !res.body) throw apiError("POST", path, res, await res.text());
   const decoder = new TextDecoder();
   let buf = "";
   let last: Record<string, unknown> | undefined;

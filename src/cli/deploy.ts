@@ -204,7 +204,7 @@ export function registerDeploy(program: Command) {
       const reply = await callAgent(t.paths.socketPath, "POST", `/${name}`);
       if (!reply)
         throw new UserError(`no deploy agent runs for ${t.app}/${t.env}, so no deploy is in progress`);
-      if (reply.status !== 200) throw agentError(reply.body);
+      if (reply.status !== 200) throw agentError(reply.body, reply.status);
       const r = reply.body as { release: number };
       if (flags.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else process.stderr.write(`${name === "promote" ? "promoted" : "aborting"} release #${r.release}\n`);
@@ -299,7 +299,7 @@ export function registerDeploy(program: Command) {
         stopInstances: !flags.keepInstances,
       });
       if (!reply) return void process.stderr.write(`no deploy agent runs for ${t.app}/${t.env}\n`);
-      if (reply.status !== 200) throw agentError(reply.body);
+      if (reply.status !== 200) throw agentError(reply.body, reply.status);
       process.stderr.write(
         `stopped ${t.app}/${t.env}${flags.keepInstances ? " (instances left running)" : ""}\n`,
       );

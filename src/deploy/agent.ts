@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, wri
 import http from "node:http";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { OperationError, UserError } from "../lib/errors.js";
+import { httpStatusFor, NotFoundError, problemBody, streamedError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
 import { routerMetricsText } from "../traffic/index.js";
 import {
@@ -143,8 +143,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       lastActive = Date.now();
     });
     void handle(req, res).catch((err) => {
-      if (!res.headersSent) sendJson(res, statusFor(err), errorBody(err));
-      else res.end(`${JSON.stringify(errorBody(err))}\n`);
+      if (!res.headersSent) sendJson(res, httpStatusFor(err), problemBody(err));
+      else res.end(`${JSON.stringify(streamedLine(err))}\n`);
     });
   });
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -180,7 +180,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
         return stopped;
       }
       default:
-        return sendJson(res, 404, { error: { message: `no route ${route}` } });
+        return sendJson(res, 404, problemBody(new NotFoundError(`no route ${route}`)));
     }
   };
 
@@ -251,23 +251,15 @@ async function stream(
     const release = await run((event) => line({ event }));
     line({ release });
   } catch (err) {
-    line(errorBody(err));
+    line(streamedLine(err));
   }
   res.end();
 }
 
-function errorBody(err: unknown) {
-  const e = err as Error & { problems?: unknown; release?: Release };
-  const kind = err instanceof UserError ? "user" : err instanceof OperationError ? "operation" : "internal";
-  return {
-    error: { kind, message: e?.message ?? String(err), problems: e?.problems ?? [], release: e?.release },
-  };
-}
-
-function statusFor(err: unknown): number {
-  if (err instanceof UserError) return 400;
-  if (err instanceof OperationError) return 409;
-  return 500;
+/** A stream's error line (lib/errors.ts `streamedError`), with the release a failed deploy recorded. */
+function streamedLine(err: unknown) {
+  const release = (err as { release?: Release } | null)?.release;
+  return { error: { ...streamedError(err), release } };
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown) {

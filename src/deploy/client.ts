@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { dirname } from "node:path";
-import { OperationError, UserError } from "../lib/errors.js";
+import { errorFromProblem, OperationError, streamedError } from "../lib/errors.js";
 import type { AgentPaths } from "./agent.js";
 import { checkAgentSocket } from "./socket.js";
 
@@ -85,7 +85,7 @@ export async function streamAgent(
             try {
               last = JSON.parse(buf) as Record<string, unknown>;
             } catch {
-              last = { error: { kind: "internal", message: `agent answered ${res.statusCode}` } };
+              last = { error: streamedError(new OperationError(`agent answered ${res.statusCode}`)) };
             }
           }
           resolve(last);
@@ -133,10 +133,10 @@ export async function ensureAgent(
   );
 }
 
-/** Maps an {error} line or body from the agent to the error class it was on the agent's side. */
-export function agentError(body: unknown): Error {
-  const e = (body as { error?: { kind?: string; message?: string; problems?: [] } }).error;
-  const message = e?.message ?? "the deploy agent failed";
-  if (e?.kind === "user") return new UserError(message, e.problems ?? []);
-  return new OperationError(message);
+/**
+ * The error class an agent's answer stood for: an {error} line of a stream (by its kind) or an error
+ * body with its HTTP status (lib/errors.ts decodes both).
+ */
+export function agentError(body: unknown, status?: number): Error {
+  return errorFromProblem(status, body, { fallback: "the deploy agent failed" });
 }

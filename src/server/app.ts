@@ -6,11 +6,9 @@ import { randomBytes } from "node:crypto";
 import { homedir, tmpdir } from "node:os";
 import { Hono } from "hono";
 import type { CiService } from "../ci/index.js";
-import { OperationError, UserError } from "../lib/errors.js";
+import { httpStatusFor, OperationError, RefusalError } from "../lib/errors.js";
 import type { Notifier, NotifyConfig } from "../notify/index.js";
 import type { SecretStore } from "../secrets/index.js";
-import { LastAdminTokenError } from "../store/index.js";
-import { WebhookError } from "../triggers/index.js";
 import { mountDeployRoutes } from "./deploy-routes.js";
 import { createGuards, type Env, jsonBody, problem } from "./http.js";
 import type { Metrics } from "./metrics.js";
@@ -66,19 +64,16 @@ export function createApp(opts: AppOptions): Hono<Env> {
 
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   app.onError((err, c) => {
-    if (err instanceof WebhookError) return problem(c, err.status, err.message);
-    if (err instanceof LastAdminTokenError) return problem(c, 409, err.message);
-    if (err instanceof UserError) {
-      const status = /^no (repository|run|job|runner|token)\b/.test(err.message) ? 404 : 400;
-      return c.json({ error: err.message, problems: err.problems }, status);
-    }
+    // A refusal (bad input, not found, conflict, or a status of its own) is answered as it is.
+    const status = httpStatusFor(err);
+    if (status < 500 || err instanceof RefusalError) return problem(c, status, err);
     // The detail of a failure stays in the server's log, under an id the answer gives: a client
     // learns neither the server's paths nor its SQL nor its stack.
     const id = randomBytes(6).toString("hex");
     log(`error ${id} on ${c.req.method} ${c.req.path}: ${(err as Error).stack ?? String(err)}`);
     if (err instanceof OperationError)
-      return problem(c, 500, `${withoutLocalPaths(err.message, ci.dataDir)} (error id ${id})`);
-    return problem(c, 500, `internal error (id ${id})`);
+      return problem(c, 500, err, `${withoutLocalPaths(err.message, ci.dataDir)} (error id ${id})`);
+    return problem(c, 500, err, `internal error (id ${id})`);
   });
 
   mountOpsRoutes(app, { store, metrics, isReady: opts.isReady, log });

@@ -22,6 +22,7 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { CiService } from "../ci/index.js";
 import { appNamePattern, environmentNamePattern, parseConfig } from "../config/index.js";
 import {
+  agentError,
   type AgentPaths,
   agentPaths,
   callAgent,
@@ -32,9 +33,16 @@ import {
   strategyNames,
   streamAgent,
 } from "../deploy/index.js";
-import { OperationError, UserError } from "../lib/errors.js";
+import {
+  ConflictError,
+  httpStatusFor,
+  NotFoundError,
+  RefusalError,
+  streamedError,
+  UserError,
+} from "../lib/errors.js";
 import type { Release, Role, Store } from "../store/index.js";
-import { type Env, queryInt } from "./http.js";
+import { type Env, problem, queryInt } from "./http.js";
 import { DeployCheckouts } from "./deploy-checkouts.js";
 
 export type DeployRoutesOptions = {
@@ -180,7 +188,6 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       paths = await agentFor(spec.app, env);
     } catch (err) {
       release();
-      if (err instanceof AgentLimitError) return c.json({ error: err.message }, 503);
       throw err;
     }
     const request: DeployRequest = {
@@ -223,23 +230,23 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     const { appName, env } = target(c);
     const number = Number(c.req.param("number"));
     const r = Number.isInteger(number) ? await store.releases.byNumber(appName, env, number) : undefined;
-    if (!r) return c.json({ error: `${appName}/${env} has no release #${c.req.param("number")}` }, 404);
+    if (!r) throw new NotFoundError(`${appName}/${env} has no release #${c.req.param("number")}`);
     const events = await store.releases.events(r.id, { limit: 10_000 });
     return c.json({ release: releaseForApi(r), events });
   });
 
-  /** 404 for an app environment that has neither a release nor an owner: nothing to control. */
-  const unknownTarget = async (c: Context, appName: string, env: string) => {
+  /** An app environment that has neither a release nor an owner is not found: nothing to control. */
+  const checkKnownTarget = async (appName: string, env: string): Promise<void> => {
     const known =
       (await store.deployApps.get(appName, env)) !== undefined ||
       (await store.releases.list({ app: appName, env, limit: 1 })).length > 0;
-    return known ? undefined : c.json({ error: `no app ${appName}/${env}: it was never deployed` }, 404);
+    if (!known) throw new NotFoundError(`no app ${appName}/${env}: it was never deployed`);
   };
 
   app.get("/api/v1/deploy/:app/:env/owner", requireRole("viewer"), async (c) => {
     const { appName, env } = target(c);
     const owner = await store.deployApps.get(appName, env);
-    if (!owner) return c.json({ error: `${appName}/${env} is bound to no repository` }, 404);
+    if (!owner) throw new NotFoundError(`${appName}/${env} is bound to no repository`);
     return c.json({ owner });
   });
 
@@ -261,8 +268,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
 
   app.get("/api/v1/deploy/:app/:env/status", requireRole("viewer"), async (c) => {
     const { appName, env } = target(c);
-    const unknown = await unknownTarget(c, appName, env);
-    if (unknown) return unknown;
+    await checkKnownTarget(appName, env);
     const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "GET", "/status");
     if (reply?.status === 200) return c.json(reply.body as object);
     const current = await store.releases.current(appName, env);
@@ -272,15 +278,15 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
   for (const action of ["promote", "abort"] as const) {
     app.post(`/api/v1/deploy/:app/:env/${action}`, requireRole("deployer"), async (c) => {
       const { appName, env } = target(c);
-      const unknown = await unknownTarget(c, appName, env);
-      if (unknown) return unknown;
+      await checkKnownTarget(appName, env);
       const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "POST", `/${action}`);
       if (!reply)
-        return c.json(
-          { error: `no deploy agent runs for ${appName}/${env}, so no deploy is in progress` },
-          409,
-        );
-      if (reply.status !== 200) return agentErrorResponse(c, reply.status, reply.body);
+        throw new ConflictError(`no deploy agent runs for ${appName}/${env}, so no deploy is in progress`);
+      // The agent's refusal, answered with the same status and message (not as the server's failure).
+      if (reply.status !== 200) {
+        const err = agentError(reply.body, reply.status);
+        return problem(c, httpStatusFor(err), err);
+      }
       return c.json(reply.body as object);
     });
   }
@@ -293,8 +299,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     if (body.wait !== undefined && typeof body.wait !== "boolean")
       throw new UserError("'wait' must be a boolean");
     // Nothing to go back to: refused before an agent is started for it.
-    const unknown = await unknownTarget(c, appName, env);
-    if (unknown) return unknown;
+    await checkKnownTarget(appName, env);
     // The release gone back to runs from its checkout: extract it again if it was pruned.
     const releases: (() => void)[] = [];
     const repos = new Set<string>();
@@ -310,7 +315,6 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       paths = await agentFor(appName, env);
     } catch (err) {
       for (const r of releases) r();
-      if (err instanceof AgentLimitError) return c.json({ error: err.message }, 503);
       throw err;
     }
     return ndjson(
@@ -331,7 +335,11 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
 }
 
 /** The server's agent limit was reached (answered 503: retry once an agent has stopped). */
-class AgentLimitError extends OperationError {}
+class AgentLimitError extends RefusalError {
+  constructor(message: string) {
+    super(503, message);
+  }
+}
 
 function envLimit(value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
@@ -427,11 +435,7 @@ function ndjson(
         .then((result) => {
           if (result !== last) write(apiLine(result));
         })
-        .catch((err: unknown) => {
-          const kind =
-            err instanceof UserError ? "user" : err instanceof OperationError ? "operation" : "internal";
-          write({ error: { kind, message: (err as Error).message, problems: [] } });
-        })
+        .catch((err: unknown) => write({ error: streamedError(err) }))
         .finally(async () => {
           clearInterval(keepalive);
           if (!closed) {
@@ -449,15 +453,6 @@ function ndjson(
     status: 200,
     headers: { "content-type": "application/x-ndjson", "cache-control": "no-cache" },
   });
-}
-
-/** The agent's {error: {kind, message, problems}} as the API's {error: message, problems}. */
-function agentErrorResponse(c: Context, status: number, body: unknown) {
-  const e = (body as { error?: { message?: string; problems?: unknown[] } } | undefined)?.error;
-  return c.json(
-    { error: e?.message ?? `the deploy agent answered ${status}`, problems: e?.problems ?? [] },
-    (status >= 400 && status < 600 ? status : 502) as 400,
-  );
 }
 
 /** The release a rollback goes back to, chosen as the deploy controller chooses it (errors are its). */

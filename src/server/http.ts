@@ -1,7 +1,7 @@
 // What every route module shares: the request context type, the error body, bearer tokens, bounded
 // body reading, and the role and runner checks. Routes are mounted by `createApp` (app.ts).
 import type { Context, MiddlewareHandler } from "hono";
-import { UserError } from "../lib/errors.js";
+import { problemBody, UserError } from "../lib/errors.js";
 import { type Role, roleAllows, type Runner, type Store, type TokenIdentity } from "../store/index.js";
 import { WebhookError } from "../triggers/index.js";
 
@@ -22,8 +22,12 @@ export function queryInt(value: string | undefined, name: string, fallback: numb
   return n;
 }
 
-export function problem(c: Context, status: number, message: string) {
-  return c.json({ error: message }, status as 400);
+/**
+ * An error answer in the one wire encoding (lib/errors.ts `problemBody`): `{error: message}`, with a
+ * user error's problems. `err` is the error answered for, or just the message.
+ */
+export function problem(c: Context, status: number, err: unknown, message?: string) {
+  return c.json(problemBody(err, message), status as 400);
 }
 
 export function bearer(c: Context): string | undefined {

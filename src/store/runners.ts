@@ -2,7 +2,7 @@
 // labels given at registration are the only ones the runner can claim jobs with; an admin can disable
 // a runner (its token is refused until enabled) or remove it (its token never works again).
 import { randomUUID } from "node:crypto";
-import { UserError } from "../lib/errors.js";
+import { NotFoundError, UserError } from "../lib/errors.js";
 import { checkName } from "./names.js";
 import { hashToken, newToken } from "./secret-tokens.js";
 import type { RunnersTable } from "./schema.js";
@@ -112,7 +112,7 @@ export function createRunners(db: Db) {
       const byId = await db.selectFrom("runners").selectAll().where("id", "=", nameOrId).executeTakeFirst();
       if (byId) return toRunner(byId);
       const rows = await db.selectFrom("runners").selectAll().where("name", "=", nameOrId).execute();
-      if (rows.length === 0) throw new UserError(`no runner ${JSON.stringify(nameOrId)}`);
+      if (rows.length === 0) throw new NotFoundError(`no runner ${JSON.stringify(nameOrId)}`);
       if (rows.length > 1)
         throw new UserError(
           `${rows.length} runners are named ${JSON.stringify(nameOrId)}: name one by id (${rows.map((r) => r.id).join(", ")})`,

@@ -1,5 +1,5 @@
 // Workflow runs: one row per run of one workflow file, numbered per repository.
-import { UserError } from "../lib/errors.js";
+import { NotFoundError } from "../lib/errors.js";
 import type { RunsTable } from "./schema.js";
 import { affected, atomic, type Db, defined, fromJson, toJson } from "./util.js";
 
@@ -129,7 +129,7 @@ export function createRuns(db: Db) {
           .where("id", "=", input.repoId)
           .returning("run_counter")
           .executeTakeFirst();
-        if (!counter) throw new UserError(`no repository with id ${input.repoId}`);
+        if (!counter) throw new NotFoundError(`no repository with id ${input.repoId}`);
         const row = await tx
           .insertInto("runs")
           .values({

@@ -1,5 +1,5 @@
 // API tokens for people and automation, each with one role.
-import { UserError } from "../lib/errors.js";
+import { ConflictError, UserError } from "../lib/errors.js";
 import { checkName } from "./names.js";
 import { hashToken, newToken } from "./secret-tokens.js";
 import { affected, atomic, type Db } from "./util.js";
@@ -33,7 +33,7 @@ export type TokenIdentity = { id: number; name: string; role: Role };
  * Revoking the last active admin token would leave no way to administer the server through the API:
  * refused (the HTTP API answers 409). `slipway serve --reset-admin-token` is the way back in.
  */
-export class LastAdminTokenError extends UserError {
+export class LastAdminTokenError extends ConflictError {
   constructor(id: number) {
     super(`token ${id} is the last active admin token: create another admin token before revoking it`);
     this.name = "LastAdminTokenError";

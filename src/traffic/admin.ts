@@ -7,19 +7,17 @@
 //   GET /metrics              Prometheus text of all routers
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AggregatorRegistry, type Registry } from "prom-client";
-import { UserError } from "../lib/errors.js";
+import { httpStatusFor, problemBody, RefusalError } from "../lib/errors.js";
 import type { Router } from "./types.js";
 
 export type RouterAdminHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const MAX_BODY = 1 << 20;
 
-class HttpError extends Error {
-  readonly status: number;
+class HttpError extends RefusalError {
   readonly headers: Record<string, string>;
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.status = status;
+    super(status, message);
     this.headers = headers;
   }
 }
@@ -153,9 +151,10 @@ export function createRouterAdmin(
         res.destroy();
         return;
       }
-      if (err instanceof HttpError) send(res, err.status, { error: err.message }, err.headers);
-      else if (err instanceof UserError) send(res, 400, { error: err.message });
-      else send(res, 500, { error: `internal error: ${(err as Error)?.message ?? String(err)}` });
+      const status = httpStatusFor(err);
+      const failed = status >= 500 && !(err instanceof RefusalError);
+      const message = failed ? `internal error: ${(err as Error)?.message ?? String(err)}` : undefined;
+      send(res, status, problemBody(err, message), err instanceof HttpError ? err.headers : {});
     });
   };
 }

@@ -15,6 +15,7 @@
 // verified with `verifySignature` after; an unknown repository answers exactly as a bad signature does.
 
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { RefusalError } from "../lib/errors.js";
 import type { TriggerEvent } from "../workflow/index.js";
 import { normaliseGitea } from "./gitea.js";
 import { gitlabRepository, normaliseGitlab } from "./gitlab.js";
@@ -39,12 +40,10 @@ export const maxPayloadCommits = 20;
 export type WebhookErrorStatus = 400 | 401 | 404 | 413 | 415 | 422;
 
 /** A delivery the server must refuse, with the HTTP status to answer. */
-export class WebhookError extends Error {
-  readonly status: WebhookErrorStatus;
+export class WebhookError extends RefusalError {
   constructor(status: WebhookErrorStatus, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(status, message, options);
     this.name = "WebhookError";
-    this.status = status;
   }
 }
 

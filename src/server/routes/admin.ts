@@ -2,9 +2,9 @@
 // revoked (409); a disabled or removed runner's token is refused at once and the legs it held fail.
 import type { Hono } from "hono";
 import { type CiService, RunnerApi } from "../../ci/index.js";
-import { UserError } from "../../lib/errors.js";
+import { NotFoundError, UserError } from "../../lib/errors.js";
 import { checkRunnerLabels, type Role, roles, type Store } from "../../store/index.js";
-import { type Env, type Guards, jsonBody, problem } from "../http.js";
+import { type Env, type Guards, jsonBody } from "../http.js";
 
 function tokenId(value: string): number {
   if (!/^[1-9]\d{0,15}$/.test(value))
@@ -29,7 +29,8 @@ export function mountAdminRoutes(app: Hono<Env>, o: { store: Store; ci: CiServic
   app.delete("/api/v1/tokens/:id", requireRole("admin"), async (c) => {
     const id = tokenId(c.req.param("id"));
     const ok = await store.tokens.revoke(id);
-    return ok ? c.json({ ok }) : problem(c, 404, `no token ${id}`);
+    if (!ok) throw new NotFoundError(`no token ${id}`);
+    return c.json({ ok });
   });
 
   app.get("/api/v1/runners", requireRole("admin"), async (c) =>

@@ -3,6 +3,7 @@
 // labels it was registered with and may only touch the legs it claimed. Every message is validated
 // (ci/runner-protocol.ts): a bad one is a 400 naming the field, and nothing of it is stored.
 import type { Hono } from "hono";
+import { ConflictError, UserError } from "../../lib/errors.js";
 import {
   type CiService,
   claimBody,
@@ -54,19 +55,21 @@ export function mountRunnerProtocolRoutes(app: Hono<Env>, o: { ci: CiService; gu
     const id = jobRowIdParam(c.req.param("id"));
     const body = parseRunnerMessage(logBody, await jsonBody(c), "log chunk");
     const ok = await runnerApi.appendLog(c.get("runner").id, id, body.seq, body.content);
-    return ok ? c.json({ ok }) : problem(c, 409, "the job is not this runner's");
+    if (!ok) throw new ConflictError("the job is not this runner's");
+    return c.json({ ok });
   });
   app.post("/api/v1/runner/jobs/:id/steps", requireRunner, async (c) => {
     const id = jobRowIdParam(c.req.param("id"));
     const body = parseRunnerMessage(stepBody, await jsonBody(c), "step report");
     const ok = await runnerApi.step(c.get("runner").id, id, body);
-    return ok ? c.json({ ok }) : problem(c, 409, "the job is not this runner's");
+    if (!ok) throw new ConflictError("the job is not this runner's");
+    return c.json({ ok });
   });
   app.post("/api/v1/runner/jobs/:id/complete", requireRunner, async (c) => {
     const id = jobRowIdParam(c.req.param("id"));
     const r = await runnerApi.complete(c.get("runner").id, id, await jsonBody(c));
     // The job has ended either way (a bad report fails it); the runner is told what was wrong.
-    if (r.problems) return problem(c, 400, `invalid job result: ${r.problems}`);
+    if (r.problems) throw new UserError(`invalid job result: ${r.problems}`);
     return c.json({ ok: r.ok });
   });
 }

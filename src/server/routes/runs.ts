@@ -6,7 +6,7 @@
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { CiEvent, CiService, RerunRequest } from "../../ci/index.js";
-import { UserError } from "../../lib/errors.js";
+import { NotFoundError, UserError } from "../../lib/errors.js";
 import { type Env, type Guards, jsonBody, problem, queryInt } from "../http.js";
 
 export const defaultMaxEventStreams = 256;
@@ -46,7 +46,7 @@ export function mountRunRoutes(
   });
   const runOr404 = async (id: string) => {
     const run = Number.isInteger(Number(id)) ? await store.runs.get(Number(id)) : null;
-    if (!run) throw new UserError(`no run ${id}`);
+    if (!run) throw new NotFoundError(`no run ${id}`);
     return run;
   };
   app.get("/api/v1/runs/:id", requireRole("viewer"), async (c) => {
@@ -79,7 +79,8 @@ export function mountRunRoutes(
     const jobs = (await store.jobs.list(run.id, attempt)).filter(
       (j) => !job || j.jobKey === job || j.jobId === job,
     );
-    if (job && jobs.length === 0) throw new UserError(`no job '${job}' in run ${run.id} attempt ${attempt}`);
+    if (job && jobs.length === 0)
+      throw new NotFoundError(`no job '${job}' in run ${run.id} attempt ${attempt}`);
     const out = [];
     for (const j of jobs) {
       const after = c.req.query("after");

@@ -1,12 +1,13 @@
 // Secrets: values go in, never out. Names and the audit trail can be read; setting and removing is admin's.
 import type { Hono } from "hono";
+import { NotFoundError } from "../../lib/errors.js";
 import {
   listSecretsRequest,
   removeSecretRequest,
   type SecretStore,
   setSecretRequest,
 } from "../../secrets/index.js";
-import { type Env, type Guards, jsonBody, problem, queryInt } from "../http.js";
+import { type Env, type Guards, jsonBody, queryInt } from "../http.js";
 
 export function mountSecretRoutes(app: Hono<Env>, o: { secrets: SecretStore; guards: Guards }): void {
   const { secrets } = o;
@@ -19,7 +20,8 @@ export function mountSecretRoutes(app: Hono<Env>, o: { secrets: SecretStore; gua
   );
   app.delete("/api/v1/secrets/:name", requireRole("admin"), async (c) => {
     const r = await removeSecretRequest(secrets, c.get("identity").name, c.req.param("name"), c.req.query());
-    return r.removed ? c.json(r) : problem(c, 404, `no secret ${c.req.param("name")} in that scope`);
+    if (!r.removed) throw new NotFoundError(`no secret ${c.req.param("name")} in that scope`);
+    return c.json(r);
   });
   app.get("/api/v1/secrets/audit", requireRole("admin"), async (c) =>
     c.json({
