@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startRegistry, type TestRegistry } from "../../test/support/registry.js";
+import { freePort } from "../../test/support/ports.js";
+import { startRegistry, type TestRegistry } from "../../test/support/registry.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import {
   BuildError,
