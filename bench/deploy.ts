@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { freePort } from "../test/support/registry.js";
+import { freePort } from "../test/support/ports.js";
 import { describeMachine, killRunning, round, timeCommand } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

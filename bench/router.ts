@@ -11,7 +11,6 @@
 // each of the two routers).
 // Environment: ROUNDS (3), SECONDS (7), CONNECTIONS (100), WARMUP (2), NGINX_WORKERS (1), EXTRA (0).
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +22,7 @@ import {
   haproxySocket,
   switchCommands,
 } from "./router/haproxy.js";
+import { freePort } from "../test/support/ports.js";
 import { ensureNginx, nginxCommand, nginxConfig } from "./router/nginx.js";
 import { nginxCommands as drivenCommandsFor, planNginxConfig } from "./router/nginx-driven.js";
 import {
@@ -87,18 +87,6 @@ function nginxDir(root: string, name: string): string {
     chmodSync(join(dir, "tmp", d), 0o777);
   }
   return dir;
-}
-
-/** A port nothing listens on now (the kernel's pick; nginx and HAProxy then bind it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function main(): Promise<void> {

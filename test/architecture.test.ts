@@ -23,6 +23,8 @@ function edges(): Edge[] {
     const text = readFileSync(file, "utf8");
     for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+["'](\.[^"']+)["']/g)) {
       const target = resolve(dirname(file), m[1]);
+      // The package's own metadata (slipway's version, in lib/version.ts) is no domain.
+      if (relative(src, target) === join("..", "package.json")) continue;
       const from = relative(src, file).split("/")[0];
       const to = relative(src, target).split("/")[0];
       if (from !== to) out.push({ from, to, file: relative(src, file), target: relative(src, target) });

@@ -12,7 +12,7 @@ import { type Receiver, startReceiver } from "../notify/testing.js";
 import { createSecretStore, loadMasterKey } from "../secrets/index.js";
 import { type RunningServer, startServer } from "../server/index.js";
 import { openStore } from "../store/index.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "../store/testing.js";
+import { testBackends, useDatabase } from "../../test/support/store.js";
 import { registerNotify, runNotifyDeliveries, runNotifyTest } from "./notify.js";
 import {
   registerSecret,
@@ -48,14 +48,10 @@ const pem = "-----BEGIN KEY-----\nabc\ndef\n-----END KEY-----\n";
 const binary = Buffer.from([0, 255, 10, 0, 13, 1]);
 
 describe.each(backends)("slipway secret on %s", (backend) => {
-  let tdb: TestDatabase;
+  const ctx = useDatabase(backend);
   let flags: { dataDir: string; database?: string };
-  beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-    flags = { dataDir: tdb.dataDir, database: tdb.url };
-  });
-  afterAll(async () => {
-    await tdb?.drop();
+  beforeAll(() => {
+    flags = { dataDir: ctx.database.dataDir, database: ctx.database.url };
   });
 
   it("sets values from stdin byte for byte, lists metadata only, removes, and audits", async () => {
@@ -63,7 +59,7 @@ describe.each(backends)("slipway secret on %s", (backend) => {
     expect(await runSecretSet("DEPLOY_KEY", { ...flags, repo: "acme/api" }, first)).toBe(0);
     expect(first.err()).toMatch(/created the master key .*master\.key \(mode 0600\): back it up/);
     expect(first.err()).toContain(`created secret DEPLOY_KEY (repo acme/api, ${pem.length} bytes)`);
-    expect(statSync(join(tdb.dataDir, "master.key")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(ctx.database.dataDir, "master.key")).mode & 0o777).toBe(0o600);
     expect(await runSecretSet("BLOB", { ...flags, env: "production" }, io(binary))).toBe(0);
     const again = io("rotated\n");
     await runSecretSet("DEPLOY_KEY", { ...flags, repo: "acme/api" }, again);

@@ -1,7 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { exitCodeFor, OperationError, UserError } from "../lib/errors.js";
-import { isolatedGitEnv, makeRepo, makeTempDir, type TestRepo } from "../release/testing.js";
+import { isolatedGitEnv, makeRepo, makeTempDir, type TestRepo } from "../../test/support/git.js";
 import { registerVersion, runVersionCommand, type VersionFlags } from "./version.js";
 
 let tmp: { dir: string; cleanup: () => Promise<void> };

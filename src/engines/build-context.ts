@@ -1,46 +1,38 @@
 // The build context the Engine API expects: a tar of the context directory without what .dockerignore
-// excludes, written here (no tar binary, no extra dependency) with uid/gid 0 as the docker CLI sends it.
-import { existsSync, readFileSync } from "node:fs";
-import { lstat, open, readdir, readlink } from "node:fs/promises";
+// excludes, as the docker CLI sends it: Docker's own ignore rules (@balena/dockerignore, a port of its
+// matcher), entries owned by root, modes kept, PAX headers for names a ustar header cannot hold (tar-stream).
+import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { lstat, readdir, readlink } from "node:fs/promises";
 import { isAbsolute, join, posix, relative, resolve, sep } from "node:path";
-import { Readable } from "node:stream";
-import picomatch from "picomatch";
-import { UserError } from "../lib/errors.js";
+import type { Readable } from "node:stream";
+import dockerignore from "@balena/dockerignore";
+import tar, { type Headers, type Pack } from "tar-stream";
+import { OperationError, UserError } from "../lib/errors.js";
 
-/** One line of a .dockerignore: a pattern, and whether it re-includes (`!pattern`). */
-export type IgnoreRule = { pattern: string; negate: boolean; match: (path: string) => boolean };
+/** The rules of a .dockerignore. */
+export type IgnoreRules = {
+  /** Whether a context path (posix, relative) is left out: the last pattern matching it or a parent decides. */
+  excludes(path: string): boolean;
+  /**
+   * Whether the walk must enter an excluded directory because an exception (`!pattern`) may re-include
+   * something in it: as the docker CLI decides, when an exception's path starts with the directory's.
+   */
+  mayReinclude(dir: string): boolean;
+};
 
 /** Parses .dockerignore text with Docker's rules: comments, `!` exceptions, leading `/` ignored, `**`. */
-export function parseDockerignore(text: string): IgnoreRule[] {
-  const rules: IgnoreRule[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    let line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    let negate = false;
-    if (line.startsWith("!")) {
-      negate = true;
-      line = line.slice(1).trim();
-    }
-    let pattern = posix.normalize(line.replaceAll("\\", "/")).replace(/^\/+/, "").replace(/\/+$/, "");
-    if (pattern === "." || pattern === "") pattern = "**";
-    const isMatch = picomatch(pattern, { dot: true });
-    rules.push({ pattern, negate, match: isMatch });
-  }
-  return rules;
-}
-
-/**
- * Whether a context path (posix, relative) is excluded: the last rule that matches the path or one of its
- * parent directories decides, as in Docker's pattern matcher.
- */
-export function isExcluded(path: string, rules: IgnoreRule[]): boolean {
-  const parts = path.split("/");
-  const candidates = parts.map((_, i) => parts.slice(0, i + 1).join("/"));
-  let excluded = false;
-  for (const rule of rules) {
-    if (candidates.some((c) => rule.match(c))) excluded = !rule.negate;
-  }
-  return excluded;
+export function parseDockerignore(text: string): IgnoreRules {
+  // The package is CommonJS with a `default` property on its export; its types describe only that property.
+  const matcher = dockerignore.default().add(text.split(/\r?\n/));
+  const exceptions = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("!"))
+    .map((line) => `${posix.normalize(line.slice(1).trim()).replace(/^\/+/, "").replace(/\/+$/, "")}/`);
+  return {
+    excludes: (path) => matcher.ignores(path),
+    mayReinclude: (dir) => exceptions.some((e) => e.startsWith(`${dir}/`)),
+  };
 }
 
 type Entry =
@@ -50,8 +42,7 @@ type Entry =
   | { type: "inline"; name: string; mode: number; mtime: number; data: Buffer };
 
 /** The files of a context directory that a build sends, in tar order (parents before children). */
-async function walkContext(dir: string, rules: IgnoreRule[], always: Set<string>): Promise<Entry[]> {
-  const hasExceptions = rules.some((r) => r.negate);
+async function walkContext(dir: string, rules: IgnoreRules, always: string[]): Promise<Entry[]> {
   const out: Entry[] = [];
   const visit = async (rel: string) => {
     const names = (await readdir(rel ? join(dir, rel) : dir)).sort();
@@ -59,13 +50,15 @@ async function walkContext(dir: string, rules: IgnoreRule[], always: Set<string>
       const path = rel ? `${rel}/${name}` : name;
       const abs = join(dir, ...path.split("/"));
       const st = await lstat(abs);
-      const excluded = isExcluded(path, rules) && !always.has(path);
+      const excluded = rules.excludes(path) && !always.includes(path);
       const mtime = Math.floor(st.mtimeMs / 1000);
       const mode = st.mode & 0o7777;
       if (st.isDirectory()) {
         if (!excluded) out.push({ type: "dir", name: path, mode, mtime });
-        // An excluded directory is still walked when an exception (`!pattern`) may re-include a file in it.
-        if (!excluded || hasExceptions) await visit(path);
+        // An excluded directory is walked only when an exception may re-include something in it; the
+        // directory itself is not sent (the engine makes the parents of what is).
+        if (!excluded || rules.mayReinclude(path) || always.some((a) => a.startsWith(`${path}/`)))
+          await visit(path);
         continue;
       }
       if (excluded) continue;
@@ -91,7 +84,8 @@ export type BuildContext = {
 /**
  * Packs `contextDir` for a build. `dockerfile` is relative to the context (default `Dockerfile`) or absolute;
  * one outside the context is added under a generated name. Ignore rules come from `<Dockerfile>.dockerignore`
- * when it exists, else from `<context>/.dockerignore`.
+ * when it exists, else from `<context>/.dockerignore`; neither the Dockerfile nor .dockerignore is ever left
+ * out (the docker CLI adds exceptions for both).
  */
 export async function createBuildContext(
   contextDir: string,
@@ -104,11 +98,11 @@ export async function createBuildContext(
   const ignoreFile = existsSync(`${dockerfileAbs}.dockerignore`)
     ? `${dockerfileAbs}.dockerignore`
     : join(dir, ".dockerignore");
-  const rules = existsSync(ignoreFile) ? parseDockerignore(readFileSync(ignoreFile, "utf8")) : [];
+  const rules = parseDockerignore(existsSync(ignoreFile) ? readFileSync(ignoreFile, "utf8") : "");
   const inside = relative(dir, dockerfileAbs);
   const outside = inside.startsWith("..") || isAbsolute(inside);
   const dockerfileInContext = outside ? ".dockerfile.slipway" : inside.split(sep).join("/");
-  const entries = await walkContext(dir, rules, new Set([".dockerignore", dockerfileInContext]));
+  const entries = await walkContext(dir, rules, [".dockerignore", dockerfileInContext]);
   if (outside)
     entries.push({
       type: "inline",
@@ -117,87 +111,7 @@ export async function createBuildContext(
       mtime: Math.floor(Date.now() / 1000),
       data: readFileSync(dockerfileAbs),
     });
-  return {
-    stream: Readable.from(tarChunks(entries)),
-    dockerfile: dockerfileInContext,
-    files: entries.map((e) => e.name),
-  };
-}
-
-// --- tar (ustar with PAX headers for long names) ---
-
-const block = 512;
-
-function octal(n: number, width: number): string {
-  return `${n.toString(8).padStart(width - 1, "0")}\0`;
-}
-
-function header(fields: {
-  name: string;
-  mode: number;
-  size: number;
-  mtime: number;
-  type: string;
-  linkname?: string;
-}): Buffer {
-  const h = Buffer.alloc(block);
-  h.write(fields.name, 0, 100, "utf8");
-  h.write(octal(fields.mode, 8), 100, 8, "ascii");
-  h.write(octal(0, 8), 108, 8, "ascii");
-  h.write(octal(0, 8), 116, 8, "ascii");
-  h.write(octal(fields.size, 12), 124, 12, "ascii");
-  h.write(octal(fields.mtime, 12), 136, 12, "ascii");
-  h.write("        ", 148, 8, "ascii");
-  h.write(fields.type, 156, 1, "ascii");
-  if (fields.linkname) h.write(fields.linkname, 157, 100, "utf8");
-  h.write("ustar\0", 257, 6, "ascii");
-  h.write("00", 263, 2, "ascii");
-  h.write("root", 265, 32, "ascii");
-  h.write("root", 297, 32, "ascii");
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "ascii");
-  return h;
-}
-
-function padding(size: number): Buffer {
-  const rest = size % block;
-  return Buffer.alloc(rest ? block - rest : 0);
-}
-
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let len = Buffer.byteLength(body) + 1;
-  while (String(len).length + Buffer.byteLength(body) !== len)
-    len = String(len).length + Buffer.byteLength(body);
-  return `${len}${body}`;
-}
-
-function fits(s: string): boolean {
-  return Buffer.byteLength(s) <= 100 && /^[\x20-\x7e]*$/.test(s);
-}
-
-function* entryHeaders(e: Entry, size: number): Generator<Buffer> {
-  const name = e.type === "dir" ? `${e.name}/` : e.name;
-  const linkname = e.type === "symlink" ? e.target : "";
-  const pax: string[] = [];
-  if (!fits(name)) pax.push(paxRecord("path", name));
-  if (linkname && !fits(linkname)) pax.push(paxRecord("linkpath", linkname));
-  if (pax.length) {
-    const data = Buffer.from(pax.join(""));
-    yield header({ name: "PaxHeader", mode: 0o644, size: data.length, mtime: e.mtime, type: "x" });
-    yield data;
-    yield padding(data.length);
-  }
-  const type = { dir: "5", file: "0", inline: "0", symlink: "2" }[e.type];
-  yield header({
-    name: fits(name) ? name : name.slice(0, 99),
-    mode: e.mode,
-    size,
-    mtime: e.mtime,
-    type,
-    linkname: fits(linkname) ? linkname : linkname.slice(0, 99),
-  });
+  return { stream: packEntries(entries), dockerfile: dockerfileInContext, files: entries.map((e) => e.name) };
 }
 
 /**
@@ -213,39 +127,74 @@ export async function tarFiles(files: { path: string; content: Buffer; mode?: nu
     return { type: "inline", name, mode: f.mode ?? 0o644, mtime, data: f.content };
   });
   const chunks: Buffer[] = [];
-  for await (const c of tarChunks(entries)) chunks.push(c);
+  for await (const c of packEntries(entries)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
 
-async function* tarChunks(entries: Entry[]): AsyncGenerator<Buffer> {
-  for (const e of entries) {
-    if (e.type === "file") {
-      yield* entryHeaders(e, e.size);
-      // Exactly `size` bytes even if the file changed since it was listed.
-      const fh = await open(e.source, "r");
-      try {
-        let left = e.size;
-        while (left > 0) {
-          const buf = Buffer.alloc(Math.min(left, 1 << 20));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, e.size - left);
-          if (bytesRead === 0) {
-            yield Buffer.alloc(left);
-            break;
-          }
-          yield buf.subarray(0, bytesRead);
-          left -= bytesRead;
+/** The entries as a tar stream, owned by root as the docker CLI sends them; files are read as it is consumed. */
+function packEntries(entries: Entry[]): Pack {
+  const pack = tar.pack();
+  const add = (header: Headers, body?: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (body) pack.entry(header, body, done);
+      else pack.entry(header, done);
+    });
+  const write = async () => {
+    for (const e of entries) {
+      const header: Headers = {
+        name: e.name,
+        mode: e.mode,
+        mtime: new Date(e.mtime * 1000),
+        uid: 0,
+        gid: 0,
+        uname: "root",
+        gname: "root",
+      };
+      if (e.type === "dir") await add({ ...header, type: "directory" });
+      else if (e.type === "symlink") await add({ ...header, type: "symlink", linkname: e.target });
+      else if (e.type === "inline") await add({ ...header, type: "file" }, e.data);
+      else {
+        let settle: (err?: Error | null) => void = () => {};
+        const written = new Promise<void>((resolve, reject) => {
+          settle = (err) => (err ? reject(err) : resolve());
+        });
+        written.catch(() => {}); // a failed entry is reported through the pack (below)
+        const sink = pack.entry({ ...header, type: "file", size: e.size }, (err) => settle(err));
+        // Written by hand rather than piped: a read error must reach the pack before the entry is destroyed.
+        for await (const chunk of exactly(e.source, e.size)) {
+          if (sink.destroyed) return; // the reader went away
+          if (!sink.write(chunk))
+            await new Promise((resume) => {
+              sink.once("drain", resume);
+              sink.once("close", resume);
+            });
         }
-      } finally {
-        await fh.close();
+        sink.end();
+        await written;
       }
-      yield padding(e.size);
-    } else if (e.type === "inline") {
-      yield* entryHeaders(e, e.data.length);
-      yield e.data;
-      yield padding(e.data.length);
-    } else {
-      yield* entryHeaders(e, 0);
     }
-  }
-  yield Buffer.alloc(block * 2);
+    pack.finalize();
+  };
+  write().catch((err: unknown) => {
+    // tar-stream destroys the pack on a failed entry without saying why: the reason is emitted here, to
+    // whoever reads the stream (an unread one has nobody to tell).
+    if (pack.listenerCount("error") > 0) pack.emit("error", err);
+    pack.destroy();
+  });
+  return pack;
+}
+
+/**
+ * The first `size` bytes of a file, as listed: a file that grew since is cut there (the tar header is
+ * written), one that shrank is an error rather than a silently padded file in the image.
+ */
+async function* exactly(path: string, size: number): AsyncGenerator<Buffer> {
+  let left = size;
+  if (size > 0)
+    for await (const chunk of createReadStream(path, { start: 0, end: size - 1 })) {
+      left -= (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  if (left > 0) throw new OperationError(`${path} changed while the build context was being sent`);
 }

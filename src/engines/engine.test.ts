@@ -1,21 +1,19 @@
 // The engine client against the real Docker Engine and real registries (test/support/docker-setup.ts
 // prepares both); pure parts (addresses, request bodies, .dockerignore) without I/O.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startRegistry, type TestRegistry } from "../../test/support/registry.js";
+import { freePort } from "../../test/support/ports.js";
+import { startRegistry, type TestRegistry } from "../../test/support/registry.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import {
   BuildError,
   classifyPushFailure,
   connectEngine,
   containerCreateOptions,
-  createBuildContext,
   type Engine,
-  isExcluded,
   PushError,
-  parseDockerignore,
   resolveEngineAddress,
   splitReference,
   tarFiles,
@@ -141,61 +139,6 @@ describe("container specs as data", () => {
         StartPeriod: undefined,
       },
     });
-  });
-});
-
-describe(".dockerignore", () => {
-  it("applies Docker's rules: last match wins, parents exclude children, exceptions", () => {
-    const rules = parseDockerignore(
-      "# comment\nnode_modules\n/dist\n**/*.log\n!keep.log\n*.md\n!README.md\nsecret/\n",
-    );
-    const cases: [string, boolean][] = [
-      ["node_modules/x/index.js", true],
-      ["src/node_modules/x", false],
-      ["dist/app.js", true],
-      ["a/b/c.log", true],
-      ["keep.log", false],
-      ["NOTES.md", true],
-      ["README.md", false],
-      ["docs/guide.md", false],
-      ["secret/key", true],
-      ["src/main.ts", false],
-    ];
-    for (const [path, excluded] of cases) expect([path, isExcluded(path, rules)]).toEqual([path, excluded]);
-  });
-
-  it("packs the context without ignored files but with the Dockerfile", async () => {
-    const dir = tempDir({
-      Dockerfile: "FROM scratch\n",
-      ".dockerignore": "Dockerfile\n*.tmp\ncache\n!cache/keep\n",
-      "a.txt": "a",
-      "b.tmp": "b",
-      "cache/x": "x",
-      "cache/keep": "k",
-      [`deep/${"d".repeat(120)}/file.txt`]: "long name",
-    });
-    symlinkSync("a.txt", join(dir, "link"));
-    try {
-      const ctx = await createBuildContext(dir);
-      expect(ctx.dockerfile).toBe("Dockerfile");
-      expect(ctx.files).toEqual([
-        ".dockerignore",
-        "Dockerfile",
-        "a.txt",
-        "cache/keep",
-        "deep",
-        `deep/${"d".repeat(120)}`,
-        `deep/${"d".repeat(120)}/file.txt`,
-        "link",
-      ]);
-      const chunks: Buffer[] = [];
-      for await (const c of ctx.stream) chunks.push(c as Buffer);
-      const tar = Buffer.concat(chunks);
-      expect(tar.length % 512).toBe(0);
-      expect(tar.includes(Buffer.from("long name"))).toBe(true);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
 

@@ -344,6 +344,15 @@ export class Engine {
   async buildImage(opts: BuildOptions): Promise<{ id: string }> {
     const image = opts.tags[0] ?? opts.context;
     const ctx = await createBuildContext(opts.context, opts.dockerfile);
+    // A context that cannot be read to its end (a file removed meanwhile) ends the upload, which the engine
+    // would otherwise wait on, and is the build's error.
+    const packing = new AbortController();
+    let packError: unknown;
+    ctx.stream.on("error", (err) => {
+      packError = err;
+      packing.abort(err);
+    });
+    const signal = opts.signal ? AbortSignal.any([opts.signal, packing.signal]) : packing.signal;
     const query: Dockerode.ImageBuildOptions = {
       t: opts.tags as unknown as string,
       dockerfile: ctx.dockerfile,
@@ -352,10 +361,18 @@ export class Engine {
       rm: true,
       forcerm: true,
       nocache: opts.noCache ?? false,
-      abortSignal: opts.signal,
+      abortSignal: signal,
     };
     if (opts.target) query.target = opts.target;
-    const stream = await this.call(`build ${image}`, () => this.docker.buildImage(ctx.stream, query));
+    const contextFailed = () =>
+      new OperationError(`failed to send the build context of ${image}`, { cause: packError });
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.buildImage(ctx.stream, query);
+    } catch (err) {
+      if (packError) throw contextFailed();
+      this.fail(`build ${image}`, err);
+    }
     const tail: string[] = [];
     let step: string | undefined;
     let instruction: string | undefined;
@@ -388,9 +405,10 @@ export class Engine {
             if (built && !id) id = built[1];
           } else if (m.status && !m.progress) line(m.status);
         },
-        opts.signal,
+        signal,
       );
     } catch (err) {
+      if (packError) throw contextFailed();
       this.fail(`build ${image}`, err);
     }
     if (pending) line(pending);

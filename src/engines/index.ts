@@ -4,7 +4,7 @@
 // their end so that an error inside them is never mistaken for success; containers and networks are
 // described as data (ContainerSpec) and turned into request bodies by pure functions.
 export { type EngineAddress, resolveEngineAddress } from "./address.js";
-export { createBuildContext, isExcluded, parseDockerignore, tarFiles } from "./build-context.js";
+export { createBuildContext, type IgnoreRules, parseDockerignore, tarFiles } from "./build-context.js";
 export {
   type ContainerSpec,
   containerCreateOptions,

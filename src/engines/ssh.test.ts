@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../test/support/registry.js";
+import { freePort } from "../../test/support/ports.js";
 import { createDockerRuntime } from "../deploy/index.js";
 import { tempDir, testLabels, testService } from "../deploy/runtimes/testing.js";
 import { UserError } from "../lib/errors.js";

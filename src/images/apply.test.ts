@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startRegistry, type TestRegistry } from "../../test/support/registry.js";
+import { freePort } from "../../test/support/ports.js";
+import { startRegistry, type TestRegistry } from "../../test/support/registry.js";
 import { loadConfig } from "../config/index.js";
 import { connectEngine } from "../engines/index.js";
 import {

@@ -1,11 +1,11 @@
 // Delivery through the store's queue on SQLite and PostgreSQL, against real local receivers: retries
 // with growing delays, timeouts, closed connections, permanent failures, order per channel, a caller
 // never held up by a slow receiver, and pending deliveries resumed after the store is reopened.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { type NotifyConfig, parseConfig } from "../config/index.js";
 import { createSecretStore, loadMasterKey, type SecretValue } from "../secrets/index.js";
-import { openStore, type Store } from "../store/index.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "../store/testing.js";
+import type { Store } from "../store/index.js";
+import { testBackends, useStore } from "../../test/support/store.js";
 import {
   Notifier,
   type NotifierOptions,
@@ -41,23 +41,14 @@ function config(channels: Record<string, unknown>, on = "[run.failed, run.comple
 }
 
 describe.each(backends)("notification delivery on %s", (backend) => {
-  let tdb: TestDatabase;
-  let store: Store;
+  const ctx = useStore(backend);
   const receivers: Receiver[] = [];
   const notifiers: Notifier[] = [];
   const logs: string[] = [];
 
-  beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-    store = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
-  });
   afterEach(async () => {
     for (const n of notifiers.splice(0)) await n.stop();
     for (const r of receivers.splice(0)) await r.close();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await tdb?.drop();
   });
 
   async function receiver(reply?: (req: ReceivedRequest) => Reply | Promise<Reply>): Promise<Receiver> {
@@ -66,7 +57,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     return r;
   }
   const secrets: Record<string, string> = { HOOK_SECRET: "s3cr3t-hmac-key" };
-  function notifier(opts: Partial<NotifierOptions> = {}, on: Store = store): Notifier {
+  function notifier(opts: Partial<NotifierOptions> = {}, on: Store = ctx.store): Notifier {
     const n = new Notifier({
       store: on,
       secret: async (name) => secrets[name],
@@ -105,7 +96,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
         }),
       ).toEqual({ ok: true });
     }
-    const row = await store.notifications.get(d.id);
+    const row = await ctx.store.notifications.get(d.id);
     expect(row).toMatchObject({
       status: "delivered",
       attempts: 3,
@@ -122,7 +113,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     const [d] = await n.send(event(2), config({ slow: { webhook: { url: r.url } } }));
     await n.idle();
     expect(r.requests).toHaveLength(3);
-    expect(await store.notifications.get(d.id)).toMatchObject({
+    expect(await ctx.store.notifications.get(d.id)).toMatchObject({
       status: "failed",
       attempts: 3,
       lastError: "timed out after 200 ms",
@@ -141,7 +132,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     );
     await n.idle();
     expect(r.requests).toHaveLength(3);
-    expect(await store.notifications.get(d.id)).toMatchObject({ status: "delivered", attempts: 3 });
+    expect(await ctx.store.notifications.get(d.id)).toMatchObject({ status: "delivered", attempts: 3 });
     expect(validateBlockKit(JSON.parse(r.requests[2].text))).toEqual([]);
 
     const gone = await receiver(() => ({ status: 404, body: "no_service" }));
@@ -151,7 +142,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     );
     await n.idle();
     expect(gone.requests).toHaveLength(1);
-    expect(await store.notifications.get(g.id)).toMatchObject({
+    expect(await ctx.store.notifications.get(g.id)).toMatchObject({
       status: "failed",
       attempts: 1,
       lastError: "Slack answered HTTP 404: no_service",
@@ -178,7 +169,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     expect(numbers(r)).toEqual(expected);
     // Each event failed once and was retried before the next one was tried at all.
     expect(numbers(flaky)).toEqual(expected.flatMap((x) => [x, x]));
-    const rows = await store.notifications.list({ channel: "flaky", limit: 20 });
+    const rows = await ctx.store.notifications.list({ channel: "flaky", limit: 20 });
     expect(rows.every((row) => row.status === "delivered" && row.attempts === 2)).toBe(true);
   });
 
@@ -190,19 +181,19 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     for (let i = 0; i < 5; i++) await n.send(event(200 + i), cfg);
     const elapsed = performance.now() - started;
     expect(elapsed).toBeLessThan(300);
-    const rows = await store.notifications.list({ channel: "slowpoke" });
+    const rows = await ctx.store.notifications.list({ channel: "slowpoke" });
     expect(rows.filter((row) => row.status === "pending")).toHaveLength(5);
     // One at a time, in order: five 400 ms answers take about two seconds.
     await n.idle();
     expect(performance.now() - started).toBeGreaterThanOrEqual(1900);
     expect(r.requests.map((q) => JSON.parse(q.text).run.number)).toEqual([200, 201, 202, 203, 204]);
-    const done = await store.notifications.list({ channel: "slowpoke" });
+    const done = await ctx.store.notifications.list({ channel: "slowpoke" });
     expect(done.every((row) => row.status === "delivered")).toBe(true);
   });
 
   it("persists the delivery log and resumes pending deliveries after the store is reopened", async () => {
     const down = await receiver(() => ({ status: 502 }));
-    const first = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    const first = await ctx.open();
     const before = notifier({ baseDelayMs: 60_000 }, first);
     const cfg = config({ resume: { webhook: { url: down.url } } });
     const sent = [];
@@ -213,7 +204,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
 
     // The receiver comes back at the same place: the stored channel definition is what is used.
     const upAgain = await receiver(() => ({ status: 200 }));
-    const reopened = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    const reopened = await ctx.open();
     try {
       const pending = await reopened.notifications.list({ channel: "resume" });
       expect(pending.map((p) => [p.status, p.attempts])).toEqual([
@@ -243,8 +234,8 @@ describe.each(backends)("notification delivery on %s", (backend) => {
     // A slow receiver keeps rows in flight while the other notifier resumes the same pending queue, as
     // a deploy agent on the server's data directory did.
     const r = await receiver(() => ({ status: 200, delayMs: 40 }));
-    const mine = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
-    const other = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    const mine = await ctx.open();
+    const other = await ctx.open();
     try {
       const a = notifier({}, mine);
       const b = notifier({}, other);
@@ -273,7 +264,7 @@ describe.each(backends)("notification delivery on %s", (backend) => {
 
   it("sends channels' secrets from the secret store and fails clearly when one is missing", async () => {
     const r = await receiver();
-    const secretStore = createSecretStore(store, loadMasterKey({ dataDir: tdb.dataDir }));
+    const secretStore = createSecretStore(ctx.store, loadMasterKey({ dataDir: ctx.database.dataDir }));
     await secretStore.set({
       name: "TEAM_SLACK_URL",
       value: `${r.url}/services/T/B/from-secret`,
@@ -311,14 +302,14 @@ describe.each(backends)("notification delivery on %s", (backend) => {
       }),
     ).toEqual({ ok: true });
     expect(lookups).toContainEqual(["TEAM_SLACK_URL", "acme/api"]);
-    const unset = await store.notifications.get(sent[2].id);
+    const unset = await ctx.store.notifications.get(sent[2].id);
     expect(unset).toMatchObject({
       status: "failed",
       attempts: 1,
       lastError: "secret NOT_SET is not set (slipway secret set NOT_SET --repo acme/api)",
     });
     // The stored channel definition names secrets; no secret value is stored.
-    const dump = JSON.stringify(await store.notifications.list({ limit: 1000 }));
+    const dump = JSON.stringify(await ctx.store.notifications.list({ limit: 1000 }));
     expect(dump).not.toContain("from-secret");
     expect(dump).not.toContain("repo-signing-key");
   });

@@ -2,10 +2,10 @@
 // secrets, secrets inside queued job specs) re-encrypted in one transaction, on SQLite and PostgreSQL.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { OperationError } from "../lib/errors.js";
-import { openStore, type Store } from "../store/index.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "../store/testing.js";
+import { openStore } from "../store/index.js";
+import { createTestDatabase, testBackends, useStore } from "../../test/support/store.js";
 import {
   createSecretStore,
   encryptSecret,
@@ -20,19 +20,10 @@ import {
 const backends = await testBackends();
 
 describe.each(backends)("webhook secrets and key rotation on %s", (backend) => {
-  let tdb: TestDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-    store = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
-  });
-  afterAll(async () => {
-    await store?.close();
-    await tdb?.drop();
-  });
+  const ctx = useStore(backend);
 
   it("a webhook secret is sealed, bound to its repository, and clear ones are sealed in place", async () => {
-    const key = loadMasterKey({ dataDir: tdb.dataDir, env: {} });
+    const key = loadMasterKey({ dataDir: ctx.database.dataDir, env: {} });
     const sealed = sealWebhookSecret(key, "acme/one", "hmac-key-1");
     expect(sealed).not.toContain("hmac-key-1");
     expect(isSealedWebhookSecret(sealed)).toBe(true);
@@ -41,26 +32,30 @@ describe.each(backends)("webhook secrets and key rotation on %s", (backend) => {
     expect(() => openWebhookSecret(key, "acme/two", sealed)).toThrow(OperationError);
     expect(() => openWebhookSecret(undefined, "acme/one", sealed)).toThrow(OperationError);
 
-    const legacy = await store.repos.create({ name: "acme/legacy", url: "/x", webhookSecret: "clear-one" });
-    expect(await sealClearWebhookSecrets(store, key)).toContain("acme/legacy");
-    const stored = (await store.repos.webhookSecret(legacy.id)) ?? "";
+    const legacy = await ctx.store.repos.create({
+      name: "acme/legacy",
+      url: "/x",
+      webhookSecret: "clear-one",
+    });
+    expect(await sealClearWebhookSecrets(ctx.store, key)).toContain("acme/legacy");
+    const stored = (await ctx.store.repos.webhookSecret(legacy.id)) ?? "";
     expect(isSealedWebhookSecret(stored)).toBe(true);
     expect(openWebhookSecret(key, "acme/legacy", stored)).toBe("clear-one");
-    expect(await sealClearWebhookSecrets(store, key)).toEqual([]);
+    expect(await sealClearWebhookSecrets(ctx.store, key)).toEqual([]);
   });
 
   it("rotate-key re-encrypts every sealed value in one go and keeps the old key as master.key.old", async () => {
-    const dataDir = tdb.dataDir;
+    const dataDir = ctx.database.dataDir;
     const old = loadMasterKey({ dataDir, env: {} });
-    const secrets = createSecretStore(store, old);
+    const secrets = createSecretStore(ctx.store, old);
     await secrets.set({ name: "API_TOKEN", value: "tok-123", actor: "test" });
     await secrets.set({ name: "DB_PASS", value: "pw-456", scope: { repo: "acme/rot" }, actor: "test" });
-    const repo = await store.repos.create({
+    const repo = await ctx.store.repos.create({
       name: "acme/rot",
       url: "/y",
       webhookSecret: sealWebhookSecret(old, "acme/rot", "hook-789"),
     });
-    const run = await store.runs.create({
+    const run = await ctx.store.runs.create({
       repoId: repo.id,
       workflowFile: "ci.yml",
       workflowName: "CI",
@@ -75,7 +70,7 @@ describe.each(backends)("webhook secrets and key rotation on %s", (backend) => {
       repo: String(run.id),
       env: null,
     });
-    const [job] = await store.jobs.insertMany(run.id, 1, [
+    const [job] = await ctx.store.jobs.insertMany(run.id, 1, [
       {
         jobKey: "build",
         jobId: "build",
@@ -84,10 +79,10 @@ describe.each(backends)("webhook secrets and key rotation on %s", (backend) => {
         spec: { steps: [], secrets: {}, sealedSecrets },
       },
     ]);
-    const before = await store.secrets.all();
-    const beforeHook = await store.repos.webhookSecret(repo.id);
+    const before = await ctx.store.secrets.all();
+    const beforeHook = await ctx.store.repos.webhookSecret(repo.id);
 
-    const r = await rotateMasterKeyFile(store, dataDir, old, "test");
+    const r = await rotateMasterKeyFile(ctx.store, dataDir, old, "test");
     expect(r.from).toBe(old.fingerprint);
     expect(r.to).not.toBe(old.fingerprint);
     expect(r.secrets).toBeGreaterThanOrEqual(2);
@@ -105,27 +100,27 @@ describe.each(backends)("webhook secrets and key rotation on %s", (backend) => {
     expect(existsSync(join(dataDir, "master.key.new"))).toBe(false);
 
     // Every value opens with the new key; none of the old ciphertexts is left.
-    const reopened = createSecretStore(store, next);
+    const reopened = createSecretStore(ctx.store, next);
     await reopened.checkKey();
     expect((await reopened.lookup("API_TOKEN"))?.reveal()).toBe("tok-123");
     expect((await reopened.lookup("DB_PASS", { repo: "acme/rot" }))?.reveal()).toBe("pw-456");
-    const hook = (await store.repos.webhookSecret(repo.id)) ?? "";
+    const hook = (await ctx.store.repos.webhookSecret(repo.id)) ?? "";
     expect(openWebhookSecret(next, "acme/rot", hook)).toBe("hook-789");
     expect(hook).not.toBe(beforeHook);
-    const after = await store.secrets.all();
+    const after = await ctx.store.secrets.all();
     for (const b of before) expect(after.map((a) => a.ciphertext)).not.toContain(b.ciphertext);
     expect(new Set(after.map((a) => a.keyId))).toEqual(new Set([r.to]));
-    const spec = (await store.jobs.get(job.id))?.spec as {
+    const spec = (await ctx.store.jobs.get(job.id))?.spec as {
       sealedSecrets: { keyId: string; ciphertext: string };
     };
     expect(spec.sealedSecrets.keyId).toBe(r.to);
     expect(spec.sealedSecrets.ciphertext).not.toBe(sealedSecrets.ciphertext);
-    expect((await store.audit.list({ action: "secret.rotate-key" }))[0]).toMatchObject({
+    expect((await ctx.store.audit.list({ action: "secret.rotate-key" }))[0]).toMatchObject({
       detail: { from: r.from, to: r.to },
     });
 
     // A second rotation waits until the operator removed master.key.old.
-    await expect(rotateMasterKeyFile(store, dataDir, next, "test")).rejects.toThrow(
+    await expect(rotateMasterKeyFile(ctx.store, dataDir, next, "test")).rejects.toThrow(
       /master\.key\.old exists/,
     );
   });

@@ -5,10 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { format, inspect } from "node:util";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { OperationError, UserError } from "../lib/errors.js";
-import { openStore, type Store } from "../store/index.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "../store/testing.js";
+import { testBackends, useStore } from "../../test/support/store.js";
 import {
   createSecretStore,
   decryptSecret,
@@ -167,19 +166,10 @@ describe("secret names", () => {
 const backends = await testBackends();
 
 describe.each(backends)("secret store on %s", (backend) => {
-  let tdb: TestDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-    store = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
-  });
-  afterAll(async () => {
-    await store?.close();
-    await tdb?.drop();
-  });
+  const ctx = useStore(backend);
 
   it("stores only ciphertext, lists only metadata, and round-trips every kind of value", async () => {
-    const secrets = createSecretStore(store, keyA());
+    const secrets = createSecretStore(ctx.store, keyA());
     await secrets.set({ name: "PLAIN", value: "hunter2-plain", actor: "alice", now: 1000 });
     await secrets.set({ name: "PEM", value: multiLine, actor: "alice", now: 1001 });
     await secrets.set({ name: "BLOB", value: binary, actor: "alice", now: 1002 });
@@ -207,7 +197,7 @@ describe.each(backends)("secret store on %s", (backend) => {
     expect(JSON.stringify(listed)).not.toMatch(/hunter2|BEGIN KEY|wrapped|ciphertext|v1:/);
 
     // The raw rows: no clear value, in any encoding the store might have used.
-    const rows = await sql<Record<string, unknown>>`select * from secrets`.execute(store.db);
+    const rows = await sql<Record<string, unknown>>`select * from secrets`.execute(ctx.store.db);
     const dump = JSON.stringify(rows.rows);
     for (const clear of ["hunter2-plain", "line one", "wrapped-value"]) {
       expect(dump).not.toContain(clear);
@@ -218,7 +208,7 @@ describe.each(backends)("secret store on %s", (backend) => {
   });
 
   it("resolves each name from the narrowest scope: global < repo < env < repo + env", async () => {
-    const secrets = createSecretStore(store, keyA());
+    const secrets = createSecretStore(ctx.store, keyA());
     const set = (value: string, repo?: string, env?: string) =>
       secrets.set({ name: "PREC_TOKEN", value, scope: { repo, env }, actor: "alice" });
     await set("global");
@@ -271,8 +261,8 @@ describe.each(backends)("secret store on %s", (backend) => {
   });
 
   it("rejects bad names, empty and oversized values, and bad scopes before writing anything", async () => {
-    const secrets = createSecretStore(store, keyA());
-    const before = (await store.audit.list({ actionPrefix: "secret." })).length;
+    const secrets = createSecretStore(ctx.store, keyA());
+    const before = (await ctx.store.audit.list({ actionPrefix: "secret." })).length;
     await expect(secrets.set({ name: "bad-name", value: "x", actor: "a" })).rejects.toThrow(
       /invalid secret name/,
     );
@@ -285,11 +275,11 @@ describe.each(backends)("secret store on %s", (backend) => {
       secrets.set({ name: "SCOPED", value: "x", scope: { repo: " " }, actor: "a" }),
     ).rejects.toThrow(UserError);
     expect(await secrets.list({ repo: " " }).catch((e) => e)).toBeInstanceOf(UserError);
-    expect((await store.audit.list({ actionPrefix: "secret." })).length).toBe(before);
+    expect((await ctx.store.audit.list({ actionPrefix: "secret." })).length).toBe(before);
   });
 
   it("audits every change (who, what, when, scope) and never the value", async () => {
-    const secrets = createSecretStore(store, keyA());
+    const secrets = createSecretStore(ctx.store, keyA());
     await secrets.set({
       name: "AUDITED",
       value: "audit-value-1",
@@ -336,12 +326,12 @@ describe.each(backends)("secret store on %s", (backend) => {
         detail: { created: true },
       },
     ]);
-    const raw = await sql<Record<string, unknown>>`select * from audit_log`.execute(store.db);
+    const raw = await sql<Record<string, unknown>>`select * from audit_log`.execute(ctx.store.db);
     expect(JSON.stringify(raw.rows)).not.toContain("audit-value");
   });
 
   it("a change and its audit entry commit together: a failed audit write leaves the secret unchanged", async () => {
-    const secrets = createSecretStore(store, keyA());
+    const secrets = createSecretStore(ctx.store, keyA());
     await secrets.set({ name: "ATOMIC", value: "before", actor: "alice" });
     // An actor the audit table refuses (NOT NULL) makes the audit insert fail inside the transaction.
     await expect(
@@ -351,10 +341,10 @@ describe.each(backends)("secret store on %s", (backend) => {
   });
 
   it("reports a store written under another master key, by fingerprint, instead of returning garbage", async () => {
-    const a = createSecretStore(store, keyA());
+    const a = createSecretStore(ctx.store, keyA());
     await a.set({ name: "KEYED", value: "keyed-value", actor: "alice" });
     await a.checkKey();
-    const b = createSecretStore(store, keyB());
+    const b = createSecretStore(ctx.store, keyB());
     const err = await b.resolve().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
     expect((err as Error).message).toContain(
@@ -367,7 +357,7 @@ describe.each(backends)("secret store on %s", (backend) => {
   });
 
   it("the API functions return metadata only and validate their input", async () => {
-    const secrets = createSecretStore(store, keyA());
+    const secrets = createSecretStore(ctx.store, keyA());
     const created = await setSecretRequest(secrets, "admin-token", {
       name: "API_SECRET",
       value: "api-clear-value",

@@ -1,22 +1,17 @@
 // App owners on SQLite and PostgreSQL: the first claim wins, also when claims from different
 // repositories race in different connections; a rebind replaces the owner.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore, type Store } from "./index.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "./testing.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Store } from "./index.js";
+import { testBackends, useStore } from "../../test/support/store.js";
 
 const backends = await testBackends();
 
 describe.each(backends)("deploy app owners on %s", (backend) => {
-  let tdb: TestDatabase;
-  let stores: Store[];
+  const ctx = useStore(backend);
+  // Four connections to one database, for claims that race.
+  const stores: Store[] = [];
   beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-    stores = [];
-    for (let i = 0; i < 4; i++) stores.push(await openStore({ url: tdb.url, dataDir: tdb.dataDir }));
-  });
-  afterAll(async () => {
-    for (const s of stores ?? []) await s.close();
-    await tdb?.drop();
+    for (let i = 0; i < 4; i++) stores.push(await ctx.open());
   });
 
   it("binds an app environment to the first repository that claims it, once", async () => {

@@ -5,9 +5,8 @@ import { once } from "node:events";
 import { join, resolve } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore, type Store } from "./index.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "./testing.js";
+import { describe, expect, it } from "vitest";
+import { testBackends, useStore } from "../../test/support/store.js";
 
 const backends = await testBackends();
 const repoRoot = resolve(import.meta.dirname, "..", "..");
@@ -31,20 +30,11 @@ function startChild(script: string, args: object): Child {
 }
 
 describe.each(backends)("durability on %s", (backend) => {
-  let tdb: TestDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-    store = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
-  });
-  afterAll(async () => {
-    await store?.close();
-    await tdb?.drop();
-  });
+  const ctx = useStore(backend);
 
   async function queuedJobs(label: string, n: number) {
-    const repo = await store.repos.create({ name: label, url: "/r" });
-    const run = await store.runs.create({
+    const repo = await ctx.store.repos.create({ name: label, url: "/r" });
+    const run = await ctx.store.runs.create({
       repoId: repo.id,
       workflowFile: "ci.yml",
       workflowName: "CI",
@@ -54,7 +44,7 @@ describe.each(backends)("durability on %s", (backend) => {
       ref: "refs/heads/main",
       trigger: "webhook",
     });
-    const jobs = await store.jobs.insertMany(
+    const jobs = await ctx.store.jobs.insertMany(
       run.id,
       1,
       Array.from({ length: n }, (_, i) => ({
@@ -76,8 +66,8 @@ describe.each(backends)("durability on %s", (backend) => {
     const { jobs } = await queuedJobs("procs", 5);
     const children = Array.from({ length: 5 }, (_, i) =>
       startChild("claimer.ts", {
-        url: tdb.url,
-        dataDir: tdb.dataDir,
+        url: ctx.database.url,
+        dataDir: ctx.database.dataDir,
         label: "procs",
         runnerId: `runner-${i}`,
         claimers: 2,
@@ -100,7 +90,7 @@ describe.each(backends)("durability on %s", (backend) => {
       expect(claimed).toHaveLength(10);
       expect(claimed.filter((id) => id === null)).toHaveLength(5);
       expect(claimed.filter((id) => id !== null).sort((a, b) => a! - b!)).toEqual(jobs.map((j) => j.id));
-      const rows = await store.jobs.list(jobs[0].runId);
+      const rows = await ctx.store.jobs.list(jobs[0].runId);
       expect(new Set(rows.map((r) => r.runnerId)).size).toBe(5);
       expect(rows.every((r) => r.status === "running")).toBe(true);
     } finally {
@@ -113,8 +103,8 @@ describe.each(backends)("durability on %s", (backend) => {
   }, async () => {
     const { repo } = await queuedJobs("crash", 1);
     const child = startChild("crashing-server.ts", {
-      url: tdb.url,
-      dataDir: tdb.dataDir,
+      url: ctx.database.url,
+      dataDir: ctx.database.dataDir,
       label: "crash",
       repoId: repo.id,
     });
@@ -137,7 +127,7 @@ describe.each(backends)("durability on %s", (backend) => {
     expect(signal, `child exited with ${code}: ${child.stderr()}`).toBe("SIGKILL");
 
     // "Restart": a new store on the same database.
-    const restarted = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    const restarted = await ctx.open();
     try {
       if (backend === "sqlite") {
         const check = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(restarted.db);

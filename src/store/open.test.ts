@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { OperationError, UserError } from "../lib/errors.js";
 import { openStore } from "./index.js";
 import { migrations } from "./migrations.js";
 import { resolveTarget } from "./open.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "./testing.js";
+import { testBackends, useDatabase } from "../../test/support/store.js";
 
 const backends = await testBackends();
 
@@ -96,20 +96,14 @@ describe("opening fails clearly", () => {
 });
 
 describe.each(backends)("migrations on %s", (backend) => {
-  let tdb: TestDatabase;
-  beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-  });
-  afterAll(async () => {
-    await tdb?.drop();
-  });
+  const ctx = useDatabase(backend);
 
   it("apply once, also when several stores open a fresh database at the same time", async () => {
-    const stores = await Promise.all([1, 2, 3].map(() => openStore({ url: tdb.url, dataDir: tdb.dataDir })));
+    const stores = await Promise.all([1, 2, 3].map(() => ctx.open()));
     const repo = await stores[0].repos.create({ name: "a", url: "/a" });
     for (const s of stores) await s.close();
 
-    const again = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    const again = await ctx.open();
     try {
       expect(again.dialect).toBe(backend);
       expect((await again.repos.get(repo.id))?.name).toBe("a");
@@ -123,12 +117,12 @@ describe.each(backends)("migrations on %s", (backend) => {
   });
 
   it("refuse a database migrated by a newer slipway", async () => {
-    const s = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+    const s = await ctx.open();
     await sql`insert into slipway_migrations (name, timestamp) values ('9999_future', '2100-01-01T00:00:00Z')`.execute(
       s.db,
     );
     await s.close();
-    const err = await openStore({ url: tdb.url, dataDir: tdb.dataDir }).catch((e: unknown) => e);
+    const err = await ctx.open().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
     expect((err as Error).message).toMatch(/has migration 9999_future, unknown to this slipway/);
   });

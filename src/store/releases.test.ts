@@ -3,26 +3,17 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { UserError } from "../lib/errors.js";
-import { openStore, type ReleaseInput, type Store } from "./index.js";
+import { openStore, type ReleaseInput } from "./index.js";
 import { type DialectName, migrationProvider, migrations } from "./migrations.js";
 import { SlipwaySqliteDialect } from "./sqlite-dialect.js";
-import { createTestDatabase, type TestDatabase, testBackends } from "./testing.js";
+import { createTestDatabase, type TestDatabase, testBackends, useStore } from "../../test/support/store.js";
 
 const backends = await testBackends();
 
 describe.each(backends)("releases on %s", (backend) => {
-  let tdb: TestDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    tdb = await createTestDatabase(backend);
-    store = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
-  });
-  afterAll(async () => {
-    await store?.close();
-    await tdb?.drop();
-  });
+  const ctx = useStore(backend);
 
   let unique = 0;
   /** An app name no other test uses, so tests share the database without seeing each other. */
@@ -47,7 +38,7 @@ describe.each(backends)("releases on %s", (backend) => {
           { name: "web", env: { GREETING: "héllo \u2603", EMPTY: "" }, nested: [1, [2, { x: null }]] },
         ],
       };
-      const made = await store.releases.create({
+      const made = await ctx.store.releases.create({
         ...input(app, "staging"),
         kind: "rollback",
         rollbackOf: 3,
@@ -83,12 +74,12 @@ describe.each(backends)("releases on %s", (backend) => {
         finishedAt: null,
         updatedAt: 1000,
       });
-      expect(await store.releases.get(made.id)).toEqual(made);
-      expect(await store.releases.byNumber(app, "staging", 1)).toEqual(made);
-      expect(await store.releases.byNumber(app, "production", 1)).toBeUndefined();
-      expect(await store.releases.get(999_999)).toBeUndefined();
+      expect(await ctx.store.releases.get(made.id)).toEqual(made);
+      expect(await ctx.store.releases.byNumber(app, "staging", 1)).toEqual(made);
+      expect(await ctx.store.releases.byNumber(app, "production", 1)).toBeUndefined();
+      expect(await ctx.store.releases.get(999_999)).toBeUndefined();
 
-      const plain = await store.releases.create(input(app, "staging"));
+      const plain = await ctx.store.releases.create(input(app, "staging"));
       expect(plain).toMatchObject({
         number: 2,
         kind: "deploy",
@@ -99,10 +90,10 @@ describe.each(backends)("releases on %s", (backend) => {
       });
 
       const impact = { services: { web: { added: 2, removed: 2 } }, note: "\u0000 is kept out" };
-      expect(await store.releases.finish(made.id, "failed", { error: "boom\u0000", impact, now: 2000 })).toBe(
-        true,
-      );
-      expect(await store.releases.get(made.id)).toMatchObject({
+      expect(
+        await ctx.store.releases.finish(made.id, "failed", { error: "boom\u0000", impact, now: 2000 }),
+      ).toBe(true);
+      expect(await ctx.store.releases.get(made.id)).toMatchObject({
         status: "failed",
         error: "boom\uFFFD",
         impact,
@@ -121,25 +112,25 @@ describe.each(backends)("releases on %s", (backend) => {
         [b, "production"],
         [a, "production"],
       ] as const) {
-        numbers.push((await store.releases.create(input(app, env))).number);
+        numbers.push((await ctx.store.releases.create(input(app, env))).number);
       }
       expect(numbers).toEqual([1, 1, 2, 1, 3]);
     });
 
     it("gives 20 concurrent creates the numbers 1..20", async () => {
       const app = newApp();
-      const made = await Promise.all(Array.from({ length: 20 }, () => store.releases.create(input(app))));
+      const made = await Promise.all(Array.from({ length: 20 }, () => ctx.store.releases.create(input(app))));
       expect(made.map((r) => r.number).sort((x, y) => x - y)).toEqual(
         Array.from({ length: 20 }, (_, i) => i + 1),
       );
     });
 
     it("gives distinct numbers when two store instances create at once, the first included", async () => {
-      const other = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+      const other = await ctx.open();
       try {
         const app = newApp();
         const made = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).releases.create(input(app))),
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? ctx.store : other).releases.create(input(app))),
         );
         expect(made.map((r) => r.number).sort((x, y) => x - y)).toEqual(
           Array.from({ length: 20 }, (_, i) => i + 1),
@@ -155,24 +146,26 @@ describe.each(backends)("releases on %s", (backend) => {
     it("gives a rolled-back create's number back", async () => {
       const app = newApp();
       await expect(
-        store.transaction(async (tx) => {
+        ctx.store.transaction(async (tx) => {
           await tx.releases.create(input(app));
           throw new Error("changed my mind");
         }),
       ).rejects.toThrow("changed my mind");
-      expect((await store.releases.create(input(app))).number).toBe(1);
+      expect((await ctx.store.releases.create(input(app))).number).toBe(1);
     });
 
     it("refuses bad input with a UserError", async () => {
-      await expect(store.releases.create(input(""))).rejects.toThrow(UserError);
-      await expect(store.releases.create(input(newApp(), " "))).rejects.toThrow(/release env must be/);
+      await expect(ctx.store.releases.create(input(""))).rejects.toThrow(UserError);
+      await expect(ctx.store.releases.create(input(newApp(), " "))).rejects.toThrow(/release env must be/);
       await expect(
-        store.releases.create({ ...input(newApp()), kind: "redeploy" as "deploy" }),
+        ctx.store.releases.create({ ...input(newApp()), kind: "redeploy" as "deploy" }),
       ).rejects.toThrow(/release kind must be one of deploy, rollback/);
-      await expect(store.releases.create({ ...input(newApp()), rollbackOf: 0 })).rejects.toThrow(UserError);
-      const r = await store.releases.create(input(newApp()));
-      await expect(store.releases.finish(r.id, "running" as "failed")).rejects.toThrow(UserError);
-      await expect(store.releases.update(r.id, { status: "succeeded" as "running" })).rejects.toThrow(
+      await expect(ctx.store.releases.create({ ...input(newApp()), rollbackOf: 0 })).rejects.toThrow(
+        UserError,
+      );
+      const r = await ctx.store.releases.create(input(newApp()));
+      await expect(ctx.store.releases.finish(r.id, "running" as "failed")).rejects.toThrow(UserError);
+      await expect(ctx.store.releases.update(r.id, { status: "succeeded" as "running" })).rejects.toThrow(
         /release update status must be one of running, paused/,
       );
     });
@@ -180,19 +173,19 @@ describe.each(backends)("releases on %s", (backend) => {
     it("lists newest first, filtered, a page at a time", async () => {
       const app = newApp();
       const made = [];
-      for (let i = 0; i < 5; i++) made.push(await store.releases.create(input(app)));
-      await store.releases.create(input(app, "staging"));
-      await store.releases.finish(made[1].id, "succeeded");
-      await store.releases.finish(made[2].id, "failed");
+      for (let i = 0; i < 5; i++) made.push(await ctx.store.releases.create(input(app)));
+      await ctx.store.releases.create(input(app, "staging"));
+      await ctx.store.releases.finish(made[1].id, "succeeded");
+      await ctx.store.releases.finish(made[2].id, "failed");
 
-      const page1 = await store.releases.list({ app, env: "production", limit: 2 });
+      const page1 = await ctx.store.releases.list({ app, env: "production", limit: 2 });
       expect(page1.map((r) => r.number)).toEqual([5, 4]);
-      const page2 = await store.releases.list({ app, env: "production", limit: 2, beforeNumber: 4 });
+      const page2 = await ctx.store.releases.list({ app, env: "production", limit: 2, beforeNumber: 4 });
       expect(page2.map((r) => r.number)).toEqual([3, 2]);
-      expect((await store.releases.list({ app, env: "production" })).map((r) => r.number)).toEqual([
+      expect((await ctx.store.releases.list({ app, env: "production" })).map((r) => r.number)).toEqual([
         5, 4, 3, 2, 1,
       ]);
-      expect((await store.releases.list({ app })).map((r) => `${r.env}#${r.number}`)).toEqual([
+      expect((await ctx.store.releases.list({ app })).map((r) => `${r.env}#${r.number}`)).toEqual([
         "staging#1",
         "production#5",
         "production#4",
@@ -200,61 +193,63 @@ describe.each(backends)("releases on %s", (backend) => {
         "production#2",
         "production#1",
       ]);
-      expect((await store.releases.list({ app, status: "succeeded" })).map((r) => r.number)).toEqual([2]);
+      expect((await ctx.store.releases.list({ app, status: "succeeded" })).map((r) => r.number)).toEqual([2]);
       expect(
-        (await store.releases.list({ app, env: "production", status: ["failed", "succeeded"] })).map(
+        (await ctx.store.releases.list({ app, env: "production", status: ["failed", "succeeded"] })).map(
           (r) => r.number,
         ),
       ).toEqual([3, 2]);
-      expect(await store.releases.list({ app, status: [] })).toEqual([]);
-      expect(await store.releases.list({ app: newApp() })).toEqual([]);
-      expect((await store.releases.list({ limit: 3 })).length).toBe(3);
+      expect(await ctx.store.releases.list({ app, status: [] })).toEqual([]);
+      expect(await ctx.store.releases.list({ app: newApp() })).toEqual([]);
+      expect((await ctx.store.releases.list({ limit: 3 })).length).toBe(3);
     });
 
     it("knows the current release (newest succeeded) and the unfinished ones", async () => {
       const app = newApp();
-      expect(await store.releases.current(app, "production")).toBeUndefined();
-      const r1 = await store.releases.create(input(app));
-      const r2 = await store.releases.create(input(app));
-      const r3 = await store.releases.create(input(app));
-      const r4 = await store.releases.create(input(app));
-      const other = await store.releases.create(input(app, "staging"));
-      expect(await store.releases.current(app, "production")).toBeUndefined();
+      expect(await ctx.store.releases.current(app, "production")).toBeUndefined();
+      const r1 = await ctx.store.releases.create(input(app));
+      const r2 = await ctx.store.releases.create(input(app));
+      const r3 = await ctx.store.releases.create(input(app));
+      const r4 = await ctx.store.releases.create(input(app));
+      const other = await ctx.store.releases.create(input(app, "staging"));
+      expect(await ctx.store.releases.current(app, "production")).toBeUndefined();
 
-      await store.releases.finish(r1.id, "succeeded");
-      await store.releases.finish(r2.id, "succeeded");
-      await store.releases.finish(r3.id, "rolled_back");
-      await store.releases.update(r4.id, { status: "paused" });
-      expect((await store.releases.current(app, "production"))?.number).toBe(2);
-      expect(await store.releases.current(app, "staging")).toBeUndefined();
+      await ctx.store.releases.finish(r1.id, "succeeded");
+      await ctx.store.releases.finish(r2.id, "succeeded");
+      await ctx.store.releases.finish(r3.id, "rolled_back");
+      await ctx.store.releases.update(r4.id, { status: "paused" });
+      expect((await ctx.store.releases.current(app, "production"))?.number).toBe(2);
+      expect(await ctx.store.releases.current(app, "staging")).toBeUndefined();
 
-      const open = await store.releases.unfinished({ app });
+      const open = await ctx.store.releases.unfinished({ app });
       expect(open.map((r) => [r.env, r.number, r.status])).toEqual([
         ["production", 4, "paused"],
         ["staging", 1, "running"],
       ]);
-      expect((await store.releases.unfinished({ app, env: "staging" })).map((r) => r.id)).toEqual([other.id]);
-      expect((await store.releases.unfinished()).map((r) => r.id)).toEqual(
+      expect((await ctx.store.releases.unfinished({ app, env: "staging" })).map((r) => r.id)).toEqual([
+        other.id,
+      ]);
+      expect((await ctx.store.releases.unfinished()).map((r) => r.id)).toEqual(
         expect.arrayContaining([r4.id, other.id]),
       );
 
       // A rollback that succeeds becomes what is running.
-      const back = await store.releases.create({ ...input(app), kind: "rollback", rollbackOf: 1 });
-      await store.releases.finish(r4.id, "aborted");
-      await store.releases.finish(back.id, "succeeded");
-      expect(await store.releases.current(app, "production")).toMatchObject({
+      const back = await ctx.store.releases.create({ ...input(app), kind: "rollback", rollbackOf: 1 });
+      await ctx.store.releases.finish(r4.id, "aborted");
+      await ctx.store.releases.finish(back.id, "succeeded");
+      expect(await ctx.store.releases.current(app, "production")).toMatchObject({
         number: 5,
         kind: "rollback",
         rollbackOf: 1,
       });
-      expect(await store.releases.unfinished({ app, env: "production" })).toEqual([]);
+      expect(await ctx.store.releases.unfinished({ app, env: "production" })).toEqual([]);
     });
 
     it("updates only while running or paused", async () => {
       const app = newApp();
-      const r = await store.releases.create({ ...input(app), now: 10 });
+      const r = await ctx.store.releases.create({ ...input(app), now: 10 });
       expect(
-        await store.releases.update(r.id, {
+        await ctx.store.releases.update(r.id, {
           phase: "starting",
           images: { web: { image: "registry.local/web:1", digest: "sha256:ff" } },
           impact: { replaced: 2 },
@@ -263,7 +258,7 @@ describe.each(backends)("releases on %s", (backend) => {
           now: 20,
         }),
       ).toBe(true);
-      expect(await store.releases.get(r.id)).toMatchObject({
+      expect(await ctx.store.releases.get(r.id)).toMatchObject({
         status: "running",
         phase: "starting",
         images: { web: { image: "registry.local/web:1", digest: "sha256:ff" } },
@@ -273,26 +268,26 @@ describe.each(backends)("releases on %s", (backend) => {
         updatedAt: 20,
         createdAt: 10,
       });
-      expect(await store.releases.update(r.id, { status: "paused", phase: "canary 1/3", now: 30 })).toBe(
+      expect(await ctx.store.releases.update(r.id, { status: "paused", phase: "canary 1/3", now: 30 })).toBe(
         true,
       );
-      expect(await store.releases.update(r.id, { error: "slow", impact: null, now: 40 })).toBe(true);
-      expect(await store.releases.get(r.id)).toMatchObject({
+      expect(await ctx.store.releases.update(r.id, { error: "slow", impact: null, now: 40 })).toBe(true);
+      expect(await ctx.store.releases.get(r.id)).toMatchObject({
         status: "paused",
         phase: "canary 1/3",
         error: "slow",
         impact: null,
         updatedAt: 40,
       });
-      expect(await store.releases.update(r.id, { status: "running", error: null })).toBe(true);
-      expect((await store.releases.get(r.id))?.error).toBeNull();
+      expect(await ctx.store.releases.update(r.id, { status: "running", error: null })).toBe(true);
+      expect((await ctx.store.releases.get(r.id))?.error).toBeNull();
 
-      expect(await store.releases.finish(r.id, "succeeded", { phase: "done", now: 50 })).toBe(true);
-      expect(await store.releases.update(r.id, { phase: "restarted?" })).toBe(false);
-      expect(await store.releases.update(r.id, { status: "running" })).toBe(false);
-      expect(await store.releases.update(r.id, {})).toBe(false);
-      expect(await store.releases.update(999_999, { phase: "x" })).toBe(false);
-      expect(await store.releases.get(r.id)).toMatchObject({
+      expect(await ctx.store.releases.finish(r.id, "succeeded", { phase: "done", now: 50 })).toBe(true);
+      expect(await ctx.store.releases.update(r.id, { phase: "restarted?" })).toBe(false);
+      expect(await ctx.store.releases.update(r.id, { status: "running" })).toBe(false);
+      expect(await ctx.store.releases.update(r.id, {})).toBe(false);
+      expect(await ctx.store.releases.update(999_999, { phase: "x" })).toBe(false);
+      expect(await ctx.store.releases.get(r.id)).toMatchObject({
         status: "succeeded",
         phase: "done",
         finishedAt: 50,
@@ -302,32 +297,32 @@ describe.each(backends)("releases on %s", (backend) => {
 
     it("finishes once: a compare-and-set from running or paused", async () => {
       const app = newApp();
-      const r = await store.releases.create(input(app));
-      expect(await store.releases.finish(r.id, "failed", { error: "health check failed", now: 5 })).toBe(
+      const r = await ctx.store.releases.create(input(app));
+      expect(await ctx.store.releases.finish(r.id, "failed", { error: "health check failed", now: 5 })).toBe(
         true,
       );
-      expect(await store.releases.finish(r.id, "rolled_back", { now: 6 })).toBe(false);
-      expect(await store.releases.get(r.id)).toMatchObject({
+      expect(await ctx.store.releases.finish(r.id, "rolled_back", { now: 6 })).toBe(false);
+      expect(await ctx.store.releases.get(r.id)).toMatchObject({
         status: "failed",
         error: "health check failed",
         finishedAt: 5,
       });
 
-      const paused = await store.releases.create(input(app));
-      await store.releases.update(paused.id, { status: "paused" });
+      const paused = await ctx.store.releases.create(input(app));
+      await ctx.store.releases.update(paused.id, { status: "paused" });
       const racers = (["succeeded", "aborted", "failed", "rolled_back"] as const).map((s) =>
-        store.releases.finish(paused.id, s),
+        ctx.store.releases.finish(paused.id, s),
       );
       expect((await Promise.all(racers)).filter(Boolean)).toHaveLength(1);
-      expect(await store.releases.finish(999_999, "aborted")).toBe(false);
+      expect(await ctx.store.releases.finish(999_999, "aborted")).toBe(false);
     });
   });
 
   describe("release events", () => {
     it("numbers events 1..n in order and reads them back a page at a time", async () => {
-      const a = await store.releases.create(input(newApp()));
-      const b = await store.releases.create(input(newApp()));
-      const first = await store.releases.addEvent(a.id, {
+      const a = await ctx.store.releases.create(input(newApp()));
+      const b = await ctx.store.releases.create(input(newApp()));
+      const first = await ctx.store.releases.addEvent(a.id, {
         type: "release.started",
         message: "deploying web",
         now: 100,
@@ -342,9 +337,9 @@ describe.each(backends)("releases on %s", (backend) => {
         message: "deploying web",
         data: null,
       });
-      await store.releases.addEvent(b.id, { type: "other", message: "b's own" });
+      await ctx.store.releases.addEvent(b.id, { type: "other", message: "b's own" });
       const data = { instance: "web-r1-1", address: { host: "127.0.0.1", port: 4100 }, tags: ["a", "ü"] };
-      await store.releases.addEvent(a.id, {
+      await ctx.store.releases.addEvent(a.id, {
         level: "warn",
         type: "instance.unhealthy",
         service: "web",
@@ -352,9 +347,9 @@ describe.each(backends)("releases on %s", (backend) => {
         data,
         now: 101,
       });
-      await store.releases.addEvent(a.id, { level: "error", type: "release.failed", message: "gave up" });
+      await ctx.store.releases.addEvent(a.id, { level: "error", type: "release.failed", message: "gave up" });
 
-      const all = await store.releases.events(a.id);
+      const all = await ctx.store.releases.events(a.id);
       expect(all.map((e) => [e.seq, e.type])).toEqual([
         [1, "release.started"],
         [2, "instance.unhealthy"],
@@ -367,42 +362,48 @@ describe.each(backends)("releases on %s", (backend) => {
         data,
         at: 101,
       });
-      expect((await store.releases.events(a.id, { afterSeq: 1, limit: 1 })).map((e) => e.seq)).toEqual([2]);
-      expect(await store.releases.events(a.id, { afterSeq: 3 })).toEqual([]);
-      expect((await store.releases.events(b.id)).map((e) => [e.seq, e.message])).toEqual([[1, "b's own"]]);
+      expect((await ctx.store.releases.events(a.id, { afterSeq: 1, limit: 1 })).map((e) => e.seq)).toEqual([
+        2,
+      ]);
+      expect(await ctx.store.releases.events(a.id, { afterSeq: 3 })).toEqual([]);
+      expect((await ctx.store.releases.events(b.id)).map((e) => [e.seq, e.message])).toEqual([
+        [1, "b's own"],
+      ]);
 
       // Events still arrive after the release has finished (instances stopping late).
-      await store.releases.finish(a.id, "failed");
-      expect((await store.releases.addEvent(a.id, { type: "instance.stopped", message: "x" })).seq).toBe(4);
+      await ctx.store.releases.finish(a.id, "failed");
+      expect((await ctx.store.releases.addEvent(a.id, { type: "instance.stopped", message: "x" })).seq).toBe(
+        4,
+      );
     });
 
     it("gives concurrent adds from two store instances distinct seqs 1..n", async () => {
-      const r = await store.releases.create(input(newApp()));
-      const other = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+      const r = await ctx.store.releases.create(input(newApp()));
+      const other = await ctx.open();
       try {
         const added = await Promise.all(
           Array.from({ length: 30 }, (_, i) =>
-            (i % 2 ? store : other).releases.addEvent(r.id, { type: "tick", message: `m${i}` }),
+            (i % 2 ? ctx.store : other).releases.addEvent(r.id, { type: "tick", message: `m${i}` }),
           ),
         );
         const expected = Array.from({ length: 30 }, (_, i) => i + 1);
         expect(added.map((e) => e.seq).sort((x, y) => x - y)).toEqual(expected);
-        expect((await store.releases.events(r.id)).map((e) => e.seq)).toEqual(expected);
+        expect((await ctx.store.releases.events(r.id)).map((e) => e.seq)).toEqual(expected);
       } finally {
         await other.close();
       }
     });
 
     it("refuses an event for a release that does not exist, or with a bad level", async () => {
-      await expect(store.releases.addEvent(999_999, { type: "x", message: "y" })).rejects.toThrow(
+      await expect(ctx.store.releases.addEvent(999_999, { type: "x", message: "y" })).rejects.toThrow(
         /no release with id 999999/,
       );
-      const r = await store.releases.create(input(newApp()));
+      const r = await ctx.store.releases.create(input(newApp()));
       await expect(
-        store.releases.addEvent(r.id, { level: "debug" as "info", type: "x", message: "y" }),
+        ctx.store.releases.addEvent(r.id, { level: "debug" as "info", type: "x", message: "y" }),
       ).rejects.toThrow(UserError);
-      await expect(store.releases.addEvent(r.id, { type: "", message: "y" })).rejects.toThrow(UserError);
-      expect(await store.releases.events(r.id)).toEqual([]);
+      await expect(ctx.store.releases.addEvent(r.id, { type: "", message: "y" })).rejects.toThrow(UserError);
+      expect(await ctx.store.releases.events(r.id)).toEqual([]);
     });
   });
 
@@ -410,10 +411,10 @@ describe.each(backends)("releases on %s", (backend) => {
     it("refuses a second holder and says who holds it; the holder re-acquires and renews", async () => {
       const app = newApp();
       const env = "production";
-      const r = await store.releases.create(input(app));
-      expect(await store.deployLocks.get(app, env, 1000)).toBeUndefined();
+      const r = await ctx.store.releases.create(input(app));
+      expect(await ctx.store.deployLocks.get(app, env, 1000)).toBeUndefined();
       expect(
-        await store.deployLocks.acquire({
+        await ctx.store.deployLocks.acquire({
           app,
           env,
           holder: "cli:ada",
@@ -423,7 +424,7 @@ describe.each(backends)("releases on %s", (backend) => {
         }),
       ).toEqual({ acquired: true });
       expect(
-        await store.deployLocks.acquire({ app, env, holder: "server:b", ttlMs: 500, now: 1200 }),
+        await ctx.store.deployLocks.acquire({ app, env, holder: "server:b", ttlMs: 500, now: 1200 }),
       ).toEqual({
         acquired: false,
         holder: "cli:ada",
@@ -433,16 +434,22 @@ describe.each(backends)("releases on %s", (backend) => {
       });
       // Another environment, or another app, is another lock.
       expect(
-        await store.deployLocks.acquire({ app, env: "staging", holder: "server:b", ttlMs: 500, now: 1200 }),
+        await ctx.store.deployLocks.acquire({
+          app,
+          env: "staging",
+          holder: "server:b",
+          ttlMs: 500,
+          now: 1200,
+        }),
       ).toEqual({ acquired: true });
 
       // The same holder again: extended, acquiredAt and the release kept.
-      expect(await store.deployLocks.acquire({ app, env, holder: "cli:ada", ttlMs: 500, now: 1300 })).toEqual(
-        {
-          acquired: true,
-        },
-      );
-      expect(await store.deployLocks.get(app, env, 1300)).toEqual({
+      expect(
+        await ctx.store.deployLocks.acquire({ app, env, holder: "cli:ada", ttlMs: 500, now: 1300 }),
+      ).toEqual({
+        acquired: true,
+      });
+      expect(await ctx.store.deployLocks.get(app, env, 1300)).toEqual({
         app,
         env,
         holder: "cli:ada",
@@ -451,29 +458,31 @@ describe.each(backends)("releases on %s", (backend) => {
         releaseId: r.id,
       });
 
-      expect(await store.deployLocks.renew({ app, env, holder: "cli:ada", ttlMs: 1000, now: 1700 })).toBe(
+      expect(await ctx.store.deployLocks.renew({ app, env, holder: "cli:ada", ttlMs: 1000, now: 1700 })).toBe(
         true,
       );
-      expect((await store.deployLocks.get(app, env, 1700))?.expiresAt).toBe(2700);
-      expect(await store.deployLocks.renew({ app, env, holder: "server:b", ttlMs: 1000, now: 1700 })).toBe(
-        false,
-      );
+      expect((await ctx.store.deployLocks.get(app, env, 1700))?.expiresAt).toBe(2700);
       expect(
-        await store.deployLocks.acquire({ app, env, holder: "server:b", ttlMs: 500, now: 2600 }),
+        await ctx.store.deployLocks.renew({ app, env, holder: "server:b", ttlMs: 1000, now: 1700 }),
+      ).toBe(false);
+      expect(
+        await ctx.store.deployLocks.acquire({ app, env, holder: "server:b", ttlMs: 500, now: 2600 }),
       ).toMatchObject({ acquired: false, holder: "cli:ada", expiresAt: 2700 });
     });
 
     it("lets another holder take over an expired lock; the old holder can then not renew", async () => {
       const app = newApp();
       const env = "production";
-      await store.deployLocks.acquire({ app, env, holder: "old", ttlMs: 100, releaseId: 7, now: 1000 });
-      expect(await store.deployLocks.get(app, env, 1099)).toMatchObject({ holder: "old" });
-      expect(await store.deployLocks.get(app, env, 1100)).toBeUndefined();
+      await ctx.store.deployLocks.acquire({ app, env, holder: "old", ttlMs: 100, releaseId: 7, now: 1000 });
+      expect(await ctx.store.deployLocks.get(app, env, 1099)).toMatchObject({ holder: "old" });
+      expect(await ctx.store.deployLocks.get(app, env, 1100)).toBeUndefined();
 
-      expect(await store.deployLocks.acquire({ app, env, holder: "new", ttlMs: 100, now: 1100 })).toEqual({
-        acquired: true,
-      });
-      expect(await store.deployLocks.get(app, env, 1100)).toEqual({
+      expect(await ctx.store.deployLocks.acquire({ app, env, holder: "new", ttlMs: 100, now: 1100 })).toEqual(
+        {
+          acquired: true,
+        },
+      );
+      expect(await ctx.store.deployLocks.get(app, env, 1100)).toEqual({
         app,
         env,
         holder: "new",
@@ -481,14 +490,18 @@ describe.each(backends)("releases on %s", (backend) => {
         expiresAt: 1200,
         releaseId: null,
       });
-      expect(await store.deployLocks.renew({ app, env, holder: "old", ttlMs: 100, now: 1150 })).toBe(false);
-      expect(await store.deployLocks.release({ app, env, holder: "old" })).toBe(false);
+      expect(await ctx.store.deployLocks.renew({ app, env, holder: "old", ttlMs: 100, now: 1150 })).toBe(
+        false,
+      );
+      expect(await ctx.store.deployLocks.release({ app, env, holder: "old" })).toBe(false);
 
       // An expired lock re-acquired by its own holder starts afresh.
-      expect(await store.deployLocks.acquire({ app, env, holder: "new", ttlMs: 100, now: 5000 })).toEqual({
-        acquired: true,
-      });
-      expect(await store.deployLocks.get(app, env, 5000)).toMatchObject({
+      expect(await ctx.store.deployLocks.acquire({ app, env, holder: "new", ttlMs: 100, now: 5000 })).toEqual(
+        {
+          acquired: true,
+        },
+      );
+      expect(await ctx.store.deployLocks.get(app, env, 5000)).toMatchObject({
         acquiredAt: 5000,
         expiresAt: 5100,
       });
@@ -497,25 +510,25 @@ describe.each(backends)("releases on %s", (backend) => {
     it("is released only by its holder, and is then free", async () => {
       const app = newApp();
       const env = "production";
-      await store.deployLocks.acquire({ app, env, holder: "a", ttlMs: 60_000 });
-      expect(await store.deployLocks.release({ app, env, holder: "b" })).toBe(false);
-      expect((await store.deployLocks.get(app, env))?.holder).toBe("a");
-      expect(await store.deployLocks.release({ app, env, holder: "a" })).toBe(true);
-      expect(await store.deployLocks.release({ app, env, holder: "a" })).toBe(false);
-      expect(await store.deployLocks.get(app, env)).toBeUndefined();
-      expect(await store.deployLocks.renew({ app, env, holder: "a", ttlMs: 1000 })).toBe(false);
-      expect(await store.deployLocks.acquire({ app, env, holder: "b", ttlMs: 60_000 })).toEqual({
+      await ctx.store.deployLocks.acquire({ app, env, holder: "a", ttlMs: 60_000 });
+      expect(await ctx.store.deployLocks.release({ app, env, holder: "b" })).toBe(false);
+      expect((await ctx.store.deployLocks.get(app, env))?.holder).toBe("a");
+      expect(await ctx.store.deployLocks.release({ app, env, holder: "a" })).toBe(true);
+      expect(await ctx.store.deployLocks.release({ app, env, holder: "a" })).toBe(false);
+      expect(await ctx.store.deployLocks.get(app, env)).toBeUndefined();
+      expect(await ctx.store.deployLocks.renew({ app, env, holder: "a", ttlMs: 1000 })).toBe(false);
+      expect(await ctx.store.deployLocks.acquire({ app, env, holder: "b", ttlMs: 60_000 })).toEqual({
         acquired: true,
       });
     });
 
     it("has one winner among racing acquirers in two store instances", async () => {
-      const other = await openStore({ url: tdb.url, dataDir: tdb.dataDir });
+      const other = await ctx.open();
       try {
         const app = newApp();
         const results = await Promise.all(
           Array.from({ length: 10 }, (_, i) =>
-            (i % 2 ? store : other).deployLocks.acquire({
+            (i % 2 ? ctx.store : other).deployLocks.acquire({
               app,
               env: "production",
               holder: `h${i}`,
@@ -525,7 +538,7 @@ describe.each(backends)("releases on %s", (backend) => {
         );
         const winners = results.filter((r) => r.acquired);
         expect(winners).toHaveLength(1);
-        const holder = (await store.deployLocks.get(app, "production"))?.holder;
+        const holder = (await ctx.store.deployLocks.get(app, "production"))?.holder;
         for (const r of results) if (!r.acquired) expect(r.holder).toBe(holder);
       } finally {
         await other.close();
@@ -534,13 +547,13 @@ describe.each(backends)("releases on %s", (backend) => {
 
     it("refuses bad input with a UserError", async () => {
       const app = newApp();
-      await expect(store.deployLocks.acquire({ app, env: "p", holder: "a", ttlMs: 0 })).rejects.toThrow(
+      await expect(ctx.store.deployLocks.acquire({ app, env: "p", holder: "a", ttlMs: 0 })).rejects.toThrow(
         /ttlMs must be a positive integer/,
       );
-      await expect(store.deployLocks.acquire({ app, env: "p", holder: "", ttlMs: 10 })).rejects.toThrow(
+      await expect(ctx.store.deployLocks.acquire({ app, env: "p", holder: "", ttlMs: 10 })).rejects.toThrow(
         UserError,
       );
-      await expect(store.deployLocks.renew({ app, env: "p", holder: "a", ttlMs: -1 })).rejects.toThrow(
+      await expect(ctx.store.deployLocks.renew({ app, env: "p", holder: "a", ttlMs: -1 })).rejects.toThrow(
         UserError,
       );
     });

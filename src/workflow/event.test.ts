@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { execa } from "execa";
 import { afterAll, describe, expect, test } from "vitest";
+import { makeRepo as makeTestRepo } from "../../test/support/git.js";
 import { UserError } from "../lib/errors.js";
 import { eventRef, eventSha, loadEventFile, parseRemoteUrl, synthesizeEvent } from "./event.js";
 import { matchWorkflowTrigger } from "./triggers.js";
@@ -29,16 +29,10 @@ type Repo = {
   commit: (message: string) => Promise<string>;
 };
 
-// A real repository, isolated from the machine's global git configuration.
+// A real repository that commits everything written to it.
 async function makeRepo(name = "repo"): Promise<Repo> {
   const dir = await tempDir(name);
-  const env = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
-  const git = async (...args: string[]) => (await execa("git", ["-C", dir, ...args], { env })).stdout;
-  await git("init", "-q", "-b", "main");
-  await git("config", "user.name", "Mona Lisa");
-  await git("config", "user.email", "mona@example.com");
-  await git("config", "commit.gpgsign", "false");
-  await git("config", "tag.gpgsign", "false");
+  const repo = await makeTestRepo(path.dirname(dir), name);
   const write = async (files: Record<string, string>) => {
     for (const [file, content] of Object.entries(files)) {
       await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
@@ -46,11 +40,10 @@ async function makeRepo(name = "repo"): Promise<Repo> {
     }
   };
   const commit = async (message: string) => {
-    await git("add", "-A");
-    await git("commit", "-q", "--allow-empty", "-m", message);
-    return git("rev-parse", "HEAD");
+    await repo.git("add", "-A");
+    return repo.commit(message);
   };
-  return { dir, git, write, commit };
+  return { dir, git: repo.git, write, commit };
 }
 
 describe("synthesizeEvent errors", () => {

@@ -6,9 +6,9 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createSign, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.js";
 
 export type Credentials = { username: string; password: string };
 
@@ -32,17 +32,6 @@ export type RegistryOptions = {
   /** A fixed port (default: a free one). */
   port?: number;
 };
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitUntilUp(url: string, proc: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;

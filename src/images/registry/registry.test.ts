@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pushTestImage } from "../../../test/support/images.js";
-import { freePort, startRegistry, type TestRegistry } from "../../../test/support/registry.js";
+import { freePort } from "../../../test/support/ports.js";
+import { startRegistry, type TestRegistry } from "../../../test/support/registry.js";
 import { connectEngine } from "../../engines/index.js";
 import {
   dockerCredentials,

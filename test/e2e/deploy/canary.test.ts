@@ -1,7 +1,7 @@
 // Canary analysis from the router's own figures, and `slipway abort`, end to end (process runtime).
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { type AppDir, get, makeAppDir, sleep, startLoad } from "./helpers.js";
 
 const json = (s: string) => JSON.parse(s) as Record<string, any>;

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { type AppDir, get, makeAppDir, startLoad } from "./helpers.js";
 
 const image = "slipway/busybox:latest";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { startReceiver, type Receiver } from "../../../src/notify/testing.js";
 import { signatureHeader, timestampHeader, verifyWebhookSignature } from "../../../src/notify/index.js";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { type AppDir, get, makeAppDir } from "./helpers.js";
 
 const json = (s: string) => JSON.parse(s) as Record<string, any>;
@@ -14,7 +14,7 @@ const json = (s: string) => JSON.parse(s) as Record<string, any>;
 describe("slipway deploy: bad input, secrets, volumes, order, hooks, notifications", () => {
   let app: AppDir;
   let port: number;
-  let dbPort: number;
+  let _dbPort: number;
   let receiver: Receiver;
   const api = (extra: Record<string, unknown> = {}) => ({
     command: "node server.mjs",
@@ -38,7 +38,7 @@ describe("slipway deploy: bad input, secrets, volumes, order, hooks, notificatio
   beforeAll(async () => {
     app = makeAppDir("more");
     port = await freePort();
-    dbPort = await freePort();
+    _dbPort = await freePort();
     receiver = await startReceiver();
   });
   afterAll(async () => {

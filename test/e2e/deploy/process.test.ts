@@ -2,7 +2,7 @@
 // slipway's router, under load; every strategy, the failure and rollback paths, re-adoption after the
 // agent dies, the lock, hooks, secrets, volumes and depends_on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { type AppDir, get, makeAppDir, sleep, startLoad } from "./helpers.js";
 
 type Svc = Record<string, unknown>;

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { agentPaths, callAgent } from "../../../src/deploy/index.js";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { makeAppDir } from "../deploy/helpers.js";
 import { e2eDir } from "../helpers.js";
 import {

@@ -3,7 +3,7 @@
 // Node router and through HAProxy — the failures the release records are at least the 5xx the probe saw
 // (before, the router's own no-route 503s were counted nowhere and the release said "0 failed").
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { type AppDir, makeAppDir, startLoad } from "../deploy/helpers.js";
 
 function spec(port: number, router: "node" | "haproxy", version: string) {

@@ -11,7 +11,7 @@ import { describe, expect } from "vitest";
 import { agentPaths, callAgent } from "../../../src/deploy/index.js";
 import { startReceiver } from "../../../src/notify/testing.js";
 import { openStore } from "../../../src/store/index.js";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { e2eDir } from "../helpers.js";
 import {
   addRepo,

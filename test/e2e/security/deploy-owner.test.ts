@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { agentPaths, callAgent } from "../../../src/deploy/index.js";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { e2eDir } from "../helpers.js";
 import { addRepo, api, cleanupAfterAll, makeRepo, type Server, tempDir, test } from "../server/helpers.js";
 

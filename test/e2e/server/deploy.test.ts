@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { agentPaths, callAgent } from "../../../src/deploy/index.js";
-import { freePort } from "../../support/registry.js";
+import { freePort } from "../../support/ports.js";
 import { e2eDir } from "../helpers.js";
 import {
   addRepo,

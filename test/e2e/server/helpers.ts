@@ -21,37 +21,15 @@ import { dirname, join, resolve } from "node:path";
 import type { WebhookDefinition } from "@octokit/webhooks-examples";
 import pg from "pg";
 import { afterAll, test as baseTest } from "vitest";
+import { sleep, waitFor } from "../../support/wait.js";
 
 export const rootDir = resolve(import.meta.dirname, "..", "..", "..");
 export const binPath = join(rootDir, "bin", "slipway.js");
 
 const tempDirs: string[] = [];
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-    await sleep(everyMs);
-  }
-}
+// The e2e tests import these from here, with the rest of the harness.
+export { sleep, waitFor };
 
 export function tempDir(prefix = "slipway-e2e-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -1,0 +1,127 @@
+// The top-level commands: the module (command group) that defines each, and what `slipway --help` lists for
+// it. `slipway --help` and `slipway --version` are answered from this table without loading any group (the
+// groups pull in the server, the database drivers and the container engine client: about a second); any
+// command loads only its own group. program.test.ts checks the table against what the groups register.
+import type { Command } from "@commander-js/extra-typings";
+
+export type Registrar = (program: Command) => void;
+
+const load = <M>(module: Promise<M>, pick: (m: M) => unknown) => module.then((m) => pick(m) as Registrar);
+
+/** Each group's registrar, imported when the group is needed. */
+export const commandGroups = {
+  run: () => load(import("./run.js"), (m) => m.registerRun),
+  actions: () => load(import("./actions.js"), (m) => m.registerActions),
+  version: () => load(import("./version.js"), (m) => m.registerVersion),
+  serve: () => load(import("./serve.js"), (m) => m.registerServe),
+  build: () => load(import("./build.js"), (m) => m.registerBuild),
+  registry: () => load(import("./registry.js"), (m) => m.registerRegistry),
+  images: () => load(import("./images.js"), (m) => m.registerImages),
+  secret: () => load(import("./secret.js"), (m) => m.registerSecret),
+  notify: () => load(import("./notify.js"), (m) => m.registerNotify),
+  ci: () => load(import("./ci.js"), (m) => m.registerCiCommands),
+  deploy: () => load(import("./deploy.js"), (m) => m.registerDeploy),
+  demo: () => load(import("./demo.js"), (m) => m.registerDemo),
+} satisfies Record<string, () => Promise<Registrar>>;
+
+export type CommandGroup = keyof typeof commandGroups;
+
+export type TopLevelCommand = {
+  name: string;
+  group: CommandGroup;
+  /** As `--help` lists it: the name, `[options]` when it has any, its arguments. */
+  term: string;
+  description: string;
+};
+
+const command = (group: CommandGroup, term: string, description: string): TopLevelCommand => ({
+  name: term.split(" ")[0],
+  group,
+  term,
+  description,
+});
+
+/** In the order the groups register them, which is the order of `--help`. */
+export const topLevelCommands: readonly TopLevelCommand[] = [
+  command(
+    "run",
+    "run [options] [event]",
+    "run the workflows that EVENT triggers (default: push), as GitHub Actions would",
+  ),
+  command("actions", "actions", "manage the local cache of remote actions used offline"),
+  command("version", "version", "compute release versions, tags and changelogs"),
+  command("serve", "serve [options]", "run the CI server: webhooks, runs, re-runs, runners, API"),
+  command(
+    "serve",
+    "runner [options]",
+    "run jobs for a slipway server on this machine (subcommands: ls, disable, enable, rm)",
+  ),
+  command(
+    "build",
+    "build [options]",
+    "build the images of slipway.yaml that changed since the last release tag, in dependency order",
+  ),
+  command("registry", "registry", "read and tidy an image registry (Docker Registry API v2)"),
+  command("images", "images", "images on the container engine host"),
+  command(
+    "secret",
+    "secret",
+    "encrypted secrets for runs and deploys: global < repository < environment, the narrowest wins",
+  ),
+  command("notify", "notify", "notifications: Slack and signed webhooks"),
+  command(
+    "ci",
+    "login [options]",
+    "remember a server and token in ~/.config/slipway/config.json (mode 0600)",
+  ),
+  command("ci", "repo", "repositories the server builds"),
+  command("ci", "runs", "runs on the server"),
+  command(
+    "ci",
+    "logs [options] <run>",
+    "the log of a run (all jobs, or one with --job); --follow streams it live",
+  ),
+  command(
+    "ci",
+    "rerun [options] <run>",
+    "re-run a job (all its legs, or one with --matrix) and what depends on it, or every failed job, as a new attempt",
+  ),
+  command("ci", "cancel [options] <run>", "cancel a run"),
+  command(
+    "ci",
+    "approve [options] <run>",
+    "start a fork pull request's run that waits for approval (it still gets no secrets)",
+  ),
+  command(
+    "ci",
+    "reject [options] <run>",
+    "end a fork pull request's run that waits for approval without running it",
+  ),
+  command("ci", "dispatch [options] <repo> <workflow>", "start a workflow with workflow_dispatch"),
+  command("ci", "token", "API tokens (admin)"),
+  command(
+    "deploy",
+    "deploy [options]",
+    "deploy slipway.yaml's services: zero-downtime rollout through slipway's router, health-gated, rolled back on failure",
+  ),
+  command(
+    "deploy",
+    "rollback [options]",
+    "deploy an earlier successful release again (default: the one before the current)",
+  ),
+  command("deploy", "promote [options]", "let a paused canary continue to 100%"),
+  command("deploy", "abort [options]", "stop the deploy in progress and roll it back"),
+  command("deploy", "releases [options]", "list an environment's releases, newest first"),
+  command("deploy", "status [options]", "services, instances, versions, health and traffic weights"),
+  command(
+    "deploy",
+    "up [options]",
+    "start the environment's agent: re-adopt running instances and converge to the current release",
+  ),
+  command("deploy", "down [options]", "stop the environment's agent and its instances"),
+  command(
+    "demo",
+    "demo [options]",
+    "try slipway: make a sample multi-service app, run its pipeline, deploy v1, then v2 blue-green under load",
+  ),
+];

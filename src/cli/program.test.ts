@@ -1,0 +1,69 @@
+// `slipway --help` is answered from the table in commands.ts without loading the command groups: the table
+// must say what the groups register, and the help must read as it does with every group loaded.
+import { Help } from "@commander-js/extra-typings";
+import { describe, expect, it } from "vitest";
+import { slipwayVersion } from "../lib/version.js";
+import { type CommandGroup, commandGroups, topLevelCommands } from "./commands.js";
+import { createProgram, groupFor, listCommands } from "./program.js";
+
+const groups = Object.keys(commandGroups) as CommandGroup[];
+
+describe("the table of top-level commands", () => {
+  it("lists, in order, what each group registers: name, options, arguments and description", async () => {
+    const help = new Help();
+    const registered = [];
+    for (const group of groups) {
+      const program = createProgram();
+      (await commandGroups[group]())(program);
+      for (const c of program.commands)
+        registered.push({
+          name: c.name(),
+          group,
+          term: help.subcommandTerm(c),
+          description: c.description(),
+        });
+    }
+    expect(topLevelCommands).toEqual(registered);
+  });
+
+  it("gives the same --help as the program with every group loaded", async () => {
+    const full = createProgram();
+    for (const group of groups) (await commandGroups[group]())(full);
+    const listed = createProgram();
+    listCommands(listed);
+    expect(listed.helpInformation()).toBe(full.helpInformation());
+    expect(listed.helpInformation()).toContain("approve [options] <run>");
+  });
+});
+
+describe("groupFor", () => {
+  const argv = (...args: string[]) => ["node", "slipway", ...args];
+
+  it("loads no group for the version, help, no command or an unknown one", () => {
+    for (const args of [
+      ["--version"],
+      ["-V"],
+      ["--help"],
+      ["-h"],
+      [],
+      ["help"],
+      ["deplyo"],
+      ["help", "nope"],
+    ])
+      expect([args, groupFor(argv(...args))]).toEqual([args, undefined]);
+  });
+
+  it("loads the group of the command run, or asked help for", () => {
+    expect(groupFor(argv("run", "push", "-W", "ci.yml"))).toBe("run");
+    expect(groupFor(argv("runs", "list", "--json"))).toBe("ci");
+    expect(groupFor(argv("approve", "12"))).toBe("ci");
+    expect(groupFor(argv("runner", "ls"))).toBe("serve");
+    expect(groupFor(argv("help", "rollback"))).toBe("deploy");
+    expect(groupFor(argv("--help", "secret"))).toBe("secret");
+  });
+});
+
+it("the version is package.json's", async () => {
+  const { default: pkg } = await import("../../package.json", { with: { type: "json" } });
+  expect(slipwayVersion).toBe(pkg.version);
+});

@@ -1,0 +1,73 @@
+// The `slipway` program: which command group an invocation needs, the program with only that group (or, for
+// help, a version or a typo, with just the names of all commands), and the one place that maps errors to
+// exit codes.
+import { Command, CommanderError, Help } from "@commander-js/extra-typings";
+import { describeError, exitCodeFor, exitCodes, UserError } from "../lib/errors.js";
+import { slipwayVersion } from "../lib/version.js";
+import { type CommandGroup, commandGroups, topLevelCommands } from "./commands.js";
+
+/**
+ * The group whose module defines the command that `argv` runs (or asks help for, with `slipway help CMD`);
+ * none for `--help`, `--version`, no command or an unknown one.
+ */
+export function groupFor(argv: readonly string[]): CommandGroup | undefined {
+  const words = argv.slice(2).filter((a) => !a.startsWith("-"));
+  const name = words[0] === "help" ? words[1] : words[0];
+  return topLevelCommands.find((c) => c.name === name)?.group;
+}
+
+export function createProgram(): Command {
+  return (
+    new Command()
+      .name("slipway")
+      .description("Self-hosted CI/CD: run GitHub Actions workflows unchanged, release, deploy, notify.")
+      .version(slipwayVersion)
+      // `slipway --version` is slipway's; `slipway deploy --version v1.2.0` is the release's.
+      .enablePositionalOptions()
+      .exitOverride()
+      .configureOutput({ writeErr: (s) => process.stderr.write(s) }) as unknown as Command
+  );
+}
+
+/**
+ * Every top-level command by name and description only: enough for the program's help, for commander to
+ * suggest a command for a typo, and for `--version`; none of them can run.
+ */
+export function listCommands(program: Command): void {
+  const terms = new Map(topLevelCommands.map((c) => [c.name, c.term]));
+  const plain = new Help();
+  program.configureHelp({
+    subcommandTerm: (cmd) => terms.get(cmd.name()) ?? plain.subcommandTerm(cmd),
+  });
+  for (const c of topLevelCommands) program.command(c.name).description(c.description);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = createProgram();
+  const group = groupFor(argv);
+  if (group) (await commandGroups[group]())(program);
+  else listCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
+      )
+        return 0;
+      return exitCodes.usage;
+    }
+    if (err instanceof UserError && err.problems.length) {
+      process.stderr.write(`${describeError(err)}\n`);
+      process.stderr.write(
+        `slipway: ${err.message} (${err.problems.length} problem${err.problems.length > 1 ? "s" : ""}); nothing ran\n`,
+      );
+    } else {
+      process.stderr.write(`slipway: ${describeError(err)}\n`);
+    }
+    return exitCodeFor(err);
+  }
+}
