@@ -11,7 +11,7 @@
 // - a deploy interrupted by a crash is recorded as failed and rolled back when the deployer starts again;
 // - traffic is never pointed at a version without ready instances (routes are renormalised on every
 //   change; all-zero is only ever asked for by recreate).
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
@@ -28,23 +28,19 @@ import {
 } from "../traffic/index.js";
 import { probeInstance, waitReady } from "./health.js";
 import { DeployMasker } from "./masking.js";
+import {
+  type CurrentRelease,
+  type ImageRef,
+  type LiveState,
+  planDeploy,
+  type ReleaseDocument,
+} from "./plan.js";
 import { specHash, startLevels } from "./spec.js";
 import { strategies } from "./strategies/index.js";
 import { CanaryAborted, HealthError, type Member, type Rollout, weightsByCount } from "./strategies/types.js";
-import type { DeploySpec, InstanceInfo, Runtime, ServiceSpec, StrategyName } from "./types.js";
+import type { DeployPhase, DeploySpec, InstanceInfo, Runtime, ServiceSpec, StrategyName } from "./types.js";
 
-/** What a release record keeps in `spec`: the whole desired state of the environment. */
-export type ReleaseDocument = {
-  spec: DeploySpec;
-  /** service → the revision (router version key, "r<release number>") that serves it. */
-  revisions: Record<string, string>;
-  /** service → hash of its spec, image and secret values: an unchanged hash keeps the revision. */
-  hashes: Record<string, string>;
-  /** Services this release rolled out (the others were carried over unchanged). */
-  changed: string[];
-  /** slipway.yaml's notify: section at deploy time (kept so a restart can still tell about this release). */
-  notify?: unknown;
-};
+export type { ReleaseDocument } from "./plan.js";
 
 export type DeployRequest = {
   spec: DeploySpec;
@@ -188,6 +184,16 @@ class Semaphore {
 
 const revisionOf = (release: { number: number }) => `r${release.number}`;
 
+/** The current release as a plan reads it. */
+function currentOf(release: Release): CurrentRelease {
+  return {
+    number: release.number,
+    version: release.version,
+    doc: release.spec as ReleaseDocument,
+    images: release.images as Record<string, ImageRef>,
+  };
+}
+
 export class Deployer {
   readonly app: string;
   readonly env: string;
@@ -233,7 +239,7 @@ export class Deployer {
     for (const r of await store.releases.unfinished({ app: this.app, env: this.env })) {
       const ok = await store.releases.finish(r.id, "failed", {
         error: "interrupted: slipway stopped during this deploy",
-        phase: "rolled back on restart",
+        phase: "rolled back on restart" satisfies DeployPhase,
       });
       if (ok) {
         interrupted.push(r.number);
@@ -441,23 +447,13 @@ export class Deployer {
         );
     }
     const current = await store.releases.current(this.app, this.env);
-    const before = current ? (current.spec as ReleaseDocument) : undefined;
-    // The whole desired spec: the request's services, and with --service the others as they are.
-    const selected = new Set((request.only ?? request.spec.services.map((s) => s.name)).filter(Boolean));
-    const merged: DeploySpec = { ...request.spec, services: [...request.spec.services] };
-    if (request.only && before) {
-      const byName = new Map(request.spec.services.map((s) => [s.name, s]));
-      merged.services = before.spec.services.map((s) => byName.get(s.name) ?? s);
-      for (const s of request.spec.services)
-        if (!merged.services.some((m) => m.name === s.name)) merged.services.push(s);
-      merged.services = orderByLevels(merged);
-    }
-    const removed =
-      before && !request.only
-        ? before.spec.services.filter((s) => !merged.services.some((m) => m.name === s.name))
-        : [];
-    const strategyOf: Record<string, StrategyName> = {};
-    for (const s of merged.services) if (selected.has(s.name)) strategyOf[s.name] = s.strategy.type;
+    const planned = current ? currentOf(current) : undefined;
+    // The plan before preparing: the whole desired spec, what goes away, the strategies. Which services
+    // change and to what revision is planned again once preparing has found images and secrets.
+    const draft = planDeploy(planned, { spec: request.spec, only: request.only, revision: "next" });
+    const merged = draft.spec;
+    const strategyOf = draft.strategy;
+    const selected = new Set(Object.keys(draft.strategy));
 
     const holder = this.o.holder;
     const release = await store.releases.create({
@@ -478,7 +474,7 @@ export class Deployer {
       images: {},
       trigger: request.trigger,
       actor: request.actor,
-      phase: "locking",
+      phase: "locking" satisfies DeployPhase,
     });
     const tell = (type: DeployNotice["type"], r: Release) =>
       this.o.notify?.({
@@ -556,31 +552,24 @@ export class Deployer {
       const secretValues = await this.resolveSecrets(merged.services.filter((s) => selected.has(s.name)));
       // Routers for newly published ports: a port in use fails here, before any instance is touched.
       for (const s of merged.services) if (selected.has(s.name)) await this.serviceState(s);
-      const revisions: Record<string, string> = {};
-      const hashes: Record<string, string> = {};
-      const changed: string[] = [];
-      for (const s of merged.services) {
-        if (!selected.has(s.name) && before?.revisions[s.name]) {
-          revisions[s.name] = before.revisions[s.name];
-          hashes[s.name] = before.hashes[s.name];
-          continue;
-        }
-        const hash = serviceHash(s, images[s.name], secretValues);
-        hashes[s.name] = hash;
-        const state = this.services.get(s.name);
-        const unchanged =
-          before?.hashes[s.name] === hash &&
-          state?.revision === before.revisions[s.name] &&
-          this.members(s.name, state.revision).length >= s.replicas;
-        if (unchanged) {
-          revisions[s.name] = before!.revisions[s.name];
-          continue;
-        }
-        revisions[s.name] = rollback?.revisions[s.name] ?? revisionOf(release);
-        changed.push(s.name);
-      }
+      const plan = planDeploy(
+        planned,
+        {
+          spec: request.spec,
+          only: request.only,
+          revision: revisionOf(release),
+          rollbackRevisions: rollback?.revisions,
+          prepared: { images, secrets: secretValues },
+        },
+        this.liveState(),
+      );
+      const { revisions, hashes, changed, removed } = plan;
       const doc: ReleaseDocument = { spec: merged, revisions, hashes, changed, notify: request.notify };
-      await store.releases.update(release.id, { images, phase: "rolling out", spec: doc });
+      await store.releases.update(release.id, {
+        images,
+        phase: "rolling out" satisfies DeployPhase,
+        spec: doc,
+      });
       this.slots.resize(merged.maxStarting);
       if (changed.length === 0)
         emit("deploy.unchanged", "nothing changed: every service already runs this spec");
@@ -651,7 +640,7 @@ export class Deployer {
         await this.statsCaughtUp();
         await store.releases.finish(release.id, aborted ? "aborted" : "failed", {
           error: detail,
-          phase: revertOk ? "rolled back" : "rollback failed",
+          phase: (revertOk ? "rolled back" : "rollback failed") satisfies DeployPhase,
           impact: this.impact(baseline),
         });
         const final = (await store.releases.get(release.id))!;
@@ -662,7 +651,10 @@ export class Deployer {
       this.current = doc;
       await emitter.flush();
       await this.statsCaughtUp();
-      await store.releases.finish(release.id, "succeeded", { phase: "done", impact: this.impact(baseline) });
+      await store.releases.finish(release.id, "succeeded", {
+        phase: "done" satisfies DeployPhase,
+        impact: this.impact(baseline),
+      });
       const final = (await store.releases.get(release.id))!;
       this.currentRelease = final;
       emit(
@@ -677,10 +669,14 @@ export class Deployer {
       // Failed before anything running was touched (lock, prepare, secrets).
       emit("deploy.failed", describe(err), undefined, "error");
       await emitter.flush();
-      await store.releases.finish(release.id, "failed", { error: describe(err), phase: "nothing changed" });
+      await store.releases.finish(release.id, "failed", {
+        error: describe(err),
+        phase: "nothing changed" satisfies DeployPhase,
+      });
       const final = (await store.releases.get(release.id))!;
       tell("deploy.failed", final);
-      if (err instanceof UserError || err instanceof OperationError) {
+      // An abort (CanaryAborted, the signal's reason) is told as the deploy's failure, as any other cause.
+      if (err instanceof UserError || (err instanceof OperationError && !(err instanceof CanaryAborted))) {
         (err as Error & { release?: Release }).release = final;
         throw err;
       }
@@ -719,7 +715,18 @@ export class Deployer {
     }
   }
 
-  private async phase(release: Release, phase: string) {
+  /** What serves each service now, as a plan compares it with the current release's record. */
+  private liveState(): LiveState {
+    const live: LiveState = {};
+    for (const s of this.services.values())
+      live[s.name] = {
+        revision: s.revision,
+        ready: s.revision ? this.members(s.name, s.revision).length : 0,
+      };
+    return live;
+  }
+
+  private async phase(release: Release, phase: DeployPhase) {
     await this.o.store.releases.update(release.id, { phase });
   }
 
@@ -1558,32 +1565,6 @@ export function effectiveWeights(
     return weightsByCount(counts);
   }
   return sum === 100 ? out : weightsByCount(out);
-}
-
-function orderByLevels(spec: DeploySpec): ServiceSpec[] {
-  const byName = new Map(spec.services.map((s) => [s.name, s]));
-  return startLevels(spec)
-    .flat()
-    .map((n) => byName.get(n)!);
-}
-
-function serviceHash(
-  s: ServiceSpec,
-  image: { image?: string; digest?: string } | undefined,
-  secrets: Record<string, string>,
-): string {
-  const h = createHash("sha256");
-  // A process service runs from a snapshot named by its content: where the checkout happened to be (a
-  // workflow's fresh workspace) does not make it a new release.
-  h.update(specHash(image?.digest ? { ...s, cwd: undefined } : s));
-  h.update(`\0${image?.digest ?? image?.image ?? ""}`);
-  for (const ref of s.secrets)
-    h.update(
-      `\0${ref.name}=${createHash("sha256")
-        .update(secrets[ref.name] ?? "")
-        .digest("hex")}`,
-    );
-  return h.digest("hex");
 }
 
 let haproxyFound: boolean | undefined;

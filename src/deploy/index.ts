@@ -27,5 +27,15 @@ export { createDockerRuntime } from "./runtimes/docker.js";
 export { createMixedRuntime } from "./runtimes/mixed.js";
 export { createProcessRuntime } from "./runtimes/process.js";
 export { resolveDeploySpec, specHash, startLevels } from "./spec.js";
+export { CanaryAborted, HealthError } from "./errors.js";
+export {
+  type ChangeReason,
+  type DeployPlan,
+  type ImageRef,
+  type LiveState,
+  planDeploy,
+  type ServicePlan,
+  type SkipReason,
+} from "./plan.js";
 export { weightsByCount } from "./strategies/index.js";
 export * from "./types.js";

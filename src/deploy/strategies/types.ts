@@ -42,23 +42,7 @@ export type Rollout = {
   warmUp(members: Member[], path: string, requests: number): Promise<void>;
 };
 
-/** Thrown when an instance never became ready; `detail` holds the last probe and the instance's output. */
-export class HealthError extends Error {
-  readonly detail: string;
-  constructor(message: string, detail: string) {
-    super(message);
-    this.name = "HealthError";
-    this.detail = detail;
-  }
-}
-
-/** A canary whose analysis failed or that was aborted by `slipway abort`. */
-export class CanaryAborted extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CanaryAborted";
-  }
-}
+export { CanaryAborted, HealthError } from "../errors.js";
 
 /** Integer weights (summing to 100) proportional to instance counts (largest remainder). */
 export function weightsByCount(counts: Record<string, number>): Record<string, number> {
