@@ -181,4 +181,28 @@ describe("planDeploy", () => {
     );
     expect(byName(plan, "p")?.skip).toBe("unchanged");
   });
+
+  it("in a dry run, a process service running from a snapshot is unchanged when its spec is", () => {
+    const proc = testService({ name: "p", cwd: "/work/a/app", command: ["node", "app.js"] });
+    const snap = { p: { image: "/snapshots/abc", digest: "abc" } };
+    const before: CurrentRelease = {
+      number: 1,
+      doc: {
+        spec: spec(proc),
+        revisions: { p: "r1" },
+        hashes: { p: serviceHash(proc, snap.p, {}) },
+        changed: ["p"],
+      },
+      images: snap,
+    };
+    const plan = planDeploy(
+      before,
+      { revision: "r2", spec: spec(proc) },
+      { p: { revision: "r1", ready: 1 } },
+    );
+    expect(byName(plan, "p")?.skip).toBe("unchanged");
+    expect(
+      byName(planDeploy(before, { revision: "r2", spec: spec({ ...proc, replicas: 2 }) }), "p")?.reasons,
+    ).toEqual(["config"]);
+  });
 });

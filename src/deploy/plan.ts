@@ -225,7 +225,9 @@ function changeReasons(
     secrets: undefined,
     ...(snapshot ? { cwd: undefined } : {}),
   });
-  if (!same(rest(s, !!image?.digest), rest(old, !!oldImage?.digest))) reasons.push("config");
+  // (a dry run has no digest for the new side: the current release's snapshot decides then).
+  const snapshot = !!(image?.digest ?? oldImage?.digest);
+  if (!same(rest(s, snapshot), rest(old, snapshot))) reasons.push("config");
   return reasons;
 }
 
