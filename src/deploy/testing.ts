@@ -1,10 +1,11 @@
-// A recording Rollout for the strategies' tests: every operation a strategy asks for is written down
-// as a short line ("start r2 ×3", "route {r2:100}", "stop r1 ×2") and applied to an in-memory set of
-// instances, so a test reads the sequence like the story the strategy tells. Nothing runs.
+// Fakes for the deploy domain's tests. A recording Rollout for the strategies: every operation a
+// strategy asks for is written down as a short line ("start r2 ×3", "route {r2:100}", "stop r1 ×2") and
+// applied to an in-memory set of instances, so a test reads the sequence like the story the strategy
+// tells. A Runtime of records for the Deployer's. Nothing runs.
 import type { RouteRule } from "../traffic/index.js";
 import { HealthError } from "./errors.js";
 import type { CanaryFigures, Member, Rollout } from "./strategies/types.js";
-import type { ServiceSpec } from "./types.js";
+import type { InstanceInfo, Runtime, ServiceSpec } from "./types.js";
 
 export type FakeRolloutOptions = {
   service: ServiceSpec;
@@ -116,5 +117,66 @@ export function fakeRollout(o: FakeRolloutOptions): FakeRollout {
     async warmUp(warm: Member[], path: string, requests: number) {
       ops.push(`warm up ${list(warm)} ${requests} × ${path}`);
     },
+  };
+}
+
+/**
+ * A Runtime that runs nothing: instances are records, an instance is healthy unless its image is in
+ * `unhealthy` (give services an exec health check: the probe is the runtime's exec). `ops` lists
+ * starts and stops by service and revision, so a test sees what a deploy touched.
+ */
+export function memoryRuntime(options: { unhealthy?: Set<string> } = {}): Runtime & {
+  readonly ops: string[];
+  running(service?: string): InstanceInfo[];
+} {
+  const instances = new Map<string, InstanceInfo & { image?: string }>();
+  const ops: string[] = [];
+  const ok = { exitCode: 0, output: "", timedOut: false };
+  return {
+    kind: "docker",
+    ops,
+    running: (service) =>
+      [...instances.values()].filter((i) => i.running && (!service || i.labels.service === service)),
+    async prepare(s) {
+      return { image: s.image, digest: s.image && `sha256:${s.image}` };
+    },
+    async start(req) {
+      ops.push(`start ${req.labels.service} ${req.labels.release}`);
+      const info = {
+        id: req.id,
+        labels: req.labels,
+        runtime: "docker" as const,
+        ref: req.id,
+        running: true,
+        startedAt: Date.now(),
+        image: req.image,
+      };
+      instances.set(req.id, info);
+      return info;
+    },
+    async stop(id) {
+      const i = instances.get(id);
+      if (i) ops.push(`stop ${i.labels.service} ${i.labels.release}`);
+      instances.delete(id);
+    },
+    async inspect(id) {
+      return instances.get(id);
+    },
+    async list() {
+      return [...instances.values()];
+    },
+    async exec(id) {
+      const image = instances.get(id)?.image;
+      return image && options.unhealthy?.has(image)
+        ? { exitCode: 1, output: "unhealthy", timedOut: false }
+        : ok;
+    },
+    async runTask() {
+      return ok;
+    },
+    async logs() {
+      return "";
+    },
+    async close() {},
   };
 }
