@@ -36,6 +36,7 @@ import {
 } from "./secret.js";
 import * as remote from "./deploy-remote.js";
 import { checkStrategyFlag, parseImageFlags } from "./deploy-flags.js";
+import { dryRunPlan, renderDeployPlan } from "./deploy-plan.js";
 import { makeStyle, type Style } from "./tty.js";
 
 type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
@@ -117,7 +118,7 @@ export function registerDeploy(program: Command) {
     .option("--strategy <name>", `override every deployed service's strategy (${strategyNames.join(", ")})`)
     .option("--version <version>", "the version this release carries (default: SLIPWAY_VERSION)")
     .option("--wait", "wait for a deploy in progress instead of refusing")
-    .option("--dry-run", "print the resolved spec and exit")
+    .option("--dry-run", "print the plan (what changes against what runs, and why) and exit")
     .option("--repo <name>", "with --server: the registered repository to deploy")
     .option("--ref <ref>", "with --server: the branch, tag or commit (default: the default branch)")
     .action(async (flags) => {
@@ -346,11 +347,14 @@ function deployActor(env: NodeJS.ProcessEnv): string {
 async function runDeploy(flags: DeployFlags): Promise<number> {
   const { spec, notify } = loadDeploySpec(flags);
   if (flags.app && flags.app !== spec.app) spec.app = flags.app;
+  const t = target({ ...flags, app: spec.app }, process.env);
   if (flags.dryRun) {
-    process.stdout.write(`${JSON.stringify(spec, null, 2)}\n`);
+    const plan = await withLocalStore(flags, process.env, (store) =>
+      dryRunPlan(store, t.paths, t, { spec, only: flags.service }),
+    );
+    process.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : renderDeployPlan(plan, t.env));
     return 0;
   }
-  const t = target({ ...flags, app: spec.app }, process.env);
   await ensureAgent(t.paths, agentCommand(t));
   return followStream(
     t,

@@ -3,6 +3,8 @@
 // recreate, rolling, blue-green and canary, health gating, automatic rollback, release records with the
 // router's measured impact, a per-environment lock, and self-healing. The agent (agent.ts) is the
 // long-lived process that holds an environment's routers and instances; the CLI talks to it (client.ts).
+// A deploy is planned first (plan.ts, pure: per service the revision and why it changes or not), then
+// applied by the Deployer (controller.ts over apply.ts, rollout.ts, instances.ts, routing.ts, …).
 //
 // Invariants: nothing running is touched before every changed service is prepared; a failed deploy
 // leaves the previous release serving and says why; a deploy interrupted by a crash is rolled back when
@@ -27,5 +29,15 @@ export { createDockerRuntime } from "./runtimes/docker.js";
 export { createMixedRuntime } from "./runtimes/mixed.js";
 export { createProcessRuntime } from "./runtimes/process.js";
 export { resolveDeploySpec, specHash, startLevels } from "./spec.js";
+export { CanaryAborted, HealthError } from "./errors.js";
+export {
+  type ChangeReason,
+  type DeployPlan,
+  type ImageRef,
+  type LiveState,
+  planDeploy,
+  type ServicePlan,
+  type SkipReason,
+} from "./plan.js";
 export { weightsByCount } from "./strategies/index.js";
 export * from "./types.js";

@@ -48,6 +48,18 @@ export type StrategySpec =
     };
 
 export type StrategyName = StrategySpec["type"];
+
+/** Where a deploy is (a release record's `phase`): while it runs, then how it ended. */
+export type DeployPhase =
+  | "locking"
+  | "preparing"
+  | "rolling out"
+  | "rolling back"
+  | "done"
+  | "rolled back"
+  | "rollback failed"
+  | "nothing changed"
+  | "rolled back on restart";
 export const strategyNames = ["recreate", "rolling", "blue-green", "canary"] as const;
 
 export type HookSpec = {

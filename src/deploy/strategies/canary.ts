@@ -78,14 +78,15 @@ export async function canary(r: Rollout): Promise<void> {
       }
     }
     if (!promoted) check();
+    // Promotion starts the rest of the new set first: if one fails, the old set still serves it all.
+    await scaleTo(100);
   } catch (err) {
     if (prev && r.members(prev).length > 0) await r.route({ [prev]: 100 });
     r.emit("canary.abort", (err as Error).message, undefined, "error");
     await r.retire(r.members(r.revision));
     throw err;
   }
-  // Promotion: the full new set, then all traffic, then the old set drained.
-  await scaleTo(100);
+  // Promotion: the full new set (above), then all traffic, then the old set drained.
   await r.route({ [r.revision]: 100 });
   if (prev) await r.retire(r.members(prev));
 }

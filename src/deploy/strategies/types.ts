@@ -1,5 +1,6 @@
 // What a strategy gets to work with. A strategy only orders these operations; starting, health gating,
-// draining and routing are done by the controller, so each strategy reads like the story it tells.
+// draining and routing are done by the deployer (rollout.ts's ServiceRollout), so each strategy reads
+// like the story it tells, and its tests drive a recording fake (../testing.ts).
 import type { RouteRule } from "../../traffic/index.js";
 import type { ServiceSpec } from "../types.js";
 
@@ -8,7 +9,7 @@ export type Member = { id: string; revision: string };
 
 export type CanaryFigures = { requests: number; errors: number; errorRate: number; p99: number | null };
 
-export type Rollout = {
+export interface Rollout {
   service: ServiceSpec;
   /** The router version key of the new instances, e.g. "r7". */
   revision: string;
@@ -40,25 +41,9 @@ export type Rollout = {
   waitForCommand(ms: number | undefined): Promise<"promote" | "abort" | "elapsed">;
   /** Warm-up: `requests` GETs of `path` to each member directly (not through the router). */
   warmUp(members: Member[], path: string, requests: number): Promise<void>;
-};
-
-/** Thrown when an instance never became ready; `detail` holds the last probe and the instance's output. */
-export class HealthError extends Error {
-  readonly detail: string;
-  constructor(message: string, detail: string) {
-    super(message);
-    this.name = "HealthError";
-    this.detail = detail;
-  }
 }
 
-/** A canary whose analysis failed or that was aborted by `slipway abort`. */
-export class CanaryAborted extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CanaryAborted";
-  }
-}
+export { CanaryAborted, HealthError } from "../errors.js";
 
 /** Integer weights (summing to 100) proportional to instance counts (largest remainder). */
 export function weightsByCount(counts: Record<string, number>): Record<string, number> {
