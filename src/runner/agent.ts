@@ -66,7 +66,7 @@ export async function cachedRepo(dataDir: string, url: string, sha: string): Pro
   const dir = join(dataDir, "repos", createHash("sha256").update(url).digest("hex").slice(0, 16));
   if (!existsSync(join(dir, "HEAD"))) {
     mkdirSync(join(dataDir, "repos"), { recursive: true });
-    await exec("git", ["clone", "--quiet", "--mirror", url, dir]);
+    await exec("git", ["clone", "--quiet", "--mirror", "--", url, dir]);
   }
   try {
     await exec("git", ["cat-file", "-e", `${sha}^{commit}`], { cwd: dir });
