@@ -865,6 +865,7 @@ export class CiService {
           labels,
           status: "waiting",
           spec,
+          untrusted: spec.run.untrusted === true,
         },
       ]);
       this.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: key, status: "waiting" });

@@ -38,3 +38,11 @@ export type { RunContext } from "./context.js";
 export { ConcurrencyGroups } from "./concurrency.js";
 export { Semaphore } from "./context.js";
 export { Masker } from "./masker.js";
+export {
+  lookupUser,
+  type RunAs,
+  type UntrustedPolicy,
+  untrustedModes,
+  untrustedPolicy,
+  waitingForIsolationReason,
+} from "./isolation.js";
