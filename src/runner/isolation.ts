@@ -90,15 +90,15 @@ export function untrustedPolicy(o: {
       accepts: true,
       describe: "runs fork pull requests as its own user (--untrusted=same-user: this machine is disposable)",
     };
-  const runAs = lookupUser(o.user ?? (env[untrustedUserSetting] || defaultUntrustedUser), o.passwd);
-  if (runAs.uid === 0)
-    throw new UserError(`--untrusted-user: '${runAs.name}' is root; fork code must not run as root`);
   if (uid !== 0)
     return {
       accepts: false,
       describe:
         "does not take fork pull requests: it cannot switch to an unprivileged user (not running as root); start it as root, or pass --untrusted=same-user if this machine is disposable",
     };
+  const runAs = lookupUser(o.user ?? (env[untrustedUserSetting] || defaultUntrustedUser), o.passwd);
+  if (runAs.uid === 0)
+    throw new UserError(`--untrusted-user: '${runAs.name}' is root; fork code must not run as root`);
   return { accepts: true, runAs, describe: `runs fork pull requests as ${runAs.name} (uid ${runAs.uid})` };
 }
 

@@ -7,7 +7,7 @@
 // server's user. A runner that cannot switch users never takes the fork's job — the job says why —
 // unless its operator declared the machine disposable (--untrusted=same-user).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect } from "vitest";
 import { lookupUser, waitingForIsolationReason } from "../../../src/runner/isolation.js";
@@ -246,6 +246,84 @@ describe("a fork's code on a self-hosted runner", { concurrent: true }, () => {
       expect(ownLog).toContain(`READ-OK ${secrets[0]}`);
       expect(ownLog).toContain(`outputs probe=${process.getuid!()} js=${process.getuid!()}`);
       expect(ownLog).toContain(`post-uid=${process.getuid!()}`);
+    },
+    slow,
+  );
+
+  test(
+    "a fork's tricks on an isolating runner: symlinked file commands, a planted git hook, artifacts, caches and host mounts get nothing",
+    async ({ h }) => {
+      const server = await startServer(h);
+      const key = readFileSync(join(server.dataDir, "master.key"), "utf8").trim();
+      const data = server.dataDir;
+      const tricks = `name: CI
+on: pull_request
+jobs:
+  tricks:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: |
+          rm -f "$GITHUB_OUTPUT" 2>/dev/null || echo "cannot-remove-output"
+          ln -sf "${data}/master.key" "$GITHUB_ENV" 2>/dev/null || echo "cannot-link-env"
+          ln -s "${data}/master.key" key.txt
+          echo '#!/bin/sh' > .git/hooks/post-checkout
+          echo 'echo "hook-uid=$(id -u)"' >> .git/hooks/post-checkout
+          chmod +x .git/hooks/post-checkout
+          cat key.txt 2>/dev/null || echo "key-unreadable"
+      - uses: actions/checkout@v4
+      - run: test -f .git/hooks/post-checkout || echo "hook-gone"
+      - uses: actions/upload-artifact@v4
+        continue-on-error: true
+        with:
+          name: key
+          path: ${data}/master.key
+      - id: cache
+        uses: actions/cache@v4
+        with:
+          path: ${data}
+          key: steal
+      - run: echo "cache-hit=\${{ steps.cache.outputs.cache-hit }}"
+      - run: |
+          mkdir evil
+          echo 'name: evil' > evil/action.yml
+          echo 'description: builds the master key' >> evil/action.yml
+          echo 'runs: { using: docker, image: Dockerfile }' >> evil/action.yml
+          ln -s "${data}/master.key" evil/Dockerfile
+      - uses: ./evil
+        continue-on-error: true
+  mount:
+    runs-on: ubuntu-latest
+    container:
+      image: busybox
+      volumes: ["${data}:/stolen"]
+    steps:
+      - run: cat /stolen/master.key
+`;
+      const r = repoWith(tricks, 41);
+      const hookSecret = await addRepo(server, r.repo, fullName);
+      const run = await runOf(server, hookSecret, forkPullRequest(r.repo, 41, r.forkSha, r.baseSha));
+      const view = await waitForRun(server, run, { timeoutMs: 60_000 });
+      const log = await logText(server, run);
+      expect(log).not.toContain(key);
+      expect(view.attempts[0].jobs.length, JSON.stringify(view.run)).toBe(2);
+      expect(jobOf(view, "tricks").status, log).toBe("success");
+      for (const marker of [
+        "cannot-remove-output",
+        "cannot-link-env",
+        "key-unreadable",
+        "hook-gone",
+        "cache-hit=false",
+      ])
+        expect(log).toContain(marker);
+      expect(log).not.toContain("hook-uid=0");
+      expect(log).toContain(
+        "actions/upload-artifact is not available to a fork's job on a runner that isolates forks",
+      );
+      expect(log).toContain("actions/cache is skipped for a fork's job");
+      expect(log).toContain("cannot build a container action from the workspace");
+      expect(jobOf(view, "mount").status).toBe("failure");
+      expect(log).toContain("a fork's job may not mount a host path");
     },
     slow,
   );
