@@ -292,6 +292,15 @@ jobs:
           ln -s "${data}/master.key" evil/Dockerfile
       - uses: ./evil
         continue-on-error: true
+  boxed:
+    runs-on: ubuntu-latest
+    container: slipway/busybox:latest
+    steps:
+      - id: s
+        run: |
+          if test -e "${data}"; then echo "DATA-VISIBLE"; else echo "data-not-mounted"; fi
+          echo "in=box" >> "$GITHUB_OUTPUT"
+      - run: echo "box-output=\${{ steps.s.outputs.in }}"
   mount:
     runs-on: ubuntu-latest
     container:
@@ -306,7 +315,7 @@ jobs:
       const view = await waitForRun(server, run, { timeoutMs: 60_000 });
       const log = await logText(server, run);
       expect(log).not.toContain(key);
-      expect(view.attempts[0].jobs.length, JSON.stringify(view.run)).toBe(2);
+      expect(view.attempts[0].jobs.length, JSON.stringify(view.run)).toBe(3);
       expect(jobOf(view, "tricks").status, log).toBe("success");
       for (const marker of [
         "cannot-remove-output",
@@ -322,6 +331,10 @@ jobs:
       );
       expect(log).toContain("actions/cache is skipped for a fork's job");
       expect(log).toContain("cannot build a container action from the workspace");
+      // A job container gets the job's directory, nothing else of the host, and works as usual.
+      expect(jobOf(view, "boxed").status, log).toBe("success");
+      expect(log).toContain("data-not-mounted");
+      expect(log).toContain("box-output=box");
       expect(jobOf(view, "mount").status).toBe("failure");
       expect(log).toContain("a fork's job may not mount a host path");
     },
