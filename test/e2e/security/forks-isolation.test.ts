@@ -393,6 +393,8 @@ jobs:
       await sleep(1500);
       expect(jobOf(await getRun(server, forkRun), "probe").status).toBe("queued");
       expect(plain.stderr()).toContain("does not take fork pull requests");
+      const show = await h.cliOk(server, ["runs", "show", String(forkRun)]);
+      expect(show.stdout).toContain(`queued    — ${waitingForIsolationReason}`);
       plain.child.kill("SIGKILL");
 
       // A runner whose operator declared the machine disposable takes it (and runs it as itself).
