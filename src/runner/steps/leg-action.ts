@@ -12,13 +12,15 @@ import { type LoadedAction, loadAction } from "./action-loader.js";
 export function loadLegAction(uses: string, state: JobState): LoadedAction {
   const run = state.inv.run;
   const local = uses.startsWith("./") || uses === ".";
-  if (run.runAs && local) confineToWorkspace(resolve(state.workspace, uses), state.workspace, uses);
-  const action = loadAction(uses, state.workspace, run.actionsDir);
-  if (!run.runAs) return action;
-  if (local) {
-    confineToWorkspace(action.file, state.workspace, uses);
-    return action;
+  if (run.runAs && local) {
+    // The directory and the file loadAction will read (a symlink to the master key would otherwise be
+    // parsed, and quoted in the error).
+    const dir = resolve(state.workspace, uses);
+    for (const path of [dir, join(dir, "action.yml"), join(dir, "action.yaml")])
+      confineToWorkspace(path, state.workspace, uses);
   }
+  const action = loadAction(uses, state.workspace, run.actionsDir);
+  if (!run.runAs || local) return action;
   const rel = relative(run.actionsDir, action.dir);
   const dest = join(state.dir, "_actions", rel);
   // Whatever the runner's umask, the way to the copy is open to the leg's user (to enter, not to change).

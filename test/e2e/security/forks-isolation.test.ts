@@ -292,6 +292,11 @@ jobs:
           ln -s "${data}/master.key" evil/Dockerfile
       - uses: ./evil
         continue-on-error: true
+      - run: |
+          mkdir evil2
+          ln -s "${data}/master.key" evil2/action.yml
+      - uses: ./evil2
+        continue-on-error: true
   boxed:
     runs-on: ubuntu-latest
     container: slipway/busybox:latest
@@ -331,6 +336,7 @@ jobs:
       );
       expect(log).toContain("actions/cache is skipped for a fork's job");
       expect(log).toContain("cannot build a container action from the workspace");
+      expect(log).toContain("action ./evil2 leads outside the workspace");
       // A job container gets the job's directory, nothing else of the host, and works as usual.
       expect(jobOf(view, "boxed").status, log).toBe("success");
       expect(log).toContain("data-not-mounted");
