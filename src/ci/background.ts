@@ -2,7 +2,7 @@
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { withLedger } from "../lib/process-ledger.js";
-import { cachedRepo, runClaimedLeg } from "../runner/index.js";
+import { cachedRepo, runClaimedLeg, type UntrustedPolicy, untrustedPolicy } from "../runner/index.js";
 import { RunnerApi } from "./runner-api.js";
 import type { CiEvent, CiService } from "./service.js";
 
@@ -11,6 +11,8 @@ export type BackgroundOptions = {
   localConcurrency?: number;
   /** Labels of the server's own runner; undefined = any. */
   localLabels?: string[];
+  /** What the server's own runner does with forks' legs; default from the environment (SLIPWAY_UNTRUSTED*). */
+  untrusted?: UntrustedPolicy;
   pollEveryMs?: number;
   scheduleEveryMs?: number;
   /** Stops claiming; running legs go on. */
@@ -74,9 +76,12 @@ async function localRunner(
   concurrency: number,
   opts: BackgroundOptions,
 ): Promise<void> {
+  // The server's own runner declares what it does with forks' legs the way a remote runner does.
+  const untrusted = opts.untrusted ?? untrustedPolicy({});
   const transport = api.transport(
     ci.localRunnerId,
     async () => opts.localLabels ?? (await api.queuedLabels()),
+    untrusted.accepts,
   );
   const running = new Set<Promise<unknown>>();
   let wake: (() => void) | undefined;
@@ -102,6 +107,7 @@ async function localRunner(
         runClaimedLeg(transport, claimed, {
           dataDir: join(ci.dataDir, "runner"),
           concurrency,
+          untrusted,
           signal: opts.signal,
           abortLegs: opts.abortLegs,
           heartbeatMs: Math.max(100, Math.floor(ci.leaseMs / 3)),

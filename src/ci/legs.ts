@@ -78,6 +78,7 @@ export class Legs {
           labels,
           status: "waiting",
           spec,
+          untrusted: spec.run.untrusted === true,
         },
       ]);
       this.ctx.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: key, status: "waiting" });

@@ -1,6 +1,12 @@
 // What runners do to the store: claim a leg, heartbeat, send steps, log chunks and the result. The
 // server's own runner calls it in-process; remote runners reach it through the HTTP API.
-import type { ClaimedLeg, JobResult, RunnerTransport, StepReport } from "../runner/index.js";
+import {
+  type ClaimedLeg,
+  type JobResult,
+  type RunnerTransport,
+  type StepReport,
+  waitingForIsolationReason,
+} from "../runner/index.js";
 import { defaultMaxJobLogBytes, type Job, type StepOutcome } from "../store/index.js";
 import { completeBody, protocolProblems } from "./runner-protocol.js";
 import type { CiService } from "./service.js";
@@ -26,8 +32,15 @@ export class RunnerApi {
     return [...all];
   }
 
-  async claim(runnerId: string, labels: string[]): Promise<ClaimedLeg | null> {
-    const job = await this.ci.store.jobs.claim({ runnerId, labels, leaseMs: this.ci.leaseMs });
+  /** `untrusted`: the runner declared it takes forks' legs (runner/isolation.ts); else it never gets one. */
+  async claim(runnerId: string, labels: string[], untrusted = false): Promise<ClaimedLeg | null> {
+    const job = await this.ci.store.jobs.claim({
+      runnerId,
+      labels,
+      leaseMs: this.ci.leaseMs,
+      untrusted,
+      untrustedWaitReason: waitingForIsolationReason,
+    });
     if (!job) return null;
     this.ci.emit({ type: "job", runId: job.runId, jobRowId: job.id, jobKey: job.jobKey, status: "running" });
     return { jobRowId: String(job.id), spec: this.ci.openSpec(job) };
@@ -129,9 +142,9 @@ export class RunnerApi {
   }
 
   /** The transport of a runner living in this process. */
-  transport(runnerId: string, labels: () => Promise<string[]>): RunnerTransport {
+  transport(runnerId: string, labels: () => Promise<string[]>, untrusted = false): RunnerTransport {
     return {
-      claim: async () => this.claim(runnerId, await labels()),
+      claim: async () => this.claim(runnerId, await labels(), untrusted),
       heartbeat: (id) => this.heartbeat(runnerId, Number(id)),
       appendLog: async (id, seq, content) => {
         await this.appendLog(runnerId, Number(id), seq, content);

@@ -41,6 +41,12 @@ describe("runner messages", () => {
     refuse(claimBody, { labels: ["a"], sneaky: true }, /sneaky|Unrecognized/);
   });
 
+  it("a claim says whether the runner takes forks' legs: a boolean, absent meaning no", () => {
+    expect(parseRunnerMessage(claimBody, { untrusted: true }, "claim")).toEqual({ untrusted: true });
+    expect(parseRunnerMessage(claimBody, {}, "claim").untrusted).toBeUndefined();
+    refuse(claimBody, { untrusted: "yes" }, /untrusted/);
+  });
+
   it("checks heartbeats: nothing but an empty object", () => {
     expect(parseRunnerMessage(heartbeatBody, {}, "heartbeat")).toEqual({});
     refuse(heartbeatBody, { status: "success" }, /Unrecognized|status/);

@@ -21,6 +21,11 @@ export const claimBody = z.strictObject({
   labels: z.array(z.string().min(1).max(100)).max(64).optional(),
   /** Long poll: how long to wait for a leg, at most 25 s. */
   waitMs: z.number().int().min(0).max(25_000).optional(),
+  /**
+   * The runner takes forks' pull request legs: it runs them as an unprivileged user, or its operator
+   * declared the machine disposable (`--untrusted=same-user`). Absent or false: it is never offered one.
+   */
+  untrusted: z.boolean().optional(),
 });
 
 /** A heartbeat carries nothing but the job id in its URL. */

@@ -15,6 +15,7 @@ import {
   type RunnerTransport,
   runAgent,
   type StepReport,
+  untrustedPolicy,
 } from "../runner/index.js";
 import { resetAdminToken, startServer } from "../server/index.js";
 import { type ApiFailure, ApiClient, type ClientFlags } from "./client.js";
@@ -94,6 +95,14 @@ export function registerServe(program: Command): void {
       process.env.SLIPWAY_MAX_JOB_LOG_BYTES ?? String(64 * 1024 * 1024),
     )
     .option(
+      "--untrusted <mode>",
+      "fork pull requests on the server's own runner: isolate (default: run them as --untrusted-user, which needs root; without root they wait for a runner that can), same-user (this machine is disposable), refuse (env SLIPWAY_UNTRUSTED)",
+    )
+    .option(
+      "--untrusted-user <user>",
+      "the unprivileged user (name or uid) fork pull requests run as (env SLIPWAY_UNTRUSTED_USER; default nobody)",
+    )
+    .option(
       "--reset-admin-token",
       "create a new admin token, write it to <data-dir>/admin-token (0600), print it and exit; revokes nothing (the server may be stopped)",
     )
@@ -113,6 +122,7 @@ export function registerServe(program: Command): void {
         process.stdout.write(`${r.token}\n`);
         return;
       }
+      const untrusted = untrustedPolicy({ mode: flags.untrusted, user: flags.untrustedUser });
       const maxEventStreams = positiveInt("--max-event-streams", flags.maxEventStreams);
       const maxJobLogBytes = positiveInt("--max-job-log", flags.maxJobLog);
       if (!maxEventStreams) throw new UserError("--max-event-streams must be at least 1");
@@ -131,6 +141,7 @@ export function registerServe(program: Command): void {
           ?.split(",")
           .map((l) => l.trim())
           .filter(Boolean),
+        untrusted,
         leaseMs: positiveInt("SLIPWAY_LEASE_MS", process.env.SLIPWAY_LEASE_MS),
         notifyConfig: flags.notifyConfig ?? (process.env.SLIPWAY_NOTIFY_CONFIG || undefined),
         publicUrl: flags.publicUrl ?? (process.env.SLIPWAY_PUBLIC_URL || undefined),
@@ -156,6 +167,7 @@ export function registerServe(program: Command): void {
       process.stderr.write(
         `slipway server listening on ${server.url} (data: ${dataDir}, database: ${server.store.location})\n`,
       );
+      process.stderr.write(`the server's own runner ${untrusted.describe}\n`);
       if (server.adminToken) {
         process.stderr.write(
           `admin token (shown once; also in ${join(dataDir, "admin-token")}, mode 0600):\n${server.adminToken}\n`,
@@ -194,6 +206,14 @@ export function registerServe(program: Command): void {
     .option("--concurrency <n>", "legs run at once", "1")
     .option("--data-dir <dir>", "the runner's work and cache directory")
     .option(
+      "--untrusted <mode>",
+      "fork pull requests on this runner: isolate (default: run them as --untrusted-user, which needs root; without root they wait for a runner that can), same-user (this machine is disposable), refuse (env SLIPWAY_UNTRUSTED)",
+    )
+    .option(
+      "--untrusted-user <user>",
+      "the unprivileged user (name or uid) fork pull requests run as (env SLIPWAY_UNTRUSTED_USER; default nobody)",
+    )
+    .option(
       "--pass-env <NAME>",
       "pass this variable of the runner's environment to jobs (repeatable; env SLIPWAY_PASS_ENV=A,B)",
       collect,
@@ -203,6 +223,7 @@ export function registerServe(program: Command): void {
       // Work directories, step scripts and caches are private to the runner's user.
       restrictUmask();
       const hostEnv = childEnv(process.env, passEnvNames(process.env, flags.passEnv));
+      const untrusted = untrustedPolicy({ mode: flags.untrusted, user: flags.untrustedUser });
       const logLimit = jobLogLimit();
       const labels = flags.labels
         .split(",")
@@ -225,7 +246,7 @@ export function registerServe(program: Command): void {
       const abortLegs = new AbortController();
       let refused = false;
       // A removed or disabled runner stops at once: its legs were already failed on the server.
-      const transport = httpTransport(api, labels, () => {
+      const transport = httpTransport(api, labels, untrusted.accepts, () => {
         if (refused) return;
         refused = true;
         process.stderr.write("the server refuses this runner's token (removed or disabled): stopping\n");
@@ -255,6 +276,7 @@ export function registerServe(program: Command): void {
           `stopped ${reaped.groups.length} step process group(s) left by an earlier runner\n`,
         );
       process.stderr.write(`runner ${flags.name} [${labels.join(", ")}] polling ${api.server}\n`);
+      process.stderr.write(`runner ${flags.name} ${untrusted.describe}\n`);
       const opened = makeDataDirPrivate(dataDir);
       if (opened.length > 0)
         process.stderr.write(
@@ -270,6 +292,7 @@ export function registerServe(program: Command): void {
           pollMs: 200,
           hostEnv,
           logLimit,
+          untrusted,
           log: (line) => process.stderr.write(`${line}\n`),
         }),
       );
@@ -353,7 +376,12 @@ function registerRunnerAdmin(runner: Command): void {
  * The runner protocol over the server's HTTP API. `onRefused` is called when the server answers 401:
  * the runner was removed or disabled, and must stop rather than retry.
  */
-export function httpTransport(api: ApiClient, labels: string[], onRefused?: () => void): RunnerTransport {
+export function httpTransport(
+  api: ApiClient,
+  labels: string[],
+  untrusted: boolean,
+  onRefused?: () => void,
+): RunnerTransport {
   const refusedIf401 = (err: unknown): never => {
     if ((err as ApiFailure).status === 401) onRefused?.();
     throw err;
@@ -365,7 +393,8 @@ export function httpTransport(api: ApiClient, labels: string[], onRefused?: () =
         .request<{ jobRowId?: string; spec?: unknown }>(
           "POST",
           "/api/v1/runner/claim",
-          { labels, waitMs },
+          // Says whether this runner takes forks' legs: the server offers them only then.
+          { labels, waitMs, ...(untrusted ? { untrusted } : {}) },
           { extraMs: waitMs },
         )
         .catch(refusedIf401);

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { UntrustedPolicy } from "./isolation.js";
 import { executeLegSpec, type LegSpec } from "./leg-spec.js";
 import type { JobRef, LogKind, Reporter } from "./reporter.js";
 import type { JobResult, StepResult } from "./types.js";
@@ -59,6 +60,11 @@ export type AgentOptions = {
    * remote runners learn it at their next heartbeat). Returns an unsubscribe function.
    */
   watchCancel?: (jobRowId: string, cancel: () => void) => () => void;
+  /**
+   * What this runner does with forks' legs (runner/isolation.ts); it declares `accepts` when it claims.
+   * Default: it takes none.
+   */
+  untrusted?: UntrustedPolicy;
 };
 
 /** Keeps a clone per repository URL under the runner's data dir and makes sure it has the commit. */
@@ -66,7 +72,7 @@ export async function cachedRepo(dataDir: string, url: string, sha: string): Pro
   const dir = join(dataDir, "repos", createHash("sha256").update(url).digest("hex").slice(0, 16));
   if (!existsSync(join(dir, "HEAD"))) {
     mkdirSync(join(dataDir, "repos"), { recursive: true });
-    await exec("git", ["clone", "--quiet", "--mirror", url, dir]);
+    await exec("git", ["clone", "--quiet", "--mirror", "--", url, dir]);
   }
   try {
     await exec("git", ["cat-file", "-e", `${sha}^{commit}`], { cwd: dir });
@@ -201,6 +207,10 @@ export async function runClaimedLeg(
   const unwatch = opts.watchCancel?.(id, () => controller.abort(new Error("the server cancelled the job")));
   let result: JobResult;
   try {
+    // The server offers forks' legs only to runners that declared they take them; one that offers it
+    // anyway (an older server, a bug) is refused here rather than run as this process's user.
+    if (claimed.spec.run.untrusted && !opts.untrusted?.accepts)
+      throw new Error(`this runner ${opts.untrusted?.describe ?? "does not take fork pull requests"}`);
     const repoDir = await (opts.resolveRepo ?? ((url, sha) => cachedRepo(opts.dataDir, url, sha)))(
       claimed.spec.repoUrl,
       claimed.spec.run.sha,
@@ -213,6 +223,7 @@ export async function runClaimedLeg(
       verbose: opts.verbose,
       hostEnv: opts.hostEnv,
       logLimit: opts.logLimit,
+      runAs: opts.untrusted?.runAs,
     });
   } catch (err) {
     const message = (err as Error).message;

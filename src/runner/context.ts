@@ -1,6 +1,7 @@
 // State shared by every job of one `slipway run` (or one server run): identity, event, secrets, limits.
 import type { Json } from "../expressions/index.js";
 import type { TriggerEvent } from "../workflow/index.js";
+import type { RunAs } from "./isolation.js";
 import type { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
 
@@ -48,6 +49,11 @@ export type RunContext = {
    * with the server's own credentials (slipway/deploy, slipway/build with push) refuse to run.
    */
   untrusted?: boolean;
+  /**
+   * An isolated fork leg: its host processes run as this unprivileged user, in a job dir it owns
+   * outside the data dir (runner/isolation.ts).
+   */
+  runAs?: RunAs;
 };
 
 /** The `github` context fields that stay the same for every job of a workflow. */

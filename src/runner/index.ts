@@ -2,7 +2,9 @@
 // done; each job leg gets its own workspace and temp dir; every line of output is masked before it
 // leaves the engine; results have the shape of `slipway run --json`. Steps on the host start from a built
 // environment (lib/child-env), never from slipway's own; job directories and step scripts are private to
-// slipway's user; a job's log is capped (SLIPWAY_JOB_LOG_LIMIT).
+// slipway's user; a job's log is capped (SLIPWAY_JOB_LOG_LIMIT). A fork's job leg runs only on a runner that
+// isolates it (isolation.ts): its host processes as an unprivileged user, outside the data dir — or on
+// one whose operator declared the machine disposable.
 export {
   checkActions,
   defaultDataDir,
@@ -38,3 +40,11 @@ export type { RunContext } from "./context.js";
 export { ConcurrencyGroups } from "./concurrency.js";
 export { Semaphore } from "./context.js";
 export { Masker } from "./masker.js";
+export {
+  lookupUser,
+  type RunAs,
+  type UntrustedPolicy,
+  untrustedModes,
+  untrustedPolicy,
+  waitingForIsolationReason,
+} from "./isolation.js";

@@ -1,6 +1,6 @@
 // The mutable state of one running job leg, and the contexts and environment derived from it.
 import { randomUUID } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { MappingToken } from "@actions/workflow-parser/templates/tokens/index";
 import { coerceToString, type EvaluationOptions, hashFiles, type Json } from "../expressions/index.js";
@@ -8,6 +8,7 @@ import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
 import type { ContainerSetup } from "./env/container.js";
+import { giveTo, writeLegFile } from "./isolation.js";
 import { defaultJobLogLimit, LogBudget } from "./log-limit.js";
 import type { MatrixLeg } from "./matrix.js";
 import { makePrivateDir } from "./private-files.js";
@@ -49,6 +50,11 @@ export class JobState {
   readonly temp: string;
   readonly toolCache: string;
   readonly eventPath: string;
+  /** Where the runner puts step scripts and file-command files. */
+  readonly scriptDir: string;
+  private readonly commandsDir: string;
+  /** The environment host steps start from (the run's, with HOME and USER of an isolated leg's user). */
+  readonly hostEnv: Record<string, string>;
   /** workflow env + job env, evaluated at job start. */
   env: Record<string, string> = {};
   /** Variables written to GITHUB_ENV by earlier steps. */
@@ -75,18 +81,50 @@ export class JobState {
     const repoName = inv.run.repository.split("/").pop() || "repo";
     this.workspace = join(this.dir, repoName);
     this.temp = join(this.dir, "_temp");
-    this.toolCache = join(inv.run.dataDir, "toolcache");
     this.logBudget = new LogBudget(inv.run.logLimit ?? defaultJobLogLimit);
     // Scripts with interpolated secrets and GITHUB_ENV files live here: private to slipway's user.
     makePrivateDir(inv.run.workDir);
     makePrivateDir(this.dir);
-    mkdirSync(this.workspace, { recursive: true, mode: 0o700 });
-    makePrivateDir(this.temp);
-    makePrivateDir(join(this.temp, "_runner_file_commands"));
-    makePrivateDir(join(this.temp, "_github_workflow"));
-    mkdirSync(this.toolCache, { recursive: true });
-    this.eventPath = join(this.temp, "_github_workflow", "event.json");
-    writeFileSync(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2), { mode: 0o600 });
+    const runAs = inv.run.runAs;
+    if (!runAs) {
+      this.toolCache = join(inv.run.dataDir, "toolcache");
+      this.scriptDir = this.temp;
+      this.commandsDir = join(this.temp, "_runner_file_commands");
+      this.hostEnv = inv.run.hostEnv;
+      mkdirSync(this.workspace, { recursive: true, mode: 0o700 });
+      makePrivateDir(this.temp);
+      makePrivateDir(this.commandsDir);
+      makePrivateDir(join(this.temp, "_github_workflow"));
+      mkdirSync(this.toolCache, { recursive: true });
+      this.eventPath = join(this.temp, "_github_workflow", "event.json");
+    } else {
+      // An isolated fork leg: the job dir is the runner's (the leg's user may enter, not list or
+      // change it); in it, the workspace, temp dir, tool cache and HOME are the user's. Scripts and
+      // file-command files sit in the runner's _runner dir, each file the user's: the step writes them,
+      // but cannot swap one for a symlink to a file of the runner's that the runner would then read.
+      this.toolCache = join(this.dir, "_tool");
+      this.scriptDir = join(this.dir, "_runner");
+      this.commandsDir = this.scriptDir;
+      const home = join(this.dir, "_home");
+      chmodSync(inv.run.workDir, 0o711);
+      chmodSync(this.dir, 0o711);
+      for (const d of [this.workspace, this.temp, this.toolCache, home]) {
+        makePrivateDir(d);
+        giveTo(d, runAs);
+      }
+      makePrivateDir(this.scriptDir);
+      chmodSync(this.scriptDir, 0o711);
+      this.eventPath = join(this.scriptDir, "event.json");
+      this.hostEnv = {
+        ...inv.run.hostEnv,
+        HOME: home,
+        USER: runAs.name,
+        LOGNAME: runAs.name,
+        TMPDIR: this.temp,
+      };
+    }
+    rmSync(this.eventPath, { force: true });
+    writeLegFile(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2), 0o600, runAs);
   }
 
   /**
@@ -95,7 +133,7 @@ export class JobState {
    * wrote. Empty, 0600; the caller reads and removes them when the step ends.
    */
   newCommandFiles(): CommandFiles {
-    const dir = join(this.temp, "_runner_file_commands");
+    const dir = this.commandsDir;
     const id = randomUUID();
     const files: CommandFiles = {
       GITHUB_OUTPUT: join(dir, `set_output_${id}`),
@@ -104,7 +142,7 @@ export class JobState {
       GITHUB_STEP_SUMMARY: join(dir, `step_summary_${id}`),
       GITHUB_STATE: join(dir, `save_state_${id}`),
     };
-    for (const f of Object.values(files)) writeFileSync(f, "", { mode: 0o600, flag: "wx" });
+    for (const f of Object.values(files)) writeLegFile(f, "", 0o600, this.inv.run.runAs);
     return files;
   }
 

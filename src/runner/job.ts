@@ -10,6 +10,7 @@ import {
 } from "../expressions/index.js";
 import { containerDef, setupContainers } from "./env/container.js";
 import { evaluateToken } from "../workflow/index.js";
+import { checkForkContainer } from "./isolation.js";
 import { JobState, type JobInvocation } from "./job-state.js";
 import { signalGroup } from "./process.js";
 import { executeSteps, type StepScope, scopeContexts, scopeEnv } from "./steps/execute.js";
@@ -151,6 +152,10 @@ async function setUpContainers(state: JobState, opts: EvaluationOptions): Promis
     }
   }
   if (!job && Object.keys(services).length === 0) return;
+  if (run.untrusted) {
+    if (job) checkForkContainer(job, "container");
+    for (const [name, def] of Object.entries(services)) checkForkContainer(def, `services.${name}`);
+  }
   state.containers = await setupContainers({
     jobKey: inv.ref.key,
     runId: run.runId,

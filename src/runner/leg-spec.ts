@@ -1,6 +1,6 @@
 // A job leg as data: everything a runner on another machine (or the server's own runner) needs to
 // execute one leg with the same engine, and the way back from that data to a running leg.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Json } from "../expressions/index.js";
@@ -8,6 +8,7 @@ import { hostChildEnv } from "../lib/child-env.js";
 import { recordTempDir } from "../lib/process-ledger.js";
 import { loadWorkflowFile, type TriggerEvent } from "../workflow/index.js";
 import { type RunContext, Semaphore } from "./context.js";
+import { isolatedSource, type RunAs } from "./isolation.js";
 import { runJobLeg } from "./job.js";
 import type { JobInvocation, NeedsContext } from "./job-state.js";
 import { jobLogLimit } from "./log-limit.js";
@@ -97,6 +98,8 @@ export type ExecuteLegOptions = {
   hostEnv?: Record<string, string>;
   /** Bytes of log the leg may write; default: jobLogLimit(). */
   logLimit?: number;
+  /** The user a fork's leg runs as (runner/isolation.ts); without it a fork's leg runs as this process. */
+  runAs?: RunAs;
 };
 
 /** Executes a leg from its spec with the same engine `slipway run` uses. */
@@ -119,10 +122,18 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       ref: spec.run.ref,
       sha: spec.run.sha,
     };
-    const workDir = join(opts.dataDir, "work", `${spec.run.id}-${spec.run.attempt}`);
+    const runAs = spec.run.untrusted ? opts.runAs : undefined;
+    let workDir = join(opts.dataDir, "work", `${spec.run.id}-${spec.run.attempt}`);
+    let repoDir = opts.repoDir;
+    if (runAs) {
+      // Outside the data dir, which its user can never enter; with a copy of the repository it may read.
+      chmodSync(root, 0o711);
+      workDir = join(root, "work");
+      repoDir = await isolatedSource(opts.repoDir, join(root, "source.git"), runAs, opts.signal);
+    }
     mkdirSync(workDir, { recursive: true });
     const run: RunContext = {
-      repoDir: opts.repoDir,
+      repoDir,
       workflowRoot: root,
       dataDir: opts.dataDir,
       workDir,
@@ -148,6 +159,7 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       hostEnv: opts.hostEnv ?? hostChildEnv(),
       logLimit: opts.logLimit ?? jobLogLimit(),
       untrusted: spec.run.untrusted === true,
+      ...(runAs ? { runAs } : {}),
     };
     return await runJobLeg({
       run,

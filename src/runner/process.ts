@@ -43,6 +43,9 @@ export type RunProcessOptions = {
   safeCut?: SafeCut;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Run as this user and group (an isolated fork leg); the runner must be root. */
+  uid?: number;
+  gid?: number;
 };
 
 /**
@@ -109,6 +112,8 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
         env: opts.env,
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
+        // libuv drops the supplementary groups too when it switches user.
+        ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
       });
     } catch (err) {
       resolve({ exitCode: null, signal: null, spawnError: err as Error });

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { CiService, runBackground, type WebhookIntakeOptions } from "../ci/index.js";
+import type { UntrustedPolicy } from "../runner/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import { makeDataDirPrivate } from "../lib/file-modes.js";
 import { loadNotifyFile, Notifier, type NotifyConfig } from "../notify/index.js";
@@ -29,6 +30,8 @@ export type ServeOptions = {
   /** Legs the server's own runner runs at once; 0 = none (remote runners only). */
   localRunners?: number;
   localLabels?: string[];
+  /** What the server's own runner does with forks' legs (default: from SLIPWAY_UNTRUSTED*, see runner/isolation.ts). */
+  untrusted?: UntrustedPolicy;
   leaseMs?: number;
   pollEveryMs?: number;
   /** Event streams open at once; more are answered 503 (default 256). */
@@ -213,6 +216,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const background = runBackground(ci, {
     localConcurrency: opts.localRunners,
     localLabels: opts.localLabels,
+    untrusted: opts.untrusted,
     pollEveryMs: opts.pollEveryMs,
     signal: stopClaiming.signal,
     abortLegs: abortLegs.signal,

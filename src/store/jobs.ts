@@ -74,6 +74,8 @@ export type JobInput = {
   outputs?: Record<string, string>;
   reason?: string | null;
   reusedFrom?: number | null;
+  /** A fork's leg: only runners that take forks (ClaimRequest.untrusted) get it. */
+  untrusted?: boolean;
 };
 
 export type JobPatch = {
@@ -85,7 +87,16 @@ export type JobPatch = {
   finishedAt?: number | null;
 };
 
-export type ClaimRequest = { runnerId: string; labels: string[]; leaseMs: number; now?: number };
+export type ClaimRequest = {
+  runnerId: string;
+  labels: string[];
+  leaseMs: number;
+  now?: number;
+  /** The runner takes forks' legs (it isolates them, or its machine is disposable). */
+  untrusted?: boolean;
+  /** Said on a fork's queued leg this runner passed over, until a runner that takes it claims it. */
+  untrustedWaitReason?: string;
+};
 
 export type Completion = {
   status: FinishedJobStatus;
@@ -158,6 +169,7 @@ export function createJobs(db: Db) {
             finished_by: null,
             reused_from: l.reusedFrom ?? null,
             created_at: now,
+            untrusted: l.untrusted ? 1 : 0,
           })),
         )
         .returningAll()
@@ -217,7 +229,7 @@ export function createJobs(db: Db) {
       for (;;) {
         const batch = await db
           .selectFrom("jobs")
-          .select(["id", "labels_json"])
+          .select(["id", "labels_json", "untrusted", "reason"])
           .where("status", "=", "queued")
           .where("id", ">", after)
           .orderBy("id")
@@ -227,6 +239,17 @@ export function createJobs(db: Db) {
           after = candidate.id;
           const needs = fromJson<string[]>(candidate.labels_json, []);
           if (!needs.every((l) => has.has(l.toLowerCase()))) continue;
+          if (candidate.untrusted && !req.untrusted) {
+            if (req.untrustedWaitReason && candidate.reason === null)
+              await db
+                .updateTable("jobs")
+                .set({ reason: req.untrustedWaitReason })
+                .where("id", "=", candidate.id)
+                .where("status", "=", "queued")
+                .where("reason", "is", null)
+                .execute();
+            continue;
+          }
           const row = await db
             .updateTable("jobs")
             .set({
@@ -236,6 +259,8 @@ export function createJobs(db: Db) {
               heartbeat_at: now,
               claimed_at: now,
               started_at: now,
+              // The wait is over (the only reason a queued leg carries is why it waited).
+              ...(candidate.untrusted ? { reason: null } : {}),
             })
             .where("id", "=", candidate.id)
             .where("status", "=", "queued")

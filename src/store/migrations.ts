@@ -356,6 +356,19 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
           await db.schema.alterTable("deliveries").dropColumn(c).execute();
       },
     },
+    // A fork's leg is offered only to runners that said they isolate forks (or were told the machine
+    // is disposable): the claim filters on this column rather than opening each leg's spec.
+    "0104_untrusted_jobs": {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .alterTable("jobs")
+          .addColumn("untrusted", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable("jobs").dropColumn("untrusted").execute();
+      },
+    },
     "0102_runner_controls": {
       async up(db: Kysely<any>) {
         // An admin can disable a runner (its token is refused until it is enabled again) without

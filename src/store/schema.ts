@@ -71,6 +71,8 @@ export type JobsTable = {
   finished_by: string | null;
   reused_from: number | null;
   created_at: number;
+  /** 1: a fork's leg, offered only to runners that isolate forks. */
+  untrusted: number;
 };
 
 export type StepsTable = {

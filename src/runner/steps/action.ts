@@ -3,12 +3,12 @@ import type { ActionRunsDocker } from "@actions/workflow-parser/actions/index";
 import { findBuiltinAction } from "../builtin/index.js";
 import type { BuiltinAction, BuiltinActionContext } from "../builtin/types.js";
 import type { JobState } from "../job-state.js";
-import { loadAction } from "./action-loader.js";
 import { runCheckout } from "./checkout.js";
 import { runCompositeAction } from "./composite.js";
 import { runDockerAction } from "./docker-action.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
+import { loadLegAction } from "./leg-action.js";
 import { actionGithub, runNodeAction } from "./node-action.js";
 import { logLine } from "./process-step.js";
 import { processEnv } from "./run.js";
@@ -41,9 +41,11 @@ export async function runActionStep(step: PreparedStep, scope: StepScope): Promi
   }
   if (isCheckout(uses)) return runCheckout(state, given);
   const builtin = findBuiltinAction(uses);
+  // slipway/deploy refuses every fork's job itself, before it touches anything.
+  if (builtin && state.inv.run.runAs && !/^slipway\/deploy@/i.test(uses)) return isolatedBuiltin(uses, state);
   if (builtin) return runBuiltin(builtin, given, step, state);
 
-  const action = loadAction(uses, state.workspace, state.inv.run.actionsDir);
+  const action = loadLegAction(uses, state);
   const contexts = {
     ...step.contexts,
     github: { ...(step.contexts.github as object), ...actionGithub(action) },
@@ -59,6 +61,26 @@ export async function runActionStep(step: PreparedStep, scope: StepScope): Promi
     { ...scope, github: actionGithub(action) },
     { image: runs.image, action, inputs },
   );
+}
+
+/**
+ * Built-in actions run inside the runner, as its user, reading and writing the workspace and the data
+ * dir: an isolated fork leg cannot have them (a symlink in its workspace would make the runner read or
+ * write a file of its own). A cache is only a speed-up, so it is a miss; the others fail the step.
+ */
+function isolatedBuiltin(uses: string, state: JobState): StepRunResult {
+  const name = uses.split("@")[0];
+  if (/^actions\/cache(\/(restore|save))?$/i.test(name)) {
+    logLine(
+      state,
+      `${name} is skipped for a fork's job on a runner that isolates forks: no cache`,
+      "warning",
+    );
+    return { outcome: "success", outputs: { "cache-hit": "false" } };
+  }
+  const message = `${name} is not available to a fork's job on a runner that isolates forks: it would run as the runner's user`;
+  logLine(state, message, "error");
+  return { outcome: "failure", outputs: {}, message };
 }
 
 async function runBuiltin(

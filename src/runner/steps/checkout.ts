@@ -10,13 +10,24 @@ import { logLine } from "./process-step.js";
 
 const exec = promisify(execFile);
 
-async function git(args: string[], cwd: string): Promise<string> {
-  const { stdout } = await exec("git", args, { cwd, maxBuffer: 64 * 1024 * 1024 });
+/**
+ * A command of the checkout: as the runner, or, for an isolated fork leg, as the leg's user with the
+ * leg's environment — the workspace is the leg's, so the runner never runs git in it (a hook or
+ * fsmonitor planted by an earlier step would run as the runner) nor follows its symlinks.
+ */
+async function command(state: JobState, file: string, args: string[], cwd: string): Promise<string> {
+  const runAs = state.inv.run.runAs;
+  const { stdout } = await exec(file, args, {
+    cwd,
+    maxBuffer: 64 * 1024 * 1024,
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid, env: { ...state.hostEnv, GIT_TERMINAL_PROMPT: "0" } } : {}),
+  });
   return stdout.trim();
 }
 
 export async function runCheckout(state: JobState, inputs: Record<string, string>): Promise<StepRunResult> {
   const run = state.inv.run;
+  const git = (args: string[], cwd: string) => command(state, "git", args, cwd);
   const repository = inputs.repository?.trim();
   if (repository && repository.toLowerCase() !== run.repository.toLowerCase()) {
     return {
@@ -57,7 +68,16 @@ export async function runCheckout(state: JobState, inputs: Record<string, string
     }
   }
   logLine(state, `Syncing repository: ${run.repository} at ${sha}`);
-  if (existsSync(resolve(dest, ".git"))) {
+  if (run.runAs) {
+    // The leg's user empties and makes the directory: a symlink planted there leads only where it may go.
+    await command(
+      state,
+      "sh",
+      ["-c", 'mkdir -p -- "$1" && find "$1" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +', "sh", dest],
+      state.workspace,
+    );
+    await git(["clone", "--quiet", "--shared", "--no-checkout", "--", run.repoDir, dest], state.workspace);
+  } else if (existsSync(resolve(dest, ".git"))) {
     if (inputs.clean !== "false") {
       await git(["reset", "--hard", "--quiet"], dest);
       await git(["clean", "-ffdx", "--quiet"], dest);
@@ -69,7 +89,7 @@ export async function runCheckout(state: JobState, inputs: Record<string, string
       for (const e of readdirSync(dest)) rmSync(resolve(dest, e), { recursive: true, force: true });
     }
     mkdirSync(dest, { recursive: true });
-    await git(["clone", "--quiet", "--shared", "--no-checkout", run.repoDir, dest], state.workspace);
+    await git(["clone", "--quiet", "--shared", "--no-checkout", "--", run.repoDir, dest], state.workspace);
   }
   if (branch) await git(["checkout", "--quiet", "--force", "-B", branch, sha], dest);
   else await git(["checkout", "--quiet", "--force", "--detach", sha], dest);

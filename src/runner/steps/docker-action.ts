@@ -2,7 +2,7 @@
 // and `uses: docker://image` steps. The workspace is mounted at /github/workspace as on GitHub, and the
 // job's directory at its own path so GITHUB_OUTPUT and the other file commands work unchanged.
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
 import type { ActionRunsDocker } from "@actions/workflow-parser/actions/index";
 import { coerceToString } from "../../expressions/index.js";
 import type { Engine } from "../../engines/index.js";
@@ -15,6 +15,11 @@ import { logLine, runProcessStep } from "./process-step.js";
 import { processEnv } from "./run.js";
 
 const workspaceInContainer = "/github/workspace";
+
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
 
 /** The image for an action: built from its Dockerfile (tagged by the folder's content hash) or named. */
 async function actionImage(
@@ -31,6 +36,12 @@ async function actionImage(
     return ref;
   }
   if (!dir) throw new Error(`cannot build '${image}' without the action's folder`);
+  // The runner reads the build context as its own user: a fork's files (a Dockerfile that is a symlink
+  // to the master key) would have it send its own files to the engine, and their lines to the log.
+  if (scope.state.inv.run.runAs && isInside(dir, scope.state.workspace))
+    throw new Error(
+      "a fork's job on a runner that isolates forks cannot build a container action from the workspace: the runner would read the files as its own user",
+    );
   const tag = `slipway-action/${createHash("sha256").update(`${dir}\0${image}`).digest("hex").slice(0, 16)}:latest`;
   logLine(scope.state, `Building the action's image from ${image}`);
   await engine.buildImage({

@@ -3,8 +3,9 @@
 import type { ActionRunsNode } from "@actions/workflow-parser/actions/index";
 import { evaluateExpression, isTruthy } from "../../expressions/index.js";
 import type { StepDef } from "../../workflow/index.js";
-import { loadAction } from "./action-loader.js";
+import type { loadAction } from "./action-loader.js";
 import { isRemoteAction } from "./action.js";
+import { loadLegAction } from "./leg-action.js";
 import { type PreparedStep, type StepScope, scopeContexts, scopeEnv } from "./execute.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
 import { actionGithub, runNodePre } from "./node-action.js";
@@ -22,7 +23,7 @@ export async function runPreSteps(
     if (!uses || !isRemoteAction(uses)) continue;
     let action: ReturnType<typeof loadAction>;
     try {
-      action = loadAction(uses, state.workspace, state.inv.run.actionsDir);
+      action = loadLegAction(uses, state);
     } catch {
       continue; // Reported when the step itself runs.
     }

@@ -99,6 +99,8 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
       }
     }
   };
+  // An isolated leg's host processes run as its unprivileged user (a container has its own users).
+  const runAs = opts.exec ? undefined : run.runAs;
   const result = await (opts.exec ?? runProcess)({
     command: opts.command,
     args: opts.args,
@@ -109,6 +111,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     safeCut: (text, at, final) => run.masker.safeCut(text, at, final),
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
   if (result.pid) state.processGroups.push(result.pid);
 
@@ -200,6 +203,6 @@ function takeFile(path: string): string {
 
 /** PATH for a step: GITHUB_PATH additions first, then the job's PATH. */
 export function stepPath(state: JobState, env: Record<string, string>): string {
-  const base = env.PATH ?? state.inv.run.hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  const base = env.PATH ?? state.hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin";
   return [...state.pathAdditions, base].join(":");
 }

@@ -1,9 +1,10 @@
 // `run:` steps: the script is written to a file in RUNNER_TEMP and run with the step's shell.
 import { randomUUID } from "node:crypto";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { coerceToString } from "../../expressions/index.js";
 import { evaluateToken } from "../../workflow/index.js";
+import { writeLegFile } from "../isolation.js";
 import type { JobState } from "../job-state.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
 import { runProcessStep, stepPath } from "./process-step.js";
@@ -18,7 +19,7 @@ export function processEnv(
   inContainer = false,
 ): Record<string, string> {
   // A container has its own environment: the host's variables (PATH, HOME, …) do not go in.
-  const base = inContainer ? {} : state.inv.run.hostEnv;
+  const base = inContainer ? {} : state.hostEnv;
   const env: Record<string, string> = { ...base, CI: "true", ...step.env, ...extra };
   Object.assign(env, state.defaultEnv(), { GITHUB_ACTION: step.id }, extra);
   if (step.env.CI !== undefined) env.CI = step.env.CI;
@@ -54,11 +55,11 @@ export async function runScriptStep(step: PreparedStep, scope: StepScope): Promi
     container && !shellOpt
       ? { template: container.hasBash ? ["bash", "-e", "{0}"] : ["sh", "-e", "{0}"], extension: ".sh" }
       : resolveShell(shellOpt, container ? "" : env.PATH, !!container);
-  const scriptPath = join(state.temp, `${randomUUID()}${shell.extension}`);
+  const scriptPath = join(state.scriptDir, `${randomUUID()}${shell.extension}`);
   const cmd = shellCommand(shell.template, scriptPath);
   // The script may hold interpolated secrets: only slipway's user may read it. It needs the execute bit
   // only when it is itself the command (`shell: '{0}'`); a shell or interpreter just reads it.
-  writeFileSync(scriptPath, script, { mode: cmd.command === scriptPath ? 0o700 : 0o600 });
+  writeLegFile(scriptPath, script, cmd.command === scriptPath ? 0o700 : 0o600, state.inv.run.runAs);
   try {
     const result = await runProcessStep(state, {
       command: cmd.command,

@@ -30,7 +30,7 @@ export function mountRunnerProtocolRoutes(app: Hono<Env>, o: { ci: CiService; gu
       // The long poll outlives the token check: a runner removed or disabled meanwhile gets nothing.
       const current = await ci.store.runners.get(runner.id);
       if (!current || current.disabledAt !== null) return problem(c, 401, "a valid runner token is required");
-      const claimed = await runnerApi.claim(runner.id, labels);
+      const claimed = await runnerApi.claim(runner.id, labels, body.untrusted === true);
       if (claimed) return c.json(claimed);
       const left = deadline - Date.now();
       if (left <= 0) return c.body(null, 204);

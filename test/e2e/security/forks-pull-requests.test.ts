@@ -6,7 +6,7 @@
 // branch's last commit, with secrets. Per repository: require-approval holds the fork's run until a
 // developer approves it (still without secrets) or rejects it; off starts nothing.
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { startReceiver } from "../../../src/notify/testing.js";
@@ -209,6 +209,8 @@ async function setSecrets(server: Server): Promise<Secrets> {
 async function setup(h: Harness, number: number) {
   const receiver = await startReceiver(() => ({ status: 200, body: "ok" }));
   const dumpDir = tempDir("slipway-fork-dump-");
+  // The fork's steps run as an unprivileged user (forks-isolation.test.ts): its drop box is open to it.
+  chmodSync(dumpDir, 0o777);
   const forked = forkedRepo(receiver, dumpDir, number);
   const server = await h.startServer({ env: { SLIPWAY_NOTIFY_RETRY_MS: "300" } });
   const hookSecret = await addRepo(server, forked.repo, fullName);
@@ -465,6 +467,8 @@ describe("pull requests from forks", { concurrent: true }, () => {
       const receiver = await startReceiver(() => ({ status: 200, body: "ok" }));
       try {
         const dumpDir = tempDir("slipway-fork-dump-");
+        // The fork's steps run as an unprivileged user (forks-isolation.test.ts): its drop box is open to it.
+        chmodSync(dumpDir, 0o777);
         const { repo, baseSha, headSha } = forkedRepo(receiver, dumpDir, 12);
         const dataDir = join(tempDir("slipway-fork-server-"), "data");
         const server = await h.startServer({ dataDir });
@@ -522,6 +526,8 @@ describe("pull requests from forks", { concurrent: true }, () => {
       const receiver = await startReceiver(() => ({ status: 200, body: "ok" }));
       try {
         const dumpDir = tempDir("slipway-fork-dump-");
+        // The fork's steps run as an unprivileged user (forks-isolation.test.ts): its drop box is open to it.
+        chmodSync(dumpDir, 0o777);
         const { repo, baseSha, headSha } = forkedRepo(receiver, dumpDir, 10);
         const server = await h.startServer();
         // A bad policy registers nothing.
