@@ -175,12 +175,21 @@ function inputDefs(map: MappingToken | undefined): Record<string, InputDef> | un
   return out;
 }
 
+/**
+ * YAML reads CRLF and CR as line breaks and gives scalars LF only, but GitHub's parser builds the
+ * expressions of block scalars from the raw source text, CRs included; files committed with CRLF are
+ * read as YAML says before parsing, so nothing sees a CR. Lines and columns do not move.
+ */
+export function yamlLineBreaks(content: string): string {
+  return content.includes("\r") ? content.replace(/\r\n?/g, "\n") : content;
+}
+
 /** Parses and validates one workflow file; throws a UserError listing every problem. */
 export async function loadWorkflowFile(path: string, repoDir: string): Promise<WorkflowFile> {
   const relPath = relative(repoDir, path) || path;
   let content: string;
   try {
-    content = readFileSync(path, "utf8");
+    content = yamlLineBreaks(readFileSync(path, "utf8"));
   } catch (cause) {
     throw new UserError(`cannot read workflow ${relPath}: ${(cause as Error).message}`, [], { cause });
   }

@@ -7,7 +7,7 @@ import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { isMapping, NoOperationTraceWriter } from "@actions/workflow-parser";
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { formatProblem, UserError } from "../../lib/errors.js";
-import { registerTemplateStrings, validateActionRef } from "../../workflow/index.js";
+import { registerTemplateStrings, validateActionRef, yamlLineBreaks } from "../../workflow/index.js";
 
 export type RemoteActionRef = { owner: string; repo: string; path: string; ref: string };
 
@@ -94,7 +94,7 @@ export function loadAction(uses: string, workspace: string, actionsDir: string):
       : "";
     throw new UserError(`no action.yml or action.yaml in ${where.dir} for '${uses}'${hint}`);
   }
-  const content = readFileSync(file, "utf8");
+  const content = yamlLineBreaks(readFileSync(file, "utf8"));
   const key = `${file}\0${content}`;
   const hit = cache.get(key);
   if (hit) return hit;
