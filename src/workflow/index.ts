@@ -12,5 +12,11 @@ export {
   yamlLineBreaks,
 } from "./load.js";
 export type { InputDef, JobDef, StepDef, WorkflowFile } from "./model.js";
-export { evaluateTemplateString, evaluateToken, registerTemplateStrings, tokenToJson } from "./template.js";
+export {
+  evaluateMapping,
+  evaluateTemplateString,
+  evaluateToken,
+  registerTemplateStrings,
+  tokenToJson,
+} from "./template.js";
 export { matchWorkflowTrigger, type TriggerEvent, type TriggerMatch } from "./triggers.js";

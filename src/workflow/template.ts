@@ -32,8 +32,14 @@ export function tokenToJson(token: TemplateToken): Json {
  */
 const templateText = new WeakMap<TemplateToken, string>();
 
-/** Records the YAML value of every templated string under `root` (call once per parsed file). */
-export function registerTemplateStrings(root: TemplateToken, content: string): void {
+/** The file each expression token comes from, named as in messages. */
+const expressionFile = new WeakMap<TemplateToken, string>();
+
+/**
+ * Records the YAML value of every templated string under `root` and the file (`name`) its
+ * expressions come from (call once per parsed file).
+ */
+export function registerTemplateStrings(root: TemplateToken, content: string, name?: string): void {
   const lines = new LineCounter();
   const doc = parseDocument(content, { lineCounter: lines, uniqueKeys: false });
   const scalars = new Map<string, string>();
@@ -47,6 +53,7 @@ export function registerTemplateStrings(root: TemplateToken, content: string): v
   });
   const walk = (t: TemplateToken) => {
     if (isBasicExpression(t)) {
+      if (name !== undefined) expressionFile.set(t, name);
       const start = t.range?.start;
       const text = start ? scalars.get(`${start.line}:${start.column}`) : undefined;
       // A scalar that is exactly one expression is one for the parser too; anything else (text around
@@ -150,4 +157,22 @@ export function evaluateToken(token: TemplateToken, opts: EvaluationOptions): Js
 export function tokenLocation(token: TemplateToken | undefined): { line?: number; col?: number } {
   const start = token?.range?.start;
   return start ? { line: start.line, col: start.column } : {};
+}
+
+/**
+ * A value that must be a mapping (`env`, `services`): a literal mapping, or a whole expression that
+ * gives an object (null gives none). Anything else is an error that says where the value is.
+ */
+export function evaluateMapping(
+  token: TemplateToken,
+  opts: EvaluationOptions,
+  what: string,
+): Record<string, Json> {
+  const value = evaluateToken(token, opts);
+  if (value === null) return {};
+  if (typeof value === "object" && !Array.isArray(value)) return value;
+  const { line, col } = tokenLocation(token);
+  const file = expressionFile.get(token);
+  const where = file ? `${file}${line ? `:${line}:${col}` : ""}: ` : line ? `${line}:${col}: ` : "";
+  throw new Error(`${where}${what} must be a mapping, but the expression gave ${JSON.stringify(value)}`);
 }

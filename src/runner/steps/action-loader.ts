@@ -117,7 +117,7 @@ export function loadAction(uses: string, workspace: string, actionsDir: string):
   }
   // Only the dropped errors are left: the converter skips a file with errors, so forget them.
   parsed.context.errors.clear();
-  registerTemplateStrings(parsed.value, content);
+  registerTemplateStrings(parsed.value, content, name);
   const template = convertActionTemplate(parsed.context, parsed.value);
   const convErrors = optionalMetadata(
     parsed.context.errors.getErrors() as unknown as ActionError[],
