@@ -99,6 +99,17 @@ async function readEvent(
   return synthesizeEvent(repoDir, eventName, { inputs });
 }
 
+/**
+ * The inputs of a workflow_dispatch payload (an `-e` file's, then `--input`s over them) as the strings
+ * GitHub's dispatch form sends; the workflow's input definitions type them.
+ */
+function payloadInputs(value: unknown): Record<string, string> {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return {};
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
+}
+
 export async function runCommand(eventName: string, flags: RunFlags): Promise<number> {
   const repoDir = resolve(flags.directory);
   const style = makeStyle({ json: flags.json });
@@ -155,7 +166,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
     eventName === "workflow_dispatch"
       ? dispatchInputValues(
           matched.map((m) => m.workflow),
-          inputs,
+          payloadInputs(event.payload.inputs),
         )
       : {};
 

@@ -2,10 +2,10 @@
 import { randomUUID } from "node:crypto";
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { MappingToken } from "@actions/workflow-parser/templates/tokens/index";
+import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { coerceToString, type EvaluationOptions, hashFiles, type Json } from "../expressions/index.js";
 import type { JobDef, WorkflowFile } from "../workflow/index.js";
-import { evaluateToken } from "../workflow/index.js";
+import { evaluateMapping } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
 import type { ContainerSetup } from "./env/container.js";
 import { giveTo, writeLegFile } from "./isolation.js";
@@ -227,14 +227,11 @@ export class JobState {
     };
   }
 
-  /** Evaluates an env mapping to strings. */
-  evaluateEnv(token: MappingToken | undefined, opts: EvaluationOptions): Record<string, string> {
+  /** Evaluates an env mapping (or a whole expression that gives one) to strings. */
+  evaluateEnv(token: TemplateToken | undefined, opts: EvaluationOptions): Record<string, string> {
     if (!token) return {};
-    const value = evaluateToken(token, opts);
     const out: Record<string, string> = {};
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      for (const [k, v] of Object.entries(value)) out[k] = coerceToString(v);
-    }
+    for (const [k, v] of Object.entries(evaluateMapping(token, opts, "env"))) out[k] = coerceToString(v);
     return out;
   }
 

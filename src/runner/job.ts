@@ -9,7 +9,7 @@ import {
   type Json,
 } from "../expressions/index.js";
 import { containerDef, setupContainers } from "./env/container.js";
-import { evaluateToken } from "../workflow/index.js";
+import { evaluateMapping, evaluateToken } from "../workflow/index.js";
 import { checkForkContainer } from "./isolation.js";
 import { JobState, type JobInvocation } from "./job-state.js";
 import { signalGroup } from "./process.js";
@@ -143,12 +143,9 @@ async function setUpContainers(state: JobState, opts: EvaluationOptions): Promis
   }
   const services: Record<string, NonNullable<ReturnType<typeof containerDef>>> = {};
   if (inv.job.services) {
-    const value = evaluateToken(inv.job.services, opts);
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      for (const [name, def] of Object.entries(value)) {
-        const d = containerDef(def, `services.${name}`);
-        if (d) services[name] = d;
-      }
+    for (const [name, def] of Object.entries(evaluateMapping(inv.job.services, opts, "services"))) {
+      const d = containerDef(def, `services.${name}`);
+      if (d) services[name] = d;
     }
   }
   if (!job && Object.keys(services).length === 0) return;

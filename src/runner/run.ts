@@ -225,7 +225,9 @@ export function dispatchInputValues(
       const raw = name in given ? given[name] : d.default ? tokenToJson(d.default) : undefined;
       if (raw === undefined) {
         if (d.required)
-          throw new UserError(`workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE`);
+          throw new UserError(
+            `workflow_dispatch input '${name}' is required: pass --input ${name}=VALUE or give it in the event's inputs`,
+          );
         out[name] = d.type === "boolean" ? false : "";
         continue;
       }

@@ -4,7 +4,19 @@
 export { type ActionRefParts, validateActionRef } from "./action-ref.js";
 export { eventRef, eventSha, loadEventFile, synthesizeEvent } from "./event.js";
 export { compileFilterPattern, matchesAnyFilter } from "./filters.js";
-export { buildSteps, listWorkflowFiles, loadWorkflowFile, loadWorkflows } from "./load.js";
+export {
+  buildSteps,
+  listWorkflowFiles,
+  loadWorkflowFile,
+  loadWorkflows,
+  yamlLineBreaks,
+} from "./load.js";
 export type { InputDef, JobDef, StepDef, WorkflowFile } from "./model.js";
-export { evaluateTemplateString, evaluateToken, registerTemplateStrings, tokenToJson } from "./template.js";
+export {
+  evaluateMapping,
+  evaluateTemplateString,
+  evaluateToken,
+  registerTemplateStrings,
+  tokenToJson,
+} from "./template.js";
 export { matchWorkflowTrigger, type TriggerEvent, type TriggerMatch } from "./triggers.js";

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { UserError } from "../lib/errors.js";
 import { listWorkflowFiles, loadWorkflowFile, loadWorkflows } from "./load.js";
+import { evaluateMapping, evaluateToken, tokenToJson } from "./template.js";
 
 const repo = mkdtempSync(join(tmpdir(), "slipway-load-"));
 mkdirSync(join(repo, ".github", "workflows"), { recursive: true });
@@ -69,7 +70,7 @@ jobs:
     expect(build.steps[0].shell).toBeDefined();
     expect(build.steps[0].workingDirectory).toBeDefined();
     expect(build.steps[0].timeoutMinutes).toBeDefined();
-    expect(build.steps[1].with?.find("key")).toBeDefined();
+    expect(tokenToJson(build.steps[1].with!)).toEqual({ key: "k" });
     expect(call.uses).toBe("./.github/workflows/other.yml");
     expect(call.needs).toEqual(["build"]);
     expect(call.inheritSecrets).toBe(true);
@@ -96,6 +97,67 @@ jobs:
     const yaml = await problemsOf("on: push\njobs:\n  a: [\n");
     expect(yaml.length).toBeGreaterThan(0);
     expect(yaml[0]).toMatch(/^\.github\/workflows\/wf\.yml:\d+:\d+: /);
+  });
+
+  it("keeps a whole expression where the schema allows one, for the runner to evaluate", async () => {
+    const p = write(
+      "whole.yml",
+      `on: push
+jobs:
+  a:
+    runs-on: x
+    strategy:
+      matrix:
+        env: [{ A: "1" }]
+    env: \${{ fromJSON('{"J":"j"}') }}
+    services: \${{ fromJSON('{}') }}
+    container: \${{ fromJSON('{"image":"busybox"}') }}
+    steps:
+      - env: \${{ matrix.env }}
+        run: echo one
+      - uses: ./act
+        with: \${{ fromJSON('{"k":"v"}') }}
+`,
+    );
+    const wf = await loadWorkflowFile(p, repo);
+    const [job] = wf.jobs;
+    const contexts = { matrix: { env: { A: "1" } } };
+    expect(job.steps.map((s) => s.id)).toEqual(["__run", "__self"]);
+    expect(evaluateMapping(job.env!, { contexts }, "env")).toEqual({ J: "j" });
+    expect(evaluateMapping(job.services!, { contexts }, "services")).toEqual({});
+    expect(evaluateToken(job.container!, { contexts })).toEqual({ image: "busybox" });
+    expect(evaluateMapping(job.steps[0].env!, { contexts }, "env")).toEqual({ A: "1" });
+    expect(evaluateMapping(job.steps[1].with!, { contexts }, "with")).toEqual({ k: "v" });
+    expect(() => evaluateMapping(job.steps[0].env!, { contexts: { matrix: { env: "A=1" } } }, "env")).toThrow(
+      '.github/workflows/whole.yml:12:14: env must be a mapping, but the expression gave "A=1"',
+    );
+  });
+
+  it("reads CRLF files as LF, and a block scalar holding one expression as that expression", async () => {
+    const p = write(
+      "crlf.yml",
+      [
+        "on: push",
+        "jobs:",
+        "  a:",
+        "    runs-on: x",
+        "    strategy:",
+        "      matrix: |",
+        "        ${{ fromJSON('{",
+        '          "n": [1, 2]',
+        "        }') }}",
+        "    steps:",
+        "      - run: |",
+        "          echo ${{ matrix.n }}",
+        "          echo done",
+        "",
+      ].join("\r\n"),
+    );
+    const wf = await loadWorkflowFile(p, repo);
+    const [job] = wf.jobs;
+    const contexts = { matrix: { n: 1 } };
+    expect(evaluateToken(job.strategy!, { contexts })).toEqual({ matrix: { n: [1, 2] } });
+    expect(evaluateToken(job.steps[0].run!, { contexts })).toBe("echo 1\necho done\n");
   });
 
   it("collects the problems of every file", async () => {

@@ -4,13 +4,14 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import {
   convertWorkflowTemplate,
+  isBasicExpression,
   isMapping,
   isSequence,
   isString,
   NoOperationTraceWriter,
   parseWorkflow,
 } from "@actions/workflow-parser";
-import type { MappingToken, TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
+import { MappingToken, type TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import type { Step, WorkflowJob } from "@actions/workflow-parser/model/workflow-template";
 import { type Problem, UserError } from "../lib/errors.js";
 import type { InputDef, JobDef, StepDef, WorkflowFile } from "./model.js";
@@ -48,10 +49,10 @@ export function buildSteps(steps: Step[], rawSteps: TemplateToken | undefined): 
       name: s.name,
       if: (st.if as { expression?: string } | undefined)?.expression ?? "success()",
       continueOnError: s["continue-on-error"],
-      env: st.env as MappingToken | undefined,
+      env: find(raw, "env") ?? (st.env as TemplateToken | undefined),
       run: st.run as TemplateToken | undefined,
       uses: (st.uses as { value: string } | undefined)?.value,
-      with: findMapping(raw, "with"),
+      with: find(raw, "with"),
       shell: find(raw, "shell"),
       workingDirectory: find(raw, "working-directory"),
       timeoutMinutes: find(raw, "timeout-minutes"),
@@ -87,10 +88,10 @@ function buildJob(job: WorkflowJob, rawJobs: MappingToken | undefined): JobDef {
   return {
     ...base,
     runsOn: job["runs-on"],
-    env: job.env,
+    env: find(raw, "env") ?? job.env,
     environment: job.environment,
     container: job.container,
-    services: job.services,
+    services: find(raw, "services") ?? job.services,
     defaults: find(raw, "defaults"),
     steps: buildSteps(job.steps, find(raw, "steps")),
   };
@@ -150,6 +151,35 @@ export function checkNeeds(relPath: string, rawJobs: MappingToken | undefined): 
 }
 
 /**
+ * Where GitHub's schema allows a whole `${{ }}` in place of a mapping (job and step `env`, `services`),
+ * the parser accepts it but its converter asserts a mapping and drops the job or step. The runner
+ * evaluates these values when the job or step starts, as GitHub does; the converter is shown an empty
+ * mapping in their place, and the expressions are put back (where the model reads them) afterwards.
+ */
+function hideWholeExpressions(rawJobs: MappingToken | undefined): () => void {
+  const hidden: { pair: { value: TemplateToken }; value: TemplateToken }[] = [];
+  const hide = (map: TemplateToken | undefined, key: string) => {
+    if (!map || !isMapping(map)) return;
+    for (let i = 0; i < map.count; i++) {
+      const pair = map.get(i) as unknown as { key: TemplateToken; value: TemplateToken };
+      if (!isString(pair.key) || pair.key.value !== key || !isBasicExpression(pair.value)) continue;
+      const value = pair.value;
+      hidden.push({ pair, value });
+      pair.value = new MappingToken(value.file, value.range, value.definitionInfo);
+    }
+  };
+  for (const { value: job } of rawJobs ?? []) {
+    hide(job, "env");
+    hide(job, "services");
+    const steps = find(job, "steps");
+    if (steps && isSequence(steps)) for (const step of steps) hide(step, "env");
+  }
+  return () => {
+    for (const { pair, value } of hidden) pair.value = value;
+  };
+}
+
+/**
  * Input definitions read from the raw tokens: the converter drops inputs of `type: number`. A default
  * may be an expression (workflow_call), so it stays a token.
  */
@@ -175,12 +205,21 @@ function inputDefs(map: MappingToken | undefined): Record<string, InputDef> | un
   return out;
 }
 
+/**
+ * YAML reads CRLF and CR as line breaks and gives scalars LF only, but GitHub's parser builds the
+ * expressions of block scalars from the raw source text, CRs included; files committed with CRLF are
+ * read as YAML says before parsing, so nothing sees a CR. Lines and columns do not move.
+ */
+export function yamlLineBreaks(content: string): string {
+  return content.includes("\r") ? content.replace(/\r\n?/g, "\n") : content;
+}
+
 /** Parses and validates one workflow file; throws a UserError listing every problem. */
 export async function loadWorkflowFile(path: string, repoDir: string): Promise<WorkflowFile> {
   const relPath = relative(repoDir, path) || path;
   let content: string;
   try {
-    content = readFileSync(path, "utf8");
+    content = yamlLineBreaks(readFileSync(path, "utf8"));
   } catch (cause) {
     throw new UserError(`cannot read workflow ${relPath}: ${(cause as Error).message}`, [], { cause });
   }
@@ -191,7 +230,9 @@ export async function loadWorkflowFile(path: string, repoDir: string): Promise<W
     if (problems.length === 0) problems.push({ file: relPath, message: "the workflow is empty" });
     throw new UserError(`invalid workflow ${relPath}`, problems);
   }
+  const restore = hideWholeExpressions(findMapping(parsed.value, "jobs"));
   const template = await convertWorkflowTemplate(parsed.context, parsed.value);
+  restore();
   const convertErrors = parsed.context.errors.getErrors() as unknown as ErrorLike[];
   if (convertErrors.length > 0) {
     const cycles = checkNeeds(relPath, findMapping(parsed.value, "jobs"));
@@ -208,7 +249,7 @@ export async function loadWorkflowFile(path: string, repoDir: string): Promise<W
     throw new UserError(`invalid workflow ${relPath}`, [...problems, ...cycles]);
   }
   const root = parsed.value;
-  registerTemplateStrings(root, content);
+  registerTemplateStrings(root, content, relPath);
   const rawJobs = findMapping(root, "jobs");
   const nameToken = find(root, "name");
   const jobs = template.jobs.map((j) => buildJob(j, rawJobs));

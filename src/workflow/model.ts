@@ -12,10 +12,12 @@ export type StepDef = {
   /** The condition, with `success() &&` added when it calls no status function. */
   if: string;
   continueOnError?: boolean | TemplateToken;
-  env?: MappingToken;
+  /** A mapping, or a whole expression that must give one. */
+  env?: TemplateToken;
   run?: TemplateToken;
   uses?: string;
-  with?: MappingToken;
+  /** A mapping, or a whole expression that must give one. */
+  with?: TemplateToken;
   shell?: TemplateToken;
   workingDirectory?: TemplateToken;
   timeoutMinutes?: TemplateToken;
@@ -30,7 +32,8 @@ export type JobDef = {
   if: string;
   strategy?: TemplateToken;
   runsOn?: TemplateToken;
-  env?: MappingToken;
+  /** A mapping, or a whole expression that must give one. */
+  env?: TemplateToken;
   outputs?: MappingToken;
   environment?: TemplateToken;
   concurrency?: TemplateToken;

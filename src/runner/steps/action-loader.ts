@@ -7,7 +7,7 @@ import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { isMapping, NoOperationTraceWriter } from "@actions/workflow-parser";
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { formatProblem, UserError } from "../../lib/errors.js";
-import { registerTemplateStrings, validateActionRef } from "../../workflow/index.js";
+import { registerTemplateStrings, validateActionRef, yamlLineBreaks } from "../../workflow/index.js";
 
 export type RemoteActionRef = { owner: string; repo: string; path: string; ref: string };
 
@@ -63,6 +63,26 @@ export function locateAction(
   return { dir: r.path ? join(base, r.path) : base, repository: `${r.owner}/${r.repo}`, ref: r.ref };
 }
 
+type ActionError = { rawMessage: string; range?: { start: { line: number; column: number } } };
+
+/**
+ * The parser's action schema requires `name` and `description`, but GitHub's runner does not: it
+ * needs only `runs` (with `using` and what that kind needs, which the schema does check). Errors for
+ * those two missing keys at the top of the file are dropped.
+ */
+function optionalMetadata(errors: ActionError[], root: TemplateToken | undefined): ActionError[] {
+  const start = root?.range?.start;
+  return errors.filter(
+    (e) =>
+      !(
+        /^Required property is missing: (name|description)$/.test(e.rawMessage) &&
+        start &&
+        e.range?.start.line === start.line &&
+        e.range?.start.column === start.column
+      ),
+  );
+}
+
 const cache = new Map<string, LoadedAction>();
 
 export function loadAction(uses: string, workspace: string, actionsDir: string): LoadedAction {
@@ -74,7 +94,7 @@ export function loadAction(uses: string, workspace: string, actionsDir: string):
       : "";
     throw new UserError(`no action.yml or action.yaml in ${where.dir} for '${uses}'${hint}`);
   }
-  const content = readFileSync(file, "utf8");
+  const content = yamlLineBreaks(readFileSync(file, "utf8"));
   const key = `${file}\0${content}`;
   const hit = cache.get(key);
   if (hit) return hit;
@@ -82,10 +102,10 @@ export function loadAction(uses: string, workspace: string, actionsDir: string):
     ? `${where.repository}@${where.ref}/${relative(where.dir, file)}`
     : relative(workspace, file);
   const parsed = parseAction({ name, content }, new NoOperationTraceWriter());
-  const errors = parsed.context.errors.getErrors() as unknown as {
-    rawMessage: string;
-    range?: { start: { line: number; column: number } };
-  }[];
+  const errors = optionalMetadata(
+    parsed.context.errors.getErrors() as unknown as ActionError[],
+    parsed.value,
+  );
   if (errors.length || !parsed.value || !isMapping(parsed.value)) {
     const problems = errors.map((e) => ({
       file: name,
@@ -95,9 +115,14 @@ export function loadAction(uses: string, workspace: string, actionsDir: string):
     }));
     throw new UserError(`invalid action ${name}:\n${problems.map(formatProblem).join("\n")}`, problems);
   }
-  registerTemplateStrings(parsed.value, content);
+  // Only the dropped errors are left: the converter skips a file with errors, so forget them.
+  parsed.context.errors.clear();
+  registerTemplateStrings(parsed.value, content, name);
   const template = convertActionTemplate(parsed.context, parsed.value);
-  const convErrors = parsed.context.errors.getErrors() as unknown as typeof errors;
+  const convErrors = optionalMetadata(
+    parsed.context.errors.getErrors() as unknown as ActionError[],
+    parsed.value,
+  );
   if (convErrors.length) {
     const problems = convErrors.map((e) => ({
       file: name,

@@ -1,18 +1,16 @@
 // Action inputs: `with:` values, action.yml defaults (which may be expressions), and the INPUT_ variables.
 import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { coerceToString, type EvaluationOptions } from "../../expressions/index.js";
-import { evaluateToken } from "../../workflow/index.js";
+import { evaluateMapping, evaluateToken } from "../../workflow/index.js";
 import type { PreparedStep, StepScope } from "./execute.js";
 import { logLine } from "./process-step.js";
 
 /** The evaluated `with:` mapping of a step. */
 export function evaluateWith(step: PreparedStep, scope: StepScope): Record<string, string> {
   if (!step.def.with) return {};
-  const value = evaluateToken(step.def.with, scope.state.evalOptions(step.contexts));
+  const value = evaluateMapping(step.def.with, scope.state.evalOptions(step.contexts), "with");
   const out: Record<string, string> = {};
-  if (value && typeof value === "object" && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) out[k] = coerceToString(v);
-  }
+  for (const [k, v] of Object.entries(value)) out[k] = coerceToString(v);
   return out;
 }
 
