@@ -37,6 +37,21 @@ const processAlive = (pid: number) => {
 };
 
 describe("HAProxy router", () => {
+  it("statsCaughtUp() counts every request already answered, even after a quiet log", async () => {
+    const a = await bed.backend("a");
+    const r = await router({ pollMs: 60_000 });
+    r.configure({ backends: { v1: [{ id: "a", url: a.url }] }, routes: { weights: { v1: 100 } } });
+    await r.settled();
+    const agent = bed.keepAlive();
+    for (let i = 1; i <= 25; i++) {
+      // The log has been quiet for a while when the request ends: its line is the only one to wait for.
+      await sleep(120);
+      expect((await request(r.url, { agent })).status).toBe(200);
+      await r.statsCaughtUp();
+      expect(r.stats("v1").requests).toBe(i);
+    }
+  });
+
   it("routes at most maxVersions versions at once", async () => {
     const a = await bed.backend("a");
     const r = await router({ maxVersions: 2 });
