@@ -167,6 +167,9 @@ export function haproxyConfig(l: HaproxyLayout): string {
     "defaults",
     "  mode http",
     "  option http-keep-alive",
+    // Sends each piece of a response as it comes instead of waiting up to ~200 ms for more (small
+    // chunks of a stream, server-sent events); its cost in the router benchmark was within noise.
+    "  option http-no-delay",
     "  http-reuse safe",
     `  timeout connect ${ms(l.connectTimeoutMs)}`,
     `  timeout server ${ms(l.responseTimeoutMs)}`,
