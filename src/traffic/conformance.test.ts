@@ -359,6 +359,21 @@ describe.each(routerKinds())("%s router", (kind) => {
       expect(r.instances().find((i) => i.id === "x")!.downUntil).toBe(0);
     });
 
+    it("answers 502 to a POST reset before any response on a new connection, and counts it failed", async () => {
+      const x = await bed.backend("x", (req) => req.socket.destroy());
+      const r = await router();
+      r.configure({ backends: { v1: [{ id: "x", url: x.url }] }, routes: { weights: { v1: 100 } } });
+      await r.settled();
+      // The first request on its client connection: HAProxy answers too (see above for the others).
+      const fresh = new http.Agent({ keepAlive: false });
+      const post = await request(r.url, { method: "POST", body: "pay once", agent: fresh });
+      expect(post.status).toBe(502);
+      expect(post.headers["x-slipway-version"]).toBe("v1");
+      expect(x.hits).toBe(1);
+      await r.statsCaughtUp();
+      expect(r.stats("v1")).toMatchObject({ requests: 1, failed: 1, errors5xx: 0, retries: 0 });
+    });
+
     it("answers 504 when an instance sends no response in time, without retrying it", async () => {
       const slow = await bed.backend("slow", () => {});
       const b = await bed.backend("b");
