@@ -188,6 +188,39 @@ describe.each(routerKinds())("%s router", (kind) => {
       });
       expect(JSON.parse(reply)).toEqual({ size: 20 * MB, sha: expected.digest("hex") });
     });
+
+    it("delivers a slowly chunked response chunk by chunk", async () => {
+      const r = await single((_req, res) => {
+        res.writeHead(200, { "content-type": "text/plain" });
+        let n = 0;
+        const tick = setInterval(() => {
+          res.write(`chunk ${n}\n`);
+          if (++n === 5) {
+            clearInterval(tick);
+            res.end();
+          }
+        }, 80);
+      });
+      const arrivals: number[] = [];
+      const start = Date.now();
+      const body = await new Promise<string>((resolve, reject) => {
+        http.get(r.url, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            arrivals.push(Date.now() - start);
+            text += chunk;
+          });
+          res.on("end", () => resolve(text));
+          res.on("error", reject);
+        });
+      });
+      expect(body).toBe("chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+      expect(arrivals.length).toBeGreaterThanOrEqual(4);
+      // The first chunk arrived long before the last was written: nothing holds small chunks back
+      // (server-sent events and the like).
+      expect(arrivals[arrivals.length - 1] - arrivals[0]).toBeGreaterThan(200);
+    });
   });
 
   describe("listening and closing", () => {

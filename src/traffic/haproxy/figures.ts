@@ -2,6 +2,12 @@
 // router's: counts and latency from one log line per request (haproxy writes them to a ring in memory
 // that the router follows on the admin socket, log.ts), in-flight and websocket gauges from `show
 // stat`, polled. Which version and instance a backend or server slot means comes from the placement.
+// HAProxy does not log every request: one that is not the first on its client's keep-alive connection,
+// whose instance closes or resets the connection before answering, gets its client connection closed
+// without an answer and no log line (hard-wired in HAProxy, so that clients retry as after a keep-alive
+// race). Log markers (config.ts: per backend, the requests finished so far, written into the same
+// ring) find those: a finished request with no log line once the marker is read was never logged, and
+// counts as failed.
 import type { Registry } from "prom-client";
 import { UserError } from "../../lib/errors.js";
 import { type MetricsSource, type RouterMetrics, routerMetricsFor } from "../metrics.js";
@@ -16,6 +22,8 @@ import type { StatRow } from "./runtime.js";
 export interface FiguresHost {
   readonly placement: Placement;
   readonly onEvent: ((e: RouterEvent) => void) | undefined;
+  /** Runs one admin socket command (the log marker). */
+  command(line: string): Promise<string>;
 }
 
 type ServerSeen = { scur: number; down: boolean };
@@ -31,7 +39,14 @@ export class HaproxyFigures {
   private readonly wsSeen = new Map<number, { version: string; stot: number }>();
   /** Per version slot: its websocket backend's session total at the last poll. */
   private readonly wsStot = new Map<number, number>();
-  private lastLogAt = 0;
+  /** Per backend: log lines read, and requests found finished without one (counted failed). */
+  private readonly logged = new Map<string, number>();
+  private readonly unlogged = new Map<string, number>();
+  /** Per backend: finished requests without a log line at the last marker, not yet counted. */
+  private readonly gaps = new Map<string, number>();
+  /** Markers asked and not yet read back: id → the finished requests per backend read so far, and who waits. */
+  private readonly marks = new Map<number, { finished: Map<string, number>; done: () => void }>();
+  private nextMark = 1;
   private readonly host: FiguresHost;
   private readonly service: string;
   private readonly statsWindowMs: number;
@@ -84,10 +99,14 @@ export class HaproxyFigures {
 
   /** Lines of the request log, as they arrive. */
   onLog(text: string): void {
-    this.lastLogAt = Date.now();
     for (const line of text.split("\n")) {
+      if (line.startsWith("slw-mark")) {
+        this.onMark(line);
+        continue;
+      }
       const e = parseLogLine(line);
       if (e === undefined) continue;
+      this.logged.set(e.backend, (this.logged.get(e.backend) ?? 0) + 1);
       // "-": no version was chosen (no route), HAProxy's `none` backend answered 503 itself.
       const unrouted = e.version === "-";
       const c = unrouted ? this.unrouted : this.counters(e.version);
@@ -118,6 +137,70 @@ export class HaproxyFigures {
             : { type: "retry", instanceId, version: e.version, error: "connect error on the first instance" },
         );
       }
+    }
+  }
+
+  /** `slw-mark <id> <backend> <finished>` lines, then `slw-mark-end <id>`. */
+  private onMark(line: string): void {
+    const f = line.trimEnd().split(" ");
+    const mark = this.marks.get(Number(f[1]));
+    if (mark === undefined) return;
+    if (f[0] === "slw-mark" && f.length === 4) {
+      mark.finished.set(f[2], Number(f[3]) || 0);
+      return;
+    }
+    if (f[0] !== "slw-mark-end") return;
+    this.marks.delete(Number(f[1]));
+    for (const [backend, finished] of mark.finished) {
+      const gap = finished - (this.logged.get(backend) ?? 0) - (this.unlogged.get(backend) ?? 0);
+      // Counted only once two markers in a row show it: with several threads one reading can catch a
+      // request entering its backend half-way (sessions total counted, current not yet).
+      const missing = Math.min(gap, this.gaps.get(backend) ?? 0);
+      this.gaps.set(backend, gap - Math.max(0, missing));
+      if (missing > 0) this.countUnlogged(backend, missing);
+    }
+    mark.done();
+  }
+
+  private countUnlogged(backend: string, n: number): void {
+    this.unlogged.set(backend, (this.unlogged.get(backend) ?? 0) + n);
+    const slot = /^(?:ws)?ver(\d+)$/.exec(backend);
+    let version: string | undefined;
+    for (const [v, s] of this.host.placement.versions) if (slot && s === Number(slot[1])) version = v;
+    const c = version === undefined ? this.unrouted : this.counters(version);
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      c.requests++;
+      c.failed++;
+      c.window.record(now, -1, false, true);
+    }
+    this.host.onEvent?.({
+      type: "upstream-error",
+      instanceId: "",
+      version: version ?? unroutedVersion,
+      error: `${n} request(s) closed without an answer: the instance closed or reset the connection before responding`,
+    });
+  }
+
+  /** Writes a marker into the log ring; resolves once it is read back (or at the deadline). */
+  async mark(deadlineMs = 3000): Promise<void> {
+    const id = this.nextMark++;
+    let timer: NodeJS.Timeout | undefined;
+    const read = new Promise<void>((resolve) => {
+      this.marks.set(id, { finished: new Map(), done: resolve });
+      timer = setTimeout(() => {
+        this.marks.delete(id);
+        resolve();
+      }, deadlineMs);
+      timer.unref();
+    });
+    try {
+      await this.host.command(`slipway mark ${id}`);
+      await read;
+    } catch {
+      this.marks.delete(id);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -186,16 +269,12 @@ export class HaproxyFigures {
   }
 
   /**
-   * HAProxy logs each request as it ends and the log ring reaches us a moment later: wait until the
-   * log has been quiet for 100 ms (at most 1 s, since under steady load it never is).
+   * HAProxy logs each request as it ends and the log ring reaches us a moment later: two markers read
+   * back in turn mean every request finished before the call is counted, logged or not (onMark).
    */
   async caughtUp(): Promise<void> {
-    const until = Date.now() + 1000;
-    for (;;) {
-      const quietFor = Date.now() - this.lastLogAt;
-      if (quietFor >= 100 || Date.now() >= until) return;
-      await new Promise((r) => setTimeout(r, Math.min(100 - quietFor, until - Date.now())));
-    }
+    await this.mark();
+    await this.mark();
   }
 
   instances(): InstanceState[] {

@@ -72,7 +72,9 @@ export async function startHaproxy(options: {
   let tail = "";
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (t: string) => {
-    tail = (tail + t).slice(-4000);
+    // Lua's core.log also echoes the log markers (config.ts) here; they would crowd out what matters.
+    const kept = t.includes("slw-mark") ? t.replace(/^.*slw-mark.*(\n|$)/gm, "") : t;
+    tail = (tail + kept).slice(-4000);
   });
   const exited = new Promise<string>((resolve) => {
     child.once("error", (err) => {

@@ -37,6 +37,49 @@ const processAlive = (pid: number) => {
 };
 
 describe("HAProxy router", () => {
+  it("counts, at its next polls, a request HAProxy closed without an answer or a log line", async () => {
+    const x = await bed.backend("x", (req) => req.socket.destroy());
+    const b = await bed.backend("b");
+    const r = await router({ balance: "round-robin" });
+    const events: string[] = [];
+    r.onEvent = (e) => events.push(`${e.type} ${e.version}`);
+    r.configure({
+      backends: {
+        v1: [
+          { id: "x", url: x.url },
+          { id: "b", url: b.url },
+        ],
+      },
+      routes: { weights: { v1: 100 } },
+    });
+    await r.settled();
+    const agent = bed.keepAlive(1);
+    expect((await request(r.url, { agent })).status).toBe(200);
+    // Second on its connection: HAProxy closes it silently (conformance.test.ts).
+    await expect(request(r.url, { agent, method: "POST", body: "pay once" })).rejects.toThrow();
+    await eventually(() => r.stats("v1").failed === 1);
+    expect(r.stats("v1")).toMatchObject({ requests: 2, failed: 1, errors5xx: 0 });
+    expect(events).toContain("upstream-error v1");
+    // Counted once: later markers find nothing more.
+    await sleep(300);
+    expect(r.stats("v1").requests).toBe(2);
+  });
+
+  it("statsCaughtUp() counts every request already answered, even after a quiet log", async () => {
+    const a = await bed.backend("a");
+    const r = await router({ pollMs: 60_000 });
+    r.configure({ backends: { v1: [{ id: "a", url: a.url }] }, routes: { weights: { v1: 100 } } });
+    await r.settled();
+    const agent = bed.keepAlive();
+    for (let i = 1; i <= 25; i++) {
+      // The log has been quiet for a while when the request ends: its line is the only one to wait for.
+      await sleep(120);
+      expect((await request(r.url, { agent })).status).toBe(200);
+      await r.statsCaughtUp();
+      expect(r.stats("v1").requests).toBe(i);
+    }
+  });
+
   it("routes at most maxVersions versions at once", async () => {
     const a = await bed.backend("a");
     const r = await router({ maxVersions: 2 });

@@ -30,7 +30,7 @@ import {
   serverPath,
   versionsMap,
 } from "./plan.js";
-import { prepareMap, runCommands, showStat } from "./runtime.js";
+import { prepareMap, runCommands, runtimeRequest, showStat } from "./runtime.js";
 
 export type HaproxyRouterOptions = RouterOptions & {
   /** The haproxy binary; default "haproxy" on PATH or in /usr/sbin (Debian's package, 2.6 or later). */
@@ -180,6 +180,12 @@ class HaproxyTrafficRouter implements HaproxyRouter, FiguresHost {
   private async readGauges(): Promise<void> {
     if (this.dead || this.closing) return;
     this.figures.onStat(await showStat(this.socket, ["-1 6 -1 no-maint"]));
+    // Finds the requests HAProxy closed without an answer and without a log line (figures.ts).
+    await this.figures.mark();
+  }
+
+  command(line: string): Promise<string> {
+    return runtimeRequest(this.socket, line);
   }
 
   // Configuration ------------------------------------------------------------------------------------
@@ -329,6 +335,7 @@ class HaproxyTrafficRouter implements HaproxyRouter, FiguresHost {
   }
 
   statsCaughtUp(): Promise<void> {
+    if (this.dead || this.closing) return Promise.resolve();
     return this.figures.caughtUp();
   }
 

@@ -1,5 +1,4 @@
 // What only the Node router does (conformance.test.ts holds what both routers do).
-import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { request, TrafficBed } from "../testing.js";
 
@@ -39,44 +38,4 @@ describe("Node router", () => {
     expect(x.hits).toBe(2);
     expect(r.stats("v1")).toMatchObject({ requests: 2, retries: 1, failed: 1 });
   });
-
-  // HAProxy (as configured) coalesces small chunks of a response for up to ~200 ms.
-  it("delivers a slowly chunked response chunk by chunk", async () => {
-    const r = await single((_req, res) => {
-      res.writeHead(200, { "content-type": "text/plain" });
-      let n = 0;
-      const tick = setInterval(() => {
-        res.write(`chunk ${n}\n`);
-        if (++n === 5) {
-          clearInterval(tick);
-          res.end();
-        }
-      }, 80);
-    });
-    const arrivals: number[] = [];
-    const start = Date.now();
-    const body = await new Promise<string>((resolve, reject) => {
-      http.get(r.url, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          arrivals.push(Date.now() - start);
-          text += chunk;
-        });
-        res.on("end", () => resolve(text));
-        res.on("error", reject);
-      });
-    });
-    expect(body).toBe("chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
-    expect(arrivals.length).toBeGreaterThanOrEqual(4);
-    // The first chunk arrived long before the last was written.
-    expect(arrivals[arrivals.length - 1] - arrivals[0]).toBeGreaterThan(200);
-  });
 });
-
-async function single(handler: Parameters<TrafficBed["backend"]>[1]) {
-  const a = await bed.backend("a", handler);
-  const r = await bed.router("node");
-  r.configure({ backends: { v1: [{ id: "a", url: a.url }] }, routes: { weights: { v1: 100 } } });
-  return r;
-}
