@@ -32,8 +32,8 @@ async function runGit(
   args: readonly string[],
   opts: GitOptions & { keepFinalNewline?: boolean },
 ): Promise<GitResult> {
-  const r = await execa("git", args, {
-    cwd: dir,
+  // -C rather than a working directory: a directory that is not there is git's error, not a failed spawn.
+  const r = await execa("git", ["-C", dir, ...args], {
     reject: false,
     cancelSignal: opts.signal,
     env: { ...baseEnv, ...opts.env },
