@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sleep } from "../../src/lib/async.js";
 
 export type Credentials = { username: string; password: string };
 
@@ -54,7 +55,7 @@ async function waitUntilUp(url: string, proc: ChildProcess, log: () => string): 
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`docker-registry did not answer at ${url} within 15 s:\n${log()}`);
 }
