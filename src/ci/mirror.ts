@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { UserError } from "../lib/errors.js";
-import { git, gitResult, resolveCommit } from "../lib/git.js";
+import { fetchMirror as fetchHeadsAndTags, git, gitResult, resolveCommit } from "../lib/git.js";
 import { isCommitSha } from "../triggers/index.js";
 
 const exec = promisify(execFile);
@@ -37,18 +37,7 @@ export async function createMirror(url: string, dir: string): Promise<void> {
 }
 
 export async function fetchMirror(dir: string): Promise<void> {
-  // One pack per fetch (unpackLimit=1): its objects appear together, never a commit without its tree.
-  await git(dir, [
-    "-c",
-    "fetch.unpackLimit=1",
-    "fetch",
-    "--quiet",
-    "--prune",
-    "--force",
-    "origin",
-    "+refs/heads/*:refs/heads/*",
-    "+refs/tags/*:refs/tags/*",
-  ]);
+  await fetchHeadsAndTags(dir);
   // Pull-request heads, where the remote has them (GitHub, Gitea); a plain repository has none.
   await gitResult(dir, ["fetch", "--quiet", "--force", "origin", "+refs/pull/*/head:refs/pull/*/head"]);
 }

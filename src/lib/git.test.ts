@@ -3,7 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperationError } from "./errors.js";
-import { FileTooLargeError, git, gitResult, parseRemoteUrl, readFileAt, resolveCommit } from "./git.js";
+import {
+  FileTooLargeError,
+  fetchMirror,
+  git,
+  gitResult,
+  parseRemoteUrl,
+  readFileAt,
+  resolveCommit,
+} from "./git.js";
 
 const env = {
   GIT_CONFIG_GLOBAL: "/dev/null",
@@ -70,6 +78,25 @@ describe("resolveCommit", () => {
     expect(await resolveCommit(dir, "main")).toBe(sha);
     expect(await resolveCommit(dir, "refs/heads/nope")).toBeUndefined();
     expect(await resolveCommit(dir, "--all")).toBeUndefined();
+  });
+});
+
+describe("fetchMirror", () => {
+  it("brings new and dropped branches and tags over from origin", async () => {
+    const mirror = join(dir, "..", `${dir.split("/").at(-1)}-mirror.git`);
+    try {
+      await git(".", ["clone", "--quiet", "--mirror", "--", dir, mirror]);
+      await git(dir, ["branch", "feature"], { env });
+      await git(dir, ["tag", "v1"], { env });
+      await fetchMirror(mirror);
+      expect(await resolveCommit(mirror, "refs/heads/feature")).toBe(sha);
+      expect(await resolveCommit(mirror, "refs/tags/v1")).toBe(sha);
+      await git(dir, ["branch", "-D", "feature"], { env });
+      await fetchMirror(mirror);
+      expect(await resolveCommit(mirror, "refs/heads/feature")).toBeUndefined();
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+    }
   });
 });
 

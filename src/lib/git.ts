@@ -80,6 +80,28 @@ export async function resolveCommit(
   return (r.exitCode === 0 && r.stdout.trim()) || undefined;
 }
 
+/**
+ * Brings a mirror's branches and tags up to date with its origin (pruning what origin dropped). One pack
+ * per fetch (unpackLimit=1): its objects appear together, so a reader never sees a commit without its tree.
+ */
+export async function fetchMirror(dir: string, opts: GitOptions = {}): Promise<void> {
+  await git(
+    dir,
+    [
+      "-c",
+      "fetch.unpackLimit=1",
+      "fetch",
+      "--quiet",
+      "--prune",
+      "--force",
+      "origin",
+      "+refs/heads/*:refs/heads/*",
+      "+refs/tags/*:refs/tags/*",
+    ],
+    opts,
+  );
+}
+
 /** A file larger than readFileAt's limit. */
 export class FileTooLargeError extends OperationError {
   readonly size: number;

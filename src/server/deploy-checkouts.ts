@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { retry } from "../lib/async.js";
 import { OperationError, UserError } from "../lib/errors.js";
-import { FileTooLargeError, git, readFileAt, resolveCommit } from "../lib/git.js";
+import { FileTooLargeError, fetchMirror, readFileAt, resolveCommit } from "../lib/git.js";
 import type { Release, Store } from "../store/index.js";
 
 const exec = promisify(execFile);
@@ -166,19 +166,7 @@ export class DeployCheckouts {
 
   private async fetch(mirror: string): Promise<void> {
     // The CI service may be fetching the same mirror (ref locks): a few tries before giving up.
-    const fetch = () =>
-      git(mirror, [
-        "-c",
-        "fetch.unpackLimit=1",
-        "fetch",
-        "--quiet",
-        "--prune",
-        "--force",
-        "origin",
-        "+refs/heads/*:refs/heads/*",
-        "+refs/tags/*:refs/tags/*",
-      ]);
-    await retry(fetch, { attempts: 3, backoff: { baseMs: 300 } }).catch((err) => {
+    await retry(() => fetchMirror(mirror), { attempts: 3, backoff: { baseMs: 300 } }).catch((err) => {
       throw new OperationError(`cannot fetch the repository's mirror: ${(err as Error).message}`, {
         cause: err,
       });
