@@ -32,6 +32,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { freePort } from "../test/support/ports.js";
 import { describeMachine, killRunning, round, timeCommand } from "./support.js";
+import { sleep } from "../src/lib/async.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, "..", "bin", "slipway.js");
@@ -58,7 +59,6 @@ type CaseName = (typeof allCases)[number];
 const CASES = (process.env.CASES ?? allCases.join(",")).split(",").map((c) => c.trim()) as CaseName[];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The bench's clock: ms since it started (monotonic). */
 const now = () => performance.now();
 

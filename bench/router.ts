@@ -35,6 +35,7 @@ import {
   startNode,
   stopAll,
 } from "./router/processes.js";
+import { sleep } from "../src/lib/async.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -50,7 +51,6 @@ const DEADLINE_MS = 178_000;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const round2 = (n: number) => Math.round(n * 100) / 100;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

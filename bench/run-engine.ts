@@ -27,6 +27,7 @@ import {
   round,
   timeCommand,
 } from "./support.js";
+import { textTable } from "../src/lib/format.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "bin", "slipway.js");
@@ -437,13 +438,7 @@ function table(r: Report): string {
       `${yes(r.met.wallClockWideCombined)} (≤ ${r.targets.wideCombinedPerJobPerLaneMs}/job)`,
     ],
   ];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const lines = rows.map((row) =>
-    row
-      .map((cell, i) => cell.padEnd(widths[i]))
-      .join("  ")
-      .trimEnd(),
-  );
+  const lines = textTable(rows).trimEnd().split("\n");
   const scen = (Object.keys(c) as ScenarioName[]).map(
     (n) =>
       `  ${n.padEnd(6)} slipway ${c[n].slipwayWallMs} ms, bash ${c[n].bashBaselineMs} ms, node spawn ${c[n].nodeBaselineMs} ms`,

@@ -32,6 +32,7 @@ import {
   startServe,
 } from "./serve/setup.js";
 import { describeMachine, type Machine, round } from "./support.js";
+import { sleep } from "../src/lib/async.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "bin", "slipway.js");
@@ -50,7 +51,6 @@ const targetP50Ms = 100;
 const fullName = "bench/app";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const started = Date.now();
 /** The server being measured, so a hard stop can end it. */
 let current: ServerProcess | undefined;

@@ -4,6 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform, release, totalmem, type } from "node:os";
 import { dirname, join } from "node:path";
+import { signalGroup } from "../src/lib/exec.js";
 
 export type Machine = {
   date: string;
@@ -60,13 +61,7 @@ export function round(n: number, digits = 2): number {
 const running = new Set<number>();
 
 export function killRunning(): void {
-  for (const pid of running) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
+  for (const pid of running) signalGroup(pid, "SIGKILL");
 }
 
 export type Timed = { ms: number; code: number | null; stdout: string; stderr: string };
@@ -93,11 +88,7 @@ export function timeCommand(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
+      signalGroup(child.pid, "SIGKILL");
     }, opts.timeoutMs);
     child.on("error", (e) => {
       clearTimeout(timer);

@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { signalGroup, stopGroup } from "../../src/lib/exec.js";
 
 export type Child = {
   name: string;
@@ -71,32 +72,13 @@ export async function bundle(entry: string, outDir: string): Promise<string> {
 
 const started = new Set<ChildProcess>();
 
-function kill(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 /** Stops every child still running (on a deadline or an interrupt). */
 export function stopAll(): void {
-  for (const c of started) kill(c, "SIGKILL");
+  for (const c of started) signalGroup(c.pid, "SIGKILL");
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
-  return () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => kill(child, "SIGKILL"), 3000);
-      child.once("exit", () => {
-        clearTimeout(timer);
-        started.delete(child);
-        resolve();
-      });
-      kill(child, "SIGTERM");
-    });
+  return () => stopGroup(child).then(() => void started.delete(child));
 }
 
 function launch(

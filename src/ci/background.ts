@@ -1,6 +1,7 @@
 // The server's background work: its own runner, the lease reaper, polling and the cron scheduler.
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { sleep } from "../lib/async.js";
 import { withLedger } from "../lib/process-ledger.js";
 import { cachedRepo, runClaimedLeg, type UntrustedPolicy, untrustedPolicy } from "../runner/index.js";
 import { RunnerApi } from "./runner-api.js";
@@ -21,18 +22,8 @@ export type BackgroundOptions = {
   abortLegs: AbortSignal;
 };
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
+/** The loops stop by checking the signal: a wait it cuts short just ends. */
+const untilStopped = { resolveOnAbort: true } as const;
 
 /** Runs until `signal` aborts; resolves when the running legs have finished. */
 export async function runBackground(ci: CiService, opts: BackgroundOptions): Promise<void> {
@@ -44,7 +35,7 @@ export async function runBackground(ci: CiService, opts: BackgroundOptions): Pro
     (async () => {
       while (!opts.signal.aborted) {
         await ci.reapLeases().catch(() => {});
-        await sleep(Math.max(200, Math.floor(ci.leaseMs / 3)), opts.signal);
+        await sleep(Math.max(200, Math.floor(ci.leaseMs / 3)), opts.signal, untilStopped);
       }
     })(),
   );
@@ -52,7 +43,7 @@ export async function runBackground(ci: CiService, opts: BackgroundOptions): Pro
     (async () => {
       while (!opts.signal.aborted) {
         await ci.pollRepos().catch(() => {});
-        await sleep(opts.pollEveryMs ?? 5000, opts.signal);
+        await sleep(opts.pollEveryMs ?? 5000, opts.signal, untilStopped);
       }
     })(),
   );
@@ -60,7 +51,7 @@ export async function runBackground(ci: CiService, opts: BackgroundOptions): Pro
     (async () => {
       let last = new Date();
       while (!opts.signal.aborted) {
-        await sleep(opts.scheduleEveryMs ?? 30_000, opts.signal);
+        await sleep(opts.scheduleEveryMs ?? 30_000, opts.signal, untilStopped);
         const now = new Date();
         await ci.runSchedules(last, now).catch(() => {});
         last = now;
@@ -90,14 +81,14 @@ async function localRunner(
   try {
     while (!opts.signal.aborted) {
       if (running.size >= concurrency) {
-        await Promise.race([...running, sleep(1000, opts.signal)]);
+        await Promise.race([...running, sleep(1000, opts.signal, untilStopped)]);
         continue;
       }
       const claimed = await transport.claim(opts.signal).catch(() => null);
       if (!claimed) {
         await new Promise<void>((resolve) => {
           wake = resolve;
-          void sleep(500, opts.signal).then(resolve);
+          void sleep(500, opts.signal, untilStopped).then(resolve);
         });
         wake = undefined;
         continue;

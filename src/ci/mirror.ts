@@ -4,20 +4,11 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { OperationError, UserError } from "../lib/errors.js";
+import { UserError } from "../lib/errors.js";
+import { fetchMirror as fetchHeadsAndTags, git, gitResult, resolveCommit } from "../lib/git.js";
 import { isCommitSha } from "../triggers/index.js";
 
 const exec = promisify(execFile);
-
-async function git(args: string[], cwd?: string): Promise<string> {
-  try {
-    const { stdout } = await exec("git", args, { cwd, maxBuffer: 256 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new OperationError(`git ${args[0]} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
-  }
-}
 
 /**
  * A repository URL or path that git will take as one: refused when it starts with '-' (git would read
@@ -37,46 +28,24 @@ export async function createMirror(url: string, dir: string): Promise<void> {
   mkdirSync(join(dir, ".."), { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  try {
-    await exec("git", ["clone", "--quiet", "--mirror", "--", url, tmp]);
-  } catch (err) {
+  const r = await gitResult(".", ["clone", "--quiet", "--mirror", "--", url, tmp]);
+  if (r.exitCode !== 0) {
     rmSync(tmp, { recursive: true, force: true });
-    const e = err as { stderr?: string; message: string };
-    throw new UserError(`cannot clone ${url}: ${(e.stderr || e.message).trim()}`);
+    throw new UserError(`cannot clone ${url}: ${r.stderr.trim()}`);
   }
   renameSync(tmp, dir);
 }
 
 export async function fetchMirror(dir: string): Promise<void> {
-  // One pack per fetch (unpackLimit=1): its objects appear together, never a commit without its tree.
-  await git(
-    [
-      "-c",
-      "fetch.unpackLimit=1",
-      "fetch",
-      "--quiet",
-      "--prune",
-      "--force",
-      "origin",
-      "+refs/heads/*:refs/heads/*",
-      "+refs/tags/*:refs/tags/*",
-    ],
-    dir,
-  );
+  await fetchHeadsAndTags(dir);
   // Pull-request heads, where the remote has them (GitHub, Gitea); a plain repository has none.
-  await exec("git", ["fetch", "--quiet", "--force", "origin", "+refs/pull/*/head:refs/pull/*/head"], {
-    cwd: dir,
-  }).catch(() => {});
+  await gitResult(dir, ["fetch", "--quiet", "--force", "origin", "+refs/pull/*/head:refs/pull/*/head"]);
 }
 
 export async function resolveRef(dir: string, ref: string): Promise<string | undefined> {
   // A ref from a payload is not an option: rev-parse would take one starting with '-' for one.
   if (ref.startsWith("-")) return undefined;
-  try {
-    return (await git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], dir)).trim();
-  } catch {
-    return undefined;
-  }
+  return resolveCommit(dir, ref);
 }
 
 export async function hasCommit(dir: string, sha: string): Promise<boolean> {
@@ -91,7 +60,7 @@ export async function checkoutWorkflows(mirror: string, sha: string, cacheDir: s
   if (existsSync(join(dest, ".done"))) return dest;
   const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
-  const tree = (await git(["ls-tree", "-d", "--name-only", sha, ".github"], mirror)).trim();
+  const tree = (await git(mirror, ["ls-tree", "-d", "--name-only", sha, "--", ".github"])).trim();
   if (tree) {
     await exec("sh", ["-c", 'git archive --format=tar "$1" .github | tar -x -C "$2"', "sh", sha, tmp], {
       cwd: mirror,
@@ -115,13 +84,13 @@ export async function changedFiles(
   threeDot = false,
 ): Promise<string[] | undefined> {
   if (!(await hasCommit(dir, from)) || !(await hasCommit(dir, to))) return undefined;
-  const out = await git(["diff", "--name-only", threeDot ? `${from}...${to}` : `${from}..${to}`], dir);
+  const out = await git(dir, ["diff", "--name-only", threeDot ? `${from}...${to}` : `${from}..${to}`, "--"]);
   return out.split("\n").filter(Boolean);
 }
 
 /** Files of one commit (for a push whose `before` is unknown: a new branch or the first push). */
 export async function filesOfCommit(dir: string, sha: string): Promise<string[]> {
-  const out = await git(["diff-tree", "--no-commit-id", "--name-only", "-r", "--root", sha], dir);
+  const out = await git(dir, ["diff-tree", "--no-commit-id", "--name-only", "-r", "--root", sha, "--"]);
   return out.split("\n").filter(Boolean);
 }
 
@@ -133,37 +102,15 @@ export async function commitInfo(
   dir: string,
   sha: string,
 ): Promise<{ message: string; author: string; email: string; timestamp: string }> {
-  const out = await git(["show", "-s", "--format=%B%x00%an%x00%ae%x00%cI", sha], dir);
+  const out = await git(dir, ["show", "-s", "--format=%B%x00%an%x00%ae%x00%cI", sha, "--"]);
   const [message, author, email, timestamp] = out.split("\0");
   return { message: message.trim(), author, email, timestamp: timestamp.trim() };
-}
-
-/**
- * A file's text at a commit, or undefined when the commit has no such file. Larger than `maxBytes` is
- * an OperationError: a configuration file that big is a mistake, not something to load.
- */
-export async function readFileAt(
-  dir: string,
-  sha: string,
-  path: string,
-  maxBytes = 1024 * 1024,
-): Promise<string | undefined> {
-  const spec = `${sha}:${path}`;
-  const type = await exec("git", ["cat-file", "-t", spec], { cwd: dir }).then(
-    (r) => r.stdout.trim(),
-    () => undefined,
-  );
-  if (type !== "blob") return undefined;
-  const size = Number((await git(["cat-file", "-s", spec], dir)).trim());
-  if (size > maxBytes)
-    throw new OperationError(`${path} at ${sha.slice(0, 7)} has ${size} bytes (limit ${maxBytes})`);
-  return git(["cat-file", "blob", spec], dir);
 }
 
 /** The branch HEAD names (a mirror's default branch), if any. */
 export async function symbolicHead(dir: string): Promise<string | undefined> {
   try {
-    return (await git(["symbolic-ref", "--short", "HEAD"], dir)).trim() || undefined;
+    return (await git(dir, ["symbolic-ref", "--short", "HEAD"])).trim() || undefined;
   } catch {
     return undefined;
   }
@@ -171,10 +118,12 @@ export async function symbolicHead(dir: string): Promise<string | undefined> {
 
 /** Every branch and tag of a repository with the object it names. */
 export async function refHeads(dir: string): Promise<Record<string, string>> {
-  const out = await git(
-    ["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"],
-    dir,
-  );
+  const out = await git(dir, [
+    "for-each-ref",
+    "--format=%(refname) %(objectname)",
+    "refs/heads",
+    "refs/tags",
+  ]);
   const heads: Record<string, string> = {};
   for (const line of out.split("\n").filter(Boolean)) {
     const [ref, sha] = line.split(" ");

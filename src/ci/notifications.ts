@@ -2,11 +2,12 @@
 // the server's rules and the repository's `notify:` section (read once per commit from the mirror; for
 // a fork's run, from the pull request's base commit). Nothing here can fail or slow a run.
 import { describeError, UserError } from "../lib/errors.js";
+import { readFileAt } from "../lib/git.js";
 import { type NotifyConfig, parseNotifySection } from "../notify/index.js";
 import type { Repo, Run } from "../store/index.js";
 import type { CiContext } from "./context.js";
 import { pullRequestBase, runsForkCode } from "./forks.js";
-import { commitInfo, readFileAt, resolveRef } from "./mirror.js";
+import { commitInfo, resolveRef } from "./mirror.js";
 import type { Repos } from "./repos.js";
 import { payloadOf, previousConclusion, runEventOf } from "./run-event.js";
 

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import type { Command } from "@commander-js/extra-typings";
 import { OperationError, UserError } from "../lib/errors.js";
 import { defaultDataDir, parseRemoteRef, remoteActionDir } from "../runner/index.js";
+import { gitResult, resolveCommit } from "../lib/git.js";
 
 const exec = promisify(execFile);
 
@@ -24,12 +25,7 @@ function isGitUrl(s: string): boolean {
 }
 
 async function isGitRepo(dir: string): Promise<boolean> {
-  try {
-    await exec("git", ["rev-parse", "--git-dir"], { cwd: dir });
-    return true;
-  } catch {
-    return false;
-  }
+  return (await gitResult(dir, ["rev-parse", "--git-dir"])).exitCode === 0;
 }
 
 /** Copies the action into the cache; from a git repository, the files of `ref` (not the working tree). */
@@ -44,32 +40,27 @@ export async function addAction(spec: string, from: string, actionsDir: string):
   const staging = mkdtempSync(join(tmpdir(), "slipway-action-"));
   try {
     if (isGitUrl(from)) {
-      try {
-        await exec("git", [
-          "clone",
-          "--quiet",
-          "--depth",
-          "1",
-          "--branch",
-          ref.ref,
-          "--",
-          from,
-          join(staging, "src"),
-        ]);
-      } catch (err) {
-        throw new OperationError(
-          `cannot clone ${from} at ${ref.ref}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`,
-        );
-      }
+      const cloned = await gitResult(".", [
+        "clone",
+        "--quiet",
+        "--depth",
+        "1",
+        "--branch",
+        ref.ref,
+        "--",
+        from,
+        join(staging, "src"),
+      ]);
+      if (cloned.exitCode !== 0)
+        throw new OperationError(`cannot clone ${from} at ${ref.ref}: ${cloned.stderr.trim()}`);
       rmSync(join(staging, "src", ".git"), { recursive: true, force: true });
     } else {
       const dir = resolve(from);
       if (!existsSync(dir) || !statSync(dir).isDirectory())
         throw new UserError(`--from ${from}: not a directory or git URL`);
       let exported = false;
-      if (await isGitRepo(dir)) {
+      if ((await isGitRepo(dir)) && (await resolveCommit(dir, ref.ref)) !== undefined) {
         try {
-          await exec("git", ["rev-parse", "--verify", "--quiet", `${ref.ref}^{commit}`], { cwd: dir });
           mkdirSync(join(staging, "src"));
           await exec(
             "sh",

@@ -6,7 +6,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { OperationError, UserError } from "../lib/errors.js";
 import { ApiClient, type ClientFlags, writeConfig } from "./client.js";
 import { collect, parsePairs } from "./options.js";
-import { formatDuration } from "./render.js";
+import { formatDuration, formatTimestamp, textTable } from "../lib/format.js";
 
 type Json = Record<string, any>;
 
@@ -20,23 +20,6 @@ function withClient(cmd: any): any {
     .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
     .option("--token <token>", "API token (env SLIPWAY_TOKEN)")
     .option("--json", "print JSON");
-}
-
-function table(rows: string[][]): string {
-  if (rows.length === 0) return "";
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return `${rows
-    .map((r) =>
-      r
-        .map((c, i) => (c ?? "").padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
-}
-
-function when(ms: number | null | undefined): string {
-  return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "-";
 }
 
 const forkPolicyHelp =
@@ -114,7 +97,7 @@ export function registerCiCommands(program: Command): void {
     async (flags: ClientFlags & { json?: boolean }) => {
       const r = await new ApiClient(flags).request<Json>("GET", "/api/v1/repos");
       out(flags, r.repos, () =>
-        table([
+        textTable([
           ["NAME", "URL", "BRANCH", "POLL", "FORK PRS"],
           ...r.repos.map((x: Json) => [
             x.name,
@@ -157,7 +140,7 @@ export function registerCiCommands(program: Command): void {
     });
     const r = await new ApiClient(flags).request<Json>("GET", `/api/v1/runs?${q}`);
     out(flags, r.runs, () =>
-      table([
+      textTable([
         ["RUN", "#", "WORKFLOW", "EVENT", "REF", "SHA", "STATUS", "ATTEMPT", "CREATED"],
         ...r.runs.map((x: Json) => [
           String(x.id),
@@ -168,7 +151,7 @@ export function registerCiCommands(program: Command): void {
           x.sha.slice(0, 7),
           runState(x),
           String(x.attempt),
-          when(x.createdAt),
+          formatTimestamp(x.createdAt),
         ]),
       ]),
     );
@@ -186,13 +169,14 @@ export function registerCiCommands(program: Command): void {
       if (run.fork) lines.push(`  ${forkNote(run)}`);
       for (const a of r.approvals ?? [])
         lines.push(
-          `  ${a.action === "run.approve" ? "approved" : "rejected"} by ${a.actor} at ${when(a.at)}`,
+          `  ${a.action === "run.approve" ? "approved" : "rejected"} by ${a.actor} at ${formatTimestamp(a.at)}`,
         );
       if (run.reason) lines.push(`  reason: ${run.reason.split("\n").join("\n          ")}`);
       for (const a of r.attempts) {
         lines.push(`attempt ${a.attempt}`);
         for (const j of a.jobs) {
-          const dur = j.finishedAt && j.startedAt ? ` ${formatDuration(j.finishedAt - j.startedAt)}` : "";
+          const dur =
+            j.finishedAt && j.startedAt ? ` ${formatDuration(j.finishedAt - j.startedAt, "tenths")}` : "";
           lines.push(
             `  ${j.jobKey.padEnd(24)} ${j.status.padEnd(9)}${dur}${j.reusedFrom ? ` (reused from job ${j.reusedFrom})` : ""}${j.reason ? ` — ${j.reason}` : ""}`,
           );
@@ -359,9 +343,15 @@ export function registerCiCommands(program: Command): void {
     async (flags: ClientFlags & { json?: boolean }) => {
       const r = await new ApiClient(flags).request<Json>("GET", "/api/v1/tokens");
       out(flags, r.tokens, () =>
-        table([
+        textTable([
           ["ID", "NAME", "ROLE", "CREATED", "REVOKED"],
-          ...r.tokens.map((t: Json) => [String(t.id), t.name, t.role, when(t.createdAt), when(t.revokedAt)]),
+          ...r.tokens.map((t: Json) => [
+            String(t.id),
+            t.name,
+            t.role,
+            formatTimestamp(t.createdAt),
+            formatTimestamp(t.revokedAt),
+          ]),
         ]),
       );
     },

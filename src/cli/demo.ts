@@ -7,7 +7,7 @@
 //
 // Everything it makes lives in one directory: the repository, and under `.slipway/` (git-ignored) the run
 // data, the deploy store with the agent's state, and the staged releases the instances run from.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import {
   cpSync,
@@ -23,17 +23,17 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import type { Command } from "@commander-js/extra-typings";
 import { parseDocument } from "yaml";
 import { agentPaths } from "../deploy/index.js";
+import { sleep } from "../lib/async.js";
 import { describeError, OperationError, UserError } from "../lib/errors.js";
+import { formatDuration } from "../lib/format.js";
+import { git } from "../lib/git.js";
 import { checkActions, executeRun, killAllGroups, planRun, type RunResult } from "../runner/index.js";
 import { listWorkflowFiles, loadWorkflows, synthesizeEvent } from "../workflow/index.js";
-import { formatDuration, HumanReporter, renderSummary } from "./render.js";
+import { HumanReporter, renderSummary } from "./render.js";
 import { makeStyle, type Style } from "./tty.js";
-
-const run = promisify(execFile);
 
 export type DemoFlags = { dir?: string; keep?: boolean; docker?: boolean; json?: boolean };
 
@@ -177,7 +177,7 @@ export function renderDemoReport(r: DemoReport, style: Style): string {
     const p = r.probe;
     lines.push("");
     lines.push(
-      `load probe during the v2 rollout (blue-green): ${plural(p.requests, "request")} in ${formatDuration(p.durationMs)}, ${p.failed === 0 ? style.green("0 failed") : style.red(`${p.failed} failed`)}`,
+      `load probe during the v2 rollout (blue-green): ${plural(p.requests, "request")} in ${formatDuration(p.durationMs, "tenths")}, ${p.failed === 0 ? style.green("0 failed") : style.red(`${p.failed} failed`)}`,
     );
     for (const [name, t] of Object.entries(p.targets)) lines.push(`  ${name.padEnd(4)} ${describeCounts(t)}`);
     for (const e of p.errors) lines.push(`  ${style.red(e)}`);
@@ -189,7 +189,7 @@ export function renderDemoReport(r: DemoReport, style: Style): string {
       const strategies = Object.entries(rel.strategy ?? {})
         .map(([svc, st]) => `${svc} ${st}`)
         .join(", ");
-      const took = rel.durationMs === null ? "" : ` in ${formatDuration(rel.durationMs)}`;
+      const took = rel.durationMs === null ? "" : ` in ${formatDuration(rel.durationMs, "tenths")}`;
       lines.push(
         `  #${rel.number} ${rel.version ?? "-"} ${rel.status}${took}, by ${rel.trigger}; ${strategies}${rel.error ? `; ${rel.error}` : ""}`,
       );
@@ -261,7 +261,7 @@ export function startProbe(
       while (running) {
         const t0 = Date.now();
         await one(name, url);
-        await new Promise((r) => setTimeout(r, Math.max(1, intervalMs - (Date.now() - t0))));
+        await sleep(Math.max(1, intervalMs - (Date.now() - t0)));
       }
     });
   });
@@ -348,33 +348,22 @@ async function dockerChoice(wanted: boolean | undefined): Promise<{ used: boolea
   return { used: false, reason };
 }
 
-async function git(dir: string, args: string[]): Promise<string> {
-  const identity = {
-    GIT_AUTHOR_NAME: "slipway demo",
-    GIT_AUTHOR_EMAIL: "demo@slipway.localhost",
-    GIT_COMMITTER_NAME: "slipway demo",
-    GIT_COMMITTER_EMAIL: "demo@slipway.localhost",
-  };
-  try {
-    const { stdout } = await run("git", ["-c", "commit.gpgsign=false", ...args], {
-      cwd: dir,
-      env: { ...process.env, ...identity },
-    });
-    return stdout.trim();
-  } catch (err) {
-    throw new OperationError(
-      `git ${args[0]} in ${dir} failed: ${(err as { stderr?: string }).stderr ?? err}`,
-      {
-        cause: err,
-      },
-    );
-  }
+const demoIdentity = {
+  GIT_AUTHOR_NAME: "slipway demo",
+  GIT_AUTHOR_EMAIL: "demo@slipway.localhost",
+  GIT_COMMITTER_NAME: "slipway demo",
+  GIT_COMMITTER_EMAIL: "demo@slipway.localhost",
+};
+
+/** git in the demo's own repository: a fixed identity, never a signing prompt. */
+function demoGit(dir: string, args: string[]): Promise<string> {
+  return git(dir, ["-c", "commit.gpgsign=false", ...args], { env: demoIdentity });
 }
 
 async function commitAll(dir: string, message: string): Promise<string> {
-  await git(dir, ["add", "-A"]);
-  await git(dir, ["commit", "-q", "-m", message]);
-  return git(dir, ["rev-parse", "HEAD"]);
+  await demoGit(dir, ["add", "-A"]);
+  await demoGit(dir, ["commit", "-q", "-m", message]);
+  return demoGit(dir, ["rev-parse", "HEAD"]);
 }
 
 type CliResult = { code: number; stdout: string; stderr: string };
@@ -527,8 +516,8 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       join(dir, "slipway.yaml"),
       withPorts(readFileSync(join(dir, "slipway.yaml"), "utf8"), { web, api }),
     );
-    await git(dir, ["init", "-q"]);
-    await git(dir, ["symbolic-ref", "HEAD", "refs/heads/main"]);
+    await demoGit(dir, ["init", "-q"]);
+    await demoGit(dir, ["symbolic-ref", "HEAD", "refs/heads/main"]);
     const first = await commitAll(dir, commits.v1);
     if (!report.docker.used) say(`images will not be built: ${report.docker.reason}`);
 
@@ -546,7 +535,7 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
     let v2: DemoStage;
     try {
       v2 = await runPipeline("v2", commits.v2, second);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     } finally {
       report.probe = await probe.stop();
     }
@@ -622,7 +611,7 @@ async function stopEnvironment(
     return { stopped: false, problem: `slipway down failed (log: ${paths.logFile}): ${down.stderr.trim()}` };
   if (agentPid !== undefined) {
     const until = Date.now() + 15_000;
-    while (isAlive(agentPid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    while (isAlive(agentPid) && Date.now() < until) await sleep(100);
     if (isAlive(agentPid))
       return {
         stopped: false,

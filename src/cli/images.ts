@@ -3,15 +3,9 @@ import type { Command } from "@commander-js/extra-typings";
 import { connectEngine } from "../engines/index.js";
 import { pruneImages } from "../images/index.js";
 import { type CommandIo, processIo, withInterrupt } from "./build.js";
+import { formatBytes } from "../lib/format.js";
 
 export type ImagesPruneFlags = { json?: boolean; onlySlipway?: boolean };
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
 
 export async function runImagesPrune(flags: ImagesPruneFlags, io: CommandIo = processIo()): Promise<number> {
   const engine = connectEngine({ env: io.env });

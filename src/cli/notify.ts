@@ -18,6 +18,7 @@ import {
   type TargetFlags,
   withLocalStore,
 } from "./secret.js";
+import { formatTimestamp, textTable } from "../lib/format.js";
 
 export type NotifyTestFlags = TargetFlags & {
   /** Local only; default slipway.yaml. */
@@ -32,10 +33,6 @@ export type NotifyDeliveriesFlags = TargetFlags & {
   channel?: string;
   limit?: string;
 };
-
-function when(ms: number | null): string {
-  return ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19);
-}
 
 function positive(flag: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
@@ -125,25 +122,17 @@ export async function runNotifyDeliveries(flags: NotifyDeliveriesFlags, io: Secr
     ["ID", "CREATED", "CHANNEL", "EVENT", "STATUS", "ATTEMPTS", "LAST ERROR"],
     ...list.map((d) => [
       String(d.id),
-      when(d.createdAt),
+      formatTimestamp(d.createdAt),
       d.scope ? `${d.scope}:${d.channel}` : d.channel,
       d.eventType,
-      d.status === "pending" && d.attempts > 0 ? `retry at ${when(d.nextAttemptAt).slice(11)}` : d.status,
+      d.status === "pending" && d.attempts > 0
+        ? `retry at ${formatTimestamp(d.nextAttemptAt).slice(11)}`
+        : d.status,
       String(d.attempts),
       (d.lastError ?? "").replace(/\s+/g, " ").slice(0, 100),
     ]),
   ];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  io.stdout(
-    `${rows
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i]))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n")}\n`,
-  );
+  io.stdout(textTable(rows));
   return 0;
 }
 

@@ -10,13 +10,7 @@ import type {
   StepResult,
 } from "../runner/index.js";
 import type { Style } from "./tty.js";
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
-}
+import { formatDuration } from "../lib/format.js";
 
 function statusMark(status: string, style: Style): string {
   switch (status) {
@@ -131,13 +125,13 @@ export class HumanReporter implements Reporter {
     if (step.outcome === "skipped") return;
     const extra = step.outcome !== step.conclusion ? ` (continue-on-error: ${step.outcome})` : "";
     this.write(
-      `${this.prefix(job)} ${statusMark(step.conclusion, this.style)} ${step.name} ${this.style.dim(`[${formatDuration(step.durationMs)}]`)}${extra}\n`,
+      `${this.prefix(job)} ${statusMark(step.conclusion, this.style)} ${step.name} ${this.style.dim(`[${formatDuration(step.durationMs, "tenths")}]`)}${extra}\n`,
     );
   }
   jobFinished(job: JobRef, result: JobResult): void {
     const why = result.message ? `: ${result.message}` : "";
     this.write(
-      `${this.prefix(job)} ${statusMark(result.status, this.style)} job ${result.status}${why} ${this.style.dim(`[${formatDuration(result.durationMs)}]`)}\n`,
+      `${this.prefix(job)} ${statusMark(result.status, this.style)} job ${result.status}${why} ${this.style.dim(`[${formatDuration(result.durationMs, "tenths")}]`)}\n`,
     );
   }
 }
@@ -151,7 +145,7 @@ export function renderSummary(result: RunResult, style: Style): string {
   const width = Math.max(...result.jobs.map((j) => j.name.length));
   for (const j of result.jobs) {
     lines.push(
-      `  ${statusMark(j.status, style)} ${j.name.padEnd(width)}  ${j.status.padEnd(9)} ${formatDuration(j.durationMs)}`,
+      `  ${statusMark(j.status, style)} ${j.name.padEnd(width)}  ${j.status.padEnd(9)} ${formatDuration(j.durationMs, "tenths")}`,
     );
   }
   const annotations = result.jobs.flatMap((j) => j.annotations.map((a) => ({ job: j.name, a })));
@@ -166,7 +160,7 @@ export function renderSummary(result: RunResult, style: Style): string {
   }
   lines.push(
     "",
-    `${statusMark(result.status, style)} run ${result.status} in ${formatDuration(result.durationMs)}`,
+    `${statusMark(result.status, style)} run ${result.status} in ${formatDuration(result.durationMs, "tenths")}`,
   );
   return `${lines.join("\n")}\n`;
 }

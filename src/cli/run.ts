@@ -26,6 +26,7 @@ import {
 import { collect, parsePairs, readDotenvFile, validateNames } from "./options.js";
 import { HumanReporter, renderSummary } from "./render.js";
 import { makeStyle } from "./tty.js";
+import { textTable } from "../lib/format.js";
 
 type RunFlags = {
   workflows?: string;
@@ -264,16 +265,7 @@ function renderListing(workflows: Awaited<ReturnType<typeof loadWorkflows>>): st
     w.jobs.map((j) => [w.file, w.name, j.id, j.needs.join(",") || "-", w.events.join(",")]),
   );
   const header = ["WORKFLOW FILE", "WORKFLOW", "JOB", "NEEDS", "EVENTS"];
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return `${all
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
+  return textTable([header, ...rows]);
 }
 
 function planJson(plan: RunPlan) {

@@ -20,6 +20,7 @@ import {
 import type { AuditEntry } from "../store/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { ApiClient, type ClientFlags, configuredServer } from "./client.js";
+import { formatTimestamp, textTable } from "../lib/format.js";
 
 export type SecretIo = {
   stdout: (s: string) => void;
@@ -114,22 +115,6 @@ function openSecrets(store: Store, dataDir: string, env: NodeJS.ProcessEnv): Sec
   return createSecretStore(store, loadMasterKey({ dataDir, env }));
 }
 
-function when(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return `${rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
-}
-
 export async function runSecretSet(
   name: string,
   flags: TargetFlags & ScopeFlags & { json?: boolean },
@@ -196,9 +181,9 @@ export async function runSecretList(
     return 0;
   }
   io.stdout(
-    table([
+    textTable([
       ["NAME", "SCOPE", "UPDATED", "BY"],
-      ...list.map((s) => [s.name, s.scope, when(s.updatedAt), s.updatedBy]),
+      ...list.map((s) => [s.name, s.scope, formatTimestamp(s.updatedAt), s.updatedBy]),
     ]),
   );
   return 0;
@@ -249,9 +234,9 @@ export async function runSecretAudit(
   else if (entries.length === 0) io.stderr("no changes recorded\n");
   else
     io.stdout(
-      table([
+      textTable([
         ["WHEN", "WHO", "ACTION", "NAME", "SCOPE"],
-        ...entries.map((e) => [when(e.at), e.actor, e.action, e.subject, describeScope(e)]),
+        ...entries.map((e) => [formatTimestamp(e.at), e.actor, e.action, e.subject, describeScope(e)]),
       ]),
     );
   return 0;

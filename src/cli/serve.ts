@@ -20,6 +20,7 @@ import {
 import { resetAdminToken, startServer } from "../server/index.js";
 import { type ApiFailure, ApiClient, type ClientFlags } from "./client.js";
 import { collect } from "./options.js";
+import { formatTimestamp, textTable } from "../lib/format.js";
 
 /**
  * `--pass-env` of `slipway serve`: checked, then merged into SLIPWAY_PASS_ENV of this process, which is
@@ -319,10 +320,6 @@ type RunnerView = {
   disabledAt: number | null;
 };
 
-function when(ms: number | null): string {
-  return ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "-";
-}
-
 /** `slipway runner ls|disable|enable|rm`: an admin's view and controls of the registered runners. */
 function registerRunnerAdmin(runner: Command): void {
   const print = (flags: { json?: boolean }, data: unknown, human: () => string) =>
@@ -338,19 +335,10 @@ function registerRunnerAdmin(runner: Command): void {
             x.name,
             x.labels.join(","),
             x.disabledAt ? "disabled" : "enabled",
-            when(x.lastHeartbeatAt),
+            formatTimestamp(x.lastHeartbeatAt),
           ]),
         ];
-        const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-        return rows
-          .map(
-            (row) =>
-              `${row
-                .map((c, i) => c.padEnd(widths[i]))
-                .join("  ")
-                .trimEnd()}\n`,
-          )
-          .join("");
+        return textTable(rows);
       });
     },
   );

@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Engine, PushError, type PushResult, type RegistryAuth } from "../engines/index.js";
+import { retry } from "../lib/async.js";
 import { OperationError } from "../lib/errors.js";
 import type { BuildPlan, PlannedService } from "./plan.js";
 import { type Credentials, dockerCredentials } from "./registry/auth.js";
@@ -92,19 +93,6 @@ function toEngineAuth(c: Credentials | undefined, host: string): RegistryAuth | 
   return { identitytoken: c.identityToken, serveraddress: host };
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
-
 /** Pushes one reference, retrying while the registry is unreachable. */
 async function pushWithRetry(
   engine: Engine,
@@ -114,28 +102,43 @@ async function pushWithRetry(
   policy: RetryPolicy,
   opts: ApplyOptions,
 ): Promise<PushResult> {
-  for (let attempt = 1; ; attempt++) {
-    opts.onEvent?.({ type: "pushing", service, reference, attempt });
-    try {
-      return await engine.pushImage(reference, {
-        auth,
+  const unreachable = (err: unknown) => err instanceof PushError && err.kind === "unreachable";
+  let attempts = 0;
+  try {
+    return await retry(
+      (attempt) => {
+        attempts = attempt;
+        opts.onEvent?.({ type: "pushing", service, reference, attempt });
+        return engine.pushImage(reference, {
+          auth,
+          signal: opts.signal,
+          onLog: (l) => opts.onLog?.(service, l),
+        });
+      },
+      {
+        attempts: policy.attempts,
+        backoff: { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs },
         signal: opts.signal,
-        onLog: (l) => opts.onLog?.(service, l),
-      });
-    } catch (err) {
-      const retryable = err instanceof PushError && err.kind === "unreachable";
-      if (!retryable || attempt >= policy.attempts || opts.signal?.aborted) {
-        if (retryable)
-          throw new OperationError(
-            `${(err as Error).message}; gave up after ${attempt} attempt${attempt > 1 ? "s" : ""}`,
-            { cause: err },
-          );
-        throw err;
-      }
-      const delayMs = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      opts.onEvent?.({ type: "retry", service, reference, attempt, delayMs, reason: (err as Error).message });
-      await sleep(delayMs, opts.signal);
-    }
+        retryOn: unreachable,
+        onRetry: (err, attempt, delayMs) =>
+          opts.onEvent?.({
+            type: "retry",
+            service,
+            reference,
+            attempt,
+            delayMs,
+            reason: (err as Error).message,
+          }),
+      },
+    );
+  } catch (err) {
+    if (!unreachable(err)) throw err;
+    throw new OperationError(
+      `${(err as Error).message}; gave up after ${attempts} attempt${attempts > 1 ? "s" : ""}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

@@ -1,8 +1,8 @@
 // What the build planner needs from git: the commit, the branch, the last release tag and the files changed
-// since. The git invocations are data (gitArgs) run by one small function.
-import { execa } from "execa";
+// since. The git invocations are data (gitArgs) run by lib/git.
 import semver from "semver";
-import { OperationError, UserError } from "../lib/errors.js";
+import { UserError } from "../lib/errors.js";
+import { git } from "../lib/git.js";
 
 export const gitArgs = {
   root: () => ["rev-parse", "--show-toplevel"],
@@ -27,19 +27,6 @@ export const gitArgs = {
     "--",
   ],
 } as const;
-
-export async function git(cwd: string, args: readonly string[], signal?: AbortSignal): Promise<string> {
-  try {
-    const r = await execa("git", args, { cwd, cancelSignal: signal, stripFinalNewline: true });
-    return r.stdout;
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    const e = err as { stderr?: string; shortMessage?: string };
-    throw new OperationError(
-      `git ${args.join(" ")} failed in ${cwd}: ${(e.stderr || e.shortMessage || String(err)).trim()}`,
-    );
-  }
-}
 
 /** The version a release tag names (`v1.2.3` or `1.2.3`), or undefined. */
 export function tagVersion(tag: string): string | undefined {
@@ -87,7 +74,7 @@ export async function readGitState(
   const signal = opts.signal;
   let root: string;
   try {
-    root = await git(dir, gitArgs.root(), signal);
+    root = await git(dir, gitArgs.root(), { signal });
   } catch (err) {
     throw new UserError(
       `${dir} is not in a git repository: slipway build compares with the last release tag`,
@@ -98,11 +85,11 @@ export async function readGitState(
     );
   }
   const [sha, branchRaw, merged, atHead, tagCommits] = await Promise.all([
-    git(root, gitArgs.head(), signal),
-    git(root, gitArgs.branch(), signal),
-    git(root, gitArgs.mergedTags(), signal).then(lines),
-    git(root, gitArgs.tagsAtHead(), signal).then(lines),
-    git(root, gitArgs.tagCommits(), signal).then(lines),
+    git(root, gitArgs.head(), { signal }),
+    git(root, gitArgs.branch(), { signal }),
+    git(root, gitArgs.mergedTags(), { signal }).then(lines),
+    git(root, gitArgs.tagsAtHead(), { signal }).then(lines),
+    git(root, gitArgs.tagCommits(), { signal }).then(lines),
   ]);
   // A detached HEAD (CI checkouts) takes the branch CI names.
   const branch =
@@ -126,8 +113,8 @@ export async function readGitState(
     .map((t) => ({ version: tagVersion(t)!, sha: commitOf.get(t)! }));
   if (since) {
     const [sinceSha, diff] = await Promise.all([
-      git(root, gitArgs.commitOf(since), signal),
-      git(root, gitArgs.changedFiles(since), signal),
+      git(root, gitArgs.commitOf(since), { signal }),
+      git(root, gitArgs.changedFiles(since), { signal }),
     ]);
     state.changedFiles = diff.split("\0").filter(Boolean);
     const version = tagVersion(since);

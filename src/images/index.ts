@@ -17,7 +17,7 @@ export {
   type ServiceStatus,
 } from "./apply.js";
 export { type ConfiguredBuildOptions, planConfiguredBuild, runConfiguredBuild } from "./configured.js";
-export { type GitState, git, gitArgs, lastReleaseTag, readGitState, tagVersion } from "./git.js";
+export { type GitState, gitArgs, lastReleaseTag, readGitState, tagVersion } from "./git.js";
 export {
   type BuildPlan,
   defaultConcurrency,

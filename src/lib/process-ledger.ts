@@ -12,6 +12,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { sleep } from "./async.js";
+import { signalGroup } from "./exec.js";
 
 /** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22); undefined when gone. */
 export function processStartTime(pid: number): string | undefined {
@@ -64,14 +66,6 @@ function groupMembers(pgid: number, start: string): number[] {
     if (s && s.pgrp === pgid && BigInt(s.start) >= BigInt(start)) out.push(Number(name));
   }
   return out;
-}
-
-function signalGroup(pgid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, sig);
-  } catch {
-    // Already gone.
-  }
 }
 
 export type ReapReport = { groups: number[]; dirs: string[] };
@@ -153,7 +147,7 @@ export class ProcessLedger {
     for (const g of live) signalGroup(g.pgid, "SIGTERM");
     const deadline = Date.now() + graceMs;
     while (live.some((g) => groupMembers(g.pgid, g.start).length > 0) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     for (const g of live) if (groupMembers(g.pgid, g.start).length > 0) signalGroup(g.pgid, "SIGKILL");
     for (const g of groups) rmSync(g.file, { force: true });
     report.groups = live.map((g) => g.pgid);

@@ -7,6 +7,7 @@
 // its claim in the store (notifications.claim), so a delivery id reaches its receiver from one of them.
 import { randomUUID } from "node:crypto";
 import type { NotifyChannelConfig, NotifyConfig } from "../config/index.js";
+import { backoffDelay } from "../lib/async.js";
 import { UserError } from "../lib/errors.js";
 import type { SecretValue } from "../secrets/index.js";
 import type { NotificationDelivery, NotificationQueue, StoreApi } from "../store/index.js";
@@ -209,8 +210,8 @@ export class Notifier {
 
   /** The delay before retry number `attempts` (1 for the first retry). */
   backoffMs(attempts: number, retryAfterMs?: number): number {
-    const exp = Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** Math.max(0, attempts - 1));
-    const jittered = exp * (1 + this.#jitter * (2 * this.#random() - 1));
+    const backoff = { baseMs: this.#baseDelayMs, maxMs: this.#maxDelayMs, jitter: this.#jitter };
+    const jittered = backoffDelay(attempts, backoff, this.#random);
     return Math.round(Math.min(this.#maxDelayMs, Math.max(jittered, retryAfterMs ?? 0)));
   }
 

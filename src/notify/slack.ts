@@ -4,6 +4,7 @@
 // a pipeline with more jobs than fit ends with "… and N more jobs" (failed jobs are listed first, so they
 // are the ones that stay).
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, SectionBlock } from "@slack/types";
+import { formatDuration } from "../lib/format.js";
 import { blockKitLimits, fallbackTextLimit, type SlackMessage } from "./block-kit.js";
 import { escapeClip, oneLine, slackLink } from "./escape.js";
 import {
@@ -23,14 +24,8 @@ const maxJobLine = 300;
 /** A field value's budget (well below the 2000 limit: fields are short facts). */
 const maxFieldValue = 300;
 
-export function formatDuration(ms: number | undefined): string | undefined {
-  if (ms === undefined) return undefined;
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+function durationText(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : formatDuration(ms);
 }
 
 const legMarks: Record<Conclusion, string> = { success: "✓", failure: "✗", cancelled: "⊘", skipped: "–" };
@@ -111,7 +106,7 @@ function groupLabel(g: JobGroup): string {
 export function jobLine(g: JobGroup): string {
   const grouped = g.legs.length > 1 || g.legs.some((l) => l.matrix && Object.keys(l.matrix).length > 0);
   const legs = grouped ? ` ${g.legs.map((l) => legMarks[l.status]).join("")}` : "";
-  const duration = formatDuration(g.durationMs);
+  const duration = durationText(g.durationMs);
   const tail = `${legs}${duration ? ` · ${duration}` : ""}`;
   const mark = `${groupMarks[g.status]} `;
   const label = escapeClip(oneLine(groupLabel(g)), Math.max(20, maxJobLine - mark.length - tail.length - 2));
@@ -186,7 +181,7 @@ function runMessage(e: RunEvent): SlackMessage {
       ["Author", text(pr?.author ?? e.author)],
       ["Merged by", text(pr?.merger)],
       ["Trigger", text(e.trigger)],
-      ["Duration", formatDuration(durationOf(e))],
+      ["Duration", durationText(durationOf(e))],
     ]),
   );
   if (e.commitMessage) {
@@ -240,7 +235,7 @@ function deployMessage(e: DeployEvent): SlackMessage {
       ["Branch", text(e.branch)],
       ["Commit", text(e.sha?.slice(0, 7))],
       ["By", text(e.actor)],
-      ["Duration", formatDuration(durationOf(e))],
+      ["Duration", durationText(durationOf(e))],
     ]),
   );
   if (e.reason) {

@@ -2,7 +2,7 @@
 // A tag is never moved or overwritten: one that exists locally or on the remote is an error, checked
 // before anything is created; a failed push keeps the local tag and says so.
 import { OperationError, UserError } from "../lib/errors.js";
-import { git } from "./git.js";
+import { gitResult } from "../lib/git.js";
 import { isValidTagName, type ReleasePlan } from "./plan.js";
 
 export type ApplyReleaseOptions = {
@@ -54,13 +54,15 @@ export async function applyRelease(
   const { signal } = opts;
   if (!isValidTagName(tag)) throw new OperationError(`'${tag}' is not a valid git tag name`);
 
-  const local = await git(repoDir, ["rev-parse", "--verify", "--quiet", `refs/tags/${tag}^{commit}`], signal);
+  const local = await gitResult(repoDir, ["rev-parse", "--verify", "--quiet", `refs/tags/${tag}^{commit}`], {
+    signal,
+  });
   if (local.exitCode === 0)
     throw new OperationError(
       `tag ${tag} already exists (on ${local.stdout.trim().slice(0, 7)}); slipway never moves or overwrites a tag`,
     );
   if (opts.push) {
-    const r = await git(repoDir, ["ls-remote", "--tags", remote, `refs/tags/${tag}`], signal);
+    const r = await gitResult(repoDir, ["ls-remote", "--tags", remote, `refs/tags/${tag}`], { signal });
     if (r.exitCode !== 0)
       throw new OperationError(
         `cannot check for tag ${tag} on ${remote}; nothing was created:\n${gitError(r)}`,
@@ -72,16 +74,16 @@ export async function applyRelease(
   }
 
   // A tagger is needed; a CI workspace may have no identity configured.
-  const ident = await git(repoDir, ["var", "GIT_COMMITTER_IDENT"], signal);
+  const ident = await gitResult(repoDir, ["var", "GIT_COMMITTER_IDENT"], { signal });
   const args =
     ident.exitCode === 0
       ? commands.tag
       : ["-c", "user.name=slipway", "-c", "user.email=slipway@localhost", ...commands.tag];
-  const created = await git(repoDir, args, signal);
+  const created = await gitResult(repoDir, args, { signal });
   if (created.exitCode !== 0) throw new OperationError(`cannot create tag ${tag}:\n${gitError(created)}`);
   if (!opts.push) return { tag, created: true, pushed: false };
 
-  const pushed = await git(repoDir, commands.push, signal);
+  const pushed = await gitResult(repoDir, commands.push, { signal });
   if (pushed.exitCode !== 0)
     throw new OperationError(
       `tag ${tag} was created locally, but pushing it to ${remote} failed:\n${gitError(pushed)}\n` +

@@ -1,8 +1,8 @@
 // Reading a release's inputs from a git repository: the tags, the commits since the previous release,
 // the commit to release and the merged pull request (title, number, web address). Reads only.
 import { readFile } from "node:fs/promises";
-import { execa } from "execa";
 import { UserError } from "../lib/errors.js";
+import { gitResult, parseRemoteUrl, resolveCommit } from "../lib/git.js";
 import {
   defaultTemplate,
   describeCommit,
@@ -30,19 +30,6 @@ export type ReadReleaseOptions = {
   signal?: AbortSignal;
 };
 
-type GitResult = { exitCode?: number; stdout: string; stderr: string };
-
-export async function git(repoDir: string, args: string[], signal?: AbortSignal): Promise<GitResult> {
-  const r = await execa("git", ["-C", repoDir, ...args], {
-    reject: false,
-    cancelSignal: signal,
-    // C locale so git's messages can be recognised; no prompt for credentials, ever.
-    env: { LC_ALL: "C", GIT_OPTIONAL_LOCKS: "0", GIT_TERMINAL_PROMPT: "0" },
-  });
-  if (r.isCanceled) throw new Error(`git ${args[0]} was cancelled`, { cause: r });
-  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-}
-
 // Unit and record separators: they do not occur in commit messages, unlike any printable delimiter.
 const US = "\x1f";
 const RS = "\x1e";
@@ -53,7 +40,9 @@ export async function readCommits(
   range: string,
   signal?: AbortSignal,
 ): Promise<ReleaseCommit[]> {
-  const r = await git(repoDir, ["log", `--format=%H${US}%an <%ae>${US}%s${US}%b${RS}`, range, "--"], signal);
+  const r = await gitResult(repoDir, ["log", `--format=%H${US}%an <%ae>${US}%s${US}%b${RS}`, range, "--"], {
+    signal,
+  });
   if (r.exitCode !== 0)
     throw new UserError(`cannot read the commits ${range} in ${repoDir}: ${r.stderr.trim()}`);
   return r.stdout
@@ -68,28 +57,12 @@ export async function readCommits(
 
 /** The web address of a remote URL (https, ssh or scp-like); undefined for local paths. */
 export function webUrlOfRemote(url: string): string | undefined {
-  let host: string;
-  let path: string;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return undefined;
-    }
-    if (!["https:", "http:", "ssh:", "git:"].includes(parsed.protocol)) return undefined;
-    host = parsed.hostname;
-    path = decodeURIComponent(parsed.pathname);
-  } else {
-    const scp = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
-    if (scp === null || /^[a-z]$/i.test(scp[1])) return undefined;
-    host = scp[1];
-    path = scp[2];
-  }
-  const segments = path.split("/").filter((s) => s !== "");
-  if (segments.length < 2 || host === "") return undefined;
+  const remote = parseRemoteUrl(url);
+  if (remote === undefined || !["https", "http", "ssh", "git", "scp"].includes(remote.scheme))
+    return undefined;
+  if (remote.owner === "") return undefined;
   // Rebuilt rather than copied, so credentials in the remote URL never reach a changelog.
-  return `https://${host}/${segments.slice(0, -1).join("/")}/${segments.at(-1)!.replace(/\.git$/, "")}`;
+  return `https://${remote.host}/${remote.owner}/${remote.repo}`;
 }
 
 type EventInfo = { prTitle?: string; prNumber?: number; repoUrl?: string };
@@ -124,27 +97,24 @@ export async function readReleaseInputs(
   const template = opts.template ?? defaultTemplate;
   const parsed = parseTagTemplate(template);
   const { signal } = opts;
-  const inside = await git(repoDir, ["rev-parse", "--git-dir"], signal);
+  const inside = await gitResult(repoDir, ["rev-parse", "--git-dir"], { signal });
   if (inside.exitCode !== 0) throw new UserError(`${repoDir} is not a git repository`);
   const rev = opts.rev ?? "HEAD";
-  const resolved = await git(
-    repoDir,
-    ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`],
-    signal,
-  );
-  if (resolved.exitCode !== 0)
+  const sha = await resolveCommit(repoDir, rev, { signal });
+  if (sha === undefined)
     throw new UserError(
       rev === "HEAD" ? `${repoDir} has no commits` : `'${rev}' is not a commit in ${repoDir}`,
     );
-  const sha = resolved.stdout.trim();
 
-  const tagList = await git(repoDir, ["tag", "--list", "--merged", sha], signal);
+  const tagList = await gitResult(repoDir, ["tag", "--list", "--merged", sha], { signal });
   if (tagList.exitCode !== 0)
     throw new UserError(`cannot list the tags of ${repoDir}: ${tagList.stderr.trim()}`);
   const tags = tagList.stdout.split("\n").filter((t) => t !== "");
   const { previous } = findPreviousRelease(tags, parsed);
   const commits = await readCommits(repoDir, previous ? `refs/tags/${previous.tag}..${sha}` : sha, signal);
-  const date = (await git(repoDir, ["log", "-1", "--format=%cI", sha], signal)).stdout.trim().slice(0, 10);
+  const date = (await gitResult(repoDir, ["log", "-1", "--format=%cI", sha], { signal })).stdout
+    .trim()
+    .slice(0, 10);
 
   // The PR: given, or from the event, or from the commit itself (a GitHub merge or squash commit).
   const event = opts.eventPath ? await readEvent(opts.eventPath) : {};
@@ -161,7 +131,7 @@ export async function readReleaseInputs(
   }
   let repoUrl = opts.repoUrl ?? event.repoUrl;
   if (repoUrl === undefined) {
-    const origin = await git(repoDir, ["remote", "get-url", "origin"], signal);
+    const origin = await gitResult(repoDir, ["remote", "get-url", "origin"], { signal });
     if (origin.exitCode === 0) repoUrl = webUrlOfRemote(origin.stdout.trim());
   }
 

@@ -5,13 +5,14 @@
 // serving one among them) refers to it or a deploy is using it; the others are pruned after a deploy.
 // A rollback to a release whose checkout was pruned extracts it again from the mirror.
 //
-// The git commands here are the server's own (the ci domain keeps its mirror helpers private): a fetch
-// may meet the CI service's fetch of the same mirror, so it is retried.
+// A fetch may meet the CI service's fetch of the same mirror, so it is retried.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { retry } from "../lib/async.js";
 import { OperationError, UserError } from "../lib/errors.js";
+import { FileTooLargeError, fetchMirror, readFileAt, resolveCommit } from "../lib/git.js";
 import type { Release, Store } from "../store/index.js";
 
 const exec = promisify(execFile);
@@ -21,25 +22,6 @@ const refPattern = /^(?!-)[A-Za-z0-9._/@+-]+$/;
 /** How many of an environment's newest releases keep their checkouts (rollback targets). */
 const keptReleases = 5;
 
-async function git(dir: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await exec("git", args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new OperationError(`git ${args[0]} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
-  }
-}
-
-async function revParse(mirror: string, rev: string): Promise<string | undefined> {
-  try {
-    return (await git(mirror, ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`])).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 export type ResolvedCommit = { sha: string; ref: string };
@@ -64,12 +46,12 @@ export class DeployCheckouts {
    */
   async resolveCommit(mirror: string, repo: string, ref: string): Promise<ResolvedCommit> {
     if (!refPattern.test(ref)) throw new UserError(`'ref' is not a branch, tag or commit: '${ref}'`);
-    if (!(shaPattern.test(ref) && (await revParse(mirror, ref)))) await this.fetch(mirror);
+    if (!(shaPattern.test(ref) && (await resolveCommit(mirror, ref)))) await this.fetch(mirror);
     const candidates = ref.startsWith("refs/")
       ? [ref]
       : [`refs/heads/${ref}`, `refs/tags/${ref}`, ...(/^[0-9a-f]{7,40}$/.test(ref) ? [ref] : [])];
     for (const candidate of candidates) {
-      const sha = await revParse(mirror, candidate);
+      const sha = await resolveCommit(mirror, candidate);
       if (sha) return { sha, ref: candidate };
     }
     throw new UserError(`no branch, tag or commit '${ref}' in ${repo}`);
@@ -82,16 +64,13 @@ export class DeployCheckouts {
     path: string,
     maxBytes = 1024 * 1024,
   ): Promise<string | undefined> {
-    const spec = `${sha}:${path}`;
-    const type = await exec("git", ["cat-file", "-t", spec], { cwd: mirror }).then(
-      (r) => r.stdout.trim(),
-      () => undefined,
-    );
-    if (type !== "blob") return undefined;
-    const size = Number((await git(mirror, ["cat-file", "-s", spec])).trim());
-    if (size > maxBytes)
-      throw new UserError(`${path} at ${sha.slice(0, 7)} has ${size} bytes (limit ${maxBytes})`);
-    return git(mirror, ["cat-file", "blob", spec]);
+    try {
+      return await readFileAt(mirror, sha, path, { maxBytes });
+    } catch (err) {
+      // Asked for by the API's caller: too large is their input's problem.
+      if (err instanceof FileTooLargeError) throw new UserError(err.message, [], { cause: err });
+      throw err;
+    }
   }
 
   /** Extracts the commit's tree (once; concurrent callers share the work) and returns its directory. */
@@ -187,28 +166,11 @@ export class DeployCheckouts {
 
   private async fetch(mirror: string): Promise<void> {
     // The CI service may be fetching the same mirror (ref locks): a few tries before giving up.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await git(mirror, [
-          "-c",
-          "fetch.unpackLimit=1",
-          "fetch",
-          "--quiet",
-          "--prune",
-          "--force",
-          "origin",
-          "+refs/heads/*:refs/heads/*",
-          "+refs/tags/*:refs/tags/*",
-        ]);
-        return;
-      } catch (err) {
-        if (attempt >= 3)
-          throw new OperationError(`cannot fetch the repository's mirror: ${(err as Error).message}`, {
-            cause: err,
-          });
-        await sleep(300 * attempt);
-      }
-    }
+    await retry(() => fetchMirror(mirror), { attempts: 3, backoff: { baseMs: 300 } }).catch((err) => {
+      throw new OperationError(`cannot fetch the repository's mirror: ${(err as Error).message}`, {
+        cause: err,
+      });
+    });
   }
 
   private async extract(mirror: string, dest: string, sha: string): Promise<string> {

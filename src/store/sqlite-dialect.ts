@@ -10,7 +10,6 @@
 //   `busyTimeoutMs`;
 // - migrations run in a transaction (SQLite has transactional DDL; Kysely assumes it does not), so two
 //   servers starting on one file do not both apply a migration, and a crash mid-migration leaves nothing.
-import { setTimeout as sleep } from "node:timers/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import {
   type CompiledQuery,
@@ -22,6 +21,7 @@ import {
   SqliteAdapter,
   SqliteDialect,
 } from "kysely";
+import { retry } from "../lib/async.js";
 import { OperationError } from "../lib/errors.js";
 
 function isBusy(err: unknown): boolean {
@@ -39,22 +39,20 @@ class SqliteConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const deadline = Date.now() + this.#busyTimeoutMs;
-    let delayMs = 1;
-    for (;;) {
-      try {
-        return this.#execute<R>(query);
-      } catch (err) {
-        // Inside a transaction we already hold the write lock; SQLITE_BUSY there is not ours to retry.
-        if (!isBusy(err) || this.#db.inTransaction) throw err;
-        if (Date.now() >= deadline) {
-          throw new OperationError(
-            `database ${this.#db.name} stayed locked by another connection for ${this.#busyTimeoutMs} ms`,
-            { cause: err },
-          );
-        }
-        await sleep(delayMs * (0.5 + Math.random()));
-        delayMs = Math.min(delayMs * 2, 50);
-      }
+    // Inside a transaction we already hold the write lock; SQLITE_BUSY there is not ours to retry.
+    const retryable = (err: unknown) => isBusy(err) && !this.#db.inTransaction;
+    try {
+      return await retry(async () => this.#execute<R>(query), {
+        attempts: Number.POSITIVE_INFINITY,
+        backoff: { baseMs: 1, maxMs: 50, jitter: 0.5 },
+        retryOn: (err) => retryable(err) && Date.now() < deadline,
+      });
+    } catch (err) {
+      if (!retryable(err)) throw err;
+      throw new OperationError(
+        `database ${this.#db.name} stayed locked by another connection for ${this.#busyTimeoutMs} ms`,
+        { cause: err },
+      );
     }
   }
 

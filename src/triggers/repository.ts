@@ -1,6 +1,6 @@
 // The repository a trigger concerns: what a webhook says about it, the GitHub-shaped `repository`
 // object slipway puts in the payloads it makes itself, and matching a delivery to a configured clone URL.
-
+import { parseRemoteUrl } from "../lib/git.js";
 import { type Json, record, str } from "./payload.js";
 
 /** What a delivery says about its repository, for finding the configured one (404 when none). */
@@ -57,31 +57,10 @@ export function webhookRepositoryOf(repository: unknown): WebhookRepository {
  * and HTTP ports differ while naming the same repository. Undefined for what is not a URL.
  */
 export function repositoryUrlKey(url: string): string | undefined {
-  const trimmed = url.trim();
-  let host: string;
-  let path: string;
-  if (trimmed.includes("://")) {
-    let parsed: URL;
-    try {
-      parsed = new URL(trimmed);
-    } catch {
-      return undefined;
-    }
-    if (parsed.hostname === "") return undefined;
-    host = parsed.hostname;
-    path = parsed.pathname;
-  } else {
-    // scp-like syntax of SSH remotes: [user@]host:path
-    const scp = /^(?:[^@/\s]+@)?([^:/\s]+):(.+)$/.exec(trimmed);
-    if (scp === null) return undefined;
-    host = scp[1];
-    path = scp[2];
-  }
-  const cleaned = path
-    .replace(/^\/+|\/+$/g, "")
-    .replace(/\.git$/i, "")
-    .toLowerCase();
-  return cleaned === "" ? undefined : `${host.toLowerCase()}/${cleaned}`;
+  const remote = parseRemoteUrl(url);
+  if (remote === undefined || remote.host === "") return undefined;
+  const path = remote.owner === "" ? remote.repo : `${remote.owner}/${remote.repo}`;
+  return `${remote.host}/${path}`.toLowerCase();
 }
 
 /** Whether a delivery's repository is the one cloned from `url` (any of its clone URLs or its web URL). */

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sleep } from "../../src/lib/async.js";
 import { freePort } from "./ports.js";
 
 export type Credentials = { username: string; password: string };
@@ -43,7 +44,7 @@ async function waitUntilUp(url: string, proc: ChildProcess, log: () => string): 
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`docker-registry did not answer at ${url} within 15 s:\n${log()}`);
 }

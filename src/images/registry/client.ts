@@ -1,6 +1,7 @@
 // A client for the Docker Registry HTTP API v2 / OCI distribution API over plain fetch: anonymous first, then
 // basic or bearer tokens as the registry's WWW-Authenticate challenge asks (tokens cached per scope).
 import { createHash } from "node:crypto";
+import { retry } from "../../lib/async.js";
 import { OperationError } from "../../lib/errors.js";
 import { fetchWithDeadline, HttpTimeoutError, httpTimeoutMs } from "../../lib/http.js";
 import { type Credentials, dockerCredentials } from "./auth.js";
@@ -98,19 +99,6 @@ function nextLink(header: string | null): string | undefined {
   return m?.[1];
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
-
 export class RegistryClient {
   readonly host: string;
   readonly baseUrl: string;
@@ -152,26 +140,27 @@ export class RegistryClient {
   /** fetch with retries when the registry cannot be reached or is temporarily unavailable. */
   private async send(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
     let last: unknown;
-    for (let i = 0; i < this.attempts; i++) {
-      if (i > 0) await sleep(this.retryDelayMs * 2 ** (i - 1), signal);
-      try {
-        // A registry that accepts the connection and never answers is an attempt that failed.
-        const res = await fetchWithDeadline(
-          url,
-          { ...init, signal, redirect: "follow" },
-          this.timeoutMs,
-          this.fetchFn,
-        );
-        if ([502, 503, 504].includes(res.status) && i < this.attempts - 1) {
-          last = new Error(`HTTP ${res.status}`);
-          await res.body?.cancel();
-          continue;
-        }
-        return res;
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        last = err;
-      }
+    try {
+      return await retry(
+        async (attempt) => {
+          // A registry that accepts the connection and never answers is an attempt that failed.
+          const res = await fetchWithDeadline(
+            url,
+            { ...init, signal, redirect: "follow" },
+            this.timeoutMs,
+            this.fetchFn,
+          );
+          if ([502, 503, 504].includes(res.status) && attempt < this.attempts) {
+            await res.body?.cancel();
+            throw new Error(`HTTP ${res.status}`);
+          }
+          return res;
+        },
+        { attempts: this.attempts, backoff: { baseMs: this.retryDelayMs }, signal },
+      );
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      last = err;
     }
     const cause = last as { cause?: { code?: string; message?: string }; message?: string };
     const why =
