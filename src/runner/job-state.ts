@@ -9,10 +9,10 @@ import { evaluateToken } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
 import type { ContainerSetup } from "./env/container.js";
 import { giveTo, writeLegFile } from "./isolation.js";
-import { defaultJobLogLimit, LogBudget } from "./log-limit.js";
+import { defaultJobLogLimit, LogBudget, truncationNotice } from "./log-limit.js";
 import type { MatrixLeg } from "./matrix.js";
 import { makePrivateDir } from "./private-files.js";
-import type { JobRef } from "./reporter.js";
+import type { JobRef, LogKind } from "./reporter.js";
 import type { JobResult, StepResult } from "./types.js";
 import type { Annotation } from "./workflow-commands.js";
 
@@ -144,6 +144,25 @@ export class JobState {
     };
     for (const f of Object.values(files)) writeLegFile(f, "", 0o600, this.inv.run.runAs);
     return files;
+  }
+
+  /**
+   * Writes one line to the job's log, masked, within the job's log cap: past it, one notice says the log
+   * was cut and later lines are dropped (the job goes on).
+   */
+  log(text: string, kind: LogKind = "log"): void {
+    const run = this.inv.run;
+    const masked = run.masker.mask(text);
+    switch (this.logBudget.take(masked)) {
+      case "keep":
+        run.reporter.log(this.inv.ref, masked, kind);
+        return;
+      case "first-over":
+        run.reporter.log(this.inv.ref, truncationNotice(this.logBudget.limit), "warning");
+        return;
+      case "drop":
+        return;
+    }
   }
 
   /** Aborted when the job is cancelled: the run's or fail-fast's cancellation, or the job's timeout. */

@@ -5,31 +5,11 @@ import { join, resolve } from "node:path";
 import { coerceToString } from "../../expressions/index.js";
 import { evaluateToken } from "../../workflow/index.js";
 import { writeLegFile } from "../isolation.js";
-import type { JobState } from "../job-state.js";
-import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
-import { runProcessStep, stepPath } from "./process-step.js";
-import { containerPathWith, execInContainer } from "../env/container.js";
+import { execInContainer } from "../env/container.js";
+import { processEnv } from "./common.js";
+import { runProcessStep } from "./process-step.js";
 import { resolveShell, shellCommand } from "./shell.js";
-
-/** The environment of a step's process: the host's, the user's env, then GitHub's defaults. */
-export function processEnv(
-  state: JobState,
-  step: PreparedStep,
-  extra: Record<string, string> = {},
-  inContainer = false,
-): Record<string, string> {
-  // A container has its own environment: the host's variables (PATH, HOME, …) do not go in.
-  const base = inContainer ? {} : state.hostEnv;
-  const env: Record<string, string> = { ...base, CI: "true", ...step.env, ...extra };
-  Object.assign(env, state.defaultEnv(), { GITHUB_ACTION: step.id }, extra);
-  if (step.env.CI !== undefined) env.CI = step.env.CI;
-  if (inContainer) {
-    const path = step.env.PATH ?? containerPathWith(state.pathAdditions);
-    if (path) env.PATH = path;
-    else delete env.PATH;
-  } else env.PATH = stepPath(state, step.env);
-  return env;
-}
+import type { PreparedStep, StepRunResult, StepScope } from "./types.js";
 
 export async function runScriptStep(step: PreparedStep, scope: StepScope): Promise<StepRunResult> {
   const state = scope.state;
