@@ -8,6 +8,8 @@ import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
 import type { ContainerSetup } from "./env/container.js";
+import { HostEnvironment } from "./env/host.js";
+import type { JobEnvironment } from "./env/types.js";
 import { giveTo, writeLegFile } from "./isolation.js";
 import { defaultJobLogLimit, LogBudget, truncationNotice } from "./log-limit.js";
 import type { MatrixLeg } from "./matrix.js";
@@ -70,6 +72,10 @@ export class JobState {
   defaultsRun: { shell?: string; "working-directory"?: string } = {};
   /** The job's container and services, when it has any. */
   containers: ContainerSetup | undefined;
+  /** The host, where JavaScript actions and built-ins run whatever the job's environment. */
+  readonly host: HostEnvironment;
+  /** Where the job's `run` steps run: the host, or the job container once it is up. */
+  environment: JobEnvironment;
   private counter = 0;
   /** How much of the job's log may still be written (the per-job cap). */
   readonly logBudget: LogBudget;
@@ -123,6 +129,8 @@ export class JobState {
         TMPDIR: this.temp,
       };
     }
+    this.host = new HostEnvironment(this.hostEnv, runAs);
+    this.environment = this.host;
     rmSync(this.eventPath, { force: true });
     writeLegFile(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2), 0o600, runAs);
   }

@@ -8,7 +8,7 @@ import {
   isTruthy,
   type Json,
 } from "../expressions/index.js";
-import { containerDef, setupContainers } from "./env/container.js";
+import { ContainerEnvironment, containerDef, setupContainers } from "./env/container.js";
 import { evaluateToken } from "../workflow/index.js";
 import { checkForkContainer } from "./isolation.js";
 import { JobState, type JobInvocation } from "./job-state.js";
@@ -158,6 +158,7 @@ async function setUpContainers(state: JobState, opts: EvaluationOptions): Promis
     signal: state.signal,
     log: (line) => state.log(line),
   });
+  if (state.containers.jobContainer) state.environment = new ContainerEnvironment(state.containers);
 }
 
 async function runPostSteps(state: JobState): Promise<void> {

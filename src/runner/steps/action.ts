@@ -99,7 +99,7 @@ async function runBuiltin(
     runId: run.runId,
     ref: run.ref,
     defaultBranch: run.defaultBranch,
-    env: processEnv(state, step, {}, false),
+    env: processEnv(state, step, state.host),
     home: run.hostEnv.HOME ?? process.env.HOME ?? "/root",
     log: (line) => state.log(line),
     warning: (message) => {

@@ -1,7 +1,7 @@
 // Helpers every kind of step uses: a scope's env and contexts, a step process's environment and PATH,
 // and the `github` fields of an action's scope.
 import type { Json } from "../../expressions/index.js";
-import { containerPathWith } from "../env/container.js";
+import type { ProcessEnvRules } from "../env/types.js";
 import type { JobState } from "../job-state.js";
 import type { LoadedAction } from "./action-loader.js";
 import type { PreparedStep, StepScope } from "./types.js";
@@ -18,28 +18,21 @@ export function actionGithub(action: LoadedAction): Record<string, Json> {
   return { action_path: action.dir, action_repository: action.repository, action_ref: action.ref };
 }
 
-/** The environment of a step's process: the host's, the user's env, then GitHub's defaults. */
+/**
+ * The environment of a step's process where it runs: what that starts from (the host's variables, or
+ * nothing in a container), the user's env, then GitHub's defaults, and PATH with GITHUB_PATH first.
+ */
 export function processEnv(
   state: JobState,
   step: PreparedStep,
+  where: ProcessEnvRules,
   extra: Record<string, string> = {},
-  inContainer = false,
 ): Record<string, string> {
-  // A container has its own environment: the host's variables (PATH, HOME, …) do not go in.
-  const base = inContainer ? {} : state.hostEnv;
-  const env: Record<string, string> = { ...base, CI: "true", ...step.env, ...extra };
+  const env: Record<string, string> = { ...where.baseEnv(), CI: "true", ...step.env, ...extra };
   Object.assign(env, state.defaultEnv(), { GITHUB_ACTION: step.id }, extra);
   if (step.env.CI !== undefined) env.CI = step.env.CI;
-  if (inContainer) {
-    const path = step.env.PATH ?? containerPathWith(state.pathAdditions);
-    if (path) env.PATH = path;
-    else delete env.PATH;
-  } else env.PATH = stepPath(state, step.env);
+  const path = where.stepPath(step.env, state.pathAdditions);
+  if (path) env.PATH = path;
+  else delete env.PATH;
   return env;
-}
-
-/** PATH for a step: GITHUB_PATH additions first, then the job's PATH. */
-export function stepPath(state: JobState, env: Record<string, string>): string {
-  const base = env.PATH ?? state.hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin";
-  return [...state.pathAdditions, base].join(":");
 }

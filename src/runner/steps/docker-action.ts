@@ -8,6 +8,7 @@ import { coerceToString } from "../../expressions/index.js";
 import type { Engine } from "../../engines/index.js";
 import { evaluateTemplateString } from "../../workflow/index.js";
 import type { LoadedAction } from "./action-loader.js";
+import { containerEnvRules } from "../env/container.js";
 import { LineSplitter } from "../process.js";
 import { processEnv } from "./common.js";
 import { inputEnv } from "./inputs.js";
@@ -74,12 +75,11 @@ export async function runDockerAction(
   const args = opts.args ?? (runs?.args ?? []).map(evalArg);
   const actionEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(runs?.env ?? {})) actionEnv[k] = evalArg(coerceToString(v));
-  const env = processEnv(
-    state,
-    step,
-    { ...actionEnv, ...inputEnv(opts.inputs), GITHUB_WORKSPACE: workspaceInContainer },
-    true,
-  );
+  const env = processEnv(state, step, containerEnvRules, {
+    ...actionEnv,
+    ...inputEnv(opts.inputs),
+    GITHUB_WORKSPACE: workspaceInContainer,
+  });
   const entrypoint = opts.entrypoint ?? runs?.entrypoint;
   const name = `slipway-${state.inv.run.runId}-${state.inv.ref.key}-${step.id}-${state.nextId()}`.replace(
     /[^a-zA-Z0-9_.-]/g,

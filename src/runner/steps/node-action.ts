@@ -21,7 +21,7 @@ async function runEntry(
   scope: StepScope,
   signal: AbortSignal | undefined,
 ) {
-  const env = processEnv(scope.state, step, {
+  const env = processEnv(scope.state, step, scope.state.host, {
     ...inputEnv(inputs),
     ...stateEnv(savedState),
     GITHUB_ACTION_PATH: action.dir,
@@ -33,6 +33,7 @@ async function runEntry(
     args: [join(action.dir, entry)],
     cwd: scope.state.workspace,
     env,
+    exec: (o) => scope.state.host.exec(o),
     timeoutMs: step.timeoutMs,
     signal,
   });

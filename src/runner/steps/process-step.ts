@@ -4,7 +4,7 @@ import { readFileSync, rmSync, statSync } from "node:fs";
 import { parseKeyValueFile, parsePathFile } from "../env-files.js";
 import type { JobState } from "../job-state.js";
 import { truncationNotice } from "../log-limit.js";
-import { type ProcessResult, type RunProcessOptions, runProcess } from "../process.js";
+import type { ProcessResult, RunProcessOptions } from "../process.js";
 import { WorkflowCommandProcessor } from "../workflow-commands.js";
 
 export type ProcessStepResult = {
@@ -21,8 +21,11 @@ export type ProcessStepOptions = {
   env: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** Runs the command somewhere else than a host process (the job container). */
-  exec?: (opts: RunProcessOptions) => Promise<ProcessResult>;
+  /**
+   * Where the command runs: a JobEnvironment's exec (the host's runs it as an isolated leg's user),
+   * or a container action's own container.
+   */
+  exec: (opts: RunProcessOptions) => Promise<ProcessResult>;
 };
 
 export async function runProcessStep(state: JobState, opts: ProcessStepOptions): Promise<ProcessStepResult> {
@@ -79,9 +82,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
       }
     }
   };
-  // An isolated leg's host processes run as its unprivileged user (a container has its own users).
-  const runAs = opts.exec ? undefined : run.runAs;
-  const result = await (opts.exec ?? runProcess)({
+  const result = await opts.exec({
     command: opts.command,
     args: opts.args,
     cwd: opts.cwd,
@@ -91,7 +92,6 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     safeCut: (text, at, final) => run.masker.safeCut(text, at, final),
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
-    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
   if (result.pid) state.processGroups.push(result.pid);
 

@@ -5,10 +5,9 @@ import { join, resolve } from "node:path";
 import { coerceToString } from "../../expressions/index.js";
 import { evaluateToken } from "../../workflow/index.js";
 import { writeLegFile } from "../isolation.js";
-import { execInContainer } from "../env/container.js";
 import { processEnv } from "./common.js";
 import { runProcessStep } from "./process-step.js";
-import { resolveShell, shellCommand } from "./shell.js";
+import { shellCommand } from "../env/shell.js";
 import type { PreparedStep, StepRunResult, StepScope } from "./types.js";
 
 export async function runScriptStep(step: PreparedStep, scope: StepScope): Promise<StepRunResult> {
@@ -29,12 +28,9 @@ export async function runScriptStep(step: PreparedStep, scope: StepScope): Promi
       message: `working-directory '${wdOpt}' does not exist (${cwd})`,
     };
   }
-  const container = state.containers?.jobContainer ? state.containers : undefined;
-  const env = processEnv(state, step, {}, !!container);
-  const shell =
-    container && !shellOpt
-      ? { template: container.hasBash ? ["bash", "-e", "{0}"] : ["sh", "-e", "{0}"], extension: ".sh" }
-      : resolveShell(shellOpt, container ? "" : env.PATH, !!container);
+  const where = state.environment;
+  const env = processEnv(state, step, where);
+  const shell = where.shell(shellOpt, env);
   const scriptPath = join(state.scriptDir, `${randomUUID()}${shell.extension}`);
   const cmd = shellCommand(shell.template, scriptPath);
   // The script may hold interpolated secrets: only slipway's user may read it. It needs the execute bit
@@ -48,7 +44,7 @@ export async function runScriptStep(step: PreparedStep, scope: StepScope): Promi
       env,
       timeoutMs: step.timeoutMs,
       signal: step.signal,
-      exec: container ? (o) => execInContainer(container, o) : undefined,
+      exec: (o) => where.exec(o),
     });
     return { outcome: result.outcome, outputs: result.outputs, message: result.message };
   } finally {
