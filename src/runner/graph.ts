@@ -5,61 +5,13 @@ import { setMaxListeners } from "node:events";
 import { coerceToString, evaluateExpression, isTruthy, type Json } from "../expressions/index.js";
 import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken } from "../workflow/index.js";
-import { type ConcurrencyGroups, concurrencySetting } from "./concurrency.js";
-import { githubContext, type RunContext, Semaphore } from "./context.js";
-import { runJobLeg } from "./job.js";
-import type { JobInvocation, NeedsContext } from "./job-state.js";
+import { concurrencySetting } from "./concurrency.js";
+import { Semaphore } from "./context.js";
+import type { GraphScope, JobOutcome } from "./graph-scope.js";
+import type { NeedsContext } from "./job-state.js";
 import { expandMatrix, legDisplayName, type MatrixLeg } from "./matrix.js";
-import { runReusableJob } from "./steps/reusable.js";
+import { runReusableJob } from "./reusable.js";
 import type { JobResult, Status } from "./types.js";
-
-export type JobOutcome = { result: Status; outputs: Record<string, string> };
-
-/**
- * Executes one job leg. `slipway run` runs it here (runJobLeg); the server queues it for a runner and
- * waits for the result, or hands back the recorded result of an earlier attempt when re-running.
- */
-export type LegExecutor = (inv: JobInvocation) => Promise<JobResult>;
-
-export type GraphScope = {
-  run: RunContext;
-  workflow: WorkflowFile;
-  inputs: Record<string, Json>;
-  secrets: Record<string, string>;
-  github: Record<string, Json>;
-  /** Prefix for job ids of called workflows (`caller/`). */
-  idPrefix: string;
-  /** Only these jobs (and what they need) run; undefined = all. */
-  onlyJobs?: Set<string>;
-  signal: AbortSignal;
-  groups: ConcurrencyGroups;
-  results: JobResult[];
-  depth: number;
-  executeLeg: LegExecutor;
-};
-
-export function newGraphScope(
-  run: RunContext,
-  workflow: WorkflowFile,
-  groups: ConcurrencyGroups,
-  results: JobResult[],
-  inputs: Record<string, Json>,
-  signal: AbortSignal,
-): GraphScope {
-  return {
-    run,
-    workflow,
-    inputs,
-    secrets: run.secrets,
-    github: githubContext(run, workflow),
-    idPrefix: "",
-    signal,
-    groups,
-    results,
-    depth: 0,
-    executeLeg: runJobLeg,
-  };
-}
 
 /** The job and everything it needs, transitively. */
 export function withNeeds(wf: WorkflowFile, ids: string[]): Set<string> {
@@ -268,7 +220,7 @@ async function runJob(scope: GraphScope, job: JobDef, done: Map<string, JobOutco
       const ref = { key, id: scope.idPrefix + job.id, name, workflow: scope.workflow.relPath };
       let r: JobResult;
       if (job.uses) {
-        r = await runReusableJob(scope, job, ref, legCtx, leg, jobController.signal);
+        r = await runReusableJob(scope, job, ref, legCtx, leg, jobController.signal, runGraph);
       } else {
         r = await scope.executeLeg({
           run,

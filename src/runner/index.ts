@@ -34,7 +34,8 @@ export {
   type StepReport,
 } from "./agent.js";
 export { executeLegSpec, type LegSpec, legSpecOf } from "./leg-spec.js";
-export { type GraphScope, type JobOutcome, type LegExecutor, newGraphScope, runGraph } from "./graph.js";
+export { runGraph } from "./graph.js";
+export { type GraphScope, type JobOutcome, type LegExecutor, newGraphScope } from "./graph-scope.js";
 export type { JobInvocation } from "./job-state.js";
 export type { RunContext } from "./context.js";
 export { ConcurrencyGroups } from "./concurrency.js";

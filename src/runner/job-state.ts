@@ -8,11 +8,13 @@ import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateMapping } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
 import type { ContainerSetup } from "./env/container.js";
+import { HostEnvironment } from "./env/host.js";
+import type { JobEnvironment } from "./env/types.js";
 import { giveTo, writeLegFile } from "./isolation.js";
-import { defaultJobLogLimit, LogBudget } from "./log-limit.js";
+import { defaultJobLogLimit, LogBudget, truncationNotice } from "./log-limit.js";
 import type { MatrixLeg } from "./matrix.js";
 import { makePrivateDir } from "./private-files.js";
-import type { JobRef } from "./reporter.js";
+import type { JobRef, LogKind } from "./reporter.js";
 import type { JobResult, StepResult } from "./types.js";
 import type { Annotation } from "./workflow-commands.js";
 
@@ -70,6 +72,10 @@ export class JobState {
   defaultsRun: { shell?: string; "working-directory"?: string } = {};
   /** The job's container and services, when it has any. */
   containers: ContainerSetup | undefined;
+  /** The host, where JavaScript actions and built-ins run whatever the job's environment. */
+  readonly host: HostEnvironment;
+  /** Where the job's `run` steps run: the host, or the job container once it is up. */
+  environment: JobEnvironment;
   private counter = 0;
   /** How much of the job's log may still be written (the per-job cap). */
   readonly logBudget: LogBudget;
@@ -123,6 +129,8 @@ export class JobState {
         TMPDIR: this.temp,
       };
     }
+    this.host = new HostEnvironment(this.hostEnv, runAs);
+    this.environment = this.host;
     rmSync(this.eventPath, { force: true });
     writeLegFile(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2), 0o600, runAs);
   }
@@ -144,6 +152,25 @@ export class JobState {
     };
     for (const f of Object.values(files)) writeLegFile(f, "", 0o600, this.inv.run.runAs);
     return files;
+  }
+
+  /**
+   * Writes one line to the job's log, masked, within the job's log cap: past it, one notice says the log
+   * was cut and later lines are dropped (the job goes on).
+   */
+  log(text: string, kind: LogKind = "log"): void {
+    const run = this.inv.run;
+    const masked = run.masker.mask(text);
+    switch (this.logBudget.take(masked)) {
+      case "keep":
+        run.reporter.log(this.inv.ref, masked, kind);
+        return;
+      case "first-over":
+        run.reporter.log(this.inv.ref, truncationNotice(this.logBudget.limit), "warning");
+        return;
+      case "drop":
+        return;
+    }
   }
 
   /** Aborted when the job is cancelled: the run's or fail-fast's cancellation, or the job's timeout. */

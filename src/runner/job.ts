@@ -8,14 +8,15 @@ import {
   isTruthy,
   type Json,
 } from "../expressions/index.js";
-import { containerDef, setupContainers } from "./env/container.js";
+import { ContainerEnvironment, containerDef, setupContainers } from "./env/container.js";
 import { evaluateMapping, evaluateToken } from "../workflow/index.js";
 import { checkForkContainer } from "./isolation.js";
 import { JobState, type JobInvocation } from "./job-state.js";
 import { signalGroup } from "./process.js";
-import { executeSteps, type StepScope, scopeContexts, scopeEnv } from "./steps/execute.js";
+import { scopeContexts, scopeEnv } from "./steps/common.js";
+import { executeSteps } from "./steps/execute.js";
 import { runPreSteps } from "./steps/pre.js";
-import { logLine } from "./steps/process-step.js";
+import type { StepScope } from "./steps/types.js";
 import type { JobResult } from "./types.js";
 
 function runDefaults(value: Json | undefined): { shell?: string; "working-directory"?: string } {
@@ -60,11 +61,7 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
       throw new Error(`timeout-minutes must be a positive number, got ${JSON.stringify(timeoutValue)}`);
     timer = setTimeout(() => {
       state.timedOut = true;
-      logLine(
-        state,
-        `The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`,
-        "error",
-      );
+      state.log(`The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`, "error");
       state.controller.abort(new Error("timeout"));
     }, timeoutMinutes * 60_000);
     await setUpContainers(state, opts);
@@ -93,7 +90,7 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
           const s = coerceToString(v);
           // GitHub does not pass on an output that contains a secret.
           if (run.masker.mask(s) !== s) {
-            logLine(state, `Warning: Skip output '${k}' since it may contain secret.`, "warning");
+            state.log(`Warning: Skip output '${k}' since it may contain secret.`, "warning");
             continue;
           }
           outputs[k] = s;
@@ -110,7 +107,7 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
     return state.result(started, status, outputs, message);
   } catch (err) {
     const message = (err as Error).message;
-    logLine(state, message, "error");
+    state.log(message, "error");
     state.annotations.push({ level: "error", message: run.masker.mask(message) });
     return state.result(started, state.cancelled ? "cancelled" : "failure", {}, run.masker.mask(message));
   } finally {
@@ -135,11 +132,7 @@ async function setUpContainers(state: JobState, opts: EvaluationOptions): Promis
     const image = list.map((l) => run.platforms[l]).find((i) => i !== undefined);
     if (image && image !== "-self-hosted") job = { image };
     if (run.verbose)
-      logLine(
-        state,
-        `runs-on ${JSON.stringify(labels)}: ${job ? `container ${job.image}` : "the host"}`,
-        "debug",
-      );
+      state.log(`runs-on ${JSON.stringify(labels)}: ${job ? `container ${job.image}` : "the host"}`, "debug");
   }
   const services: Record<string, NonNullable<ReturnType<typeof containerDef>>> = {};
   if (inv.job.services) {
@@ -160,8 +153,9 @@ async function setUpContainers(state: JobState, opts: EvaluationOptions): Promis
     job,
     services,
     signal: state.signal,
-    log: (line) => logLine(state, line),
+    log: (line) => state.log(line),
   });
+  if (state.containers.jobContainer) state.environment = new ContainerEnvironment(state.containers);
 }
 
 async function runPostSteps(state: JobState): Promise<void> {

@@ -7,6 +7,8 @@ import { coerceToString, type Json } from "../../expressions/index.js";
 import type { ContainerSpec, Engine, HealthCheck, PortBinding } from "../../engines/index.js";
 import type { ProcessResult, RunProcessOptions } from "../process.js";
 import { killGraceMs, LineSplitter } from "../process.js";
+import { resolveShell } from "./shell.js";
+import type { JobEnvironment, ProcessEnvRules, ShellTemplate } from "./types.js";
 
 export type ServiceInfo = { id: string; network: string; ports: Record<string, string> };
 
@@ -329,4 +331,42 @@ export async function execInContainer(
 /** PATH inside the job container: GITHUB_PATH additions before the image's usual directories. */
 export function containerPathWith(additions: string[]): string | undefined {
   return additions.length ? [...additions, containerPath].join(":") : undefined;
+}
+
+/** How a step's process environment is made in any container: the image's own, PATH included. */
+export const containerEnvRules: ProcessEnvRules = {
+  baseEnv: () => ({}),
+  stepPath: (stepEnv, additions) => stepEnv.PATH ?? containerPathWith(additions),
+};
+
+/**
+ * The job container as a job's environment. The job's directory is mounted at its own path, so host
+ * paths (workspace, temp, scripts, file commands) need no translation; processes run as the image's
+ * user, so an isolated leg's uid does not apply (the fork checks keep host mounts out).
+ */
+export class ContainerEnvironment implements JobEnvironment {
+  readonly kind = "container";
+  private readonly setup: ContainerSetup;
+
+  constructor(setup: ContainerSetup) {
+    this.setup = setup;
+  }
+
+  exec(opts: RunProcessOptions): Promise<ProcessResult> {
+    return execInContainer(this.setup, opts);
+  }
+
+  baseEnv(): Record<string, string> {
+    return containerEnvRules.baseEnv();
+  }
+
+  stepPath(stepEnv: Record<string, string>, additions: string[]): string | undefined {
+    return containerEnvRules.stepPath(stepEnv, additions);
+  }
+
+  shell(option: string | undefined, _env: Record<string, string>): ShellTemplate {
+    // Only bash was probed when the container started (the default shell); the image is trusted to
+    // have what a step names, and a missing program fails the step when it runs.
+    return resolveShell(option, (program) => (program === "bash" ? this.setup.hasBash : true));
+  }
 }

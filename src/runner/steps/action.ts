@@ -6,12 +6,11 @@ import type { JobState } from "../job-state.js";
 import { runCheckout } from "./checkout.js";
 import { runCompositeAction } from "./composite.js";
 import { runDockerAction } from "./docker-action.js";
-import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
+import { actionGithub, processEnv } from "./common.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
 import { loadLegAction } from "./leg-action.js";
-import { actionGithub, runNodeAction } from "./node-action.js";
-import { logLine } from "./process-step.js";
-import { processEnv } from "./run.js";
+import { runNodeAction } from "./node-action.js";
+import type { PreparedStep, StepRunResult, StepScope, StepsRunner } from "./types.js";
 
 export function isCheckout(uses: string): boolean {
   return /^actions\/checkout@/i.test(uses);
@@ -24,7 +23,11 @@ export function isRemoteAction(uses: string): boolean {
   );
 }
 
-export async function runActionStep(step: PreparedStep, scope: StepScope): Promise<StepRunResult> {
+export async function runActionStep(
+  step: PreparedStep,
+  scope: StepScope,
+  executeSteps: StepsRunner,
+): Promise<StepRunResult> {
   const uses = step.def.uses!;
   const state = scope.state;
   const given = evaluateWith(step, scope);
@@ -52,7 +55,7 @@ export async function runActionStep(step: PreparedStep, scope: StepScope): Promi
   };
   const inputs = resolveActionInputs(action.template, given, step, scope, state.evalOptions(contexts));
   const using = action.template.runs.using;
-  if (using === "composite") return runCompositeAction(action, inputs, step, scope);
+  if (using === "composite") return runCompositeAction(action, inputs, step, scope, executeSteps);
   if (using.startsWith("node"))
     return runNodeAction(action, inputs, step, scope, scope.preState?.get(step.id));
   const runs = action.template.runs as ActionRunsDocker;
@@ -71,15 +74,11 @@ export async function runActionStep(step: PreparedStep, scope: StepScope): Promi
 function isolatedBuiltin(uses: string, state: JobState): StepRunResult {
   const name = uses.split("@")[0];
   if (/^actions\/cache(\/(restore|save))?$/i.test(name)) {
-    logLine(
-      state,
-      `${name} is skipped for a fork's job on a runner that isolates forks: no cache`,
-      "warning",
-    );
+    state.log(`${name} is skipped for a fork's job on a runner that isolates forks: no cache`, "warning");
     return { outcome: "success", outputs: { "cache-hit": "false" } };
   }
   const message = `${name} is not available to a fork's job on a runner that isolates forks: it would run as the runner's user`;
-  logLine(state, message, "error");
+  state.log(message, "error");
   return { outcome: "failure", outputs: {}, message };
 }
 
@@ -100,12 +99,12 @@ async function runBuiltin(
     runId: run.runId,
     ref: run.ref,
     defaultBranch: run.defaultBranch,
-    env: processEnv(state, step, {}, false),
+    env: processEnv(state, step, state.host),
     home: run.hostEnv.HOME ?? process.env.HOME ?? "/root",
-    log: (line) => logLine(state, line),
+    log: (line) => state.log(line),
     warning: (message) => {
       state.annotations.push({ level: "warning", message: run.masker.mask(message) });
-      logLine(state, `Warning: ${message}`, "warning");
+      state.log(`Warning: ${message}`, "warning");
     },
     setOutput: (name, value) => {
       outputs[name] = value;
@@ -121,7 +120,7 @@ async function runBuiltin(
   try {
     await action.main(ctx({}, step.signal ?? new AbortController().signal));
   } catch (err) {
-    logLine(state, (err as Error).message, "error");
+    state.log((err as Error).message, "error");
     return { outcome: "failure", outputs, message: (err as Error).message };
   }
   if (action.post) {
@@ -134,7 +133,7 @@ async function runBuiltin(
           await post(ctx({ ...saved }, new AbortController().signal));
           return "success";
         } catch (err) {
-          logLine(state, (err as Error).message, "error");
+          state.log((err as Error).message, "error");
           return "failure";
         }
       },

@@ -5,8 +5,7 @@ import { relative, resolve } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { JobState } from "../job-state.js";
-import type { StepRunResult } from "./execute.js";
-import { logLine } from "./process-step.js";
+import type { StepRunResult } from "./types.js";
 
 const exec = promisify(execFile);
 
@@ -67,7 +66,7 @@ export async function runCheckout(state: JobState, inputs: Record<string, string
       branch = undefined;
     }
   }
-  logLine(state, `Syncing repository: ${run.repository} at ${sha}`);
+  state.log(`Syncing repository: ${run.repository} at ${sha}`);
   if (run.runAs) {
     // The leg's user empties and makes the directory: a symlink planted there leads only where it may go.
     await command(
@@ -94,7 +93,7 @@ export async function runCheckout(state: JobState, inputs: Record<string, string
   if (branch) await git(["checkout", "--quiet", "--force", "-B", branch, sha], dest);
   else await git(["checkout", "--quiet", "--force", "--detach", sha], dest);
   if (inputs.submodules && inputs.submodules !== "false") {
-    logLine(state, "Warning: submodules are not checked out offline", "warning");
+    state.log("Warning: submodules are not checked out offline", "warning");
   }
   const commit = await git(["rev-parse", "HEAD"], dest);
   return { outcome: "success", outputs: { ref: branch ? `refs/heads/${branch}` : (ref ?? run.ref), commit } };

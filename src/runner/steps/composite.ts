@@ -6,14 +6,8 @@ import { coerceToString } from "../../expressions/index.js";
 import { buildSteps } from "../../workflow/index.js";
 import { evaluateToken } from "../../workflow/index.js";
 import type { LoadedAction } from "./action-loader.js";
-import {
-  executeSteps,
-  type PreparedStep,
-  type StepRunResult,
-  type StepScope,
-  scopeContexts,
-} from "./execute.js";
-import { actionGithub } from "./node-action.js";
+import { actionGithub, scopeContexts } from "./common.js";
+import type { PreparedStep, StepRunResult, StepScope, StepsRunner } from "./types.js";
 
 const maxDepth = 10;
 
@@ -22,6 +16,7 @@ export async function runCompositeAction(
   inputs: Record<string, string>,
   step: PreparedStep,
   parent: StepScope,
+  executeSteps: StepsRunner,
 ): Promise<StepRunResult> {
   if (parent.depth >= maxDepth) {
     return {

@@ -8,11 +8,12 @@ import { coerceToString } from "../../expressions/index.js";
 import type { Engine } from "../../engines/index.js";
 import { evaluateTemplateString } from "../../workflow/index.js";
 import type { LoadedAction } from "./action-loader.js";
-import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
-import { inputEnv } from "./inputs.js";
+import { containerEnvRules } from "../env/container.js";
 import { LineSplitter } from "../process.js";
-import { logLine, runProcessStep } from "./process-step.js";
-import { processEnv } from "./run.js";
+import { processEnv } from "./common.js";
+import { inputEnv } from "./inputs.js";
+import { runProcessStep } from "./process-step.js";
+import type { PreparedStep, StepRunResult, StepScope } from "./types.js";
 
 const workspaceInContainer = "/github/workspace";
 
@@ -43,12 +44,12 @@ async function actionImage(
       "a fork's job on a runner that isolates forks cannot build a container action from the workspace: the runner would read the files as its own user",
     );
   const tag = `slipway-action/${createHash("sha256").update(`${dir}\0${image}`).digest("hex").slice(0, 16)}:latest`;
-  logLine(scope.state, `Building the action's image from ${image}`);
+  scope.state.log(`Building the action's image from ${image}`);
   await engine.buildImage({
     context: dir,
     dockerfile: resolve(dir, image),
     tags: [tag],
-    onLog: (line) => logLine(scope.state, line),
+    onLog: (line) => scope.state.log(line),
     signal,
   });
   return tag;
@@ -74,12 +75,11 @@ export async function runDockerAction(
   const args = opts.args ?? (runs?.args ?? []).map(evalArg);
   const actionEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(runs?.env ?? {})) actionEnv[k] = evalArg(coerceToString(v));
-  const env = processEnv(
-    state,
-    step,
-    { ...actionEnv, ...inputEnv(opts.inputs), GITHUB_WORKSPACE: workspaceInContainer },
-    true,
-  );
+  const env = processEnv(state, step, containerEnvRules, {
+    ...actionEnv,
+    ...inputEnv(opts.inputs),
+    GITHUB_WORKSPACE: workspaceInContainer,
+  });
   const entrypoint = opts.entrypoint ?? runs?.entrypoint;
   const name = `slipway-${state.inv.run.runId}-${state.inv.ref.key}-${step.id}-${state.nextId()}`.replace(
     /[^a-zA-Z0-9_.-]/g,

@@ -4,59 +4,11 @@ import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/in
 import { coerceToString, evaluateExpression, isTruthy, type Json } from "../../expressions/index.js";
 import type { StepDef } from "../../workflow/index.js";
 import { evaluateToken } from "../../workflow/index.js";
-import type { JobState, StepContextEntry } from "../job-state.js";
 import type { StepOutcome, StepResult } from "../types.js";
 import { runActionStep } from "./action.js";
-import { logLine } from "./process-step.js";
+import { scopeContexts, scopeEnv } from "./common.js";
 import { runScriptStep } from "./run.js";
-
-export type StepScope = {
-  state: JobState;
-  /** The `steps` context of this scope (a composite action has its own). */
-  steps: Record<string, StepContextEntry>;
-  /** The env context this scope starts from (job: workflow + job env; composite: the caller's env). */
-  env: Record<string, string>;
-  inputs?: Record<string, Json>;
-  /** `github` context fields that differ in this scope (action_path, action_repository, ...). */
-  github?: Record<string, Json>;
-  /** `defaults.run` (jobs only; composite actions have none). */
-  defaults: { shell?: string; "working-directory"?: string };
-  /** Whether a step of this scope has failed (a composite's own status). */
-  failed: boolean;
-  composite: boolean;
-  depth: number;
-  /** Prefix for step names in the log (the composite step's name). */
-  label: string;
-  /** State saved by actions' `pre` entries, by step id. */
-  preState?: Map<string, Record<string, string>>;
-};
-
-/** What a kind of step returns. */
-export type StepRunResult = {
-  outcome: "success" | "failure" | "cancelled";
-  outputs: Record<string, string>;
-  message?: string;
-};
-
-/** The evaluated inputs of one step, handed to the kind-specific runner. */
-export type PreparedStep = {
-  def: StepDef;
-  id: string;
-  name: string;
-  /** Env context for the step: scope env, GITHUB_ENV, then the step's `env:`. */
-  env: Record<string, string>;
-  contexts: Record<string, unknown>;
-  timeoutMs?: number;
-  signal?: AbortSignal;
-};
-
-export function scopeEnv(scope: StepScope): Record<string, string> {
-  return { ...scope.env, ...scope.state.fileEnv };
-}
-
-export function scopeContexts(scope: StepScope, env: Record<string, string>): Record<string, unknown> {
-  return scope.state.contexts({ env, steps: scope.steps, inputs: scope.inputs, github: scope.github });
-}
+import type { PreparedStep, StepRunResult, StepScope } from "./types.js";
 
 function statusOf(scope: StepScope) {
   const st = scope.state;
@@ -131,7 +83,7 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
     runIt = isTruthy(evaluateExpression(def.if, { ...state.evalOptions(contexts), status }));
   } catch (err) {
     run.reporter.stepStarted(state.inv.ref, { id: def.id, name });
-    logLine(state, `The step's condition failed to evaluate: ${(err as Error).message}`, "error");
+    state.log(`The step's condition failed to evaluate: ${(err as Error).message}`, "error");
     record("failure", "failure", {});
     return;
   }
@@ -160,9 +112,11 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
     // Steps that start after cancellation (always(), cancelled()) must be able to run to the end.
     const signal = state.cancelled ? undefined : state.signal;
     const prepared: PreparedStep = { def, id: def.id, name, env, contexts, timeoutMs, signal };
-    result = def.uses ? await runActionStep(prepared, scope) : await runScriptStep(prepared, scope);
+    result = def.uses
+      ? await runActionStep(prepared, scope, executeSteps)
+      : await runScriptStep(prepared, scope);
   } catch (err) {
-    logLine(state, (err as Error).message, "error");
+    state.log((err as Error).message, "error");
     result = { outcome: "failure", outputs: {}, message: (err as Error).message };
   }
   if (result.outcome === "failure" && result.message) {

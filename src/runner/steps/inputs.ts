@@ -2,8 +2,7 @@
 import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { coerceToString, type EvaluationOptions } from "../../expressions/index.js";
 import { evaluateMapping, evaluateToken } from "../../workflow/index.js";
-import type { PreparedStep, StepScope } from "./execute.js";
-import { logLine } from "./process-step.js";
+import type { PreparedStep, StepScope } from "./types.js";
 
 /** The evaluated `with:` mapping of a step. */
 export function evaluateWith(step: PreparedStep, scope: StepScope): Record<string, string> {
@@ -43,7 +42,7 @@ export function resolveActionInputs(
     const valid = defs.map((d) => `'${d.id}'`).join(", ");
     const message = `Unexpected input(s) ${unexpected.map((u) => `'${u}'`).join(", ")}, valid inputs are [${valid}]`;
     scope.state.annotations.push({ level: "warning", message });
-    logLine(scope.state, `Warning: ${message} (${step.def.uses})`, "warning");
+    scope.state.log(`Warning: ${message} (${step.def.uses})`, "warning");
   }
   return out;
 }

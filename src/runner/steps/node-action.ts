@@ -2,16 +2,11 @@
 // `post` queued for the end of the job with its `post-if`, state passed as STATE_ variables.
 import { join } from "node:path";
 import type { ActionRunsNode } from "@actions/workflow-parser/actions/index";
-import type { Json } from "../../expressions/index.js";
 import type { LoadedAction } from "./action-loader.js";
-import type { PreparedStep, StepRunResult, StepScope } from "./execute.js";
+import { processEnv } from "./common.js";
 import { inputEnv } from "./inputs.js";
 import { runProcessStep } from "./process-step.js";
-import { processEnv } from "./run.js";
-
-export function actionGithub(action: LoadedAction): Record<string, Json> {
-  return { action_path: action.dir, action_repository: action.repository, action_ref: action.ref };
-}
+import type { PreparedStep, StepRunResult, StepScope } from "./types.js";
 
 function stateEnv(state: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
@@ -26,7 +21,7 @@ async function runEntry(
   scope: StepScope,
   signal: AbortSignal | undefined,
 ) {
-  const env = processEnv(scope.state, step, {
+  const env = processEnv(scope.state, step, scope.state.host, {
     ...inputEnv(inputs),
     ...stateEnv(savedState),
     GITHUB_ACTION_PATH: action.dir,
@@ -38,6 +33,7 @@ async function runEntry(
     args: [join(action.dir, entry)],
     cwd: scope.state.workspace,
     env,
+    exec: (o) => scope.state.host.exec(o),
     timeoutMs: step.timeoutMs,
     signal,
   });

@@ -6,10 +6,10 @@ import type { StepDef } from "../../workflow/index.js";
 import type { loadAction } from "./action-loader.js";
 import { isRemoteAction } from "./action.js";
 import { loadLegAction } from "./leg-action.js";
-import { type PreparedStep, type StepScope, scopeContexts, scopeEnv } from "./execute.js";
+import { actionGithub, scopeContexts, scopeEnv } from "./common.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
-import { actionGithub, runNodePre } from "./node-action.js";
-import { logLine } from "./process-step.js";
+import { runNodePre } from "./node-action.js";
+import type { PreparedStep, StepScope } from "./types.js";
 
 /** Runs the pre entries; returns the state each saved, by step id, for its main and post. */
 export async function runPreSteps(
@@ -50,7 +50,7 @@ export async function runPreSteps(
       ok = r.ok;
       saved.set(def.id, r.state);
     } catch (err) {
-      logLine(state, (err as Error).message, "error");
+      state.log((err as Error).message, "error");
     }
     const result = {
       id: `pre-${def.id}`,

@@ -4,8 +4,7 @@ import { readFileSync, rmSync, statSync } from "node:fs";
 import { parseKeyValueFile, parsePathFile } from "../env-files.js";
 import type { JobState } from "../job-state.js";
 import { truncationNotice } from "../log-limit.js";
-import { type ProcessResult, type RunProcessOptions, runProcess } from "../process.js";
-import type { LogKind } from "../reporter.js";
+import type { ProcessResult, RunProcessOptions } from "../process.js";
 import { WorkflowCommandProcessor } from "../workflow-commands.js";
 
 export type ProcessStepResult = {
@@ -22,28 +21,12 @@ export type ProcessStepOptions = {
   env: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** Runs the command somewhere else than a host process (the job container). */
-  exec?: (opts: RunProcessOptions) => Promise<ProcessResult>;
+  /**
+   * Where the command runs: a JobEnvironment's exec (the host's runs it as an isolated leg's user),
+   * or a container action's own container.
+   */
+  exec: (opts: RunProcessOptions) => Promise<ProcessResult>;
 };
-
-/**
- * Writes one line to the job's log, masked, within the job's log cap: past it, one notice says the log
- * was cut and later lines are dropped (the job goes on).
- */
-export function logLine(state: JobState, text: string, kind: LogKind = "log"): void {
-  const run = state.inv.run;
-  const masked = run.masker.mask(text);
-  switch (state.logBudget.take(masked)) {
-    case "keep":
-      run.reporter.log(state.inv.ref, masked, kind);
-      return;
-    case "first-over":
-      run.reporter.log(state.inv.ref, truncationNotice(state.logBudget.limit), "warning");
-      return;
-    case "drop":
-      return;
-  }
-}
 
 export async function runProcessStep(state: JobState, opts: ProcessStepOptions): Promise<ProcessStepResult> {
   const run = state.inv.run;
@@ -55,16 +38,16 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
   const onLine = (line: string) => {
     // Most lines are plain output: no workflow command can be in a line without "::" or "##[".
     if (!line.includes("::") && !line.includes("##[")) {
-      logLine(state, line);
+      state.log(line);
       return;
     }
     for (const effect of commands.process(line)) {
       switch (effect.kind) {
         case "log":
-          logLine(state, effect.text);
+          state.log(effect.text);
           break;
         case "debug":
-          if (run.verbose) logLine(state, effect.text, "debug");
+          if (run.verbose) state.log(effect.text, "debug");
           break;
         case "mask":
           run.masker.add(effect.value);
@@ -81,7 +64,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
           break;
         }
         case "group-start":
-          logLine(state, effect.title, "group-start");
+          state.log(effect.title, "group-start");
           break;
         case "group-end":
           run.reporter.log(state.inv.ref, "", "group-end");
@@ -94,14 +77,12 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
           break;
         case "fail":
           failures.push(effect.message);
-          logLine(state, effect.message, "error");
+          state.log(effect.message, "error");
           break;
       }
     }
   };
-  // An isolated leg's host processes run as its unprivileged user (a container has its own users).
-  const runAs = opts.exec ? undefined : run.runAs;
-  const result = await (opts.exec ?? runProcess)({
+  const result = await opts.exec({
     command: opts.command,
     args: opts.args,
     cwd: opts.cwd,
@@ -111,7 +92,6 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     safeCut: (text, at, final) => run.masker.safeCut(text, at, final),
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
-    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
   if (result.pid) state.processGroups.push(result.pid);
 
@@ -135,8 +115,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
   const summarySize = fileSize(files.GITHUB_STEP_SUMMARY);
   if (summarySize > maxSummaryBytes) {
     rmSync(files.GITHUB_STEP_SUMMARY, { force: true });
-    logLine(
-      state,
+    state.log(
       `$GITHUB_STEP_SUMMARY supports content up to a size of 1024k, got ${Math.ceil(summarySize / 1024)}k: not kept`,
       "error",
     );
@@ -144,16 +123,16 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
     const summary = takeFile(files.GITHUB_STEP_SUMMARY);
     if (summary) state.summaries.push(run.masker.mask(summary));
   }
-  for (const e of fileErrors) logLine(state, e, "error");
+  for (const e of fileErrors) state.log(e, "error");
 
   if (result.spawnError) {
     const msg = `cannot start ${opts.command}: ${result.spawnError.message}`;
-    logLine(state, msg, "error");
+    state.log(msg, "error");
     return { outcome: "failure", outputs, state: savedState, message: msg };
   }
   if (result.stoppedBy === "timeout") {
     const msg = "The action has timed out.";
-    logLine(state, msg, "error");
+    state.log(msg, "error");
     return { outcome: "failure", outputs, state: savedState, message: msg };
   }
   if (result.stoppedBy === "cancel") {
@@ -164,7 +143,7 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
       result.exitCode === null
         ? `Process was killed by signal ${result.signal}.`
         : `Process completed with exit code ${result.exitCode}.`;
-    logLine(state, msg, "error");
+    state.log(msg, "error");
     return { outcome: "failure", outputs, state: savedState, message: msg };
   }
   if (failures.length || fileErrors.length) {
@@ -199,10 +178,4 @@ function takeFile(path: string): string {
   }
   rmSync(path, { force: true });
   return content;
-}
-
-/** PATH for a step: GITHUB_PATH additions first, then the job's PATH. */
-export function stepPath(state: JobState, env: Record<string, string>): string {
-  const base = env.PATH ?? state.hostEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin";
-  return [...state.pathAdditions, base].join(":");
 }

@@ -6,22 +6,24 @@ export type ShellCommand = { command: string; args: string[]; extension: string 
 
 export class ShellError extends Error {}
 
-function onPath(name: string, pathVar: string | undefined): string | undefined {
+export function onPath(name: string, pathVar: string | undefined): string | undefined {
   for (const dir of (pathVar ?? "").split(delimiter)) {
     if (dir && existsSync(join(dir, name))) return join(dir, name);
   }
   return undefined;
 }
 
-/** The command line for a shell option (`bash`, `python`, `perl {0}`, ...) with `{0}` standing for the script. */
+/**
+ * The command line for a shell option (`bash`, `python`, `perl {0}`, ...) with `{0}` standing for the
+ * script; `has` says whether a program is there, in the environment the script runs in.
+ */
 export function resolveShell(
   shell: string | undefined,
-  pathVar: string | undefined,
-  inContainer = false,
+  has: (program: string) => boolean,
 ): { template: string[]; extension: string } {
   const s = shell?.trim();
   if (!s) {
-    return onPath("bash", pathVar)
+    return has("bash")
       ? { template: ["bash", "-e", "{0}"], extension: ".sh" }
       : { template: ["sh", "-e", "{0}"], extension: ".sh" };
   }
@@ -32,14 +34,13 @@ export function resolveShell(
       return { template: ["sh", "-e", "{0}"], extension: ".sh" };
     case "python":
       return {
-        template: [inContainer || onPath("python", pathVar) ? "python" : "python3", "{0}"],
+        template: [has("python") ? "python" : "python3", "{0}"],
         extension: ".py",
       };
     case "node":
       return { template: ["node", "{0}"], extension: ".js" };
     case "pwsh":
-      if (!inContainer && !onPath("pwsh", pathVar))
-        throw new ShellError("shell 'pwsh' is not installed on this machine");
+      if (!has("pwsh")) throw new ShellError("shell 'pwsh' is not installed on this machine");
       return { template: ["pwsh", "-command", ". '{0}'"], extension: ".ps1" };
     case "powershell":
     case "cmd":

@@ -2,14 +2,13 @@
 // `with` checked against `on.workflow_call.inputs`, secrets mapped or inherited, the called workflow's
 // graph run in place, and its `outputs` evaluated from its jobs.
 import { resolve } from "node:path";
-import { coerceToString, type Json } from "../../expressions/index.js";
-import { loadWorkflowFile } from "../../workflow/index.js";
-import { evaluateToken } from "../../workflow/index.js";
-import type { GraphScope } from "../graph.js";
-import { runGraph } from "../graph.js";
-import type { MatrixLeg } from "../matrix.js";
-import type { JobRef } from "../reporter.js";
-import type { JobResult, Status } from "../types.js";
+import { coerceToString, type Json } from "../expressions/index.js";
+import type { JobDef, WorkflowFile } from "../workflow/index.js";
+import { evaluateToken, loadWorkflowFile } from "../workflow/index.js";
+import type { GraphScope, JobOutcome } from "./graph-scope.js";
+import type { MatrixLeg } from "./matrix.js";
+import type { JobRef } from "./reporter.js";
+import type { JobResult, Status } from "./types.js";
 
 const maxDepth = 4;
 
@@ -29,11 +28,13 @@ function typed(name: string, value: Json, type: string | undefined): Json {
 
 export async function runReusableJob(
   caller: GraphScope,
-  job: import("../../workflow/index.js").JobDef,
+  job: JobDef,
   ref: JobRef,
   legCtx: Record<string, unknown>,
   leg: MatrixLeg | null,
   signal: AbortSignal,
+  // graph.ts's runGraph, passed in: the graph runs reusable jobs, which run a graph in turn.
+  runGraph: (scope: GraphScope) => Promise<Map<string, JobOutcome>>,
 ): Promise<JobResult> {
   const started = Date.now();
   const fail = (message: string): JobResult => {
@@ -62,7 +63,7 @@ export async function runReusableJob(
   }
   if (caller.depth + 1 > maxDepth)
     return fail(`reusable workflows nest more than ${maxDepth} levels deep at '${uses}'`);
-  let callee: import("../../workflow/index.js").WorkflowFile;
+  let callee: WorkflowFile;
   try {
     callee = await loadWorkflowFile(
       resolve(caller.run.workflowRoot, uses.split("@")[0]),
