@@ -50,3 +50,4 @@ export {
   notifyEventTypes,
   notifySection,
 } from "./sections/notify.js";
+export { type ConfigCheck, checkConfig, redacted, resolveConfig, summarizeConfig } from "./inspect.js";

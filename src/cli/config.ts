@@ -1,0 +1,60 @@
+// `slipway config`: check slipway.yaml (every problem at file:line:col, exit 2), print its JSON Schema, and
+// print the config as an environment sees it. Loads only src/config: no engine, store or server.
+import { join } from "node:path";
+import type { Command } from "@commander-js/extra-typings";
+import { checkConfig, summarizeConfig } from "../config/index.js";
+import { exitCodes, formatProblem } from "../lib/errors.js";
+
+export type ConfigIo = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+const processIo = (): ConfigIo => ({
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+});
+
+export type ConfigFileFlags = { config: string; directory: string };
+export type ConfigValidateFlags = ConfigFileFlags & { json?: boolean };
+
+/** The file as problems name it: the path given, under -C's directory when there is one. */
+export const configPath = (flags: ConfigFileFlags) => join(flags.directory, flags.config);
+
+export function runConfigValidate(flags: ConfigValidateFlags, io: ConfigIo = processIo()): number {
+  const file = configPath(flags);
+  const check = checkConfig(file);
+  if (flags.json) {
+    const problems = check.problems.map((p) => ({
+      file: p.file,
+      line: p.line ?? null,
+      col: p.col ?? null,
+      message: p.message,
+    }));
+    io.stdout(`${JSON.stringify({ valid: check.valid, problems }, null, 2)}\n`);
+  } else if (check.valid) {
+    io.stdout(`ok: ${file} (${summarizeConfig(check.config)})\n`);
+  } else {
+    io.stderr(check.problems.map((p) => `${formatProblem(p)}\n`).join(""));
+    const n = check.problems.length;
+    io.stderr(`slipway: ${file} is invalid (${n} problem${n === 1 ? "" : "s"})\n`);
+  }
+  return check.valid ? exitCodes.success : exitCodes.usage;
+}
+
+const fileOptions = <C extends Command>(command: C) =>
+  command
+    .option("-c, --config <file>", "the configuration file", "slipway.yaml")
+    .option("-C, --directory <dir>", "the directory the configuration file is in", ".");
+
+export function registerConfig(program: Command): void {
+  const config = program
+    .command("config")
+    .description("check and print slipway.yaml (subcommands: validate, schema, show)");
+  fileOptions(
+    config
+      .command("validate")
+      .description("check slipway.yaml: every problem at file:line:col on stderr, exit 2 when invalid"),
+  )
+    .option("--json", "print {valid, problems: [{file, line, col, message}]} on stdout")
+    .action((flags) => {
+      process.exitCode = runConfigValidate(flags as ConfigValidateFlags);
+    });
+}
