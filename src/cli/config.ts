@@ -2,7 +2,7 @@
 // print the config as an environment sees it. Loads only src/config: no engine, store or server.
 import { join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { checkConfig, summarizeConfig } from "../config/index.js";
+import { checkConfig, configJsonSchemaText, summarizeConfig } from "../config/index.js";
 import { exitCodes, formatProblem } from "../lib/errors.js";
 
 export type ConfigIo = { stdout: (s: string) => void; stderr: (s: string) => void };
@@ -56,5 +56,13 @@ export function registerConfig(program: Command): void {
     .option("--json", "print {valid, problems: [{file, line, col, message}]} on stdout")
     .action((flags) => {
       process.exitCode = runConfigValidate(flags as ConfigValidateFlags);
+    });
+  config
+    .command("schema")
+    .description(
+      "print the JSON Schema of slipway.yaml (the one published as schema/slipway.schema.json), for editors",
+    )
+    .action(() => {
+      process.stdout.write(configJsonSchemaText());
     });
 }

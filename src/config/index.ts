@@ -7,6 +7,7 @@ export { type ConfigPath, type LoadedConfig, loadConfig, parseConfig } from "./l
 export {
   type ConfigSections,
   configJsonSchema,
+  configJsonSchemaText,
   configSchema,
   configSections,
   type SlipwayConfig,
