@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type ConfigIo, runConfigValidate } from "./config.js";
+import { parse } from "yaml";
+import { UserError } from "../lib/errors.js";
+import { type ConfigIo, runConfigShow, runConfigValidate } from "./config.js";
 
 let dir: string;
 beforeEach(() => {
@@ -96,3 +98,30 @@ describe("slipway config validate", () => {
     });
   });
 });
+
+describe("slipway config show", () => {
+  it("prints the resolved config as YAML or JSON, an environment's overrides applied", () => {
+    writeFileSync(join(dir, "slipway.yaml"), valid);
+    const yaml = capture();
+    expect(runConfigShow({ config: "slipway.yaml", directory: dir, env: "production" }, yaml.io)).toBe(0);
+    const shown = parse(yaml.out.stdout);
+    expect(shown.deploy.environment).toBe("production");
+    expect(shown.deploy.services.api).toMatchObject({ replicas: 1, env: { REGION: "eu" } });
+    expect(shown.deploy.services.worker).toMatchObject({ restart: "always", drain_timeout: "30s" });
+    const json = capture();
+    runConfigShow({ config: join(dir, "slipway.yaml"), directory: "/nowhere", json: true }, json.io);
+    // An absolute -c ignores -C; JSON and YAML say the same.
+    expect(JSON.parse(json.out.stdout)).toEqual(parse(yamlOf({ config: "slipway.yaml", directory: dir })));
+  });
+
+  it("throws the problems of an invalid file (exit 2 from main)", () => {
+    writeFileSync(join(dir, "slipway.yaml"), "deploy: {}\n");
+    expect(() => runConfigShow({ config: "slipway.yaml", directory: dir }, capture().io)).toThrow(UserError);
+  });
+});
+
+function yamlOf(flags: { config: string; directory: string }): string {
+  const { out, io } = capture();
+  runConfigShow(flags, io);
+  return out.stdout;
+}

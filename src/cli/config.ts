@@ -1,8 +1,15 @@
 // `slipway config`: check slipway.yaml (every problem at file:line:col, exit 2), print its JSON Schema, and
 // print the config as an environment sees it. Loads only src/config: no engine, store or server.
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { checkConfig, configJsonSchemaText, summarizeConfig } from "../config/index.js";
+import { stringify } from "yaml";
+import {
+  checkConfig,
+  configJsonSchemaText,
+  loadConfig,
+  resolveConfig,
+  summarizeConfig,
+} from "../config/index.js";
 import { exitCodes, formatProblem } from "../lib/errors.js";
 
 export type ConfigIo = { stdout: (s: string) => void; stderr: (s: string) => void };
@@ -15,8 +22,9 @@ const processIo = (): ConfigIo => ({
 export type ConfigFileFlags = { config: string; directory: string };
 export type ConfigValidateFlags = ConfigFileFlags & { json?: boolean };
 
-/** The file as problems name it: the path given, under -C's directory when there is one. */
-export const configPath = (flags: ConfigFileFlags) => join(flags.directory, flags.config);
+/** The file as problems name it: the path given, under -C's directory unless it is absolute. */
+export const configPath = (flags: ConfigFileFlags) =>
+  isAbsolute(flags.config) ? flags.config : join(flags.directory, flags.config);
 
 export function runConfigValidate(flags: ConfigValidateFlags, io: ConfigIo = processIo()): number {
   const file = configPath(flags);
@@ -37,6 +45,15 @@ export function runConfigValidate(flags: ConfigValidateFlags, io: ConfigIo = pro
     io.stderr(`slipway: ${file} is invalid (${n} problem${n === 1 ? "" : "s"})\n`);
   }
   return check.valid ? exitCodes.success : exitCodes.usage;
+}
+
+export type ConfigShowFlags = ConfigFileFlags & { env?: string; json?: boolean };
+
+/** The config as slipway reads it (a bad file throws its problems: exit 2, as every command does). */
+export function runConfigShow(flags: ConfigShowFlags, io: ConfigIo = processIo()): number {
+  const resolved = resolveConfig(loadConfig(configPath(flags)).config, flags.env);
+  io.stdout(flags.json ? `${JSON.stringify(resolved, null, 2)}\n` : stringify(resolved, { lineWidth: 0 }));
+  return exitCodes.success;
 }
 
 const fileOptions = <C extends Command>(command: C) =>
@@ -64,5 +81,17 @@ export function registerConfig(program: Command): void {
     )
     .action(() => {
       process.stdout.write(configJsonSchemaText());
+    });
+  fileOptions(
+    config
+      .command("show")
+      .description(
+        "print slipway.yaml as slipway reads it: defaults filled in, an environment's overrides applied with -e, secrets by name only",
+      ),
+  )
+    .option("-e, --env <name>", "apply this deploy environment's overrides (default: none, as written)")
+    .option("--json", "print JSON instead of YAML")
+    .action((flags) => {
+      process.exitCode = runConfigShow(flags as ConfigShowFlags);
     });
 }

@@ -66,7 +66,7 @@ export function resolveConfig(config: SlipwayConfig, env?: string): SlipwayConfi
     }),
   );
   const { environments: _, ...rest } = deploy;
-  return { ...resolved, deploy: { ...rest, environment: env, services } as typeof deploy };
+  return { ...resolved, deploy: { environment: env, ...rest, services } as typeof deploy };
 }
 
 /**
