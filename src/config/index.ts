@@ -52,3 +52,4 @@ export {
   notifySection,
 } from "./sections/notify.js";
 export { type ConfigCheck, checkConfig, redacted, resolveConfig, summarizeConfig } from "./inspect.js";
+export { configKeyReference, withKeyReference } from "./reference.js";
