@@ -22,6 +22,7 @@ export const commandGroups = {
   ci: () => load(import("./ci.js"), (m) => m.registerCiCommands),
   deploy: () => load(import("./deploy.js"), (m) => m.registerDeploy),
   demo: () => load(import("./demo.js"), (m) => m.registerDemo),
+  config: () => load(import("./config.js"), (m) => m.registerConfig),
 } satisfies Record<string, () => Promise<Registrar>>;
 
 export type CommandGroup = keyof typeof commandGroups;
@@ -124,4 +125,5 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
     "demo [options]",
     "try slipway: make a sample multi-service app, run its pipeline, deploy v1, then v2 blue-green under load",
   ),
+  command("config", "config", "check and print slipway.yaml (subcommands: validate, schema, show)"),
 ];

@@ -7,6 +7,7 @@ export { type ConfigPath, type LoadedConfig, loadConfig, parseConfig } from "./l
 export {
   type ConfigSections,
   configJsonSchema,
+  configJsonSchemaText,
   configSchema,
   configSections,
   type SlipwayConfig,
@@ -50,3 +51,5 @@ export {
   notifyEventTypes,
   notifySection,
 } from "./sections/notify.js";
+export { type ConfigCheck, checkConfig, redacted, resolveConfig, summarizeConfig } from "./inspect.js";
+export { configKeyReference, withKeyReference } from "./reference.js";

@@ -184,7 +184,12 @@ export function loadConfig<S extends ConfigSections = typeof configSections>(
     text = readFileSync(file, "utf8");
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === "ENOENT" ? "no such file" : e.message;
+    const why =
+      e.code === "ENOENT"
+        ? "no such file"
+        : e.code === "EISDIR"
+          ? "it is a directory (give the file: DIR/slipway.yaml)"
+          : e.message;
     throw new UserError(`cannot read ${path}: ${why}`, [{ file: path, message: `cannot read: ${why}` }]);
   }
   // Problems name the file as the user gave it; the result carries the absolute path.

@@ -33,3 +33,11 @@ export function configJsonSchema(sections: ConfigSections = configSections): Rec
   >;
   return { ...schema, title: "slipway.yaml" };
 }
+
+/**
+ * The JSON Schema as published in schema/slipway.schema.json and printed by `slipway config schema`; a
+ * test keeps the file equal to it.
+ */
+export function configJsonSchemaText(sections: ConfigSections = configSections): string {
+  return `${JSON.stringify(configJsonSchema(sections), null, 2)}\n`;
+}
