@@ -443,7 +443,7 @@ All traffic switched between two versions every ${sw.everyMs} ms for ${sw.second
 | nginx driven by slipway, config rewrite + \`nginx -s reload\` | ${sw["nginx-slipway"].switches} | ${sw["nginx-slipway"].requests} | ${sw["nginx-slipway"].errors} | ${sw["nginx-slipway"].non2xx} |
 | plain HAProxy, runtime API \`set server … weight\` | ${sw.haproxy.switches} | ${sw.haproxy.requests} | ${sw.haproxy.errors} | ${sw.haproxy.non2xx} |
 
-See docs/router.md for the setup's fairness notes and the decision.
+See docs/internals/router.md for the setup's fairness notes and the decision.
 `;
 }
 

@@ -3,7 +3,7 @@
 // an upstream per version, `down` for draining instances), the commands that start and reload it (as
 // data), and the per-request JSON log lines nginx sends over syslog/UDP, from which slipway would keep
 // per-version counts and latency. Kept with the benchmark: by measurement this is not the data plane
-// slipway uses (every change is a reload, and a reload resets keep-alive clients; docs/router.md).
+// slipway uses (every change is a reload, and a reload resets keep-alive clients; docs/internals/router.md).
 import { join } from "node:path";
 import type { Backends, Routes } from "../../src/traffic/index.js";
 

@@ -1,18 +1,16 @@
 // A runner: claims job legs whose runs-on labels it has, executes them with the engine, streams steps
 // and log lines back and heartbeats; a lost lease (cancelled, or the server gave up on it) aborts the
 // leg. The server's own runner and `slipway runner` on another machine differ only in the transport.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { retry, sleep } from "../lib/async.js";
+import { git, resolveCommit } from "../lib/git.js";
 import type { UntrustedPolicy } from "./isolation.js";
 import { executeLegSpec, type LegSpec } from "./leg-spec.js";
 import type { JobRef, LogKind, Reporter } from "./reporter.js";
 import type { JobResult, StepResult } from "./types.js";
 import type { Annotation } from "./workflow-commands.js";
-
-const exec = promisify(execFile);
 
 export type ClaimedLeg = { jobRowId: string; spec: LegSpec };
 
@@ -72,13 +70,11 @@ export async function cachedRepo(dataDir: string, url: string, sha: string): Pro
   const dir = join(dataDir, "repos", createHash("sha256").update(url).digest("hex").slice(0, 16));
   if (!existsSync(join(dir, "HEAD"))) {
     mkdirSync(join(dataDir, "repos"), { recursive: true });
-    await exec("git", ["clone", "--quiet", "--mirror", "--", url, dir]);
+    // From this process's directory, as before: a relative url or data dir means what it always did.
+    await git(process.cwd(), ["clone", "--quiet", "--mirror", "--", url, dir]);
   }
-  try {
-    await exec("git", ["cat-file", "-e", `${sha}^{commit}`], { cwd: dir });
-  } catch {
-    await exec("git", ["fetch", "--quiet", "--prune", "origin", "+refs/*:refs/*"], { cwd: dir });
-  }
+  if ((await resolveCommit(dir, sha)) === undefined)
+    await git(dir, ["fetch", "--quiet", "--prune", "origin", "+refs/*:refs/*"]);
   return dir;
 }
 
@@ -112,16 +108,9 @@ class LogShipper {
     }
     return this.chain;
   }
-  private async sendWithRetry(seq: number, content: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.send(seq, content);
-        return;
-      } catch (err) {
-        if (attempt >= 5) throw err;
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
-      }
-    }
+  private sendWithRetry(seq: number, content: string): Promise<void> {
+    // Waits of 200, 400, 800, 1600 and 3200 ms between six tries.
+    return retry(() => this.send(seq, content), { attempts: 6, backoff: { baseMs: 200 } });
   }
 }
 
@@ -270,17 +259,7 @@ export async function runAgent(transport: RunnerTransport, opts: AgentOptions): 
       opts.log?.(`runner: claim failed: ${(err as Error).message}`);
     }
     if (!claimed) {
-      await new Promise((r) => {
-        const t = setTimeout(r, opts.pollMs ?? 1000);
-        opts.signal.addEventListener(
-          "abort",
-          () => {
-            clearTimeout(t);
-            r(undefined);
-          },
-          { once: true },
-        );
-      });
+      await sleep(opts.pollMs ?? 1000, opts.signal, { resolveOnAbort: true });
       continue;
     }
     opts.log?.(

@@ -8,11 +8,11 @@ import {
   isTruthy,
   type Json,
 } from "../expressions/index.js";
+import { signalGroup } from "../lib/exec.js";
 import { ContainerEnvironment, containerDef, setupContainers } from "./env/container.js";
 import { evaluateMapping, evaluateToken } from "../workflow/index.js";
 import { checkForkContainer } from "./isolation.js";
 import { JobState, type JobInvocation } from "./job-state.js";
-import { signalGroup } from "./process.js";
 import { scopeContexts, scopeEnv } from "./steps/common.js";
 import { executeSteps } from "./steps/execute.js";
 import { runPreSteps } from "./steps/pre.js";

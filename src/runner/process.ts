@@ -2,6 +2,7 @@
 // tree (SIGINT first, SIGKILL after a grace period); output is split into lines as it arrives.
 import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
+import { signalGroup } from "../lib/exec.js";
 import { recordSpawn } from "../lib/process-ledger.js";
 
 /** Lines longer than this are cut into pieces, so one huge line cannot grow memory without bound. */
@@ -179,13 +180,4 @@ export const activeGroups = new Set<number>();
 
 export function killAllGroups(): void {
   for (const pid of activeGroups) signalGroup(pid, "SIGKILL");
-}
-
-export function signalGroup(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    // Already gone.
-  }
 }

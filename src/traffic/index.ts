@@ -5,13 +5,13 @@
 // strategies rely on: a reconfiguration is one object swap (in-flight requests finish where they
 // started, no connection is dropped); a draining instance gets no new request from the moment drain()
 // is called; a request that failed before anything was sent is retried once on another instance of
-// the same version (docs/router.md has the exact rule), so an instance that dies costs no failed
+// the same version (docs/internals/router.md has the exact rule), so an instance that dies costs no failed
 // request; counters per version (requests, 5xx, failed, latency) feed stats() and Prometheus.
 // The Router interface (types.ts) has two implementations: node/ (slipway's own proxy, in this process)
 // and haproxy/ (a haproxy process per router, driven through its runtime API: no reload for any
 // change; changes apply asynchronously, hence settled(); figures arrive with its log, hence
 // statsCaughtUp()). createRouter(kind) makes either; routerKinds() says which this machine can run,
-// preferred first. docs/router.md compares them.
+// preferred first. docs/internals/router.md compares them.
 export { createRouterAdmin, type RouterAdminHandler, routerMetricsText } from "./admin.js";
 export { createRouter, type RouterOptionsOf, routerKinds } from "./choose.js";
 export { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy/router.js";

@@ -5,6 +5,7 @@ import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
+import { sleep } from "../lib/async.js";
 import { createRouter } from "./choose.js";
 import type { HaproxyRouterOptions } from "./haproxy/router.js";
 import type { Router, RouterKind } from "./types.js";
@@ -111,11 +112,12 @@ export function servedBy(reply: Reply): string {
   return (JSON.parse(reply.body) as { id: string }).id;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
-/** Resolves once `check` holds (polling every 5 ms), or rejects after `ms`. */
+/**
+ * Resolves once `check` holds (polling every 5 ms), or rejects after `ms`. Not test/support's waitFor:
+ * src/ does not import test/, and figures change within milliseconds, not the 100 ms waitFor polls at.
+ */
 export async function eventually(check: () => boolean, ms = 5000): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {

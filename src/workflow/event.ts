@@ -8,8 +8,8 @@
 
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { execa } from "execa";
 import { UserError } from "../lib/errors.js";
+import { git, gitResult, parseRemoteUrl as parseRemote, resolveCommit } from "../lib/git.js";
 import type { TriggerEvent } from "./triggers.js";
 
 const zeroSha = "0000000000000000000000000000000000000000";
@@ -17,31 +17,16 @@ const zeroSha = "0000000000000000000000000000000000000000";
 // ---------------------------------------------------------------------------------------------------
 // git
 
-function runGit(repoDir: string, args: string[]) {
-  return execa("git", ["-C", repoDir, ...args], {
-    reject: false,
-    // Reading must not take the index lock a git command in the user's shell may hold; C locale so
-    // git's messages can be recognised.
-    env: { GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" },
-  });
-}
-
+// lib/git reads without taking the index lock a git command in the user's shell may hold, in the C
+// locale so git's messages can be recognised.
 async function gitMaybe(repoDir: string, args: string[]): Promise<string | undefined> {
-  const result = await runGit(repoDir, args);
+  const result = await gitResult(repoDir, args);
   return result.exitCode === 0 ? result.stdout : undefined;
-}
-
-async function git(repoDir: string, args: string[]): Promise<string> {
-  const result = await runGit(repoDir, args);
-  if (result.exitCode !== 0) {
-    throw new Error(`git ${args.join(" ")} failed in ${repoDir}: ${result.stderr || result.shortMessage}`);
-  }
-  return result.stdout;
 }
 
 async function commitExists(repoDir: string, sha: string): Promise<boolean> {
   if (sha === "" || /^0+$/.test(sha)) return false;
-  return (await gitMaybe(repoDir, ["rev-parse", "-q", "--verify", `${sha}^{commit}`])) !== undefined;
+  return (await resolveCommit(repoDir, sha)) !== undefined;
 }
 
 type FileChanges = { added: string[]; removed: string[]; modified: string[] };
@@ -91,31 +76,16 @@ async function commitChanges(repoDir: string, sha: string, parent: string | unde
 
 type RemoteRepo = { host: string; owner: string; name: string; cloneUrl: string };
 
-/** Owner and name from an https/ssh/git URL or an scp-like `git@host:owner/name.git`; undefined for paths. */
+/**
+ * Owner and name from an https/ssh/git URL or an scp-like `git@host:owner/name.git`; undefined for paths.
+ * The owner is the segment before the name, as GitHub's `owner/name` has it: `sub` for GitLab's
+ * `group/sub/project`.
+ */
 export function parseRemoteUrl(url: string): RemoteRepo | undefined {
-  let host: string;
-  let repoPath: string;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return undefined;
-    }
-    if (parsed.protocol === "file:") return undefined;
-    host = parsed.hostname;
-    repoPath = decodeURIComponent(parsed.pathname);
-  } else {
-    // scp-like syntax; a `C:\…` or `C:/…` is a Windows path, not a host.
-    const scp = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
-    if (scp === null || /^[a-z]$/i.test(scp[1])) return undefined;
-    host = scp[1];
-    repoPath = scp[2];
-  }
-  const segments = repoPath.split("/").filter((s) => s !== "");
-  if (segments.length < 2) return undefined;
-  const name = segments[segments.length - 1].replace(/\.git$/, "");
-  const owner = segments[segments.length - 2];
+  const remote = parseRemote(url);
+  if (remote === undefined || remote.scheme === "file" || remote.owner === "") return undefined;
+  const owner = remote.owner.split("/").at(-1)!;
+  const { host, repo: name } = remote;
   // Rebuilt rather than copied, so credentials in the remote URL never reach the payload.
   return { host, owner, name, cloneUrl: `https://${host}/${owner}/${name}.git` };
 }
@@ -160,7 +130,7 @@ type RepoFacts = {
 };
 
 async function openRepository(repoDir: string): Promise<string> {
-  const result = await runGit(repoDir, ["rev-parse", "--show-toplevel"]);
+  const result = await gitResult(repoDir, ["rev-parse", "--show-toplevel"]);
   if (result.exitCode !== 0) {
     const why = result.stderr.split("\n")[0] ?? "";
     // Keep git's words when they say something other than the obvious (e.g. "dubious ownership").

@@ -706,7 +706,7 @@ export const deploySection = z
       .enum(["auto", "haproxy", "node"])
       .default("auto")
       .describe(
-        "The router in front of published services: haproxy (driven through its runtime API; the measured choice, docs/router.md), node (slipway's own proxy), or auto: haproxy when it is installed, else node.",
+        "The router in front of published services: haproxy (driven through its runtime API; the measured choice, docs/internals/router.md), node (slipway's own proxy), or auto: haproxy when it is installed, else node.",
       ),
     max_starting: z
       .number()

@@ -16,9 +16,9 @@ import { constants, createReadStream, type Stats } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import picomatch from "picomatch";
+import { sleep } from "../../lib/async.js";
 import { OperationError, UserError } from "../../lib/errors.js";
 import { globPaths, leastCommonAncestor } from "./glob.js";
 import { getBooleanInput, getInput, getRequiredInput, resolveInputPath } from "./inputs.js";
@@ -344,7 +344,7 @@ async function allocateArtifactId(root: string, signal: AbortSignal): Promise<nu
       if (errorCode(err) !== "EEXIST") throw err;
       const held = await stat(lock).catch(() => undefined);
       if (held && Date.now() - held.mtimeMs > staleLockMs) await rm(lock, { force: true });
-      else await delay(5 + Math.random() * 10);
+      else await sleep(5 + Math.random() * 10);
     }
   }
   try {

@@ -11,6 +11,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { hostChildEnv, slipwaySettings } from "../../lib/child-env.js";
+import { stopGroup } from "../../lib/exec.js";
 import { OperationError, UserError } from "../../lib/errors.js";
 import { getBooleanInput, getInput } from "./inputs.js";
 import type { BuiltinAction, BuiltinActionContext } from "./types.js";
@@ -138,12 +139,7 @@ async function runDeployCommand(
     ctx.log(line);
   });
   // Cancelling the step interrupts the command as Ctrl-C would: the agent aborts the deploy and rolls back.
-  let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    child.kill("SIGINT");
-    killTimer = setTimeout(() => child.kill("SIGKILL"), abortGraceMs);
-    killTimer.unref();
-  };
+  const onAbort = () => void stopGroup(child, { signal: "SIGINT", graceMs: abortGraceMs });
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
     const code = await new Promise<number>((resolve, reject) => {
@@ -157,7 +153,6 @@ async function runDeployCommand(
     return { code, stdout, lastError: errorLines?.join("\n") ?? "" };
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
-    clearTimeout(killTimer);
   }
 }
 

@@ -2,7 +2,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { UserError } from "../../lib/errors.js";
-import { isolatedGitEnv, makeRepo, makeTempDir, repoAt, type TestRepo } from "../../release/testing.js";
+import { isolatedGitEnv, makeRepo, makeTempDir, repoAt, type TestRepo } from "../../../test/support/git.js";
 import { findBuiltinAction } from "./index.js";
 import { slipwayVersion } from "./slipway-version.js";
 import { makeContext } from "./testing.js";

@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { coerceToString, type Json } from "../../expressions/index.js";
 import type { ContainerSpec, Engine, HealthCheck, PortBinding } from "../../engines/index.js";
+import { sleep } from "../../lib/async.js";
 import type { ProcessResult, RunProcessOptions } from "../process.js";
 import { killGraceMs, LineSplitter } from "../process.js";
 import { resolveShell } from "./shell.js";
@@ -167,7 +168,7 @@ async function waitHealthy(
     if (state.health === "unhealthy") throw new Error(`service ${name} is unhealthy`);
     if (Date.now() > deadline) throw new Error(`service ${name} was not healthy after ${timeoutMs / 1000}s`);
     if (signal.aborted) throw new Error("cancelled");
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

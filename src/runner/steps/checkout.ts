@@ -4,29 +4,33 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { git as runGit } from "../../lib/git.js";
 import type { JobState } from "../job-state.js";
 import type { StepRunResult } from "./types.js";
 
 const exec = promisify(execFile);
 
 /**
- * A command of the checkout: as the runner, or, for an isolated fork leg, as the leg's user with the
- * leg's environment — the workspace is the leg's, so the runner never runs git in it (a hook or
- * fsmonitor planted by an earlier step would run as the runner) nor follows its symlinks.
+ * A command of an isolated fork leg's checkout, run as the leg's user with the leg's environment: the
+ * workspace is the leg's, so the runner never runs git in it (a hook or fsmonitor planted by an earlier
+ * step would run as the runner) nor follows its symlinks. lib/git cannot switch user, hence execFile.
  */
-async function command(state: JobState, file: string, args: string[], cwd: string): Promise<string> {
-  const runAs = state.inv.run.runAs;
+async function asLegUser(state: JobState, file: string, args: string[], cwd: string): Promise<string> {
+  const runAs = state.inv.run.runAs!;
   const { stdout } = await exec(file, args, {
     cwd,
     maxBuffer: 64 * 1024 * 1024,
-    ...(runAs ? { uid: runAs.uid, gid: runAs.gid, env: { ...state.hostEnv, GIT_TERMINAL_PROMPT: "0" } } : {}),
+    uid: runAs.uid,
+    gid: runAs.gid,
+    env: { ...state.hostEnv, GIT_TERMINAL_PROMPT: "0" },
   });
   return stdout.trim();
 }
 
 export async function runCheckout(state: JobState, inputs: Record<string, string>): Promise<StepRunResult> {
   const run = state.inv.run;
-  const git = (args: string[], cwd: string) => command(state, "git", args, cwd);
+  const git = async (args: string[], cwd: string) =>
+    run.runAs ? asLegUser(state, "git", args, cwd) : (await runGit(cwd, args)).trim();
   const repository = inputs.repository?.trim();
   if (repository && repository.toLowerCase() !== run.repository.toLowerCase()) {
     return {
@@ -69,7 +73,7 @@ export async function runCheckout(state: JobState, inputs: Record<string, string
   state.log(`Syncing repository: ${run.repository} at ${sha}`);
   if (run.runAs) {
     // The leg's user empties and makes the directory: a symlink planted there leads only where it may go.
-    await command(
+    await asLegUser(
       state,
       "sh",
       ["-c", 'mkdir -p -- "$1" && find "$1" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +', "sh", dest],

@@ -158,7 +158,7 @@ export function haproxyConfig(l: HaproxyLayout): string {
     "",
     // Request log lines go to a ring in memory that slipway reads as a stream (`show events -w`): many
     // lines per read, where a UDP socket costs a datagram and a receive per request (measured: about
-    // 15 µs of slipway's CPU per request for UDP, see docs/router.md).
+    // 15 µs of slipway's CPU per request for UDP, see docs/internals/router.md).
     `ring ${names.ring}`,
     "  format raw",
     "  maxlen 512",

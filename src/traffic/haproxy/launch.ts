@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sleep } from "../../lib/async.js";
 import { UserError } from "../../lib/errors.js";
 import { files, type HaproxyLayout, haproxyConfig, initialMaps, names, watchdogLua } from "./config.js";
 import { followLog } from "./log.js";
@@ -110,7 +111,7 @@ export async function softStop(launched: Launched, timeoutMs: number): Promise<v
         const stat = await session.run("show stat -1 1 -1");
         const row = stat.split("\n").find((l) => l.startsWith("service,FRONTEND,"));
         if (row === undefined || Number(row.split(",")[4]) === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
       }
     } catch {
       // haproxy is gone or closed the session

@@ -3,7 +3,7 @@
 // instances and drains never reload it and never drop a connection. Counts and latency come from its
 // request log, gauges from `show stat` (figures.ts).
 // Changes are applied asynchronously, in order, within about a millisecond of configure(): settled()
-// resolves when everything asked so far is in place. docs/router.md compares it with the Node router.
+// resolves when everything asked so far is in place. docs/internals/router.md compares it with the Node router.
 import { Registry } from "prom-client";
 import { OperationError, UserError } from "../../lib/errors.js";
 import { validateBackends, validateRoutes } from "../routes.js";

@@ -3,6 +3,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
+import { backoffDelay } from "../../lib/async.js";
 import type { Balance, InstanceState } from "../types.js";
 
 /** Something that holds an instance busy until it ends: a websocket tunnel. */
@@ -68,7 +69,7 @@ export class Instance {
   /** A connect error: skip this instance for a while (doubling up to 10 s while it keeps failing). */
   markDown(now: number): void {
     this.failures++;
-    this.downUntil = now + Math.min(DOWN_MIN_MS * 2 ** (this.failures - 1), DOWN_MAX_MS);
+    this.downUntil = now + backoffDelay(this.failures, { baseMs: DOWN_MIN_MS, maxMs: DOWN_MAX_MS });
   }
 
   markUp(): void {

@@ -1,5 +1,5 @@
 // The request path: pick a version and an instance, forward, stream the answer back, count it.
-// Written on node:http directly (see docs/router.md for why not http-proxy-3): the retry rule needs
+// Written on node:http directly (see docs/internals/router.md for why not http-proxy-3): the retry rule needs
 // to hold the request body back until the upstream connection exists, and the hot path avoids
 // per-request URL parsing and header objects (headers travel as flat raw arrays).
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
