@@ -54,4 +54,37 @@ describe("deploy stream errors", () => {
     });
     expect((await errorLine(new NotFoundError("no such release"), [])).kind).toBe("not-found");
   });
+
+  it("relays an agent's error line without its paths, and without a bug's detail", async () => {
+    const logged: string[] = [];
+    const relay = async (error: Record<string, unknown>) => {
+      const res = ndjson(
+        { deploy: {} },
+        async (emit) => {
+          const line = { error };
+          emit(line);
+          return line;
+        },
+        async () => {},
+        { dataDir, log: (line) => logged.push(line) },
+      );
+      const lines = (await res.text())
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines).toHaveLength(2);
+      return lines[1].error;
+    };
+    const failed = await relay({
+      kind: "operation",
+      message: `web did not become healthy: see ${dataDir}/deploy/a/b/web.log`,
+      problems: [],
+      release: { number: 3, spec: { notify: { slack: "x" }, services: {} } },
+    });
+    expect(failed.message).toBe("web did not become healthy: see <data-dir>/deploy/a/b/web.log");
+    expect(failed.release).toEqual({ number: 3, spec: { services: {} } });
+    const bug = await relay({ kind: "internal", message: `ENOENT: open '${dataDir}/x'`, problems: [] });
+    expect(bug.message).toMatch(/^internal error in the deploy agent \(id [0-9a-f]{12}\)$/);
+    expect(logged.join("\n")).toContain(`ENOENT: open '${dataDir}/x'`);
+  });
 });

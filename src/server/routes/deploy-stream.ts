@@ -3,7 +3,7 @@
 // an error travels as a line; like the server's error answers, it names a failure without the server's
 // paths and hides an internal error's detail (logged under the id the line gives).
 import { randomBytes } from "node:crypto";
-import { errorKind, streamedError } from "../../lib/errors.js";
+import { errorKind, type StreamedError, streamedError } from "../../lib/errors.js";
 import type { Release } from "../../store/index.js";
 import { withoutLocalPaths } from "../http.js";
 
@@ -24,12 +24,23 @@ export function releaseForApi(r: Release): Release {
   return { ...r, spec: rest };
 }
 
-/** Lines from the agent as the API streams them (releases without their notify: section). */
-function apiLine(line: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Lines from the agent as the API streams them: releases without their notify: section, and the agent's
+ * error line as the server's own would read (a failure without local paths, a bug's detail logged).
+ */
+function apiLine(line: Record<string, unknown>, o: StreamOptions): Record<string, unknown> {
   if (line.release) return { ...line, release: releaseForApi(line.release as Release) };
-  const error = line.error as { release?: Release } | undefined;
-  if (error?.release) return { ...line, error: { ...error, release: releaseForApi(error.release) } };
-  return line;
+  const error = line.error as (Partial<StreamedError> & { release?: Release }) | undefined;
+  if (!error) return line;
+  const out = { ...error, ...(error.release && { release: releaseForApi(error.release) }) };
+  if (error.kind === "operation" && typeof error.message === "string")
+    out.message = withoutLocalPaths(error.message, o.dataDir);
+  else if (error.kind === "internal") {
+    const id = randomBytes(6).toString("hex");
+    o.log(`error ${id} from a deploy agent: ${error.message}`);
+    out.message = `internal error in the deploy agent (id ${id})`;
+  }
+  return { ...line, error: out };
 }
 
 /**
@@ -63,11 +74,11 @@ export function ndjson(
       const emit = (line: Record<string, unknown>) => {
         last = line;
         quietSince = Date.now();
-        write(apiLine(line));
+        write(apiLine(line, o));
       };
       void run(emit)
         .then((result) => {
-          if (result !== last) write(apiLine(result));
+          if (result !== last) write(apiLine(result, o));
         })
         .catch((err: unknown) => write({ error: clientError(err, o) }))
         .finally(async () => {
