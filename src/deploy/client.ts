@@ -1,4 +1,5 @@
 // Talking to an environment's deploy agent over its Unix socket, and starting it when it is not running.
+import { sleep } from "../lib/async.js";
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
 import http from "node:http";
@@ -121,7 +122,7 @@ export async function ensureAgent(
   child.unref();
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     if (await callAgent(paths.socketPath, "GET", "/status").catch(() => undefined)) return "started";
     if (exited !== null) {
       const tail = readFileSync(paths.logFile, "utf8").trimEnd().split("\n").slice(-15).join("\n");

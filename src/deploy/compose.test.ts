@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseConfig } from "../config/index.js";
 import { formatProblem, UserError } from "../lib/errors.js";
-import { formatDuration, importCompose, splitCommand } from "./compose.js";
+import { formatDuration } from "../lib/format.js";
+import { importCompose, splitCommand } from "./compose/import.js";
 import { resolveDeploySpec } from "./spec.js";
 
 const testdata = join(import.meta.dirname, "testdata");
@@ -140,6 +141,6 @@ describe("formatDuration", () => {
     [90_000, "1m30s"],
     [7_200_000, "2h"],
   ])("%d ms is %s", (ms, text) => {
-    expect(formatDuration(ms)).toBe(text);
+    expect(formatDuration(ms, "exact")).toBe(text);
   });
 });

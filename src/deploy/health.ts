@@ -1,6 +1,7 @@
 // Health: one probe of an instance (http, tcp, exec, or "is it running"), and readiness — probing until
 // enough consecutive successes, a deadline, or the instance's exit, whichever comes first. An instance that
 // exits while it is awaited fails at once, with its exit code and last output, rather than at the deadline.
+import { sleep } from "../lib/async.js";
 import { request } from "node:http";
 import { connect } from "node:net";
 import type { HealthSpec, InstanceInfo, ProbeResult, Runtime, ServiceSpec } from "./types.js";
@@ -159,21 +160,6 @@ export async function probeInstance(
     signal?.throwIfAborted();
     return { ok: false, detail: (err as Error).message };
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

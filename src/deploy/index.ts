@@ -12,7 +12,7 @@
 // instances; one deploy per environment at a time.
 export { type Agent, type AgentOptions, type AgentPaths, agentPaths, startAgent } from "./agent.js";
 export { agentError, callAgent, ensureAgent, streamAgent } from "./client.js";
-export { importCompose } from "./compose.js";
+export { importCompose } from "./compose/import.js";
 export {
   type DeployNotice,
   type DeployProgress,

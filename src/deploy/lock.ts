@@ -1,10 +1,10 @@
 // The deploy lock across processes (another agent, the server): taken before anything else, or refused
 // (or waited for, with --wait); renewed while the deploy runs so a crashed holder's lock expires.
+import { sleep } from "../lib/async.js";
 import { OperationError } from "../lib/errors.js";
 import type { Release } from "../store/index.js";
 import type { Emit } from "./events.js";
 import type { DeployContext } from "./state.js";
-import { sleep } from "./util.js";
 
 /** Takes the environment's lock for a release; resolves with the function that stops renewing it. */
 export async function takeDeployLock(

@@ -1,11 +1,12 @@
 // Self-healing: a pass over every ready instance of the services no rollout holds: a crashed or
 // vanished instance, or one failing its liveness probe unhealthyThreshold times, is replaced after the
 // restart policy's backoff. One pass at a time.
+import { backoffDelay, sleep } from "../lib/async.js";
 import { probeInstance } from "./health.js";
 import { resolveAddress, startInstance, stopInstance } from "./instances.js";
 import { syncRouter } from "./routing.js";
 import type { DeployContext, Managed, ServiceState } from "./state.js";
-import { describe, sleep } from "./util.js";
+import { describe } from "./util.js";
 
 export class Monitor {
   readonly #ctx: DeployContext;
@@ -91,10 +92,10 @@ export class Monitor {
       if (policy === "no" || (policy === "on-failure" && exitCode === 0)) return;
       s.crashes++;
       s.lastCrashAt = Date.now();
-      const delay = Math.min(
-        spec.restart.maxBackoffMs,
-        spec.restart.backoffMs * 2 ** Math.max(0, s.crashes - 1),
-      );
+      const delay = backoffDelay(s.crashes, {
+        baseMs: spec.restart.backoffMs,
+        maxMs: spec.restart.maxBackoffMs,
+      });
       if (s.crashes > 1) await sleep(delay);
       if (ctx.closed || s.revision !== m.revision) return;
       const replacement = await startInstance(ctx, s, m.revision, "heal");

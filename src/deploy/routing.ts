@@ -1,6 +1,7 @@
 // A service's router: made when the service publishes a port (HAProxy or the Node router), fed every
 // ready or kept instance as a backend with the weights renormalised over the versions that can serve,
 // and read for the release's impact (what a deploy cost the users).
+import { sleep } from "../lib/async.js";
 import { UserError } from "../lib/errors.js";
 import {
   createRouter,
@@ -12,7 +13,7 @@ import {
 import type { DeployContext, ServiceState } from "./state.js";
 import { weightsByCount } from "./strategies/types.js";
 import type { ServiceSpec } from "./types.js";
-import { describe, describeChain, sleep } from "./util.js";
+import { describe, describeChain } from "./util.js";
 
 /** The service's state, made on first use; its router is (re)made when the published address changes. */
 export async function serviceState(ctx: DeployContext, spec: ServiceSpec): Promise<ServiceState> {

@@ -1,4 +1,4 @@
-// Small helpers the deployer's modules share (messages of errors, output tails, an abortable sleep).
+// Small helpers the deployer's modules share (messages of errors, output tails).
 
 export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -17,18 +17,4 @@ export function firstLine(s: string): string {
 
 export function lastLines(s: string, n: number): string {
   return s.trimEnd().split("\n").slice(-n).join("\n");
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }

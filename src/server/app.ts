@@ -3,16 +3,15 @@
 // notification delivery log and test messages. Each feature's routes live in routes/<feature>.ts; this
 // file only assembles them and maps errors to responses.
 import { randomBytes } from "node:crypto";
-import { homedir, tmpdir } from "node:os";
 import { Hono } from "hono";
 import type { CiService } from "../ci/index.js";
 import { httpStatusFor, OperationError, RefusalError } from "../lib/errors.js";
 import type { Notifier, NotifyConfig } from "../notify/index.js";
 import type { SecretStore } from "../secrets/index.js";
-import { mountDeployRoutes } from "./deploy-routes.js";
-import { createGuards, type Env, jsonBody, problem } from "./http.js";
+import { createGuards, type Env, jsonBody, problem, withoutLocalPaths } from "./http.js";
 import type { Metrics } from "./metrics.js";
 import { mountAdminRoutes } from "./routes/admin.js";
+import { mountDeployRoutes } from "./routes/deploys.js";
 import { mountNotificationRoutes } from "./routes/notifications.js";
 import { mountOpsRoutes } from "./routes/ops.js";
 import { mountRepoRoutes } from "./routes/repos.js";
@@ -22,6 +21,7 @@ import { mountSecretRoutes } from "./routes/secrets.js";
 import { mountWebhookRoutes } from "./routes/webhooks.js";
 
 export type { Env } from "./http.js";
+export { withoutLocalPaths } from "./http.js";
 
 export type AppOptions = {
   ci: CiService;
@@ -39,22 +39,6 @@ export type AppOptions = {
   /** Event streams open at once (GET /api/v1/runs/:id/events); more are answered 503. Default 256. */
   maxEventStreams?: number;
 };
-
-/**
- * An operation's message as a client may see it: the server's data, temporary and home directories
- * named, not spelled out (a git error quotes the mirror's path, for one).
- */
-export function withoutLocalPaths(message: string, dataDir: string): string {
-  let out = message;
-  for (const [dir, name] of [
-    [dataDir, "<data-dir>"],
-    [tmpdir(), "<tmp>"],
-    [homedir(), "<home>"],
-  ] as const) {
-    if (dir && dir !== "/") out = out.split(dir).join(name);
-  }
-  return out;
-}
 
 export function createApp(opts: AppOptions): Hono<Env> {
   const { ci, metrics } = opts;
@@ -83,7 +67,7 @@ export function createApp(opts: AppOptions): Hono<Env> {
   if (opts.secrets) mountSecretRoutes(app, { secrets: opts.secrets, guards });
   if (opts.notifier)
     mountNotificationRoutes(app, { ci, notifier: opts.notifier, notifyConfig: opts.notifyConfig, guards });
-  mountDeployRoutes(app, { ci, requireRole: guards.requireRole, jsonBody, database: opts.database });
+  mountDeployRoutes(app, { ci, requireRole: guards.requireRole, jsonBody, database: opts.database, log });
   mountAdminRoutes(app, { store, ci, guards });
   mountRunnerProtocolRoutes(app, { ci, guards });
 

@@ -1,5 +1,6 @@
 // What every route module shares: the request context type, the error body, bearer tokens, bounded
 // body reading, and the role and runner checks. Routes are mounted by `createApp` (app.ts).
+import { homedir, tmpdir } from "node:os";
 import type { Context, MiddlewareHandler } from "hono";
 import { problemBody, UserError } from "../lib/errors.js";
 import { type Role, roleAllows, type Runner, type Store, type TokenIdentity } from "../store/index.js";
@@ -146,4 +147,20 @@ export function createGuards(store: Store): Guards {
     await next();
   };
   return { requireRole, requireRunner };
+}
+
+/**
+ * An operation's message as a client may see it: the server's data, temporary and home directories
+ * named, not spelled out (a git error quotes the mirror's path, for one).
+ */
+export function withoutLocalPaths(message: string, dataDir: string): string {
+  let out = message;
+  for (const [dir, name] of [
+    [dataDir, "<data-dir>"],
+    [tmpdir(), "<tmp>"],
+    [homedir(), "<home>"],
+  ] as const) {
+    if (dir && dir !== "/") out = out.split(dir).join(name);
+  }
+  return out;
 }

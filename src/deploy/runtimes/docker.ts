@@ -4,6 +4,7 @@
 // slipway is down. The service's port is published on a host port the engine picks, on 127.0.0.1 for a
 // local engine and on every interface of a remote one (whose host name is then the address). Secret files
 // are copied into the container before it starts, never bind-mounted, so a remote engine works the same.
+import { sleep } from "../../lib/async.js";
 import {
   connectEngine,
   type ContainerSpec,
@@ -230,7 +231,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       const port = state.labels[labelKeys.port];
       const published = !port || state.ports[`${port}/tcp`]?.some((b) => b.hostPort > 0);
       if (published || !state.running || attempt >= 20) return state;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50, signal);
     }
   }
 

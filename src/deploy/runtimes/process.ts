@@ -7,39 +7,33 @@
 // hold no values (secrets would sit on disk): `exec` beside a re-adopted instance reads the values back from
 // the instance itself (/proc/<pid>/environ). An instance's environment is built (lib/child-env), never a
 // copy of the agent's, which holds slipway's keys and database URL.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { closeSync, constants, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import {
-  access,
-  chmod,
-  copyFile,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  stat,
-  symlink,
-  writeFile,
-} from "node:fs/promises";
-import { constants as osConstants } from "node:os";
-import { delimiter, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { sleep } from "../../lib/async.js";
 import { hostChildEnv } from "../../lib/child-env.js";
 import { OperationError, UserError } from "../../lib/errors.js";
-import type {
-  InstanceInfo,
-  InstanceLabels,
-  Runtime,
-  ServiceSpec,
-  StartRequest,
-  TaskRequest,
-  TaskResult,
-} from "../types.js";
+import { signalGroup } from "../../lib/exec.js";
+import type { InstanceInfo, Runtime, ServiceSpec, StartRequest, TaskRequest } from "../types.js";
 import { allocatePort } from "./ports.js";
-import { outputTail } from "./output.js";
+import { tailFile } from "./process/logs.js";
+import { exitCodeOf, groupIsOurs, isRunning, readProcEnviron, readProcStat } from "./process/procfs.js";
+import {
+  checkName,
+  namePattern,
+  type ProcessRecord,
+  readRecord,
+  recordPath,
+  writeRecord,
+} from "./process/record.js";
+import { isDirectory, isWithin, pruneSnapshots, snapshotDirectory } from "./process/snapshot.js";
+import { resolveCommand, runCaptured, spawned, spawnFailure } from "./process/spawn.js";
+
+export type { ProcessRecord } from "./process/record.js";
+export { snapshotDirectory } from "./process/snapshot.js";
 
 export type ProcessRuntimeOptions = {
   /** Where records, logs, instance directories and named volumes live. */
@@ -56,163 +50,11 @@ export type ProcessRuntimeOptions = {
   baseEnv?: Record<string, string>;
 };
 
-/** What the record file of an instance holds. */
-export type ProcessRecord = {
-  id: string;
-  labels: InstanceLabels;
-  pid: number;
-  pgid: number;
-  /** Field 22 of /proc/<pid>/stat when it started ("" where there is no /proc). */
-  procStart: string;
-  port?: number;
-  cwd: string;
-  command: string[];
-  startedAt: number;
-  logPath: string;
-  /**
-   * The names of the instance's environment variables, so that exec runs beside it with the same values
-   * (read back from the running instance); never the values.
-   */
-  envNames: string[];
-  /** Written when the slipway that spawned it saw it exit. */
-  exitCode?: number;
-};
-
-/** Output kept of exec and runTask. */
-/** How much of a log file `logs` reads from its end. */
-const logReadLimit = 1024 * 1024;
 const pollMs = 25;
-
-const namePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-/** App, environment and instance names become path components: nothing that could leave the directory. */
-function checkName(kind: string, value: string): string {
-  if (!namePattern.test(value) || value.includes(".."))
-    throw new UserError(
-      `${kind} '${value}' cannot name a file: use letters, digits, '.', '_' and '-' (not starting with '.' or '-')`,
-    );
-  return value;
-}
 
 /** `SLIPWAY_VOLUME_<NAME>`: upper case, anything but letters and digits as `_`. */
 export function volumeEnvName(name: string): string {
   return `SLIPWAY_VOLUME_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
-}
-
-type ProcStat = { state: string; pgid: number; start: string };
-
-/** /proc/<pid>/stat, split after the command name (which may hold spaces and parentheses). */
-function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // Fields from 3 (state) on; field N is at index N - 3.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { state: fields[0], pgid: Number(fields[2]), start: fields[19] };
-}
-
-const hasProc = (() => {
-  try {
-    readFileSync("/proc/self/stat");
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** The record's process is alive: same pid and start time, and not a zombie (it has exited). */
-function isRunning(record: ProcessRecord): boolean {
-  if (!hasProc || !record.procStart) return pidExists(record.pid);
-  const s = readProcStat(record.pid);
-  return s !== undefined && s.start === record.procStart && s.state !== "Z";
-}
-
-/**
- * Whether signalling the record's process group can only reach its processes. The kernel does not hand
- * out a pid that is still a process group's id, so while the pid is free, or still ours, the group is
- * ours (or empty); a pid now held by another process means the group is gone and the id may be someone
- * else's.
- */
-function groupIsOurs(record: ProcessRecord): boolean {
-  if (!hasProc || !record.procStart) return pidExists(record.pid);
-  const s = readProcStat(record.pid);
-  return s === undefined || s.start === record.procStart;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  if (pgid <= 1) return;
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  return 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
-}
-
-/** The environment a running process started with (/proc/<pid>/environ), or undefined when unreadable. */
-function readProcEnviron(pid: number): Record<string, string> | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/environ`, "utf8");
-  } catch {
-    return undefined;
-  }
-  const env: Record<string, string> = {};
-  for (const entry of text.split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    if (!(await stat(path)).isFile()) return false;
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Where argv[0] resolves to (a path with a slash: against cwd; else on PATH), or undefined. */
-async function resolveCommand(command: string, cwd: string, path: string): Promise<string | undefined> {
-  if (command.includes("/")) {
-    const abs = resolve(cwd, command);
-    return (await isExecutable(abs)) ? abs : undefined;
-  }
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(resolve(cwd, dir), command);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 function serviceCwd(service: ServiceSpec): string {
@@ -233,178 +75,6 @@ async function runDirectory(service: ServiceSpec, snapshot: string | undefined):
   return checkCwd(service);
 }
 
-function isWithin(parent: string, child: string): boolean {
-  const r = relative(parent, child);
-  return r === "" || (!r.startsWith("..") && !isAbsolute(r));
-}
-
-/**
- * Top-level entries never copied into a snapshot: version control, slipway's own state, and slipway.yaml
- * itself (the spec is compared service by service; an edit for one service must not roll out the others).
- */
-const snapshotSkip = new Set([".git", ".slipway", ".hg", ".svn", "slipway.yaml", "slipway.yml"]);
-
-/**
- * Copies `source` to `<into>/<hash>` unless that snapshot exists. The hash covers every file's relative
- * path, mode and content, except under node_modules, where path, size and mode stand for the content
- * (installed packages are large and change with the lock file anyway).
- */
-export async function snapshotDirectory(
-  source: string,
-  into: string,
-  exclude: string[] = [],
-): Promise<{ dir: string; hash: string }> {
-  // Excluded paths inside the source (relative, "/"-separated); a snapshot never copies itself.
-  const skipped = new Set(
-    [into, ...exclude]
-      .map((p) => relative(source, resolve(p)).split(sep).join("/"))
-      .filter((r) => r !== "" && !r.startsWith("..") && !isAbsolute(r)),
-  );
-  const skip = (r: string) => skipped.has(r) || (!r.includes("/") && snapshotSkip.has(r));
-  const h = createHash("sha256");
-  // What to copy, found by the same walk that hashes (fs.cp refuses a destination inside the source).
-  const items: { r: string; kind: "dir" | "file" | "link"; mode: number; target?: string }[] = [];
-  const walk = async (dir: string, rel: string, deps: boolean) => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const e of entries) {
-      const abs = join(dir, e.name);
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (skip(r)) continue;
-      if (e.isDirectory()) {
-        items.push({ r, kind: "dir", mode: (await stat(abs)).mode & 0o777 });
-        await walk(abs, r, deps || e.name === "node_modules");
-      } else if (e.isSymbolicLink()) {
-        const target = await readlink(abs);
-        h.update(`L ${r} ${target}\0`);
-        items.push({ r, kind: "link", mode: 0, target });
-      } else if (e.isFile()) {
-        const st = await stat(abs);
-        h.update(`F ${r} ${st.mode & 0o777} ${st.size}\0`);
-        if (!deps) h.update(await readFile(abs));
-        items.push({ r, kind: "file", mode: st.mode & 0o777 });
-      }
-    }
-  };
-  await walk(source, "", false);
-  const hash = h.digest("hex").slice(0, 32);
-  const dir = join(into, hash);
-  if (await isDirectory(dir)) return { dir, hash };
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await mkdir(tmp, { recursive: true, mode: 0o700 });
-  for (const it of items) {
-    const to = join(tmp, it.r);
-    if (it.kind === "dir") await mkdir(to, { mode: it.mode | 0o700 });
-    else if (it.kind === "link") await symlink(it.target!, to);
-    else {
-      await copyFile(join(source, it.r), to);
-      await chmod(to, it.mode);
-    }
-  }
-  await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
-    // Another deploy made the same snapshot meanwhile: theirs is as good.
-    await rm(tmp, { recursive: true, force: true });
-    if (!(await isDirectory(dir))) throw err;
-  });
-  return { dir, hash };
-}
-
-function spawnFailure(what: string, command: string[], cwd: string, err: NodeJS.ErrnoException): Error {
-  const name = command[0];
-  if (err.code === "ENOENT")
-    return new OperationError(`${what}: cannot run '${name}': command not found (cwd ${cwd})`, {
-      cause: err,
-    });
-  if (err.code === "EACCES")
-    return new OperationError(`${what}: cannot run '${name}': permission denied`, { cause: err });
-  return new OperationError(`${what}: cannot run '${name}': ${err.message}`, { cause: err });
-}
-
-/** Resolves once the child runs, rejects when it cannot be spawned (the error comes asynchronously). */
-function spawned(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    child.once("spawn", resolve);
-    child.once("error", reject);
-  });
-}
-
-/**
- * Runs argv to completion in its own process group, output captured (stdout and stderr interleaved, last
- * 64 KiB). A timeout kills the group; so does the end of the command (nothing it started in the
- * background outlives it). An abort kills the group and rejects with the signal's reason.
- */
-async function runCaptured(opts: {
-  what: string;
-  command: string[];
-  env: Record<string, string>;
-  cwd: string;
-  timeoutMs: number;
-  signal?: AbortSignal;
-}): Promise<TaskResult> {
-  opts.signal?.throwIfAborted();
-  if (!opts.command.length) throw new UserError(`${opts.what}: the command is empty`);
-  const child = spawn(opts.command[0], opts.command.slice(1), {
-    cwd: opts.cwd,
-    env: opts.env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output = outputTail();
-  child.stdout!.on("data", (b: Buffer) => output.push(b));
-  child.stderr!.on("data", (b: Buffer) => output.push(b));
-  const exited = new Promise<number>((resolve) =>
-    child.once("exit", (code, signal) => resolve(exitCodeOf(code, signal))),
-  );
-  try {
-    await spawned(child);
-  } catch (err) {
-    throw spawnFailure(opts.what, opts.command, opts.cwd, err as NodeJS.ErrnoException);
-  }
-  const pgid = child.pid!;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    signalGroup(pgid, "SIGKILL");
-  }, opts.timeoutMs);
-  const onAbort = () => signalGroup(pgid, "SIGKILL");
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    const exitCode = await exited;
-    signalGroup(pgid, "SIGKILL");
-    // The pipes close once the group is gone; a process that left the group could hold them, so wait briefly.
-    await Promise.race([new Promise((r) => child.once("close", r)), sleep(500)]);
-    child.stdout!.destroy();
-    child.stderr!.destroy();
-    opts.signal?.throwIfAborted();
-    return { exitCode, output: output.text(), timedOut };
-  } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-/** Reads the last `tail` lines of a file (from at most its last MiB). */
-async function tailFile(path: string, tail: number): Promise<string> {
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(path, "r");
-  } catch {
-    return "";
-  }
-  try {
-    const { size } = await fh.stat();
-    const length = Math.min(size, logReadLimit);
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, size - length);
-    const lines = buf.toString().split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    // A partial first line (the read started mid-line) is dropped unless it is all there is.
-    if (length < size && lines.length > 1) lines.shift();
-    return lines.slice(-tail).join("\n");
-  } finally {
-    await fh.close();
-  }
-}
-
 export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
   const root = join(options.stateDir, "process");
   /** Children this slipway spawned: their exit codes (the 'exit' event also means libuv reaped them). */
@@ -418,31 +88,6 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
 
   const envDir = (labels: { app: string; env: string }) =>
     join(root, checkName("app", labels.app), checkName("environment", labels.env));
-  const recordPath = (dir: string, id: string) => join(dir, `${id}.json`);
-
-  async function writeRecord(dir: string, record: ProcessRecord): Promise<void> {
-    const path = recordPath(dir, record.id);
-    const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    await writeFile(tmp, JSON.stringify(record, null, 2), { mode: 0o600 });
-    await rename(tmp, path);
-  }
-
-  async function readRecord(path: string): Promise<ProcessRecord | undefined> {
-    let record: ProcessRecord & { env?: Record<string, string> };
-    try {
-      record = JSON.parse(await readFile(path, "utf8"));
-    } catch {
-      return undefined;
-    }
-    if (record.env) {
-      // A record from before records kept names only: its values (secrets) are scrubbed from the disk.
-      const { env, ...rest } = record;
-      record = { ...rest, envNames: Object.keys(env) };
-      await writeRecord(dirname(path), record).catch(() => {});
-    }
-    return { ...record, envNames: record.envNames ?? [] };
-  }
-
   /**
    * The environment to exec beside an instance with: the one it was started with (kept in memory by the
    * slipway that started it; else read back from the running process and cut to the recorded names).
@@ -713,23 +358,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
 
     async prune(keep) {
       // Snapshots live in <stateDir>/releases/<service>/<hash>; one is kept when a kept path is in it.
-      const base = join(options.stateDir, "releases");
-      let removed = 0;
-      for (const service of await readdir(base).catch(() => [] as string[])) {
-        for (const name of await readdir(join(base, service)).catch(() => [] as string[])) {
-          const dir = join(base, service, name);
-          if (keep.some((k) => k === dir || k.startsWith(`${dir}${sep}`))) continue;
-          // A snapshot being made right now is left alone.
-          if (
-            name.includes(".tmp-") &&
-            Date.now() - (await stat(dir).catch(() => ({ mtimeMs: 0 }))).mtimeMs < 3_600_000
-          )
-            continue;
-          await rm(dir, { recursive: true, force: true });
-          removed++;
-        }
-      }
-      return { removed };
+      return { removed: await pruneSnapshots(options.stateDir, keep) };
     },
 
     async runTask(request: TaskRequest) {

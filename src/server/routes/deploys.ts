@@ -17,10 +17,10 @@
 // promote, abort, rollback) for an app environment with no release and no owner answer 404 and start
 // nothing; the server starts at most `maxAgents` agents (SLIPWAY_MAX_DEPLOY_AGENTS, default 16).
 import { readdirSync, readFileSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import type { CiService } from "../ci/index.js";
-import { appNamePattern, environmentNamePattern, parseConfig } from "../config/index.js";
+import type { CiService } from "../../ci/index.js";
+import { appNamePattern, environmentNamePattern, parseConfig } from "../../config/index.js";
 import {
   agentError,
   type AgentPaths,
@@ -29,21 +29,16 @@ import {
   type DeployRequest,
   ensureAgent,
   resolveDeploySpec,
-  type StrategyName,
-  strategyNames,
   streamAgent,
-} from "../deploy/index.js";
-import {
-  ConflictError,
-  httpStatusFor,
-  NotFoundError,
-  RefusalError,
-  streamedError,
-  UserError,
-} from "../lib/errors.js";
-import type { Release, Role, Store } from "../store/index.js";
-import { type Env, problem, queryInt } from "./http.js";
-import { DeployCheckouts } from "./deploy-checkouts.js";
+} from "../../deploy/index.js";
+import { ConflictError, httpStatusFor, NotFoundError, RefusalError, UserError } from "../../lib/errors.js";
+import type { Release, Role, Store } from "../../store/index.js";
+import { type Env, problem, queryInt } from "../http.js";
+import { checkName, deployBody, target } from "./deploy-input.js";
+import { ndjson, releaseForApi } from "./deploy-stream.js";
+
+export type { ServerDeployBody } from "./deploy-input.js";
+import { DeployCheckouts } from "../deploy-checkouts.js";
 
 export type DeployRoutesOptions = {
   ci: CiService;
@@ -55,29 +50,18 @@ export type DeployRoutesOptions = {
   program?: { file: string; args: string[] };
   /** At most this many deploy agents run on the data directory; default SLIPWAY_MAX_DEPLOY_AGENTS or 16. */
   maxAgents?: number;
+  /** The server's log, where the detail of an error in a stream goes; default stderr. */
+  log?: (line: string) => void;
 };
 
 const defaultMaxAgents = 16;
 
-/** The body of POST /api/v1/repos/:repo/deploys. */
-export type ServerDeployBody = {
-  env?: string;
-  ref?: string;
-  services?: string[];
-  images?: Record<string, string>;
-  strategy?: StrategyName;
-  version?: string;
-  wait?: boolean;
-  /** slipway.yaml's path in the repository; default slipway.yaml. */
-  config?: string;
-  /** Instead of deploy.app (or the repository's name). */
-  app?: string;
-};
-
-const keepaliveMs = 15_000;
-
 export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void {
   const { ci, requireRole, jsonBody } = o;
+  const streamOptions = {
+    dataDir: ci.dataDir,
+    log: o.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
+  };
   const store = ci.store;
   const dataDir = resolve(ci.dataDir);
   const checkouts = new DeployCheckouts(dataDir);
@@ -207,6 +191,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
         release();
         await prune([repo.name]);
       },
+      streamOptions,
     );
   });
 
@@ -330,6 +315,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
         for (const r of releases) r();
         await prune(repos);
       },
+      streamOptions,
     );
   });
 }
@@ -383,78 +369,6 @@ function agentEnv(database: string | undefined): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A release as the API shows it: without the notify: section it carried (channels are the repository's). */
-export function releaseForApi(r: Release): Release {
-  const doc = r.spec as { notify?: unknown } | null;
-  if (!doc || typeof doc !== "object" || !("notify" in doc)) return r;
-  const { notify: _notify, ...rest } = doc;
-  return { ...r, spec: rest };
-}
-
-/** Lines from the agent as the API streams them (releases without their notify: section). */
-function apiLine(line: Record<string, unknown>): Record<string, unknown> {
-  if (line.release) return { ...line, release: releaseForApi(line.release as Release) };
-  const error = line.error as { release?: Release } | undefined;
-  if (error?.release) return { ...line, error: { ...error, release: releaseForApi(error.release) } };
-  return line;
-}
-
-/**
- * An NDJSON response: `first`, then what `run` emits (and its result, when it was not emitted), then
- * `after` runs. A client that goes away does not stop the deploy: the agent is read to the end.
- */
-function ndjson(
-  first: Record<string, unknown>,
-  run: (emit: (line: Record<string, unknown>) => void) => Promise<Record<string, unknown>>,
-  after: () => Promise<void>,
-): Response {
-  const encoder = new TextEncoder();
-  let closed = false;
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const write = (line: unknown) => {
-        if (closed) return;
-        try {
-          controller.enqueue(encoder.encode(`${JSON.stringify(line)}\n`));
-        } catch {
-          closed = true;
-        }
-      };
-      write(first);
-      let quietSince = Date.now();
-      const keepalive = setInterval(() => {
-        if (Date.now() - quietSince >= keepaliveMs) write({ keepalive: Date.now() });
-      }, keepaliveMs / 3);
-      let last: Record<string, unknown> | undefined;
-      const emit = (line: Record<string, unknown>) => {
-        last = line;
-        quietSince = Date.now();
-        write(apiLine(line));
-      };
-      void run(emit)
-        .then((result) => {
-          if (result !== last) write(apiLine(result));
-        })
-        .catch((err: unknown) => write({ error: streamedError(err) }))
-        .finally(async () => {
-          clearInterval(keepalive);
-          if (!closed) {
-            closed = true;
-            controller.close();
-          }
-          await after().catch(() => {});
-        });
-    },
-    cancel() {
-      closed = true;
-    },
-  });
-  return new Response(stream, {
-    status: 200,
-    headers: { "content-type": "application/x-ndjson", "cache-control": "no-cache" },
-  });
-}
-
 /** The release a rollback goes back to, chosen as the deploy controller chooses it (errors are its). */
 async function rollbackTarget(
   store: Store,
@@ -467,81 +381,4 @@ async function rollbackTarget(
   if (!current) return undefined;
   const earlier = await store.releases.list({ app, env, status: "succeeded", limit: 50 });
   return earlier.find((r) => r.number < current.number && r.specHash !== current.specHash);
-}
-
-function checkName(what: string, value: string, pattern: RegExp): void {
-  if (!pattern.test(value))
-    throw new UserError(
-      `'${what}' is not a valid name: '${value}' (lower-case letters, digits, '.', '_', '-')`,
-    );
-}
-
-/** The :app and :env of a path, checked (they name directories of the data dir). */
-function target(c: Context): { appName: string; env: string } {
-  const appName = c.req.param("app") ?? "";
-  const env = c.req.param("env") ?? "";
-  checkName("app", appName, appNamePattern);
-  checkName("env", env, environmentNamePattern);
-  return { appName, env };
-}
-
-const isStringList = (v: unknown): v is string[] =>
-  Array.isArray(v) && v.every((s) => typeof s === "string" && s.length > 0);
-
-/** Checks the body's shape; what its values mean is checked against slipway.yaml later. */
-export function deployBody(raw: unknown): ServerDeployBody {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
-    throw new UserError("the body must be a JSON object");
-  const b = raw as Record<string, unknown>;
-  const known = ["env", "ref", "services", "images", "strategy", "version", "wait", "config", "app"];
-  const unknown = Object.keys(b).filter((k) => !known.includes(k));
-  if (unknown.length) throw new UserError(`unknown field(s) ${unknown.map((k) => `'${k}'`).join(", ")}`);
-  const str = (k: string) => {
-    if (b[k] !== undefined && (typeof b[k] !== "string" || !b[k]))
-      throw new UserError(`'${k}' must be a non-empty string`);
-    return b[k] as string | undefined;
-  };
-  const body: ServerDeployBody = {
-    env: str("env"),
-    ref: str("ref"),
-    version: str("version"),
-    config: str("config"),
-    app: str("app"),
-  };
-  if (body.env !== undefined) checkName("env", body.env, environmentNamePattern);
-  if (body.app !== undefined) checkName("app", body.app, appNamePattern);
-  if (body.config !== undefined) {
-    const p = normalize(body.config);
-    if (isAbsolute(p) || p === ".." || p.startsWith("../"))
-      throw new UserError(`'config' must be a path inside the repository, got '${body.config}'`);
-    body.config = p;
-  }
-  if (b.services !== undefined) {
-    if (!isStringList(b.services)) throw new UserError("'services' must be a list of service names");
-    body.services = b.services;
-  }
-  if (b.images !== undefined) {
-    const images = b.images;
-    if (
-      images === null ||
-      typeof images !== "object" ||
-      Array.isArray(images) ||
-      !Object.values(images).every((v) => typeof v === "string")
-    )
-      throw new UserError("'images' must map service names to image references");
-    body.images = images as Record<string, string>;
-  }
-  if (b.strategy !== undefined) {
-    if (!(strategyNames as readonly unknown[]).includes(b.strategy))
-      throw new UserError(
-        `unknown strategy ${JSON.stringify(b.strategy)} (one of ${strategyNames.join(", ")})`,
-      );
-    body.strategy = b.strategy as StrategyName;
-  }
-  if (b.wait !== undefined) {
-    if (typeof b.wait !== "boolean") throw new UserError("'wait' must be a boolean");
-    body.wait = b.wait;
-  }
-  for (const k of Object.keys(body) as (keyof ServerDeployBody)[]) if (body[k] === undefined) delete body[k];
-  return body;
 }
