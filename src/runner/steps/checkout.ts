@@ -55,7 +55,10 @@ export async function runCheckout(state: JobState, inputs: Record<string, string
     : undefined;
   if (ref) {
     try {
-      sha = await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], run.repoDir);
+      sha = await git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`],
+        run.repoDir,
+      );
     } catch {
       return {
         outcome: "failure",
