@@ -1,49 +1,44 @@
-// hashFiles(): the SHA-256 of the SHA-256s of the files matched under the workspace, as GitHub's runner computes it.
+// hashFiles(): what GitHub's runner computes with @actions/glob. The patterns are one multi-line glob (the
+// runner joins the arguments with newlines), relative to the workspace; a first argument
+// `--follow-symbolic-links` makes the walk descend into symlinked directories (off by default, as in the
+// runner). Matches outside the workspace and directories are skipped; each remaining file, in walk order
+// (depth-first, names in byte order), contributes its SHA-256 to an outer SHA-256. No file gives "".
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
-import { join, relative, sep } from "node:path";
-import picomatch from "picomatch";
+import { readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import { globPathsSync } from "../lib/glob.js";
 
-export function hashFiles(workspace: string, patterns: string[]): string {
-  type Match = (s: string) => boolean;
-  const include: Match[] = [];
-  const exclude: Match[] = [];
-  for (const raw of patterns.flatMap((p) => p.split("\n"))) {
-    const p = raw.trim();
-    if (!p) continue;
-    const negated = p.startsWith("!");
-    let body = negated ? p.slice(1) : p;
-    if (body.startsWith(workspace + sep)) body = relative(workspace, body);
-    if (body.startsWith("./")) body = body.slice(2);
-    const m = picomatch(body, { dot: true });
-    // A pattern naming a directory also matches what is below it (implicit descendants).
-    const below = picomatch(`${body.replace(/\/+$/, "")}/**`, { dot: true });
-    const matcher = (s: string) => m(s) || below(s);
-    (negated ? exclude : include).push(matcher);
+const followOption = "--follow-symbolic-links";
+
+export function hashFiles(workspace: string, args: string[]): string {
+  let patterns = args;
+  let followSymbolicLinks = false;
+  if (patterns[0]?.startsWith("--")) {
+    if (patterns[0].toLowerCase() !== followOption) {
+      throw new Error(`Invalid glob option ${patterns[0]}, available option: '${followOption}'`);
+    }
+    followSymbolicLinks = true;
+    patterns = patterns.slice(1);
   }
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const full = join(dir, e.name);
-      if (e.isDirectory()) {
-        if (e.name === ".git" && dir === workspace) continue;
-        walk(full);
-      } else if (e.isFile()) {
-        const rel = relative(workspace, full).split(sep).join("/");
-        if (include.some((m) => m(rel)) && !exclude.some((m) => m(rel))) files.push(full);
-      }
-    }
-  };
-  walk(workspace);
-  if (files.length === 0) return "";
+  const root = path.resolve(workspace);
+  const { matches } = globPathsSync(patterns.join("\n"), {
+    workdir: root,
+    home: homedir(),
+    implicitDescendants: true,
+    matchDirectories: true,
+    excludeHiddenFiles: false,
+    followSymbolicLinks,
+  });
   const outer = createHash("sha256");
-  for (const f of files) outer.update(createHash("sha256").update(readFileSync(f)).digest());
-  return outer.digest("hex");
+  let count = 0;
+  for (const file of matches) {
+    if (!file.startsWith(root + path.sep)) continue;
+    // statSync follows links: a symlink to a directory is skipped like a directory, a symlink to a file is
+    // hashed by its target's content, and a broken one fails the call as it does on GitHub.
+    if (statSync(file).isDirectory()) continue;
+    outer.update(createHash("sha256").update(readFileSync(file)).digest());
+    count++;
+  }
+  return count === 0 ? "" : outer.digest("hex");
 }

@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 import picomatch from "picomatch";
 import { sleep } from "../../lib/async.js";
 import { OperationError, UserError } from "../../lib/errors.js";
-import { globPaths, leastCommonAncestor } from "./glob.js";
+import { globPaths, leastCommonAncestor } from "../../lib/glob.js";
 import { getBooleanInput, getInput, getRequiredInput, resolveInputPath } from "./inputs.js";
 import {
   errorCode,

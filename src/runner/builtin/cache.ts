@@ -25,7 +25,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import path from "node:path";
 import { execa } from "execa";
 import { OperationError, UserError } from "../../lib/errors.js";
-import { globPaths } from "./glob.js";
+import { globPaths } from "../../lib/glob.js";
 import { getInput, getInputAsArray, getLenientBooleanInput, getRequiredInput } from "./inputs.js";
 import { errorCode, isInside, makeStagingDir, renameIfAbsent, repositoryDirName } from "./storage.js";
 import type { BuiltinAction, BuiltinActionContext } from "./types.js";

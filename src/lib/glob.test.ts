@@ -1,9 +1,14 @@
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { UserError } from "../../lib/errors.js";
-import { type GlobOptions, globPaths, leastCommonAncestor } from "./glob.js";
-import { makeTempDir } from "./testing.js";
+import { UserError } from "./errors.js";
+import { type GlobOptions, globPaths, globPathsSync, leastCommonAncestor } from "./glob.js";
+
+async function makeTempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `slipway-${prefix}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let ws: string;
@@ -106,6 +111,44 @@ describe("globPaths", () => {
     await writeFile(path.join(odd, "f"), "f");
     const r = await globPaths("f", files({ workdir: odd }));
     expect(r.matches).toEqual([path.join(odd, "f")]);
+  });
+
+  it("without following symlinks, yields a symlinked directory as an item and does not descend", async () => {
+    await symlink(path.join(ws, "dist"), path.join(ws, "src", "link"));
+    const noFollow = files({ followSymbolicLinks: false, matchDirectories: true });
+    expect(rel((await globPaths("src/**", noFollow)).matches)).toEqual(["src", "src/c.ts", "src/link"]);
+    expect(rel((await globPaths("src/**", files())).matches)).toContain("src/link/sub/b.js");
+  });
+});
+
+describe("globPathsSync", () => {
+  it("walks like globPaths, in the same order", async () => {
+    await symlink(path.join(ws, "dist"), path.join(ws, "src", "loop"));
+    for (const patterns of ["**", "dist/\n!**/*.map", "src\n~/.npm", "*/"]) {
+      for (const options of [files(), files({ followSymbolicLinks: false, matchDirectories: true })]) {
+        expect(globPathsSync(patterns, options)).toEqual(await globPaths(patterns, options));
+      }
+    }
+    expect(() => globPathsSync("../x", files())).toThrow(/Relative pathing/);
+  });
+
+  it("walks names in byte order, depth first", async () => {
+    // U+FF5E sorts before U+1F600 in UTF-8 bytes (as readdir lists them) but after it in UTF-16 units.
+    for (const f of ["B", "a/z", "a/b", "a-b", "\u{1F600}", "\u00e9", "Z", "\uFF5E"]) {
+      await mkdir(path.dirname(path.join(tmp.dir, "o", f)), { recursive: true });
+      await writeFile(path.join(tmp.dir, "o", f), f);
+    }
+    const { matches } = globPathsSync("**", files({ workdir: path.join(tmp.dir, "o") }));
+    expect(matches.map((m) => path.relative(path.join(tmp.dir, "o"), m))).toEqual([
+      "B",
+      "Z",
+      "a/b",
+      "a/z",
+      "a-b",
+      "\u00e9",
+      "\uFF5E",
+      "\u{1F600}",
+    ]);
   });
 });
 

@@ -1,15 +1,16 @@
-// The path matching of @actions/glob, which upload-artifact and cache use for their `path:` input. Ported
-// rather than approximated with a generic glob library because its rules decide which files a workflow
-// uploads or caches: one pattern per line, `#` comments, `!` excludes where the last matching line wins,
-// `.`/`~` prefixes, no `..` segments, a trailing `/` matching only directories, "search paths" (the literal
-// prefix of each pattern, which upload-artifact uses to compute the artifact's root), symlinks followed with
-// cycle detection, and hidden items pruned during the walk (including a hidden search root) when asked.
+// The path matching of @actions/glob, which upload-artifact and cache use for their `path:` input and GitHub's
+// runner uses for hashFiles(). Ported rather than approximated with a generic glob library because its rules
+// decide which files a workflow uploads, caches or hashes: one pattern per line, `#` comments, `!` excludes
+// where the last matching line wins, `.`/`~` prefixes, no `..` segments, a trailing `/` matching only
+// directories, "search paths" (the literal prefix of each pattern, which upload-artifact uses to compute the
+// artifact's root), symlinks followed with cycle detection (unless told not to), and hidden items pruned
+// during the walk (including a hidden search root) when asked.
 // POSIX only: patterns and paths use `/`.
 
-import type { Stats } from "node:fs";
-import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { lstatSync, readdirSync, realpathSync, type Stats, statSync } from "node:fs";
+import fs from "node:fs/promises";
 import path from "node:path";
-import { UserError } from "../../lib/errors.js";
+import { UserError } from "./errors.js";
 
 export type GlobOptions = {
   /** Relative patterns (and a leading `.`) are resolved against it. */
@@ -22,6 +23,8 @@ export type GlobOptions = {
   matchDirectories: boolean;
   /** Skip items whose name starts with `.`, without descending into them. */
   excludeHiddenFiles: boolean;
+  /** Descend into symlinked directories (with cycle detection); default true, as in @actions/glob. */
+  followSymbolicLinks?: boolean;
   signal?: AbortSignal;
 };
 
@@ -267,6 +270,74 @@ function ancestors(p: string): string[] {
 
 /** Finds the files (and directories, if asked) that the multi-line `patterns` select. */
 export async function globPaths(patterns: string, options: GlobOptions): Promise<GlobResult> {
+  const walk = walkPatterns(patterns, options);
+  let step = walk.next();
+  while (!step.done) {
+    const { op, path: p } = step.value;
+    let result: unknown;
+    try {
+      result = await asyncOps[op](p);
+    } catch (err) {
+      step = walk.throw(err);
+      continue;
+    }
+    step = walk.next(result);
+  }
+  return step.value;
+}
+
+/**
+ * The same walk with blocking I/O, for callers that cannot await (hashFiles() runs inside the synchronous
+ * expression evaluator).
+ */
+export function globPathsSync(patterns: string, options: GlobOptions): GlobResult {
+  const walk = walkPatterns(patterns, options);
+  let step = walk.next();
+  while (!step.done) {
+    const { op, path: p } = step.value;
+    let result: unknown;
+    try {
+      result = syncOps[op](p);
+    } catch (err) {
+      step = walk.throw(err);
+      continue;
+    }
+    step = walk.next(result);
+  }
+  return step.value;
+}
+
+// The walk is written once as a generator that yields the filesystem calls it needs; globPaths and
+// globPathsSync answer them with fs/promises or fs respectively.
+type Ops = {
+  stat: (p: string) => Stats;
+  lstat: (p: string) => Stats;
+  realpath: (p: string) => string;
+  readdir: (p: string) => string[];
+};
+type Op = keyof Ops;
+type Request = { op: Op; path: string };
+type Walk<T> = Generator<Request, T, unknown>;
+
+const asyncOps: { [K in Op]: (p: string) => Promise<ReturnType<Ops[K]>> } = {
+  stat: (p) => fs.stat(p),
+  lstat: (p) => fs.lstat(p),
+  realpath: (p) => fs.realpath(p),
+  readdir: (p) => fs.readdir(p),
+};
+const syncOps: Ops = {
+  stat: (p) => statSync(p),
+  lstat: (p) => lstatSync(p),
+  realpath: (p) => realpathSync(p),
+  readdir: (p) => readdirSync(p),
+};
+
+function* call<K extends Op>(op: K, p: string): Walk<ReturnType<Ops[K]>> {
+  return (yield { op, path: p }) as ReturnType<Ops[K]>;
+}
+
+function* walkPatterns(patterns: string, options: GlobOptions): Walk<GlobResult> {
+  const followSymbolicLinks = options.followSymbolicLinks ?? true;
   const parsed = parsePatterns(patterns, options.workdir, options.home);
   const searchPaths = getSearchPaths(parsed);
 
@@ -283,9 +354,9 @@ export async function globPaths(patterns: string, options: GlobOptions): Promise
   const stack: Item[] = [];
   for (const searchPath of getSearchPaths(all)) {
     try {
-      await lstat(searchPath);
+      yield* call("lstat", searchPath);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      if (isNotFound(err)) continue;
       throw err;
     }
     stack.unshift({ path: searchPath, level: 1 });
@@ -301,14 +372,18 @@ export async function globPaths(patterns: string, options: GlobOptions): Promise
     const partial = match !== matchNone || partialMatchPatterns(all, segments);
     if (!partial) continue;
 
-    const stats = await statFollowing(item, traversalChain);
+    // Without following, a symlink is an item of its own (never a directory to descend into), as in
+    // @actions/glob's lstat branch.
+    const stats = followSymbolicLinks
+      ? yield* statFollowing(item, traversalChain)
+      : yield* call("lstat", item.path);
     if (!stats) continue;
     if (options.excludeHiddenFiles && path.basename(item.path).startsWith(".")) continue;
 
     if (stats.isDirectory()) {
       if (match & matchDirectory && options.matchDirectories) matches.push(item.path);
       // Descend even below a yielded directory, as @actions/glob does: `dir/**` also yields dir's contents.
-      const children = (await readdir(item.path)).sort();
+      const children = (yield* call("readdir", item.path)).sort(compareBytes);
       for (const child of children.reverse()) {
         stack.push({ path: path.join(item.path, child), level: item.level + 1 });
       }
@@ -319,20 +394,28 @@ export async function globPaths(patterns: string, options: GlobOptions): Promise
   return { matches, searchPaths };
 }
 
+// Node's readdir lists names in strcmp (UTF-8 byte) order, which is the order @actions/glob walks in;
+// sorting again keeps that order whatever the platform returns.
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+const isNotFound = (err: unknown) => (err as NodeJS.ErrnoException).code === "ENOENT";
+
 /** `stat` through symlinks; undefined for broken links and directory cycles, which the walk skips. */
-async function statFollowing(
+function* statFollowing(
   item: { path: string; level: number },
   traversalChain: string[],
-): Promise<Stats | undefined> {
+): Walk<Stats | undefined> {
   let stats: Stats;
   try {
-    stats = await stat(item.path);
+    stats = yield* call("stat", item.path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   if (stats.isDirectory()) {
-    const real = await realpath(item.path);
+    const real = yield* call("realpath", item.path);
     while (traversalChain.length >= item.level) traversalChain.pop();
     if (traversalChain.includes(real)) return undefined;
     traversalChain.push(real);
