@@ -7,6 +7,7 @@ import { basename, join, relative, sep } from "node:path";
 import { appNamePattern, serviceNamePattern } from "../config/index.js";
 import type { importCompose } from "../deploy/index.js";
 import { UserError } from "../lib/errors.js";
+import { composeProjectName, joinComposeBuilds } from "./init-compose.js";
 
 export type DetectedDockerfile = {
   /** The build service's name: the context directory's (the app's for the root), plus the variant. */
@@ -15,11 +16,19 @@ export type DetectedDockerfile = {
   context: string;
   /** Relative to the context. */
   dockerfile: string;
+  /** The repository to push: the app's name, with the service's for any but the root's. */
+  image: string;
 };
 
 type ComposeImport = ReturnType<typeof importCompose>;
 
-export type DetectedCompose = { file: string; services: string[]; import: ComposeImport };
+export type DetectedCompose = {
+  file: string;
+  services: string[];
+  import: ComposeImport;
+  /** The import's warnings, less those the build section answers. */
+  warnings: string[];
+};
 
 export type Detection = {
   dir: string;
@@ -87,7 +96,8 @@ export function findDockerfiles(root: string, app: string): DetectedDockerfile[]
     let service = wanted;
     for (let i = 2; taken.has(service); i++) service = `${wanted}-${i}`;
     taken.add(service);
-    return { service, context: f.context, dockerfile: f.dockerfile };
+    const image = f.context === "." && !f.variant ? app : `${app}-${service}`;
+    return { service, context: f.context, dockerfile: f.dockerfile, image };
   });
 }
 
@@ -122,6 +132,22 @@ const isFile = (path: string) => {
   }
 };
 
+/** The compose file Docker Compose would use in `dir`. */
+export const findComposeFile = (dir: string) => composeFiles.find((f) => isFile(join(dir, f)));
+
+/** A compose file's project name, made a valid app name; init's default app name when there is one. */
+export function composeAppName(dir: string): string | undefined {
+  const file = findComposeFile(dir);
+  let text: string;
+  try {
+    text = file ? readFileSync(join(dir, file), "utf8") : "";
+  } catch {
+    return undefined; // detectProject reports it
+  }
+  const name = composeProjectName(text);
+  return name ? toName(name, "") || undefined : undefined;
+}
+
 /**
  * Everything init builds slipway.yaml from. `display` is how files are named in messages (the directory
  * as the user gave it). A compose file the importer rejects throws its problems at file:line:col.
@@ -129,13 +155,25 @@ const isFile = (path: string) => {
 export async function detectProject(dir: string, app: string, display: string = dir): Promise<Detection> {
   const shown = (name: string) => (display === "." ? name : join(display, name));
   const detection: Detection = { dir, app, dockerfiles: findDockerfiles(dir, app), workflows: [] };
-  const composeFile = composeFiles.find((f) => isFile(join(dir, f)));
+  const composeFile = findComposeFile(dir);
   if (composeFile) {
     // The deploy domain is loaded only when there is something to import (it is most of the CLI's weight).
     const { importCompose } = await import("../deploy/index.js");
-    const imported = importCompose(readText(join(dir, composeFile)), shown(composeFile), { app });
-    const services = Object.keys((imported.config as { deploy: { services: object } }).deploy.services);
-    detection.compose = { file: composeFile, services, import: imported };
+    const text = readText(join(dir, composeFile));
+    const imported = importCompose(text, shown(composeFile), { app });
+    const deployServices = (imported.config as { deploy: { services: Record<string, { image?: unknown }> } })
+      .deploy.services;
+    const joined = joinComposeBuilds(detection.dockerfiles, text, deployServices);
+    detection.dockerfiles = joined.dockerfiles;
+    // The importer asks for a build section for each service it builds; init has written those.
+    const answered = joined.built.map((name) => `service '${name}': build is not part of deploy`);
+    const warnings = imported.warnings.filter((w) => !answered.some((a) => w.includes(a)));
+    detection.compose = {
+      file: composeFile,
+      services: Object.keys(deployServices),
+      import: imported,
+      warnings,
+    };
   }
   if (isFile(join(dir, "package.json"))) detection.start = startScript(join(dir, "package.json"));
   const workflowsDir = join(dir, ".github", "workflows");

@@ -52,10 +52,7 @@ function buildSection(d: Detection): string {
     return `${comment(intro)}\n${commentedOut(yamlOf(example))}\n`;
   }
   const services = Object.fromEntries(
-    d.dockerfiles.map((f) => [
-      f.service,
-      { context: f.context, dockerfile: f.dockerfile, image: `${d.app}-${f.service}` },
-    ]),
+    d.dockerfiles.map((f) => [f.service, { context: f.context, dockerfile: f.dockerfile, image: f.image }]),
   );
   const body = yamlOf({ build: { services } }).replace(
     "build:\n",
@@ -74,8 +71,8 @@ function deploySection(d: Detection): string {
     const imported = d.compose.import;
     const yaml = yamlOf(imported.config);
     const lines = [...deployIntro, `Imported from ${d.compose.file}.`];
-    if (imported.warnings.length)
-      lines.push("Not imported as it was (review these):", ...imported.warnings.map((w) => `- ${w}`));
+    if (d.compose.warnings.length)
+      lines.push("Not imported as it was (review these):", ...d.compose.warnings.map((w) => `- ${w}`));
     return `${comment(lines)}\n${yaml}`;
   }
   if (d.start && !d.dockerfiles.length) {
@@ -87,7 +84,7 @@ function deploySection(d: Detection): string {
     const body = yamlOf({ deploy: { app: d.app, services: { web: { command: "npm start" } } } });
     return `${comment(lines)}\n${body}      # port: 3000\n      # publish: 8080\n`;
   }
-  const image = d.dockerfiles[0] ? `${d.app}-${d.dockerfiles[0].service}` : `${d.app}-web`;
+  const image = d.dockerfiles[0]?.image ?? `${d.app}-web`;
   const example = { deploy: { app: d.app, services: { web: { image, port: 8080, publish: 80 } } } };
   return `${comment(deployIntro)}\n${commentedOut(yamlOf(example))}\n`;
 }

@@ -85,13 +85,43 @@ describe("slipway init", () => {
     expect(text).toContain(".github/workflows/ci.yml");
     const { config } = loadConfig(join(dir, "slipway.yaml"));
     expect(config.build?.services).toEqual({
-      "my-shop": { context: ".", dockerfile: "Dockerfile", image: "my-shop-my-shop" },
+      "my-shop": { context: ".", dockerfile: "Dockerfile", image: "my-shop" },
       "api-prod": { context: "services/api", dockerfile: "Dockerfile.prod", image: "my-shop-api-prod" },
       web: { context: "web", dockerfile: "Dockerfile", image: "my-shop-web" },
     });
     expect(Object.keys(config.deploy?.services ?? {})).toEqual(["web", "cache"]);
     // The compose file's web is built from web/: the same image the build section pushes.
     expect(config.deploy?.services.web.image).toBe("my-shop-web");
+    expect(r.stderr + text).not.toContain("build is not part of deploy");
+  });
+
+  it("names build services after the compose services they build, so build and deploy use one image", async () => {
+    files({
+      "web/Dockerfile": "FROM scratch\n",
+      "jobs/Containerfile": "FROM scratch\n",
+      "compose.yaml": `name: Shop
+services:
+  front:
+    build: { context: ./web/, dockerfile: Dockerfile }
+  worker:
+    build: { context: jobs, dockerfile: Containerfile }
+  remote:
+    build: https://example.com/repo.git
+`,
+    });
+    const r = await init();
+    expect(r.code).toBe(0);
+    const { config } = loadConfig(join(dir, "slipway.yaml"));
+    expect(config.deploy?.app).toBe("shop");
+    expect(config.build?.services).toEqual({
+      front: { context: "web", dockerfile: "Dockerfile", image: "shop-front" },
+      worker: { context: "jobs", dockerfile: "Containerfile", image: "shop-worker" },
+    });
+    expect(config.deploy?.services.front.image).toBe("shop-front");
+    expect(config.deploy?.services.worker.image).toBe("shop-worker");
+    // Only the build init could not describe is left to the user.
+    expect(r.stderr.match(/build is not part of deploy/g)).toHaveLength(1);
+    expect(r.stderr).toContain("service 'remote': build is not part of deploy");
   });
 
   it("runs package.json's start script as a process service when nothing is containerised", async () => {
@@ -121,7 +151,7 @@ describe("slipway init", () => {
       sections: ["build"],
       detected: {
         app: "my-shop",
-        dockerfiles: [{ service: "web", context: "web", dockerfile: "Dockerfile" }],
+        dockerfiles: [{ service: "web", context: "web", dockerfile: "Dockerfile", image: "my-shop-web" }],
         compose: null,
         start: null,
         workflows: [".github/workflows/release.yaml"],

@@ -7,7 +7,7 @@ import { basename, join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { appNamePattern } from "../config/index.js";
 import { exitCodes, UserError } from "../lib/errors.js";
-import { type Detection, detectProject, toName } from "./init-detect.js";
+import { composeAppName, type Detection, detectProject, toName } from "./init-detect.js";
 import { renderConfig, writtenSections } from "./init-render.js";
 
 export type InitFlags = { directory: string; name?: string; yes?: boolean; json?: boolean };
@@ -80,14 +80,17 @@ export async function runInit(flags: InitFlags, io: InitIo = processIo()): Promi
     if (err instanceof UserError) throw err;
   }
 
-  let app = flags.name ? checkName(flags.name, "--name") : toName(basename(dir), "app");
+  // Compose's own default project name is the directory's; a `name:` in the compose file overrides it.
+  let app = flags.name
+    ? checkName(flags.name, "--name")
+    : (composeAppName(dir) ?? toName(basename(dir), "app"));
   const ask = flags.yes || flags.json ? undefined : io.ask;
   if (ask && !flags.name) {
     const answer = (await ask(`App name [${app}]: `)).trim();
     if (answer) app = checkName(answer, "app name");
   }
   const detection = await detectProject(dir, app, flags.directory);
-  for (const w of detection.compose?.import.warnings ?? []) io.stderr(`warning: ${w}\n`);
+  for (const w of detection.compose?.warnings ?? []) io.stderr(`warning: ${w}\n`);
   if (!flags.json) for (const line of describeDetection(detection)) io.stderr(`${line}\n`);
   if (ask) {
     const answer = (await ask(`Write ${file}? [Y/n] `)).trim().toLowerCase();
@@ -114,7 +117,7 @@ export async function runInit(flags: InitFlags, io: InitIo = processIo()): Promi
         ? {
             file: detection.compose.file,
             services: detection.compose.services,
-            warnings: detection.compose.import.warnings,
+            warnings: detection.compose.warnings,
           }
         : null,
       start: detection.start ?? null,
