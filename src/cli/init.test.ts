@@ -174,6 +174,12 @@ services:
     expect(existsSync(join(dir, "slipway.yaml"))).toBe(false);
   });
 
+  it("refuses a package.json that is not JSON", async () => {
+    files({ "package.json": "{ scripts: " });
+    expect((await initError()).message).toMatch(/package\.json is not valid JSON/);
+    expect(existsSync(join(dir, "slipway.yaml"))).toBe(false);
+  });
+
   it("reports a broken compose file at file:line:col and writes nothing", async () => {
     files({ "compose.yaml": "services:\n  web: [\n" });
     const err = await initError();
