@@ -23,6 +23,7 @@ export const commandGroups = {
   deploy: () => load(import("./deploy.js"), (m) => m.registerDeploy),
   demo: () => load(import("./demo.js"), (m) => m.registerDemo),
   config: () => load(import("./config.js"), (m) => m.registerConfig),
+  init: () => load(import("./init.js"), (m) => m.registerInit),
 } satisfies Record<string, () => Promise<Registrar>>;
 
 export type CommandGroup = keyof typeof commandGroups;
@@ -126,4 +127,9 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
     "try slipway: make a sample multi-service app, run its pipeline, deploy v1, then v2 blue-green under load",
   ),
   command("config", "config", "check and print slipway.yaml (subcommands: validate, schema, show)"),
+  command(
+    "init",
+    "init [options]",
+    "write a commented slipway.yaml from the repository's Dockerfiles, compose file, package.json and workflows",
+  ),
 ];
