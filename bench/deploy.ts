@@ -487,11 +487,13 @@ async function slipwayCase(ctx: Context, name: CaseName): Promise<CaseResult> {
 
   // Stopped after each case so the next one has the machine to itself; a slow or failed `down` is
   // recorded (and retried at the end) rather than fatal.
-  const down = await slipway(ctx, ["down", "--app", APP, "--env", name], 60_000).catch((e: Error) => ({
-    code: -1,
-    ms: 60_000,
-    stderr: e.message,
-  }));
+  const down = await slipway(ctx, ["down", "--yes", "--app", APP, "--env", name], 60_000).catch(
+    (e: Error) => ({
+      code: -1,
+      ms: 60_000,
+      stderr: e.message,
+    }),
+  );
   if (down.code === 0) ctx.agents.delete(name);
   else log(`${name}: slipway down exited ${down.code}: ${down.stderr.trim()}`);
   if (down.ms > 10_000) log(`${name}: slipway down took ${round(down.ms / 1000, 1)} s`);
@@ -590,7 +592,7 @@ function distribution(): string {
 
 async function cleanup(ctx: Context): Promise<void> {
   for (const env of [...ctx.agents]) {
-    const r = await slipway(ctx, ["down", "--app", APP, "--env", env], 60_000).catch((e: Error) => ({
+    const r = await slipway(ctx, ["down", "--yes", "--app", APP, "--env", env], 60_000).catch((e: Error) => ({
       code: -1,
       stderr: e.message,
     }));

@@ -149,7 +149,7 @@ describe("slipway build / registry / images", () => {
 
   it("prunes dangling images on the engine host", async () => {
     const io = capture();
-    expect(await runImagesPrune({ onlySlipway: true, json: true }, io)).toBe(0);
+    expect(await runImagesPrune({ onlySlipway: true, json: true, yes: true }, io)).toBe(0);
     expect(JSON.parse(io.out())).toMatchObject({
       deleted: expect.any(Array),
       spaceReclaimed: expect.any(Number),

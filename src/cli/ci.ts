@@ -7,6 +7,8 @@ import { OperationError, UserError } from "../lib/errors.js";
 import { ApiClient, type ClientFlags, writeConfig } from "./client.js";
 import { collect, parsePairs } from "./options.js";
 import { formatDuration, formatTimestamp, textTable } from "../lib/format.js";
+import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
 
 type Json = Record<string, any>;
 
@@ -19,6 +21,8 @@ function withClient(cmd: any): any {
   return cmd
     .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
     .option("--token <token>", "API token (env SLIPWAY_TOKEN)")
+    .option(...tokenFileOption)
+    .hook("preAction", resolveTokenHook)
     .option("--json", "print JSON");
 }
 
@@ -356,8 +360,9 @@ export function registerCiCommands(program: Command): void {
       );
     },
   );
-  withClient(token.command("revoke").description("revoke a token").argument("<id>")).action(
-    async (id: string, flags: ClientFlags & { json?: boolean }) => {
+  yesOption(withClient(token.command("revoke").description("revoke a token").argument("<id>"))).action(
+    async (id: string, flags: ClientFlags & ConfirmFlags) => {
+      await confirm(`Revoke token ${id}? Whatever uses it is refused from then on.`, flags);
       const r = await new ApiClient(flags).request<Json>(
         "DELETE",
         `/api/v1/tokens/${encodeURIComponent(id)}`,

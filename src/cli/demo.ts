@@ -606,7 +606,7 @@ async function stopEnvironment(
   } catch {
     agentPid = undefined;
   }
-  const down = await cli(["down"], 60_000);
+  const down = await cli(["down", "--yes"], 60_000);
   if (down.code !== 0)
     return { stopped: false, problem: `slipway down failed (log: ${paths.logFile}): ${down.stderr.trim()}` };
   if (agentPid !== undefined) {

@@ -38,6 +38,8 @@ import * as remote from "./deploy-remote.js";
 import { checkStrategyFlag, parseImageFlags } from "./deploy-flags.js";
 import { dryRunPlan, renderDeployPlan } from "./deploy-plan.js";
 import { makeStyle, type Style } from "./tty.js";
+import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { confirm } from "./confirm.js";
 
 type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
 
@@ -56,6 +58,8 @@ const commonOptions = (c: Command) =>
     .option("--database <url>", "a PostgreSQL URL instead of the SQLite file (env SLIPWAY_DATABASE)")
     .option("--server [url]", "on a running server instead (alone: SLIPWAY_SERVER or `slipway login`'s)")
     .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
+    .option(...tokenFileOption)
+    .hook("preAction", resolveTokenHook)
     .option("--json", "print JSON documents on stdout");
 
 type Target = { app: string; env: string; dataDir: string; database?: string; paths: AgentPaths };
@@ -293,9 +297,16 @@ export function registerDeploy(program: Command) {
       "--keep-instances",
       "stop only the agent (and routers); instances keep running for the next `slipway up`",
     )
+    .option("-y, --yes", "do not ask for confirmation (needed when not on a terminal)")
     .action(async (flags) => {
       if (remote.isRemote(flags)) remote.localOnly("down");
       const t = target(flags as EnvFlags, process.env);
+      await confirm(
+        flags.keepInstances
+          ? `Stop the deploy agent of ${t.app}/${t.env} (instances keep running)?`
+          : `Stop ${t.app}/${t.env}: its deploy agent and every instance?`,
+        flags,
+      );
       const reply = await callAgent(t.paths.socketPath, "POST", "/shutdown", {
         stopInstances: !flags.keepInstances,
       });

@@ -12,6 +12,7 @@ import {
 import { OperationError, UserError } from "../lib/errors.js";
 import { type CommandIo, processIo, withInterrupt } from "./build.js";
 import { collect } from "./options.js";
+import { type ConfirmIo, confirm, processConfirmIo } from "./confirm.js";
 
 export type RegistryFlags = { json?: boolean; insecure: string[] };
 export type LatestFlags = RegistryFlags & { match?: string; by: string; ref?: boolean };
@@ -21,6 +22,7 @@ export type PruneFlags = RegistryFlags & {
   match?: string;
   by: string;
   dryRun?: boolean;
+  yes?: boolean;
 };
 
 function credentialsFromEnv(env: NodeJS.ProcessEnv): Credentials | undefined {
@@ -80,11 +82,22 @@ export function renderPrune(repository: string, r: PruneResult): string {
   return `${lines.join("\n")}\n`;
 }
 
-export async function runRegistryPrune(repository: string, flags: PruneFlags, io: CommandIo = processIo()) {
+export async function runRegistryPrune(
+  repository: string,
+  flags: PruneFlags,
+  io: CommandIo = processIo(),
+  confirmIo: ConfirmIo = processConfirmIo(),
+) {
   const { client, repository: repo } = open(repository, flags, io);
   const keep = Number(flags.keep);
   if (!Number.isInteger(keep) || keep < 0)
     throw new UserError(`--keep must be a whole number ≥ 0, got '${flags.keep}'`);
+  if (!flags.dryRun)
+    await confirm(
+      `Delete the tags of ${repository} beyond the newest ${keep} (see them first with --dry-run)?`,
+      flags,
+      confirmIo,
+    );
   const result = await pruneRepository(client, repo, {
     keep,
     protect: flags.protect.flatMap((p) => p.split(",")).filter(Boolean),
@@ -149,6 +162,7 @@ export function registerRegistry(program: Command): void {
     .option("--match <glob>", "only prune tags matching this glob")
     .option("--by <order>", "time (image creation) or semver", "time")
     .option("-n, --dry-run", "say what would be deleted without deleting")
+    .option("-y, --yes", "do not ask for confirmation (needed when not on a terminal)")
     .option("--json", "print JSON on stdout")
     .option("--insecure <host>", insecureHelp, collect, [] as string[])
     .action(async (repository: string, flags: PruneFlags) => {

@@ -87,10 +87,10 @@ describe.each(backends)("slipway secret on %s", (backend) => {
       expect(o).not.toContain("BEGIN KEY");
     }
 
-    await expect(runSecretRemove("DEPLOY_KEY", flags, io())).rejects.toThrow(
+    await expect(runSecretRemove("DEPLOY_KEY", { ...flags, yes: true }, io())).rejects.toThrow(
       /no secret DEPLOY_KEY \(global\)/,
     );
-    expect(await runSecretRemove("DEPLOY_KEY", { ...flags, repo: "acme/api" }, io())).toBe(0);
+    expect(await runSecretRemove("DEPLOY_KEY", { ...flags, repo: "acme/api", yes: true }, io())).toBe(0);
 
     const audit = io();
     await runSecretAudit("DEPLOY_KEY", { ...flags, json: true }, audit);
@@ -269,10 +269,10 @@ describe("slipway secret and notify against a running server", () => {
     );
     for (const o of [json.out(), human.out()]) expect(o).not.toContain("BEGIN KEY");
 
-    await expect(runSecretRemove("DEPLOY_KEY", flags, io())).rejects.toThrow(
+    await expect(runSecretRemove("DEPLOY_KEY", { ...flags, yes: true }, io())).rejects.toThrow(
       /no secret DEPLOY_KEY in that scope/,
     );
-    expect(await runSecretRemove("DEPLOY_KEY", { ...flags, repo: "acme/api" }, io())).toBe(0);
+    expect(await runSecretRemove("DEPLOY_KEY", { ...flags, repo: "acme/api", yes: true }, io())).toBe(0);
     const audit = io();
     await runSecretAudit("DEPLOY_KEY", { ...flags, json: true }, audit);
     expect(JSON.parse(audit.out()).map((e: { action: string }) => e.action)).toEqual([

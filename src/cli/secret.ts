@@ -21,6 +21,8 @@ import type { AuditEntry } from "../store/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { ApiClient, type ClientFlags, configuredServer } from "./client.js";
 import { formatTimestamp, textTable } from "../lib/format.js";
+import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
 
 export type SecretIo = {
   stdout: (s: string) => void;
@@ -191,11 +193,16 @@ export async function runSecretList(
 
 export async function runSecretRemove(
   name: string,
-  flags: TargetFlags & ScopeFlags & { json?: boolean },
+  flags: TargetFlags & ScopeFlags & ConfirmFlags,
   io: SecretIo,
 ): Promise<number> {
   const scope = normalizeScope({ repo: flags.repo, env: flags.env });
   const client = remoteClient(flags, io.env);
+  await confirm(`Remove secret ${name} (${describeScope(scope)})?`, flags, {
+    stdin: io.stdin,
+    stderr: process.stderr,
+    env: io.env,
+  });
   if (client) {
     // A 404 (no such secret in that scope) is the client's UserError.
     const r = await client.request<{ removed: boolean }>(
@@ -287,6 +294,8 @@ export function storeOptions(cmd: any): any {
       "a running server (env SLIPWAY_SERVER; default: the one of `slipway login`, if any)",
     )
     .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
+    .option(...tokenFileOption)
+    .hook("preAction", resolveTokenHook)
     .option(
       "--data-dir <dir>",
       "instead of a server: its data directory (env SLIPWAY_DATA_DIR; default: as slipway serve)",
@@ -327,11 +336,13 @@ export function registerSecret(program: Command, io: () => SecretIo = secretProc
   ).action(async (flags: TargetFlags & ScopeFlags & { json?: boolean }) => {
     process.exitCode = await runSecretList(flags, io());
   });
-  storeOptions(
-    scopeOptions(
-      secret.command("rm").description("delete a secret of exactly this scope").argument("<name>"),
+  yesOption(
+    storeOptions(
+      scopeOptions(
+        secret.command("rm").description("delete a secret of exactly this scope").argument("<name>"),
+      ),
     ),
-  ).action(async (name: string, flags: TargetFlags & ScopeFlags & { json?: boolean }) => {
+  ).action(async (name: string, flags: TargetFlags & ScopeFlags & ConfirmFlags) => {
     process.exitCode = await runSecretRemove(name, flags, io());
   });
   storeOptions(

@@ -21,6 +21,7 @@ import { resetAdminToken, startServer } from "../server/index.js";
 import { type ApiFailure, ApiClient, type ClientFlags } from "./client.js";
 import { collect } from "./options.js";
 import { formatTimestamp, textTable } from "../lib/format.js";
+import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
 
 /**
  * `--pass-env` of `slipway serve`: checked, then merged into SLIPWAY_PASS_ENV of this process, which is
@@ -202,6 +203,8 @@ export function registerServe(program: Command): void {
       "--token <token>",
       "a runner token (slwr_…), or an admin token to register this runner (env SLIPWAY_RUNNER_TOKEN)",
     )
+    .option(...tokenFileOption)
+    .hook("preAction", resolveTokenHook)
     .option("--labels <labels>", "runs-on labels this runner takes", "self-hosted,linux")
     .option("--name <name>", "the runner's name", hostname())
     .option("--concurrency <n>", "legs run at once", "1")
@@ -308,6 +311,8 @@ function withClient(cmd: any): any {
   return cmd
     .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
     .option("--token <token>", "an admin API token (env SLIPWAY_TOKEN)")
+    .option(...tokenFileOption)
+    .hook("preAction", resolveTokenHook)
     .option("--json", "print JSON");
 }
 

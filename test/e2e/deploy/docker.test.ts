@@ -308,7 +308,7 @@ describe("slipway deploy (docker runtime)", () => {
   });
 
   it("down stops every container of the app", async () => {
-    const r = await app.cli(["down"]);
+    const r = await app.cli(["down", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(containers(name)).toEqual({});
     // The app's network goes with its last container (named volumes stay: they hold data).

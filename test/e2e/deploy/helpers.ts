@@ -60,7 +60,7 @@ export function makeAppDir(name: string): AppDir {
     },
     spawnCli: (args) => spawnCli(args),
     async cleanup() {
-      await app.cli(["down"]).catch(() => {});
+      await app.cli(["down", "--yes"]).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -320,7 +320,17 @@ describe("releasing the chat monorepo", () => {
 
   it("registry prune keeps the newest, never deletes a protected tag, and deletes the rest", async () => {
     const protectedTag = tagOf("chat", v130);
-    const args = ["registry", "prune", systemRepo(), "--keep", "1", "--protect", protectedTag, "--json"];
+    const args = [
+      "registry",
+      "prune",
+      systemRepo(),
+      "--keep",
+      "1",
+      "--protect",
+      protectedTag,
+      "--json",
+      "--yes",
+    ];
     const dry = await slipway([...args, "--dry-run"]);
     expect(dry.code, explain(dry)).toBe(0);
     const doomed = services

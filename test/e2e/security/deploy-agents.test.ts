@@ -192,7 +192,7 @@ describe("deploy agents", { concurrent: true }, () => {
       expect(cliCmdline).not.toContain("postgres://");
     } finally {
       await shutdown(server, "argv");
-      await cliApp.cli(["down", "--database", database]).catch(() => undefined);
+      await cliApp.cli(["down", "--yes", "--database", database]).catch(() => undefined);
       await cliApp.cleanup();
     }
   });

@@ -73,7 +73,7 @@ describe("agent socket impersonation", () => {
         await waitFor("nobody's fake agent", () => readFileSync(log, "utf8").includes("listening"));
         const env = { SLIPWAY_RUNTIME_DIR: runtime };
         const flags = ["--app", "victim", "--data-dir", dataDir];
-        for (const args of [["rollback"], ["status"], ["up"], ["down"]]) {
+        for (const args of [["rollback"], ["status"], ["up"], ["down", "--yes"]]) {
           const r = await h.cli(null, [...args, ...flags], { env });
           expect(r.code, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(2);
           expect(r.stderr).toMatch(/refusing the deploy agent's socket directory .*owned by uid 65534/);

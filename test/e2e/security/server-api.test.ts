@@ -151,7 +151,7 @@ jobs:
     const server = await h.startServer();
     const tokens = await api(server, "GET", "/api/v1/tokens");
     const admin = tokens.body.tokens.find((t: { role: string }) => t.role === "admin");
-    const last = await h.cli(server, ["token", "revoke", String(admin.id)]);
+    const last = await h.cli(server, ["token", "revoke", String(admin.id), "--yes"]);
     expect(last.code).not.toBe(0);
     expect(last.stderr).toMatch(/last active admin token/);
     const direct = await api(server, "DELETE", `/api/v1/tokens/${admin.id}`);

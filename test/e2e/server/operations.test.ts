@@ -120,7 +120,7 @@ describe.concurrent("auth", () => {
     expect(remembered.json.map((r: any) => r.id)).toEqual([id]);
 
     // A revoked token stops working.
-    await h.cliOk(server, ["token", "revoke", String(viewer.id)]);
+    await h.cliOk(server, ["token", "revoke", String(viewer.id), "--yes"]);
     expect((await api(server, "GET", "/api/v1/runs", undefined, viewer.token)).status).toBe(401);
   });
 });

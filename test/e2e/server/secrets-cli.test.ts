@@ -124,9 +124,9 @@ describe("slipway secret against a server", { concurrent: true }, () => {
     expect((await waitForRun(server, run)).run.conclusion).toBe("success");
     expect(await logText(server, run)).toContain(sha256(pem));
 
-    const rm = await h.cliOk(server, ["secret", "rm", "DEPLOY_KEY", "--repo", "acme/app"]);
+    const rm = await h.cliOk(server, ["secret", "rm", "DEPLOY_KEY", "--repo", "acme/app", "--yes"]);
     expect(rm.stderr).toBe(`removed secret DEPLOY_KEY (repo acme/app) on ${server.url}\n`);
-    const again = await h.cli(server, ["secret", "rm", "DEPLOY_KEY", "--repo", "acme/app"]);
+    const again = await h.cli(server, ["secret", "rm", "DEPLOY_KEY", "--repo", "acme/app", "--yes"]);
     expect(again.code).toBe(2);
     expect(again.stderr).toBe("slipway: no secret DEPLOY_KEY in that scope\n");
     expect((await h.cliOk(server, ["secret", "list", "--json"])).json.map((s: any) => s.name)).toEqual([
@@ -169,7 +169,7 @@ describe("slipway secret against a server", { concurrent: true }, () => {
       name: "v",
       role: "viewer",
     });
-    const rmAsViewer = await h.cli(server, ["secret", "rm", "TOKEN"], { token: viewer.body.token });
+    const rmAsViewer = await h.cli(server, ["secret", "rm", "TOKEN", "--yes"], { token: viewer.body.token });
     expect(rmAsViewer.code).toBe(1);
     // Developers may read names (to know what a workflow can use), never values.
     expect((await h.cliOk(server, ["secret", "list", "--json"], { token: dev.body.token })).json).toEqual([]);
