@@ -3,7 +3,17 @@
 // `slipway build` pushes is what `slipway deploy` pulls.
 import { posix } from "node:path";
 import { parse } from "yaml";
-import type { DetectedDockerfile } from "./init-detect.js";
+
+export type DetectedDockerfile = {
+  /** The build service's name: the context directory's (the app's for the root), plus the variant. */
+  service: string;
+  /** Relative to the repository root, with forward slashes ("." for the root). */
+  context: string;
+  /** Relative to the context. */
+  dockerfile: string;
+  /** The repository to push: the app's name, with the service's for any but the root's. */
+  image: string;
+};
 
 type Json = Record<string, unknown>;
 const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -7,18 +7,9 @@ import { basename, join, relative, sep } from "node:path";
 import { appNamePattern, serviceNamePattern } from "../config/index.js";
 import type { importCompose } from "../deploy/index.js";
 import { UserError } from "../lib/errors.js";
-import { composeProjectName, joinComposeBuilds } from "./init-compose.js";
+import { composeProjectName, type DetectedDockerfile, joinComposeBuilds } from "./init-compose.js";
 
-export type DetectedDockerfile = {
-  /** The build service's name: the context directory's (the app's for the root), plus the variant. */
-  service: string;
-  /** Relative to the repository root, with forward slashes ("." for the root). */
-  context: string;
-  /** Relative to the context. */
-  dockerfile: string;
-  /** The repository to push: the app's name, with the service's for any but the root's. */
-  image: string;
-};
+export type { DetectedDockerfile };
 
 type ComposeImport = ReturnType<typeof importCompose>;
 
