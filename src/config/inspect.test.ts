@@ -1,6 +1,7 @@
 // What `slipway config show` prints: an environment's overrides merged as deploy/spec.ts merges them, and
 // no credential written inline.
 import { describe, expect, it } from "vitest";
+import { redactUrl } from "./inspect.js";
 import { parseConfig, redacted, resolveConfig, summarizeConfig } from "./index.js";
 
 const text = `deploy:
@@ -63,6 +64,33 @@ describe("resolveConfig", () => {
     expect(r.notify?.channels.team).toEqual({ slack: { webhook_url: redacted } });
     expect(r.notify?.channels.ops).toEqual({ slack: { webhook_url_secret: "OPS_SLACK" } });
     expect(JSON.stringify(config)).toContain("SECRETPART");
+  });
+});
+
+describe("redactUrl", () => {
+  it("keeps a plain URL as written", () => {
+    expect(redactUrl("https://hooks.example.com/slipway/runs")).toBe(
+      "https://hooks.example.com/slipway/runs",
+    );
+  });
+  it("hides a password and every query value, keeping names, host and path", () => {
+    const out = redactUrl("https://bot:hunter2@hooks.example.com/in?token=abc123&team=a&token=def456");
+    expect(out).toBe(
+      `https://bot:${redacted}@hooks.example.com/in?token=${redacted}&team=${redacted}&token=${redacted}`,
+    );
+    for (const secret of ["hunter2", "abc123", "def456"]) expect(out).not.toContain(secret);
+  });
+  it("prints nothing of what it cannot parse", () => {
+    expect(redactUrl("not a url ?token=abc")).toBe(redacted);
+  });
+  it("is applied to a generic webhook's url by resolveConfig", () => {
+    const withHook = parseConfig(
+      "notify:\n  channels:\n    hook:\n      webhook:\n        url: https://h.example/x?key=TOPSECRET\n",
+      "f",
+    ).config;
+    const r = resolveConfig(withHook);
+    expect(JSON.stringify(r)).not.toContain("TOPSECRET");
+    expect(r.notify?.channels.hook).toEqual({ webhook: { url: `https://h.example/x?key=${redacted}` } });
   });
 });
 

@@ -70,11 +70,32 @@ export function resolveConfig(config: SlipwayConfig, env?: string): SlipwayConfi
 }
 
 /**
- * Secrets are referenced by name everywhere in slipway.yaml except a Slack channel's `webhook_url`, which
- * is a credential itself (the docs steer to webhook_url_secret); it is never printed.
+ * Secrets are referenced by name everywhere in slipway.yaml except in URLs: a Slack channel's `webhook_url`
+ * is a credential itself (the docs steer to webhook_url_secret) and is never printed; a generic webhook's
+ * `url` keeps its scheme, host and path, but a password in it and every query value (where services put
+ * their tokens) are not printed.
  */
 function redactCredentials(config: SlipwayConfig): SlipwayConfig {
-  for (const channel of Object.values(config.notify?.channels ?? {}))
+  for (const channel of Object.values(config.notify?.channels ?? {})) {
     if ("slack" in channel && channel.slack.webhook_url !== undefined) channel.slack.webhook_url = redacted;
+    if ("webhook" in channel) channel.webhook.url = redactUrl(channel.webhook.url);
+  }
   return config;
+}
+
+/** The URL without a password or query values; what cannot be parsed is not printed at all. */
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return redacted;
+  }
+  if (!url.password && !url.search) return text;
+  if (url.password) url.password = redacted;
+  const names = [...url.searchParams.keys()];
+  url.search = "";
+  for (const name of names) url.searchParams.append(name, redacted);
+  // URLSearchParams percent-encodes the marker; put it back as written so the output reads plainly.
+  return url.toString().replaceAll(encodeURIComponent(redacted), redacted);
 }
