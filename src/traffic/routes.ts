@@ -69,6 +69,31 @@ export function validateBackends(input: unknown): Backends {
 }
 
 /** Checks a routes document against the backends it will run with; returns a normalised copy. */
+/**
+ * A router's next backends and routes after `configure(update)`: each part given is validated, and routes
+ * kept from before must still fit new backends (a caller changes the routes first, or both at once).
+ */
+export function nextConfiguration(
+  router: string,
+  current: { backends: Backends; routes: Routes | null },
+  update: { backends?: Backends; routes?: Routes },
+): { backends: Backends; routes: Routes | null } {
+  const backends = update.backends === undefined ? current.backends : validateBackends(update.backends);
+  if (update.routes !== undefined) return { backends, routes: validateRoutes(update.routes, backends) };
+  if (current.routes !== null && update.backends !== undefined) {
+    try {
+      validateRoutes(current.routes, backends);
+    } catch (cause) {
+      throw new UserError(
+        `router ${router}: the current routes do not fit these backends (${(cause as Error).message}); change the routes first, or both together with configure()`,
+        [],
+        { cause },
+      );
+    }
+  }
+  return { backends, routes: current.routes };
+}
+
 export function validateRoutes(input: unknown, backends: Backends): Routes {
   if (!isRecord(input)) invalid("routes must be an object {weights, rules}");
   const known = (v: string) => (backends[v]?.length ?? 0) > 0;

@@ -6,7 +6,7 @@
 // resolves when everything asked so far is in place. docs/internals/router.md compares it with the Node router.
 import { Registry } from "prom-client";
 import { OperationError, UserError } from "../../lib/errors.js";
-import { validateBackends, validateRoutes } from "../routes.js";
+import { nextConfiguration } from "../routes.js";
 import type {
   Backends,
   DrainOptions,
@@ -201,20 +201,11 @@ class HaproxyTrafficRouter implements HaproxyRouter, FiguresHost {
   configure(update: { backends?: Backends; routes?: Routes }): void {
     if (this.closing) throw new UserError(`router ${this.name} is closed`);
     if (this.dead) throw new OperationError(`router ${this.name}: ${this.dead}`);
-    const backends = update.backends === undefined ? this.backends : validateBackends(update.backends);
-    let routes = this.routes;
-    if (update.routes !== undefined) routes = validateRoutes(update.routes, backends);
-    else if (routes !== null && update.backends !== undefined) {
-      try {
-        validateRoutes(routes, backends);
-      } catch (cause) {
-        throw new UserError(
-          `router ${this.name}: the current routes do not fit these backends (${(cause as Error).message}); change the routes first, or both together with configure()`,
-          [],
-          { cause },
-        );
-      }
-    }
+    const { backends, routes } = nextConfiguration(
+      this.name,
+      { backends: this.backends, routes: this.routes },
+      update,
+    );
     const plan =
       update.backends === undefined
         ? { placement: this.placement, before: [], after: [], versionsChanged: false }

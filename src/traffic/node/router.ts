@@ -5,7 +5,7 @@ import type { Socket } from "node:net";
 import { Registry } from "prom-client";
 import { UserError } from "../../lib/errors.js";
 import { type MetricsSource, type RouterMetrics, routerMetricsFor } from "../metrics.js";
-import { compileRoutes, validateBackends, validateRoutes } from "../routes.js";
+import { compileRoutes, nextConfiguration } from "../routes.js";
 import { unroutedVersion, VersionCounters } from "../stats.js";
 import type {
   Backends,
@@ -155,20 +155,11 @@ class TrafficRouter implements Router, ProxyHost {
 
   configure(update: { backends?: Backends; routes?: Routes }): void {
     if (this.closing) throw new UserError(`router ${this.name} is closed`);
-    const backends = update.backends === undefined ? this.backends : validateBackends(update.backends);
-    let routes = this.routes;
-    if (update.routes !== undefined) routes = validateRoutes(update.routes, backends);
-    else if (routes !== null && update.backends !== undefined) {
-      try {
-        validateRoutes(routes, backends);
-      } catch (cause) {
-        throw new UserError(
-          `router ${this.name}: the current routes do not fit these backends (${(cause as Error).message}); change the routes first, or both together with configure()`,
-          [],
-          { cause },
-        );
-      }
-    }
+    const { backends, routes } = nextConfiguration(
+      this.name,
+      { backends: this.backends, routes: this.routes },
+      update,
+    );
     const pools = update.backends === undefined ? this.snapshot.pools : this.buildPools(backends);
     const table = update.routes === undefined ? this.snapshot.table : compileRoutes(routes!);
     // The one assignment requests see: a request reads `snapshot` once and keeps its pool and instance.
