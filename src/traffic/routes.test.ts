@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { UserError } from "../lib/errors.js";
-import { compileRoutes, cookieValue, pickVersion, validateBackends, validateRoutes } from "./routes.js";
+import {
+  compileRoutes,
+  cookieValue,
+  nextConfiguration,
+  pickVersion,
+  validateBackends,
+  validateRoutes,
+} from "./routes.js";
 
 const backends = {
   v1: [{ id: "a", url: "http://127.0.0.1:1" }],
@@ -61,6 +68,32 @@ describe("validateRoutes", () => {
     ],
   ])("rejects %j", (input, message) => {
     expect(() => validateRoutes(input, ok)).toThrow(message);
+  });
+});
+
+describe("nextConfiguration", () => {
+  const one = { v1: [{ id: "a", url: "http://127.0.0.1:1" }] };
+  const two = { ...one, v2: [{ id: "b", url: "http://127.0.0.1:2" }] };
+  it("keeps what the update leaves out, and validates what it gives", () => {
+    const current = { backends: two, routes: { weights: { v1: 50, v2: 50 } } };
+    expect(nextConfiguration("r", current, {})).toEqual(current);
+    expect(nextConfiguration("r", current, { routes: { weights: { v2: 100 } } }).routes).toEqual({
+      weights: { v2: 100 },
+      rules: [],
+    });
+    expect(() => nextConfiguration("r", current, { routes: { weights: { v3: 100 } } })).toThrow(UserError);
+  });
+  it("refuses new backends that the routes it keeps do not fit, and takes both changed at once", () => {
+    const current = { backends: two, routes: { weights: { v1: 50, v2: 50 } } };
+    expect(() => nextConfiguration("api", current, { backends: one })).toThrow(
+      /router api: the current routes do not fit these backends/,
+    );
+    expect(
+      nextConfiguration("api", current, { backends: one, routes: { weights: { v1: 100 } } }),
+    ).toMatchObject({
+      routes: { weights: { v1: 100 }, rules: [] },
+    });
+    expect(nextConfiguration("api", { backends: two, routes: null }, { backends: one }).routes).toBeNull();
   });
 });
 
