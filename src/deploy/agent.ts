@@ -30,6 +30,16 @@ export type AgentPaths = { stateDir: string; socketPath: string; pidFile: string
 
 /** Where an environment's agent keeps its state: `<dataDir>/deploy/<app>/<env>/`. */
 export function agentPaths(dataDir: string, app: string, env: string): AgentPaths {
+  // The names become directories: one that could leave <data dir>/deploy/ (a `/`, `..`, a NUL) is refused
+  // here, where every caller (CLI, server, a systemd unit's instance name, the demo) comes through.
+  for (const [what, name] of [
+    ["app", app],
+    ["environment", env],
+  ] as const)
+    if (name === "" || name === "." || name === ".." || /[/\\\0]/.test(name))
+      throw new UserError(
+        `invalid ${what} name ${JSON.stringify(name)}: it must be a plain name, not a path`,
+      );
   const stateDir = join(dataDir, "deploy", app, env);
   let socketPath = join(stateDir, "agent.sock");
   // A Unix socket path is limited to ~108 bytes; a deep data dir gets a short alias in the user's 0700

@@ -31,6 +31,21 @@ async function listen(path: string): Promise<string[]> {
   return seen;
 }
 
+describe("agentPaths", () => {
+  it("refuses app and environment names that would leave the data dir's deploy/ folder", () => {
+    for (const [app, env] of [
+      ["../x", "production"],
+      ["..", "production"],
+      ["app", "../../etc"],
+      ["app", "a/b"],
+      ["app", ""],
+      ["a\0b", "production"],
+    ])
+      expect(() => agentPaths("/data", app, env)).toThrow(UserError);
+    expect(agentPaths("/data", "shop", "production").stateDir).toBe("/data/deploy/shop/production");
+  });
+});
+
 describe("agent sockets", () => {
   it("talks to its own socket in its own directory, and finds no agent where there is no socket", async () => {
     const dir = join(root, "mine");
