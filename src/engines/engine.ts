@@ -1,5 +1,6 @@
 // One client for the Docker Engine API (and Podman's compatible API) over dockerode. It connects lazily:
 // creating an Engine does no I/O, and an engine that is missing is reported when something needs it.
+import { sleep } from "../lib/async.js";
 import Dockerode from "dockerode";
 import { OperationError, UserError } from "../lib/errors.js";
 import { type AddressOptions, type EngineAddress, resolveEngineAddress } from "./address.js";
@@ -609,7 +610,13 @@ export class Engine {
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
       if (code === 404) return;
-      if (code === 409 && /already in progress/i.test(String((err as Error).message))) return;
+      if (code === 409 && /already in progress/i.test(String((err as Error).message))) {
+        // Another removal (the engine's auto-remove after a stop) is under way: the container is gone
+        // only when it ends, and a caller that inspects right after must not still find it.
+        for (let i = 0; i < 200 && (await this.inspectContainer(id)) !== undefined; i++)
+          await sleep(50, opts.signal);
+        return;
+      }
       this.fail(`remove container ${id}`, err);
     }
   }
