@@ -104,8 +104,13 @@ function services(): Loaded {
   const pkg = grpc.loadPackageDefinition(
     fromJSON(descriptors as Parameters<typeof fromJSON>[0], { keepCase: true, defaults: true }),
   );
-  // biome-ignore lint/suspicious/noExplicitAny: generated service constructors are untyped
-  const ns = pkg as any;
+  const ns = pkg as unknown as {
+    moby: {
+      buildkit: { secrets: { v1: { Secrets: { service: ServiceDefinition } } } };
+      filesync: { v1: { Auth: { service: ServiceDefinition } } };
+    };
+    grpc: { health: { v1: { Health: { service: ServiceDefinition } } } };
+  };
   loaded = {
     secrets: ns.moby.buildkit.secrets.v1.Secrets.service,
     auth: ns.moby.filesync.v1.Auth.service,

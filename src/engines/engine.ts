@@ -14,7 +14,7 @@ import {
 } from "./build.js";
 import { type ContainerSpec, containerCreateOptions, labelFilters } from "./container-spec.js";
 import { EngineError } from "./errors.js";
-import { messageError, readJsonStream, type StreamMessage } from "./json-stream.js";
+import { messageError, readJsonStream } from "./json-stream.js";
 import { SshDialer, SshError } from "./ssh.js";
 
 export type PushFailure = "auth" | "unreachable" | "other";
