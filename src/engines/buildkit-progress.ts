@@ -34,7 +34,8 @@ const root = protobuf.Root.fromJSON({
     },
   },
 });
-const statusType = root.lookupType("StatusResponse");
+/** The StatusResponse message type (exported for tests that encode progress). */
+export const statusType = root.lookupType("StatusResponse");
 
 type Time = { seconds?: number | string; nanos?: number };
 type Vertex = {

@@ -189,7 +189,7 @@ describe("applyBuild failures", () => {
     expect(result.services.ok.status).toBe("built");
     expect(result.services.broken.status).toBe("failed");
     expect(result.services.broken.error).toMatch(
-      /^build of slipway-test\/broken:0.0.1 failed at step 3\/\d+: COPY missing-file.txt \/x\nCOPY failed: file not found in build context/,
+      /^build of slipway-test\/broken:0.0.1 failed at step 3\/\d+: COPY missing-file.txt \/x\n.*"\/missing-file.txt" not found/,
     );
     expect(result.services.after).toMatchObject({ status: "cancelled", error: "dependency broken failed" });
     expect((err as Error).message).toContain("COPY missing-file.txt /x");
