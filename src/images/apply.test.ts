@@ -194,7 +194,7 @@ describe("applyBuild failures", () => {
     expect(result.services.after).toMatchObject({ status: "cancelled", error: "dependency broken failed" });
     expect((err as Error).message).toContain("COPY missing-file.txt /x");
     expect((err as Error).message).toContain("not built: after");
-    expect(logs.some((l) => /^broken: Step 2\/\d+ : RUN echo step one$/.test(l))).toBe(true);
+    expect(logs.some((l) => /^broken: #\d+ \[2\/\d+\] RUN echo step one$/.test(l))).toBe(true);
     expect(JSON.parse(readFileSync(join(repo, "result.json"), "utf8"))).toEqual(result);
     // Dangling images from the failed build are the engine's to prune.
     const pruned = await pruneImages(engine, { onlySlipway: true });

@@ -81,6 +81,8 @@ describe("build secrets from slipway.yaml", () => {
       engine,
       root: dir,
       env: { NPM_TOKEN_TEST: `npm-${run}` },
+      // BuildKit leaves secret values out of its cache keys: an earlier run's layer would be reused.
+      noCache: true,
       onLog: (_s, l) => logs.push(l),
     });
     expect(result.services.api.status).toBe("built");
