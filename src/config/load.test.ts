@@ -71,6 +71,7 @@ describe("JSON Schema", () => {
       "tag",
       "latest",
       "concurrency",
+      "builder",
       "services",
     ]);
     expect(schema.properties.build.properties.tag.default).toBe("{version}");

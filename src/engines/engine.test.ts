@@ -194,14 +194,15 @@ describe("engine against Docker", () => {
     const ref = `${registry.host}/engine/hello:1.0.0`;
     images.push(ref, `${registry.host}/engine/hello:latest`);
     const logs: string[] = [];
-    const { id } = await engine.buildImage({
+    const { id, builder } = await engine.buildImage({
       context: dir,
       tags: [ref],
       labels: { "io.slipway.test": "engine" },
       onLog: (l) => logs.push(l),
     });
     expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(logs.join("\n")).toMatch(/Step 2\/\d+ : COPY hello.txt/);
+    expect(builder).toBe("buildkit");
+    expect(logs.join("\n")).toMatch(/^#\d+ \[2\/2\] COPY hello.txt/m);
     const info = await engine.inspectImage(ref);
     expect(info?.labels["io.slipway.test"]).toBe("engine");
     await engine.tagImage(ref, `${registry.host}/engine/hello:latest`);
@@ -247,22 +248,28 @@ describe("engine against Docker", () => {
     }
   });
 
-  it("surfaces the failing instruction of a Dockerfile", async () => {
+  it.each([
+    ["buildkit", /failed at step 3\/4: RUN echo broken >&2 && exit 3\n.*exit code: 3/],
+    ["legacy", /failed at step 3\/4: RUN echo broken >&2 && exit 3\n.*returned a non-zero code: 3/],
+  ] as const)("surfaces the failing instruction of a Dockerfile (%s builder)", async (builder, message) => {
     const dir = tempDir({
       Dockerfile: `FROM ${base}\nRUN echo about to fail\nRUN echo broken >&2 && exit 3\nRUN echo never\n`,
     });
     dirs.push(dir);
+    const logs: string[] = [];
     const err = await engine
-      .buildImage({ context: dir, tags: [`slipway-test/broken:${run}`] })
+      .buildImage({ context: dir, tags: [`slipway-test/broken:${run}`], builder, onLog: (l) => logs.push(l) })
       .catch((e) => e);
     expect(err).toBeInstanceOf(BuildError);
     expect(err).toBeInstanceOf(OperationError);
     expect((err as BuildError).instruction).toBe("RUN echo broken >&2 && exit 3");
     expect((err as BuildError).step).toBe("3/4");
-    expect((err as Error).message).toMatch(
-      /failed at step 3\/4: RUN echo broken >&2 && exit 3\n.*returned a non-zero code: 3/,
-    );
+    expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toContain("broken");
+    // The legacy builder says why it was used; BuildKit needs no note.
+    expect(logs.some((l) => l.startsWith("note: building with the legacy builder"))).toBe(
+      builder === "legacy",
+    );
   });
 
   it("makes an authentication failure a clear error and pushes nothing", async () => {

@@ -4,43 +4,18 @@ import { sleep } from "../lib/async.js";
 import Dockerode from "dockerode";
 import { OperationError, UserError } from "../lib/errors.js";
 import { type AddressOptions, type EngineAddress, resolveEngineAddress } from "./address.js";
-import { createBuildContext } from "./build-context.js";
+import {
+  type Builder,
+  type BuildOptions,
+  type BuildResult,
+  type BuildTarget,
+  buildImage,
+  engineBuilder,
+} from "./build.js";
 import { type ContainerSpec, containerCreateOptions, labelFilters } from "./container-spec.js";
-import { messageError, readJsonStream, type StreamMessage } from "./json-stream.js";
+import { EngineError } from "./errors.js";
+import { messageError, readJsonStream } from "./json-stream.js";
 import { SshDialer, SshError } from "./ssh.js";
-
-/** A failed Engine API call; `statusCode` is the HTTP status when the engine answered. */
-export class EngineError extends OperationError {
-  readonly statusCode?: number;
-  constructor(message: string, statusCode?: number, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "EngineError";
-    this.statusCode = statusCode;
-  }
-}
-
-/** A build that failed: the failing instruction and the end of the log are part of the message. */
-export class BuildError extends EngineError {
-  readonly step?: string;
-  readonly instruction?: string;
-  readonly reason: string;
-  readonly logTail: string[];
-  constructor(
-    image: string,
-    fields: { step?: string; instruction?: string; reason: string; logTail: string[] },
-  ) {
-    const at = fields.instruction ? ` at step ${fields.step}: ${fields.instruction}` : "";
-    const tail = fields.logTail.length
-      ? `\n--- build log (last lines) ---\n${fields.logTail.join("\n")}`
-      : "";
-    super(`build of ${image} failed${at}\n${fields.reason}${tail}`);
-    this.name = "BuildError";
-    this.step = fields.step;
-    this.instruction = fields.instruction;
-    this.reason = fields.reason;
-    this.logTail = fields.logTail;
-  }
-}
 
 export type PushFailure = "auth" | "unreachable" | "other";
 
@@ -83,22 +58,6 @@ export type ImageInfo = {
   created: string;
   labels: Record<string, string>;
   size: number;
-};
-
-export type BuildOptions = {
-  /** The context directory. */
-  context: string;
-  /** Relative to the context, or absolute (default `Dockerfile`). */
-  dockerfile?: string;
-  /** Full references to tag the result with (`registry:5000/team/app:1.0.0`). */
-  tags: string[];
-  buildArgs?: Record<string, string>;
-  target?: string;
-  labels?: Record<string, string>;
-  noCache?: boolean;
-  /** Each line of build output as it comes. */
-  onLog?: (line: string) => void;
-  signal?: AbortSignal;
 };
 
 export type PushOptions = {
@@ -205,14 +164,13 @@ type WithOptions = {
   version(o: object): Promise<Dockerode.DockerVersion>;
 };
 
-const stepPattern = /^(?:Step|STEP) (\d+\/\d+) ?: ?(.*)$/;
-
 export class Engine {
   readonly address: EngineAddress;
   private readonly timeoutMs?: number;
   private readonly env?: NodeJS.ProcessEnv;
   private client?: Dockerode;
   private dialer?: SshDialer;
+  private offered?: Promise<{ builder: Builder; why?: string }>;
 
   constructor(opts: EngineOptions = {}) {
     this.address = resolveEngineAddress(opts);
@@ -287,6 +245,20 @@ export class Engine {
     throw new EngineError(`${what}: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err });
   }
 
+  private buildTarget(): BuildTarget {
+    return {
+      docker: this.docker,
+      fail: (what, err) => this.fail(what, err),
+      builder: () => {
+        this.offered ??= this.version().then(engineBuilder, (err) => {
+          this.offered = undefined; // an engine that was down may come back: ask again next time
+          throw err;
+        });
+        return this.offered;
+      },
+    };
+  }
+
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -339,96 +311,11 @@ export class Engine {
   }
 
   /**
-   * Builds an image with the engine's builder (its layer cache is reused), streaming the output to `onLog`.
-   * Returns the image id; a failure is a BuildError naming the failing instruction.
+   * Builds an image with BuildKit when the engine has it (else the legacy builder, which says so), streaming
+   * the output to `onLog`. Returns the image id; a failure is a BuildError naming the failing instruction.
    */
-  async buildImage(opts: BuildOptions): Promise<{ id: string }> {
-    const image = opts.tags[0] ?? opts.context;
-    const ctx = await createBuildContext(opts.context, opts.dockerfile);
-    // A context that cannot be read to its end (a file removed meanwhile) ends the upload, which the engine
-    // would otherwise wait on, and is the build's error.
-    const packing = new AbortController();
-    let packError: unknown;
-    ctx.stream.on("error", (err) => {
-      packError = err;
-      packing.abort(err);
-    });
-    const signal = opts.signal ? AbortSignal.any([opts.signal, packing.signal]) : packing.signal;
-    const query: Dockerode.ImageBuildOptions = {
-      t: opts.tags as unknown as string,
-      dockerfile: ctx.dockerfile,
-      buildargs: opts.buildArgs ?? {},
-      labels: opts.labels ?? {},
-      rm: true,
-      forcerm: true,
-      nocache: opts.noCache ?? false,
-      abortSignal: signal,
-    };
-    if (opts.target) query.target = opts.target;
-    const contextFailed = () =>
-      new OperationError(`failed to send the build context of ${image}`, { cause: packError });
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = await this.docker.buildImage(ctx.stream, query);
-    } catch (err) {
-      if (packError) throw contextFailed();
-      this.fail(`build ${image}`, err);
-    }
-    const tail: string[] = [];
-    let step: string | undefined;
-    let instruction: string | undefined;
-    let id: string | undefined;
-    let error: string | undefined;
-    let pending = "";
-    const line = (text: string) => {
-      tail.push(text);
-      if (tail.length > 30) tail.shift();
-      const m = stepPattern.exec(text);
-      if (m) {
-        step = m[1];
-        instruction = m[2].trim();
-      }
-      opts.onLog?.(text);
-    };
-    try {
-      await readJsonStream(
-        stream,
-        (m: StreamMessage) => {
-          const err = messageError(m);
-          if (err) error = err;
-          if (m.aux && typeof m.aux.ID === "string") id = m.aux.ID;
-          if (m.stream) {
-            pending += m.stream;
-            const lines = pending.split("\n");
-            pending = lines.pop() ?? "";
-            for (const l of lines) line(l.replace(/\r$/, ""));
-            const built = /^Successfully built ([0-9a-f]+)/m.exec(m.stream);
-            if (built && !id) id = built[1];
-          } else if (m.status && !m.progress) line(m.status);
-        },
-        signal,
-      );
-    } catch (err) {
-      if (packError) throw contextFailed();
-      this.fail(`build ${image}`, err);
-    }
-    if (pending) line(pending);
-    if (error)
-      throw new BuildError(image, { step, instruction, reason: error.trim(), logTail: tail.slice(-20) });
-    if (!id) {
-      // Podman's compat API may send only the final id line.
-      const last = tail.at(-1)?.trim();
-      if (last && /^[0-9a-f]{12,64}$/.test(last)) id = last;
-      else if (opts.tags[0]) id = (await this.inspectImage(opts.tags[0]))?.id;
-    }
-    if (!id)
-      throw new BuildError(image, {
-        step,
-        instruction,
-        reason: "the engine reported no image id",
-        logTail: tail.slice(-20),
-      });
-    return { id: id.startsWith("sha256:") || id.length < 64 ? id : `sha256:${id}` };
+  async buildImage(opts: BuildOptions): Promise<BuildResult> {
+    return buildImage(this.buildTarget(), opts);
   }
 
   async tagImage(source: string, target: string, signal?: AbortSignal): Promise<void> {

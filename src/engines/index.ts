@@ -14,16 +14,15 @@ export {
   type PortBinding,
   type RestartPolicy,
 } from "./container-spec.js";
+export { type Builder, type BuildOptions, type BuildResult, engineBuilder } from "./build.js";
+export { BuildError, EngineError } from "./errors.js";
 export {
-  BuildError,
-  type BuildOptions,
   classifyPushFailure,
   type ContainerState,
   type ContainerSummary,
   connectEngine,
   demuxBuffer,
   Engine,
-  EngineError,
   type EngineOptions,
   type EngineVersion,
   type ExecOptions,

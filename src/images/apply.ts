@@ -3,9 +3,17 @@
 // backoff), and reports service → reference, digest and status. pruneImages removes dangling images.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { type Engine, PushError, type PushResult, type RegistryAuth } from "../engines/index.js";
+import {
+  type BuildOptions,
+  type Engine,
+  PushError,
+  type PushResult,
+  type RegistryAuth,
+} from "../engines/index.js";
 import { retry } from "../lib/async.js";
 import { OperationError } from "../lib/errors.js";
+import { credentialHosts, resolveBuildSecrets, sessionCredentials } from "./build-inputs.js";
+import { buildMultiPlatform } from "./multi-platform.js";
 import type { BuildPlan, PlannedService } from "./plan.js";
 import { type Credentials, dockerCredentials } from "./registry/auth.js";
 import { registryHostOf } from "./templates.js";
@@ -65,6 +73,8 @@ export type ApplyOptions = {
   labels?: Record<string, string>;
   git?: { sha: string };
   noCache?: boolean;
+  /** Where `env:` build secrets are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
 };
 
@@ -173,6 +183,16 @@ export async function applyBuild(plan: BuildPlan, opts: ApplyOptions): Promise<B
       );
     return authCache.get(host)!;
   };
+  const rawCredentials = new Map<string, Promise<Credentials | undefined>>();
+  const credentialsFor = (host: string) => {
+    if (!rawCredentials.has(host))
+      rawCredentials.set(
+        host,
+        Promise.resolve(opts.auth ? opts.auth(host) : dockerCredentials(host, { signal: opts.signal })),
+      );
+    return rawCredentials.get(host)!;
+  };
+  const secrets = resolveBuildSecrets(plan, opts.root, opts.env ?? process.env);
   let failed = false;
   const tasks = new Map<string, Promise<ServiceResult>>();
 
@@ -212,7 +232,14 @@ export async function applyBuild(plan: BuildPlan, opts: ApplyOptions): Promise<B
           const ref = deps[i].reference;
           if (ref) buildArgs[dependencyArg(d)] = ref;
         });
-        const { id } = await opts.engine.buildImage({
+        // BuildKit asks for credentials synchronously over its session: fetch them first.
+        const hosts = credentialHosts(s);
+        const creds = new Map(
+          await Promise.all(
+            hosts.map(async (h) => [h, sessionCredentials(await credentialsFor(h))] as const),
+          ),
+        );
+        const buildOptions: BuildOptions = {
           context: resolve(opts.root, s.context),
           dockerfile: s.dockerfile,
           tags: references,
@@ -226,9 +253,46 @@ export async function applyBuild(plan: BuildPlan, opts: ApplyOptions): Promise<B
             ...opts.labels,
           },
           noCache: opts.noCache,
+          secrets: secrets.get(s.name),
+          cacheFrom: s.cacheFrom,
+          inlineCache: s.inlineCache,
+          platform: s.platforms.length === 1 ? s.platforms[0] : undefined,
+          credentials: (host) => creds.get(host),
+          builder: plan.builder,
           onLog: (l) => opts.onLog?.(s.name, l),
           signal: opts.signal,
-        });
+        };
+        if (s.platforms.length > 1) {
+          const multi = await buildMultiPlatform(s, buildOptions, {
+            engine: opts.engine,
+            push: opts.push ?? false,
+            credentials: await credentialsFor(registryHostOf(s.repository)),
+            pushOne: async (ref) =>
+              pushWithRetry(
+                opts.engine,
+                s.name,
+                ref,
+                await authFor(registryHostOf(s.repository)),
+                policy,
+                opts,
+              ),
+            onBuilt: (id) => opts.onEvent?.({ type: "built", service: s.name, id }),
+            onPushed: (reference, digest) =>
+              opts.onEvent?.({ type: "pushed", service: s.name, reference, digest }),
+            signal: opts.signal,
+          });
+          return {
+            ...base,
+            status: "built" as const,
+            reference: references[0],
+            references,
+            digest: multi.digest,
+            id: multi.digest,
+            pushed: true,
+            durationMs: Date.now() - started,
+          };
+        }
+        const { id } = await opts.engine.buildImage(buildOptions);
         opts.onEvent?.({ type: "built", service: s.name, id });
         let digest: string | undefined;
         if (opts.push) {

@@ -20,6 +20,8 @@ export type ConfiguredBuildOptions = {
   noCache?: boolean;
   resultFile?: string;
   env?: NodeJS.ProcessEnv;
+  /** Where `env:` build secrets are read (default `env`, else process.env). */
+  secretsEnv?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   onPlan?: (plan: BuildPlan, since: string) => void;
   onLog?: (service: string, line: string) => void;
@@ -70,6 +72,7 @@ export async function runConfiguredBuild(
     push: opts.push,
     concurrency: opts.concurrency,
     noCache: opts.noCache,
+    env: opts.secretsEnv ?? opts.env,
     resultFile: opts.resultFile,
     git,
     signal: opts.signal,

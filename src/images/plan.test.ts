@@ -16,6 +16,7 @@ const config: BuildConfig = {
   prefix: "chat",
   tag: "{prefix}-{service}_{version}",
   latest: false,
+  builder: "auto",
   services: {
     base: { context: "images/base", image: "team/app" },
     gateway: {

@@ -38,6 +38,14 @@ export type PlannedService = {
   dockerfile: string;
   args: Record<string, string>;
   target?: string;
+  /** Build secrets by id: where each value comes from (never the value itself: plans are printed). */
+  secrets: Record<string, { env?: string; file?: string }>;
+  /** Images whose layers the build may reuse. */
+  cacheFrom: string[];
+  /** Write BuildKit's inline cache metadata into the image. */
+  inlineCache: boolean;
+  /** Platforms to build for; empty: the engine's own. */
+  platforms: string[];
   repository: string;
   tags: string[];
   /** `repository:tags[0]`. */
@@ -54,6 +62,7 @@ export type BuildPlan = {
   levels: string[][];
   services: Record<string, PlannedService>;
   concurrency: number;
+  builder: "auto" | "buildkit" | "legacy";
 };
 
 export const defaultConcurrency = 2;
@@ -146,6 +155,10 @@ export function planBuild(input: PlanInput): BuildPlan {
       dockerfile,
       args: { ...(s.args ?? {}) },
       target: s.target,
+      secrets: { ...(s.secrets ?? {}) },
+      cacheFrom: [...(s.cache_from ?? [])],
+      inlineCache: (s.cache_to ?? []).includes("inline"),
+      platforms: [...new Set(s.platforms ?? [])],
       repository,
       tags,
       reference: `${repository}:${tags[0]}`,
@@ -172,5 +185,6 @@ export function planBuild(input: PlanInput): BuildPlan {
     levels,
     services,
     concurrency: config.concurrency ?? defaultConcurrency,
+    builder: config.builder ?? "auto",
   };
 }

@@ -19,8 +19,11 @@ export async function pushTestImage(
   try {
     writeFileSync(
       join(dir, "Dockerfile"),
-      `FROM ${baseImage}\nLABEL io.slipway.test=${JSON.stringify(label)}\n`,
+      // The COPY makes a layer: BuildKit gives a metadata-only image its base image's creation time, and
+      // callers order these images by when they were built.
+      `FROM ${baseImage}\nLABEL io.slipway.test=${JSON.stringify(label)}\nCOPY label.txt /label.txt\n`,
     );
+    writeFileSync(join(dir, "label.txt"), label);
     const refs = tags.map((t) => `${repository}:${t}`);
     await engine.buildImage({ context: dir, tags: refs });
     let digest = "";

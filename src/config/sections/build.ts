@@ -28,6 +28,37 @@ function template(allowed: readonly string[], what: string) {
 
 export const serviceNamePattern = /^[a-z0-9][a-z0-9_.-]*$/;
 
+/** `os/arch[/variant]`, as BuildKit and OCI image indexes name platforms. */
+export const platformPattern = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+
+const buildSecret = z
+  .strictObject({
+    env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name")
+      .optional()
+      .describe("The environment variable that holds the secret when slipway builds."),
+    file: z.string().min(1).optional().describe("A file that holds the secret, relative to slipway.yaml."),
+  })
+  .refine((s) => (s.env === undefined) !== (s.file === undefined), {
+    message: "give the secret's source: either env: NAME or file: path (one of them)",
+  })
+  .describe("Where a build secret comes from: `env: NAME` or `file: path`.");
+
+/** The caches `cache_to` can write with the Engine API: BuildKit's metadata inside the image itself. */
+const cacheTo = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (value === "inline" || value === "type=inline") return;
+    ctx.addIssue({
+      code: "custom",
+      message: /^type=(registry|local|gha|s3|azblob)\b/.test(value)
+        ? `'${value}': the Docker Engine API can only export the inline cache; use 'inline' and push the image (it then serves as cache_from), or a standalone BuildKit via buildx`
+        : `'${value}' is not a cache export: use 'inline'`,
+    });
+  })
+  .transform(() => "inline" as const);
+
 const buildService = z
   .strictObject({
     context: z.string().min(1).describe("The build context directory, relative to slipway.yaml."),
@@ -41,6 +72,37 @@ const buildService = z
       .optional()
       .describe("Build arguments (--build-arg)."),
     target: z.string().min(1).optional().describe("The stage of a multi-stage Dockerfile to build."),
+    secrets: z
+      .record(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/,
+            "secret ids use letters, digits, '_', '.' and '-', starting with a letter, digit or '_'",
+          ),
+        buildSecret,
+      )
+      .optional()
+      .describe(
+        "Build secrets by id, for `RUN --mount=type=secret,id=ID` (BuildKit). Never in an image layer or the log.",
+      ),
+    cache_from: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Images whose layers the build may reuse, e.g. the last pushed tag (built with cache_to: [inline]).",
+      ),
+    cache_to: z
+      .array(cacheTo)
+      .optional()
+      .describe("Cache exports: `inline` writes BuildKit's cache metadata into the image, for cache_from."),
+    platforms: z
+      .array(z.string().regex(platformPattern, "a platform is os/arch[/variant], e.g. linux/arm64"))
+      .min(1)
+      .optional()
+      .describe(
+        "Platforms to build for (default: the engine's own). Several make a multi-platform image, which needs --push.",
+      ),
     image: template(imagePlaceholders, "image")
       .min(1)
       .describe(
@@ -77,6 +139,12 @@ export const buildSection = z
       .describe("Tag template: {version}, {sha}, {sha7}, {branch}, {service}, {prefix}. Default {version}."),
     latest: z.boolean().default(false).describe("Also tag and push :latest."),
     concurrency: z.number().int().min(1).optional().describe("How many images build at once (default: 2)."),
+    builder: z
+      .enum(["auto", "buildkit", "legacy"])
+      .default("auto")
+      .describe(
+        "auto (default): BuildKit when the engine has it, else the legacy builder; buildkit: fail without it.",
+      ),
     services: z
       .record(
         z

@@ -34,6 +34,10 @@ export const slipwayBuild: BuiltinAction = {
         concurrency: concurrency ? Number(concurrency) : undefined,
         noCache: getBooleanInput(ctx, "no-cache", false),
         resultFile,
+        // Build secrets named by `env:` come from what a `run:` step would see (the workflow maps its
+        // secrets there), never from slipway's own environment: a pull request's slipway.yaml could name
+        // any variable.
+        secretsEnv: ctx.env ?? {},
         signal: ctx.signal,
         onPlan: (plan, since) => ctx.log(`build ${plan.version} (${since})`),
         onLog: (service, line) => ctx.log(`[${service}] ${line}`),
