@@ -91,6 +91,6 @@ describe("names that become paths or commands", () => {
     const dash = await h.cli(null, ["actions", "add", "acme/other@v1", "--from=--upload-pack=x"], { env });
     expect(dash.code).toBe(2);
     // The good one is still there and removable.
-    await h.cliOk(null, ["actions", "rm", "acme/good@v1"], { env });
+    await h.cliOk(null, ["actions", "rm", "acme/good@v1", "--yes"], { env });
   });
 });

@@ -111,7 +111,7 @@ jobs:
       30_000,
     );
 
-    const rm = await h.cliOk(server, ["runner", "rm", "doomed", "--json"]);
+    const rm = await h.cliOk(server, ["runner", "rm", "doomed", "--json", "--yes"]);
     expect(rm.json.failedJobs).toHaveLength(1);
     // At once: the very next request with its token.
     const beat = await api(
@@ -151,7 +151,7 @@ jobs:
     expect(ls.stdout).toMatch(/pausable\s+p\s+disabled/);
     await h.cliOk(server, ["runner", "enable", reg.runner.id]);
     expect((await api(server, "POST", "/api/v1/runner/claim", {}, reg.token)).status).toBe(204);
-    const unknown = await h.cli(server, ["runner", "rm", "no-such-runner"]);
+    const unknown = await h.cli(server, ["runner", "rm", "no-such-runner", "--yes"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no runner "no-such-runner"');
   });

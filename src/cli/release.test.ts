@@ -2,7 +2,7 @@ import { Command } from "@commander-js/extra-typings";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { exitCodeFor, OperationError, UserError } from "../lib/errors.js";
 import { isolatedGitEnv, makeRepo, makeTempDir, type TestRepo } from "../../test/support/git.js";
-import { registerVersion, runVersionCommand, type VersionFlags } from "./version.js";
+import { registerRelease, runVersionCommand, type VersionFlags } from "./release.js";
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let repo: TestRepo;
@@ -50,7 +50,7 @@ async function failure(flags: VersionFlags): Promise<Error> {
   throw new Error("expected the command to fail");
 }
 
-describe("slipway version next", () => {
+describe("slipway release next", () => {
   it("prints the tag and why on stdout, warnings on stderr; creates nothing", async () => {
     const v120 = `v1.2.0-${(await repo.git("rev-parse", "HEAD")).slice(0, 7)}`;
     await repo.git("tag", v120);
@@ -151,17 +151,17 @@ describe("slipway version next", () => {
     expect(await repo.git("tag", "--list", "v1.3.0")).toBe("");
   });
 
-  it("is wired as `version next` with commander", async () => {
+  it("is wired as `release next` with commander", async () => {
     await repo.commit("fix: x");
     const program = new Command().exitOverride();
-    registerVersion(program);
+    registerRelease(program);
     const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const writeErr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
       await program.parseAsync([
         "node",
         "slipway",
-        "version",
+        "release",
         "next",
         "-C",
         repo.dir,
