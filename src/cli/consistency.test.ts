@@ -223,7 +223,10 @@ describe("old spellings", () => {
     const program = await loadFullProgram();
     let seen: Record<string, unknown> | undefined;
     for (const { cmd } of nodesOf(program))
-      if (cmd._actionHandler) cmd.action((...a: unknown[]) => void (seen = (a.at(-1) as Command).opts()));
+      if (cmd._actionHandler)
+        cmd.action((...a: unknown[]) => {
+          seen = (a.at(-1) as Command).opts();
+        });
     program.exitOverride();
     await program.parseAsync(["node", "slipway", ...args]);
     return seen ?? {};
