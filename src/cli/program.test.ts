@@ -1,10 +1,10 @@
 // `slipway --help` is answered from the table in commands.ts without loading the command groups: the table
 // must say what the groups register, and the help must read as it does with every group loaded.
 import { Help } from "@commander-js/extra-typings";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { slipwayVersion } from "../lib/version.js";
 import { type CommandGroup, commandGroups, topLevelCommands } from "./commands.js";
-import { createProgram, finishProgram, groupFor, listCommands, loadFullProgram } from "./program.js";
+import { createProgram, finishProgram, groupFor, listCommands, loadFullProgram, main } from "./program.js";
 
 const groups = Object.keys(commandGroups) as CommandGroup[];
 
@@ -81,4 +81,25 @@ describe("groupFor", () => {
 it("the version is package.json's", async () => {
   const { default: pkg } = await import("../../package.json", { with: { type: "json" } });
   expect(slipwayVersion).toBe(pkg.version);
+});
+
+it("--no-color, before or after the command, reaches the one colour decision", async () => {
+  const { colorEnabled, setColorFlag } = await import("./tty.js");
+  const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  try {
+    for (const argv of [
+      ["--no-color", "version"],
+      ["version", "--no-color"],
+    ]) {
+      setColorFlag(undefined);
+      expect(await main(["node", "slipway", ...argv])).toBe(0);
+      expect(colorEnabled({ stream: { isTTY: true }, env: {} })).toBe(false);
+    }
+    setColorFlag(undefined);
+    expect(await main(["node", "slipway", "version"])).toBe(0);
+    expect(colorEnabled({ stream: { isTTY: true }, env: {} })).toBe(true);
+  } finally {
+    out.mockRestore();
+    setColorFlag(undefined);
+  }
 });
