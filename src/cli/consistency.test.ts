@@ -250,6 +250,15 @@ describe("old spellings", () => {
     ]);
   });
 
+  it("runs `version next` as `release next`, saying it moved", async () => {
+    expect(await parse("version", "next", "--template", "v{version}")).toMatchObject({
+      template: "v{version}",
+    });
+    expect(notices).toEqual([
+      "slipway: deprecated: `slipway version next` is now `slipway release next`; the old name goes in the next release\n",
+    ]);
+  });
+
   it("hides them from help", async () => {
     const program = await loadFullProgram();
     const deploy = program.commands.find((c) => c.name() === "deploy")!;
