@@ -3,6 +3,8 @@
 // one meaning per short flag, `-n, --dry-run` for every dry run, `--yes` on destructive commands, `--json`
 // on every command with output a script would read, no token or secret value on the command line, and
 // one style of help text. Each rule is also run on a small program that breaks it, to show it can fail.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, Option } from "@commander-js/extra-typings";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { aliasOf, aliasOption, setNoticeSink } from "./flags.js";
@@ -152,6 +154,17 @@ describe("every command of slipway", () => {
     it(`keeps ${name}`, () => {
       expect(rule(nodes)).toEqual([]);
     });
+
+  it("has the short flags docs/cli.md's table lists, each with its long flag", () => {
+    const doc = readFileSync(resolve(import.meta.dirname, "../../docs/cli.md"), "utf8");
+    const documented = [...doc.matchAll(/^\| `(-[A-Za-z])` \| `(--[a-z-]+)` \|/gm)]
+      .map((m) => `${m[1]} ${m[2]}`)
+      .filter((f) => f !== "-h --help");
+    const used = new Set<string>();
+    for (const { cmd } of nodes)
+      for (const o of realOptions(cmd)) if (o.short) used.add(`${o.short} ${o.long}`);
+    expect([...used].sort()).toEqual(documented.sort());
+  });
 
   it("lists in withoutJson only commands that exist", () => {
     const paths = new Set(nodes.map((n) => n.path));
