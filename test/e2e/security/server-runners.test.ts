@@ -111,6 +111,12 @@ jobs:
       30_000,
     );
 
+    // Not on a terminal: no removal without --yes, and the runner keeps working.
+    const unasked = await h.cli(server, ["runner", "rm", "doomed"]);
+    expect(unasked.code).toBe(2);
+    expect(unasked.stderr).toMatch(/remove runner doomed.*pass --yes to confirm.*nothing was changed/);
+    const still = await h.cliOk(server, ["runner", "ls", "--json"]);
+    expect(still.json.map((r: { name: string }) => r.name)).toContain("doomed");
     const rm = await h.cliOk(server, ["runner", "rm", "doomed", "--json", "--yes"]);
     expect(rm.json.failedJobs).toHaveLength(1);
     // At once: the very next request with its token.
