@@ -127,6 +127,10 @@ function table(rows: readonly (readonly [string | number, string])[]): string {
     .join("\n");
 }
 
+/** The exit codes in a line, under each command's own help (`slipway --help` explains them). */
+export const exitCodesInBrief =
+  "Exit codes: 0 success, 1 failed, 2 usage or configuration error, 70 bug, 130 interrupted (slipway --help)";
+
 export function rootHelpText(): string {
   return [
     "",
@@ -163,7 +167,9 @@ export function applyHelp(program: Command, groupOf: (name: string) => CommandGr
   program.addHelpText("after", rootHelpText());
   const visit = (cmd: Command) => {
     const examples = commandExamples[pathOf(cmd)];
-    if (examples) cmd.addHelpText("after", `\nExamples:\n${table(examples)}\n`);
+    if (examples) cmd.addHelpText("after", `\nExamples:\n${table(examples)}`);
+    if ((cmd as { _actionHandler?: unknown })._actionHandler)
+      cmd.addHelpText("after", `\n${exitCodesInBrief}`);
     for (const c of cmd.commands) visit(c as Command);
   };
   for (const c of program.commands) visit(c as Command);
