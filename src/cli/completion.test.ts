@@ -71,19 +71,48 @@ describe("slipway completion bash", () => {
 });
 
 describe("zsh and fish", () => {
-  it("zsh runs the same walker through bashcompinit; fish gets one complete line per flag", async () => {
-    const tree = completionTree(await loadFullProgram());
-    const zsh = completionScript("zsh", tree);
-    expect(zsh.startsWith("#compdef slipway\n")).toBe(true);
-    expect(zsh).toContain("bashcompinit");
-    expect(zsh).toContain(completionScript("bash", tree));
-    const fish = completionScript("fish", tree);
-    expect(fish).toContain(
-      "complete -c slipway -n '__slipway_at deploy' -s E -l env -r -F -d 'the environment'",
+  let tree: ReturnType<typeof completionTree>;
+  beforeAll(async () => {
+    tree = completionTree(await loadFullProgram());
+    writeFileSync(join(dir, "slipway.zsh"), completionScript("zsh", tree));
+    writeFileSync(join(dir, "slipway.fish"), completionScript("fish", tree));
+  });
+
+  it("zsh: a valid script whose walker, under bashcompinit's 1-based arrays, finds the command path", () => {
+    execFileSync("zsh", ["-n", join(dir, "slipway.zsh")]);
+    // As bashcompinit calls it: COMP_WORDS a zsh array, COMP_CWORD counted from 0. zsh itself then keeps
+    // the words that start with what was typed.
+    const out = execFileSync(
+      "zsh",
+      [
+        "-f",
+        "-c",
+        `source ${JSON.stringify(join(dir, "slipway.zsh"))}; COMP_WORDS=(slipway secret r); COMP_CWORD=2; _slipway; print -l -- $COMPREPLY`,
+      ],
+      { encoding: "utf8" },
     );
-    expect(fish).toContain("complete -c slipway -n '__slipway_at ' -a 'deploy' -d ");
-    expect(fish).toContain("complete -c slipway -n '__slipway_at completion' -a 'fish'");
-    expect(fish).not.toContain("-l dryrun");
+    expect(out.split("\n").filter(Boolean).sort()).toEqual(["audit", "list", "rm", "rotate-key", "set"]);
+  });
+
+  it("fish: a valid script that completes commands with their descriptions, flags and choices", () => {
+    execFileSync("fish", ["-n", join(dir, "slipway.fish")]);
+    const fish = (line: string) =>
+      execFileSync(
+        "fish",
+        ["-c", `source ${JSON.stringify(join(dir, "slipway.fish"))}; complete -C ${JSON.stringify(line)}`],
+        {
+          encoding: "utf8",
+        },
+      )
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split("\t")[0])
+        .sort();
+    expect(fish("slipway dep")).toEqual(["deploy"]);
+    expect(fish("slipway secret r")).toEqual(["rm", "rotate-key"]);
+    expect(fish("slipway deploy -E x --ser")).toEqual(["--server", "--service"]);
+    expect(fish("slipway completion ")).toEqual(["bash", "fish", "zsh"]);
+    expect(fish("slipway run --dry")).toEqual(["--dry-run"]);
   });
 
   it("refuses an unknown shell as a usage error", async () => {

@@ -70,6 +70,8 @@ ${cases}
 }
 
 _slipway() {
+  # Under zsh's bashcompinit the words are a zsh array: index them from 0, as bash does.
+  [[ -n "\${ZSH_VERSION-}" ]] && setopt localoptions ksharrays
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" path="" w i
   local _slipway_cmds _slipway_opts _slipway_vals
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -94,7 +96,7 @@ complete -o filenames -F _slipway slipway
 `;
 }
 
-/** zsh runs the bash script through its bashcompinit layer: one walker to keep right, tested in bash. */
+/** zsh runs the bash script through its bashcompinit layer: one walker to keep right, in both shells. */
 export function zshScript(tree: CompletionNode[]): string {
   return `#compdef slipway
 # slipway ${slipwayVersion} completion for zsh: \`source <(slipway completion zsh)\` in ~/.zshrc
