@@ -60,25 +60,3 @@ export function deprecatedOption<C>(cmd: C, flags: string, target: string, why =
     `${old} is now ${now}${why ? ` (${why})` : ""}; ${old} goes in the next release`,
   );
 }
-
-// Commander's inferred types cannot follow options added by a helper; the actions declare their flags.
-
-/** `-n, --dry-run`, and act's spelling `--dryrun`: the flag's value is `dryRun`. */
-export function dryRunOption(cmd: any, description: string): any {
-  return aliasOption(cmd.option("-n, --dry-run", description), "--dryrun", "--dry-run");
-}
-
-/** `-E, --env NAME`: the deploy environment (not -e, which is act's --eventpath). */
-export function envOption(cmd: any, description: string, defaultValue?: string): any {
-  return cmd.option("-E, --env <name>", description, defaultValue);
-}
-
-/** Where `-e` meant the environment before: still accepted this release, with a notice. */
-export function oldEnvShortFlag(cmd: any): any {
-  return deprecatedOption(cmd, "-e <name>", "--env", "-e is --eventpath, as in `slipway run`");
-}
-
-/** `-L, --limit N`, as gh spells it (not -n, which is --dry-run). */
-export function limitOption(cmd: any, description: string, defaultValue?: string): any {
-  return cmd.option("-L, --limit <n>", description, defaultValue);
-}

@@ -46,6 +46,7 @@ export function resolveTokenFlags(
   return flags.token;
 }
 
+/** Kept for commands not yet moved to hiddenTokenOption + tokenFileFor (consistency.test flags a visible --token). */
 export const tokenFileOption = [
   "--token-file <file>",
   "read the token from this file instead of --token (mode 0600; one trailing newline ignored)",
