@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a container engine and a registry binary available on this machine, idempotently and fast when
 # everything is there: installs docker.io, docker-registry, busybox-static, apache2-utils (htpasswd for
-# the registry tests) and openssh-server (sshd for the ssh:// engine tests) when missing, starts dockerd
+# the registry tests), openssh-server (sshd for the ssh:// engine tests) and zsh and fish (completion
+# scripts) when missing, starts dockerd
 # when `docker info` fails, and builds the local base image slipway/busybox:latest (no image can be pulled
 # on these machines). Called by .ci/run and by the tests' global setup (test/support/docker-setup.ts).
 set -euo pipefail
@@ -18,6 +19,9 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 # sshd for the ssh:// engine tests (each starts a throwaway one on 127.0.0.1; none runs as a service).
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+# zsh and fish, to check the scripts of `slipway completion zsh|fish` in the shells that run them.
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v fish >/dev/null 2>&1 || missing+=(fish)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing ${missing[*]} and not root: install them (apt-get install ${missing[*]})"

@@ -17,6 +17,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { OperationError, UserError } from "../lib/errors.js";
 import { defaultDataDir, parseRemoteRef, remoteActionDir } from "../runner/index.js";
 import { gitResult, resolveCommit } from "../lib/git.js";
+import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
 
 const exec = promisify(execFile);
 
@@ -103,9 +104,11 @@ export function registerActions(program: Command): void {
     .description("add owner/repo@ref to the cache from a directory, a local git repository or a git URL")
     .argument("<action>", "owner/repo@ref")
     .requiredOption("--from <dir-or-url>", "where the action's files come from")
-    .action(async (spec: string, flags: { from: string }) => {
+    .option("--json", "print {action, dir} on stdout")
+    .action(async (spec: string, flags: { from: string; json?: boolean }) => {
       const dest = await addAction(spec, flags.from, join(defaultDataDir(), "actions"));
-      process.stderr.write(`added ${spec} (${dest})\n`);
+      if (flags.json) process.stdout.write(`${JSON.stringify({ action: spec, dir: dest })}\n`);
+      else process.stderr.write(`added ${spec} (${dest})\n`);
     });
   actions
     .command("list")
@@ -115,15 +118,20 @@ export function registerActions(program: Command): void {
       const list = listActions(join(defaultDataDir(), "actions"));
       process.stdout.write(flags.json ? `${JSON.stringify(list)}\n` : list.map((l) => `${l}\n`).join(""));
     });
-  actions
-    .command("rm")
-    .description("remove a cached action")
-    .argument("<action>", "owner/repo@ref")
-    .action((spec: string) => {
-      const ref = parseRemoteRef(spec);
-      if (!ref) throw new UserError(`'${spec}' is not an action reference of the form owner/repo@ref`);
-      const dir = remoteActionDir(join(defaultDataDir(), "actions"), ref);
-      if (!existsSync(dir)) throw new UserError(`${spec} is not in the cache`);
-      rmSync(dir, { recursive: true, force: true });
-    });
+  yesOption(
+    actions
+      .command("rm")
+      .description("remove a cached action (asks first; --yes when not on a terminal)")
+      .argument("<action>", "owner/repo@ref")
+      .option("--json", "print {action, removed} on stdout"),
+  ).action(async (spec: string, flags: ConfirmFlags) => {
+    const ref = parseRemoteRef(spec);
+    if (!ref) throw new UserError(`'${spec}' is not an action reference of the form owner/repo@ref`);
+    const dir = remoteActionDir(join(defaultDataDir(), "actions"), ref);
+    if (!existsSync(dir)) throw new UserError(`${spec} is not in the cache`);
+    await confirm(`remove ${spec} from the action cache?`, flags);
+    rmSync(dir, { recursive: true, force: true });
+    if (flags.json) process.stdout.write(`${JSON.stringify({ action: spec, removed: true })}\n`);
+    else process.stderr.write(`removed ${spec}\n`);
+  });
 }

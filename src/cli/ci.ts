@@ -7,7 +7,7 @@ import { OperationError, UserError } from "../lib/errors.js";
 import { ApiClient, type ClientFlags, writeConfig } from "./client.js";
 import { collect, parsePairs } from "./options.js";
 import { formatDuration, formatTimestamp, textTable } from "../lib/format.js";
-import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
 
 type Json = Record<string, any>;
@@ -20,8 +20,8 @@ function out(flags: { json?: boolean }, data: unknown, human: () => string): voi
 function withClient(cmd: any): any {
   return cmd
     .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
-    .option("--token <token>", "API token (env SLIPWAY_TOKEN)")
-    .option(...tokenFileOption)
+    .addOption(hiddenTokenOption("API token", "SLIPWAY_TOKEN"))
+    .option(...tokenFileFor("API token", "SLIPWAY_TOKEN"))
     .hook("preAction", resolveTokenHook)
     .option("--json", "print JSON");
 }
@@ -135,7 +135,7 @@ export function registerCiCommands(program: Command): void {
       .description("list runs, newest first")
       .option("--repo <name>", "only this repository")
       .option("--status <status>", "waiting, queued, running or completed")
-      .option("--limit <n>", "how many", "20"),
+      .option("-L, --limit <n>", "how many", "20"),
   ).action(async (flags: ClientFlags & { json?: boolean; repo?: string; status?: string; limit: string }) => {
     const q = new URLSearchParams({
       limit: flags.limit,
@@ -196,7 +196,7 @@ export function registerCiCommands(program: Command): void {
       .command("logs")
       .description("the log of a run (all jobs, or one with --job); --follow streams it live")
       .argument("<run>", "run id")
-      .option("--job <key>", "a job id or job key (e.g. build or build-2)")
+      .option("-j, --job <key>", "a job id or job key (e.g. build or build-2)")
       .option("--attempt <n>", "attempt (default: the latest)")
       .option("-f, --follow", "keep streaming until the run completes"),
   ).action(
@@ -241,7 +241,7 @@ export function registerCiCommands(program: Command): void {
         "re-run a job (all its legs, or one with --matrix) and what depends on it, or every failed job, as a new attempt",
       )
       .argument("<run>", "run id")
-      .option("--job <id>", "the job to re-run")
+      .option("-j, --job <id>", "the job to re-run")
       .option("--matrix <k=v>", "only the leg with these matrix values", collect, [] as string[])
       .option("--failed", "re-run the failed jobs"),
   ).action(

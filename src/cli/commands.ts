@@ -12,7 +12,7 @@ const load = <M>(module: Promise<M>, pick: (m: M) => unknown) => module.then((m)
 export const commandGroups = {
   run: () => load(import("./run.js"), (m) => m.registerRun),
   actions: () => load(import("./actions.js"), (m) => m.registerActions),
-  version: () => load(import("./version.js"), (m) => m.registerVersion),
+  release: () => load(import("./release.js"), (m) => m.registerRelease),
   serve: () => load(import("./serve.js"), (m) => m.registerServe),
   build: () => load(import("./build.js"), (m) => m.registerBuild),
   registry: () => load(import("./registry.js"), (m) => m.registerRegistry),
@@ -24,6 +24,8 @@ export const commandGroups = {
   demo: () => load(import("./demo.js"), (m) => m.registerDemo),
   config: () => load(import("./config.js"), (m) => m.registerConfig),
   init: () => load(import("./init.js"), (m) => m.registerInit),
+  version: () => load(import("./version.js"), (m) => m.registerVersion),
+  completion: () => load(import("./completion.js"), (m) => m.registerCompletion),
 } satisfies Record<string, () => Promise<Registrar>>;
 
 export type CommandGroup = keyof typeof commandGroups;
@@ -51,7 +53,7 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
     "run the workflows that EVENT triggers (default: push), as GitHub Actions would",
   ),
   command("actions", "actions", "manage the local cache of remote actions used offline"),
-  command("version", "version", "compute release versions, tags and changelogs"),
+  command("release", "release", "compute release versions, tags and changelogs"),
   command("serve", "serve [options]", "run the CI server: webhooks, runs, re-runs, runners, API"),
   command(
     "serve",
@@ -131,5 +133,15 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
     "init",
     "init [options]",
     "write a commented slipway.yaml from the repository's Dockerfiles, compose file, package.json and workflows",
+  ),
+  command(
+    "version",
+    "version [options]",
+    "print slipway's version (--json: with the Node.js version and platform)",
+  ),
+  command(
+    "completion",
+    "completion <shell>",
+    "print a tab-completion script for bash, zsh or fish, made from every command and flag",
   ),
 ];

@@ -11,6 +11,7 @@ import {
   summarizeConfig,
 } from "../config/index.js";
 import { exitCodes, formatProblem } from "../lib/errors.js";
+import { deprecatedOption } from "./flags.js";
 
 export type ConfigIo = { stdout: (s: string) => void; stderr: (s: string) => void };
 
@@ -82,16 +83,17 @@ export function registerConfig(program: Command): void {
     .action(() => {
       process.stdout.write(configJsonSchemaText());
     });
-  fileOptions(
+  const show = fileOptions(
     config
       .command("show")
       .description(
-        "print slipway.yaml as slipway reads it: defaults filled in, an environment's overrides applied with -e, secrets by name only",
+        "print slipway.yaml as slipway reads it: defaults filled in, an environment's overrides applied with -E, secrets by name only",
       ),
   )
-    .option("-e, --env <name>", "apply this deploy environment's overrides (default: none, as written)")
+    .option("-E, --env <name>", "apply this deploy environment's overrides (default: none, as written)")
     .option("--json", "print JSON instead of YAML")
     .action((flags) => {
       process.exitCode = runConfigShow(flags as ConfigShowFlags);
     });
+  deprecatedOption(show, "-e <name>", "--env", "-e is --eventpath, as in `slipway run`");
 }

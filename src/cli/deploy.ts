@@ -38,29 +38,36 @@ import * as remote from "./deploy-remote.js";
 import { checkStrategyFlag, parseImageFlags } from "./deploy-flags.js";
 import { dryRunPlan, renderDeployPlan } from "./deploy-plan.js";
 import { makeStyle, type Style } from "./tty.js";
-import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 import { confirm } from "./confirm.js";
+import { deprecatedOption } from "./flags.js";
 
 type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
 
 const commonOptions = (c: Command) =>
-  c
-    .option("-c, --config <file>", "slipway.yaml", "slipway.yaml")
-    .option("-e, --env <name>", "the environment", "production")
-    .option(
-      "--app <name>",
-      "the application (default: deploy.app of slipway.yaml, else the directory's name)",
-    )
-    .option(
-      "--data-dir <dir>",
-      "where the store and the agents' state live (default: ~/.local/share/slipway/server)",
-    )
-    .option("--database <url>", "a PostgreSQL URL instead of the SQLite file (env SLIPWAY_DATABASE)")
-    .option("--server [url]", "on a running server instead (alone: SLIPWAY_SERVER or `slipway login`'s)")
-    .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
-    .option(...tokenFileOption)
-    .hook("preAction", resolveTokenHook)
-    .option("--json", "print JSON documents on stdout");
+  withOldEnvFlag(
+    c
+      .option("-c, --config <file>", "slipway.yaml", "slipway.yaml")
+      .option("-E, --env <name>", "the environment", "production")
+      .option(
+        "--app <name>",
+        "the application (default: deploy.app of slipway.yaml, else the directory's name)",
+      )
+      .option(
+        "--data-dir <dir>",
+        "where the store and the agents' state live (default: ~/.local/share/slipway/server)",
+      )
+      .option("--database <url>", "a PostgreSQL URL instead of the SQLite file (env SLIPWAY_DATABASE)")
+      .option("--server [url]", "on a running server instead (alone: SLIPWAY_SERVER or `slipway login`'s)")
+      .addOption(hiddenTokenOption("API token", "SLIPWAY_TOKEN"))
+      .option(...tokenFileFor("API token", "SLIPWAY_TOKEN"))
+      .hook("preAction", resolveTokenHook)
+      .option("--json", "print JSON documents on stdout"),
+  );
+
+/** `-e` was the environment here before it meant --eventpath everywhere, as in `slipway run`. */
+const withOldEnvFlag = <C>(c: C) =>
+  deprecatedOption(c, "-e <name>", "--env", "-e is --eventpath, as in `slipway run`");
 
 type Target = { app: string; env: string; dataDir: string; database?: string; paths: AgentPaths };
 
@@ -114,7 +121,7 @@ export function registerDeploy(program: Command) {
       ),
   )
     .option(
-      "-s, --service <name>",
+      "--service <name>",
       "deploy only this service (repeatable); the others keep running as they are",
       collect,
     )
@@ -122,19 +129,20 @@ export function registerDeploy(program: Command) {
     .option("--strategy <name>", `override every deployed service's strategy (${strategyNames.join(", ")})`)
     .option("--version <version>", "the version this release carries (default: SLIPWAY_VERSION)")
     .option("--wait", "wait for a deploy in progress instead of refusing")
-    .option("--dry-run", "print the plan (what changes against what runs, and why) and exit")
+    .option("-n, --dry-run", "print the plan (what changes against what runs, and why) and exit")
     .option("--repo <name>", "with --server: the registered repository to deploy")
     .option("--ref <ref>", "with --server: the branch, tag or commit (default: the default branch)")
     .action(async (flags) => {
       if (remote.isRemote(flags)) return remote.deployRemote(flags, renderers);
       process.exitCode = await runDeploy(flags as DeployFlags);
     });
+  deprecatedOption(deploy, "-s <name>", "--service", "-s is --secret, as in `slipway run`");
 
   deploy
     .command("agent", { hidden: true })
     .description("run an environment's deploy agent in the foreground (started by slipway deploy)")
     .requiredOption("--app <name>")
-    .requiredOption("--env <name>")
+    .requiredOption("-E, --env <name>")
     .requiredOption("--data-dir <dir>")
     .option("--database <url>", "prefer SLIPWAY_DATABASE: argv is visible to every local user")
     .option("--docker-host <url>")
@@ -219,7 +227,7 @@ export function registerDeploy(program: Command) {
   const releases = commonOptions(
     program.command("releases").description("list an environment's releases, newest first"),
   )
-    .option("-n, --limit <n>", "how many", "20")
+    .option("-L, --limit <n>", "how many", "20")
     .action(async (flags) => {
       if (remote.isRemote(flags)) return remote.releasesRemote(flags, renderers);
       const t = target(flags as EnvFlags, process.env);
@@ -231,6 +239,7 @@ export function registerDeploy(program: Command) {
         for (const r of list) process.stdout.write(`${releaseLine(r)}\n`);
       });
     });
+  deprecatedOption(releases, "-n <n>", "--limit", "-n is --dry-run everywhere");
   commonOptions(releases.command("show").description("one release with its events and measured impact"))
     .argument("<number>", "the release number")
     .action(async (number, flags) => {

@@ -19,7 +19,7 @@ import {
   withLocalStore,
 } from "./secret.js";
 import { formatTimestamp, textTable } from "../lib/format.js";
-import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 
 export type NotifyTestFlags = TargetFlags & {
   /** Local only; default slipway.yaml. */
@@ -155,8 +155,8 @@ export function registerNotify(program: Command, io: () => SecretIo = secretProc
     )
     .option("--timeout <seconds>", "how long to wait for the receiver (local tests)", "10")
     .option("--server <url>", "a running server (env SLIPWAY_SERVER; default: the one of `slipway login`)")
-    .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
-    .option(...tokenFileOption)
+    .addOption(hiddenTokenOption("API token", "SLIPWAY_TOKEN"))
+    .option(...tokenFileFor("API token", "SLIPWAY_TOKEN"))
     .hook("preAction", resolveTokenHook)
     .option("--data-dir <dir>", "a local test: the server's data directory (default: as slipway serve)")
     .option("--database <url>", "a local test: postgres://… when the server uses PostgreSQL")
@@ -169,10 +169,10 @@ export function registerNotify(program: Command, io: () => SecretIo = secretProc
     .description("the delivery log: status, attempts and last error of recent notifications, newest first")
     .option("--status <status>", `only ${notificationStatuses.join(" | ")}`)
     .option("--channel <name>", "only this channel")
-    .option("--limit <n>", "at most this many", "50")
+    .option("-L, --limit <n>", "at most this many", "50")
     .option("--server <url>", "a running server (env SLIPWAY_SERVER; default: the one of `slipway login`)")
-    .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
-    .option(...tokenFileOption)
+    .addOption(hiddenTokenOption("API token", "SLIPWAY_TOKEN"))
+    .option(...tokenFileFor("API token", "SLIPWAY_TOKEN"))
     .hook("preAction", resolveTokenHook)
     .option("--data-dir <dir>", "instead of a server: its data directory (default: as slipway serve)")
     .option("--database <url>", "instead of a server: postgres://… when it uses PostgreSQL")

@@ -1,10 +1,10 @@
 // `slipway --help` is answered from the table in commands.ts without loading the command groups: the table
 // must say what the groups register, and the help must read as it does with every group loaded.
 import { Help } from "@commander-js/extra-typings";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { slipwayVersion } from "../lib/version.js";
 import { type CommandGroup, commandGroups, topLevelCommands } from "./commands.js";
-import { createProgram, groupFor, listCommands } from "./program.js";
+import { createProgram, finishProgram, groupFor, listCommands, loadFullProgram, main } from "./program.js";
 
 const groups = Object.keys(commandGroups) as CommandGroup[];
 
@@ -27,12 +27,27 @@ describe("the table of top-level commands", () => {
   });
 
   it("gives the same --help as the program with every group loaded", async () => {
-    const full = createProgram();
-    for (const group of groups) (await commandGroups[group]())(full);
+    const full = await loadFullProgram();
     const listed = createProgram();
     listCommands(listed);
-    expect(listed.helpInformation()).toBe(full.helpInformation());
-    expect(listed.helpInformation()).toContain("approve [options] <run>");
+    finishProgram(listed);
+    const help = (p: typeof full) => {
+      let text = "";
+      p.configureOutput({
+        writeOut: (s) => {
+          text += s;
+        },
+      });
+      p.outputHelp();
+      return text;
+    };
+    expect(help(listed)).toBe(help(full));
+    expect(help(listed)).toContain("approve [options] <run>");
+    // Grouped by purpose, with the exit codes.
+    expect(help(listed)).toMatch(
+      /Run workflows:\n {2}run [\s\S]*Deploy:\n {2}deploy [\s\S]*Exit codes:\n {2}0 /,
+    );
+    expect(help(listed)).toContain("130  interrupted");
   });
 });
 
@@ -66,4 +81,25 @@ describe("groupFor", () => {
 it("the version is package.json's", async () => {
   const { default: pkg } = await import("../../package.json", { with: { type: "json" } });
   expect(slipwayVersion).toBe(pkg.version);
+});
+
+it("--no-color, before or after the command, reaches the one colour decision", async () => {
+  const { colorEnabled, setColorFlag } = await import("./tty.js");
+  const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  try {
+    for (const argv of [
+      ["--no-color", "version"],
+      ["version", "--no-color"],
+    ]) {
+      setColorFlag(undefined);
+      expect(await main(["node", "slipway", ...argv])).toBe(0);
+      expect(colorEnabled({ stream: { isTTY: true }, env: {} })).toBe(false);
+    }
+    setColorFlag(undefined);
+    expect(await main(["node", "slipway", "version"])).toBe(0);
+    expect(colorEnabled({ stream: { isTTY: true }, env: {} })).toBe(true);
+  } finally {
+    out.mockRestore();
+    setColorFlag(undefined);
+  }
 });

@@ -1,10 +1,13 @@
 // The `slipway` program: which command group an invocation needs, the program with only that group (or, for
-// help, a version or a typo, with just the names of all commands), and the one place that maps errors to
-// exit codes.
-import { Command, CommanderError, Help } from "@commander-js/extra-typings";
+// help, a version or a typo, with just the names of all commands), what every command gets whichever group
+// defined it (finishProgram), and the one place that maps errors to exit codes.
+import { Command, CommanderError, Help, Option } from "@commander-js/extra-typings";
 import { describeError, exitCodeFor, exitCodes, UserError } from "../lib/errors.js";
 import { slipwayVersion } from "../lib/version.js";
 import { type CommandGroup, commandGroups, topLevelCommands } from "./commands.js";
+import { aliasOption } from "./flags.js";
+import { applyHelp } from "./help.js";
+import { setColorFlag } from "./tty.js";
 
 /**
  * The group whose module defines the command that `argv` runs (or asks help for, with `slipway help CMD`);
@@ -22,6 +25,7 @@ export function createProgram(): Command {
       .name("slipway")
       .description("Self-hosted CI/CD: run GitHub Actions workflows unchanged, release, deploy, notify.")
       .version(slipwayVersion)
+      .option("--no-color", "no colours (also NO_COLOR=1); FORCE_COLOR=1 keeps them without a terminal")
       // `slipway --version` is slipway's; `slipway deploy --version v1.2.0` is the release's.
       .enablePositionalOptions()
       .exitOverride()
@@ -34,12 +38,46 @@ export function createProgram(): Command {
  * suggest a command for a typo, and for `--version`; none of them can run.
  */
 export function listCommands(program: Command): void {
+  for (const c of topLevelCommands) program.command(c.name).description(c.description);
+}
+
+function* commandsOf(cmd: Command): Generator<Command> {
+  yield cmd;
+  for (const c of cmd.commands) yield* commandsOf(c as Command);
+}
+
+/**
+ * What every command gets, whichever group registered it: `--no-color` (hidden below the root, whose
+ * help lists it: with positional options the root's own flag must come before the command), act's
+ * `--dryrun` wherever `--dry-run` is, and the grouped help with examples and exit codes.
+ */
+export function finishProgram(program: Command): Command {
+  for (const cmd of commandsOf(program)) {
+    if (cmd !== program && !cmd.options.some((o) => o.long === "--no-color"))
+      cmd.addOption(new Option("--no-color", "no colours (also NO_COLOR=1)").hideHelp());
+    if (cmd.options.some((o) => o.long === "--dry-run") && !cmd.options.some((o) => o.long === "--dryrun"))
+      aliasOption(cmd, "--dryrun", "--dry-run");
+  }
+  program.hook("preAction", (root, action) => {
+    if (root.getOptionValue("color") === false || action.getOptionValue("color") === false)
+      setColorFlag(false);
+  });
+  // Each command as its group registers it: without the hidden --no-color's `[options]`.
   const terms = new Map(topLevelCommands.map((c) => [c.name, c.term]));
   const plain = new Help();
   program.configureHelp({
     subcommandTerm: (cmd) => terms.get(cmd.name()) ?? plain.subcommandTerm(cmd),
   });
-  for (const c of topLevelCommands) program.command(c.name).description(c.description);
+  const groups = new Map(topLevelCommands.map((c) => [c.name, c.group]));
+  applyHelp(program, (name) => groups.get(name));
+  return program;
+}
+
+/** The program with every group loaded and finished: for completion scripts and the consistency test. */
+export async function loadFullProgram(): Promise<Command> {
+  const program = createProgram();
+  for (const group of Object.keys(commandGroups) as CommandGroup[]) (await commandGroups[group]())(program);
+  return finishProgram(program);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -47,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   const group = groupFor(argv);
   if (group) (await commandGroups[group]())(program);
   else listCommands(program);
+  finishProgram(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

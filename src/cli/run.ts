@@ -44,7 +44,7 @@ type RunFlags = {
   json?: boolean;
   jobs?: string;
   verbose?: boolean;
-  dryrun?: boolean;
+  dryRun?: boolean;
   passEnv: string[];
 };
 
@@ -57,8 +57,8 @@ export function registerRun(program: Command): void {
     .option("-e, --eventpath <file>", "GitHub webhook payload (JSON) for the event")
     .option("-j, --job <id>", "run this job and the jobs it needs")
     .option(
-      "-s, --secret <NAME=VALUE>",
-      "a secret (NAME alone reads it from the environment)",
+      "-s, --secret <NAME>",
+      "a secret from the environment variable NAME (act's NAME=VALUE works too, but shows the value to ps)",
       collect,
       [] as string[],
     )
@@ -78,7 +78,7 @@ export function registerRun(program: Command): void {
     .option("--json", "print one JSON document with the results on stdout (logs go to stderr)")
     .option("--jobs <n>", "how many jobs run at once (default: CPU count)")
     .option("-v, --verbose", "show debug output (like ACTIONS_STEP_DEBUG)")
-    .option("-n, --dryrun", "print the plan (workflows and jobs that would run) without running anything")
+    .option("-n, --dry-run", "print the plan (workflows and jobs that would run) without running anything")
     .option(
       "--pass-env <NAME>",
       "pass this variable of your environment to the jobs (repeatable; env SLIPWAY_PASS_ENV=A,B); jobs otherwise get only PATH, HOME, locale, TZ, TERM, TMPDIR and proxies",
@@ -118,6 +118,10 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
     ...Object.assign({}, ...flags.secretFile.map((f) => readDotenvFile(f, "--secret-file"))),
     ...parsePairs(flags.secret, "-s/--secret"),
   };
+  if (flags.secret.some((p) => p.includes("=")))
+    process.stderr.write(
+      "slipway: warning: -s NAME=VALUE puts the secret on the command line, visible to other local users (ps, /proc) and shell history; use -s NAME (from the environment) or --secret-file\n",
+    );
   const vars = {
     ...Object.assign({}, ...flags.varFile.map((f) => readDotenvFile(f, "--var-file"))),
     ...parsePairs(flags.var, "--var"),
@@ -151,7 +155,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
   }
   const plan = planRun(workflows, event, { job: flags.job });
   const dataDir = defaultDataDir();
-  if (flags.dryrun) {
+  if (flags.dryRun) {
     process.stdout.write(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
     return 0;
   }

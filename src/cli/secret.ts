@@ -21,7 +21,7 @@ import type { AuditEntry } from "../store/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { ApiClient, type ClientFlags, configuredServer } from "./client.js";
 import { formatTimestamp, textTable } from "../lib/format.js";
-import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
 
 export type SecretIo = {
@@ -293,8 +293,8 @@ export function storeOptions(cmd: any): any {
       "--server <url>",
       "a running server (env SLIPWAY_SERVER; default: the one of `slipway login`, if any)",
     )
-    .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
-    .option(...tokenFileOption)
+    .addOption(hiddenTokenOption("API token", "SLIPWAY_TOKEN"))
+    .option(...tokenFileFor("API token", "SLIPWAY_TOKEN"))
     .hook("preAction", resolveTokenHook)
     .option(
       "--data-dir <dir>",
@@ -310,7 +310,7 @@ export function storeOptions(cmd: any): any {
 function scopeOptions(cmd: any): any {
   return cmd
     .option("--repo <owner/name>", "scope to a repository")
-    .option("--env <environment>", "scope to a deploy environment");
+    .option("-E, --env <name>", "scope to a deploy environment");
 }
 
 export function registerSecret(program: Command, io: () => SecretIo = secretProcessIo): void {
@@ -359,7 +359,7 @@ export function registerSecret(program: Command, io: () => SecretIo = secretProc
       .command("audit")
       .description("the audit log of secret changes: who, what, when (never values)")
       .argument("[name]", "only this secret")
-      .option("--limit <n>", "at most this many entries", "100"),
+      .option("-L, --limit <n>", "at most this many entries", "100"),
   ).action(async (name: string | undefined, flags: TargetFlags & { json?: boolean; limit?: string }) => {
     process.exitCode = await runSecretAudit(name, flags, io());
   });

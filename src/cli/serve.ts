@@ -21,7 +21,8 @@ import { resetAdminToken, startServer } from "../server/index.js";
 import { type ApiFailure, ApiClient, type ClientFlags } from "./client.js";
 import { collect } from "./options.js";
 import { formatTimestamp, textTable } from "../lib/format.js";
-import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
+import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 
 /**
  * `--pass-env` of `slipway serve`: checked, then merged into SLIPWAY_PASS_ENV of this process, which is
@@ -199,11 +200,11 @@ export function registerServe(program: Command): void {
     .command("runner")
     .description("run jobs for a slipway server on this machine (subcommands: ls, disable, enable, rm)")
     .option("--server <url>", "the server (env SLIPWAY_SERVER)")
+    .addOption(hiddenTokenOption("runner token", "SLIPWAY_RUNNER_TOKEN"))
     .option(
-      "--token <token>",
-      "a runner token (slwr_…), or an admin token to register this runner (env SLIPWAY_RUNNER_TOKEN)",
+      "--token-file <file>",
+      "read the runner token (slwr_…), or an admin token to register this runner, from this file (mode 0600; else env SLIPWAY_RUNNER_TOKEN)",
     )
-    .option(...tokenFileOption)
     .hook("preAction", resolveTokenHook)
     .option("--labels <labels>", "runs-on labels this runner takes", "self-hosted,linux")
     .option("--name <name>", "the runner's name", hostname())
@@ -310,8 +311,8 @@ export function registerServe(program: Command): void {
 function withClient(cmd: any): any {
   return cmd
     .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
-    .option("--token <token>", "an admin API token (env SLIPWAY_TOKEN)")
-    .option(...tokenFileOption)
+    .addOption(hiddenTokenOption("admin API token", "SLIPWAY_TOKEN"))
+    .option(...tokenFileFor("admin API token", "SLIPWAY_TOKEN"))
     .hook("preAction", resolveTokenHook)
     .option("--json", "print JSON");
 }
@@ -347,10 +348,14 @@ function registerRunnerAdmin(runner: Command): void {
       });
     },
   );
-  const control = (verb: "disable" | "enable" | "rm", description: string) =>
-    withClient(runner.command(verb).description(description).argument("<runner>", "name or id")).action(
-      async (ref: string, flags: ClientFlags & { json?: boolean }) => {
+  const control = (verb: "disable" | "enable" | "rm", description: string) => {
+    const cmd = withClient(runner.command(verb).description(description).argument("<runner>", "name or id"));
+    // Removing cannot be undone (the runner must register again): ask first, as for tokens.
+    return (verb === "rm" ? yesOption(cmd) : cmd).action(
+      async (ref: string, flags: ClientFlags & ConfirmFlags) => {
         const path = `/api/v1/runners/${encodeURIComponent(ref)}`;
+        if (verb === "rm")
+          await confirm(`remove runner ${ref}? its token stops working and its running jobs fail`, flags);
         const r =
           verb === "rm"
             ? await new ApiClient(flags).request<{ failedJobs?: number[] }>("DELETE", path)
@@ -360,6 +365,7 @@ function registerRunnerAdmin(runner: Command): void {
         print(flags, r, () => `${done} runner ${ref}${failed}\n`);
       },
     );
+  };
   control("disable", "refuse a runner's token until it is enabled; its running jobs fail (admin)");
   control("enable", "accept a disabled runner's token again (admin)");
   control("rm", "remove a runner: its token stops working at once and its running jobs fail (admin)");

@@ -2,6 +2,7 @@
 // history; `--token-file FILE` and the environment keep it off the command line. The file is refused when
 // group or others can read it, as ssh refuses such a key.
 import { readFileSync, statSync } from "node:fs";
+import { Option } from "@commander-js/extra-typings";
 import { UserError } from "../lib/errors.js";
 
 export type TokenFlags = { token?: string; tokenFile?: string };
@@ -45,6 +46,7 @@ export function resolveTokenFlags(
   return flags.token;
 }
 
+/** Kept for commands not yet moved to hiddenTokenOption + tokenFileFor (consistency.test flags a visible --token). */
 export const tokenFileOption = [
   "--token-file <file>",
   "read the token from this file instead of --token (mode 0600; one trailing newline ignored)",
@@ -68,3 +70,18 @@ type TokenCommand = {
   getOptionValueSource(key: string): string | undefined;
   setOptionValue(key: string, value: unknown): unknown;
 };
+
+/**
+ * `--token VALUE`, hidden from help: still accepted (with the warning above) so scripts keep working, but
+ * never offered; `--token-file` (tokenFileFor) and the environment variable are the ways in.
+ */
+export function hiddenTokenOption(what = "API token", envVar = "SLIPWAY_TOKEN") {
+  return new Option(
+    "--token <token>",
+    `${what} (visible to other users: use --token-file or ${envVar})`,
+  ).hideHelp();
+}
+
+export function tokenFileFor(what = "API token", envVar = "SLIPWAY_TOKEN") {
+  return ["--token-file <file>", `read the ${what} from this file (mode 0600; else env ${envVar})`] as const;
+}

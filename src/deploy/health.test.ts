@@ -3,7 +3,7 @@
 import { createServer } from "node:net";
 import { rm } from "node:fs/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { defaultHealth, type EffectiveHealth, probeInstance, waitReady } from "./health.js";
+import { defaultHealth, describeWait, type EffectiveHealth, probeInstance, waitReady } from "./health.js";
 import { createProcessRuntime } from "./runtimes/process.js";
 import { tempDir, testLabels, testService, writeTestApp } from "./runtimes/testing.js";
 import type { InstanceInfo, ProbeResult } from "./types.js";
@@ -134,6 +134,31 @@ describe("waitReady", () => {
     expect(r.probes).toBeGreaterThan(3);
     expect(seen.at(-1)?.ok).toBe(true);
     expect(seen[0]).toMatchObject({ ok: false, detail: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it("says while it waits what it waits for, how long so far and of how long, and the last answer", async () => {
+    const info = await startApp({ UNHEALTHY: "1" });
+    const said: string[] = [];
+    const r = await waitReady(http({ intervalMs: 100, deadlineMs: 1000 }), info, runtime, {
+      progressEveryMs: 0,
+      onWaiting: (p) => said.push(describeWait("api: api-r2-1f2e3d", p)),
+    });
+    expect(r.ok).toBe(false);
+    expect(said.length).toBeGreaterThan(0);
+    for (const line of said)
+      expect(line).toMatch(
+        /^api: api-r2-1f2e3d: waiting for health, 0 s of 1 s \(GET http:\/\/\S+\/healthz: [^\n]+\)$/,
+      );
+  });
+
+  it("describes a wait in whole seconds, with the first line of the last failure", () => {
+    const last = { ok: false, detail: "GET http://127.0.0.1:8080/health: HTTP 503\n--- last output ---" };
+    expect(describeWait("api-r2", { elapsedMs: 12_400, deadlineMs: 60_000, last })).toBe(
+      "api-r2: waiting for health, 12 s of 60 s (GET http://127.0.0.1:8080/health: HTTP 503)",
+    );
+    expect(
+      describeWait("web", { elapsedMs: 5000, deadlineMs: 30_000, last: { ok: true, detail: "up" } }),
+    ).toBe("web: waiting for health, 5 s of 30 s");
   });
 
   it("gives up at the deadline with the last failure", async () => {

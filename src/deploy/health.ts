@@ -14,6 +14,20 @@ export type EffectiveHealth = Omit<HealthSpec, "type"> & { type: HealthSpec["typ
 
 export type ReadyResult = { ok: boolean; detail: string; durationMs: number; probes: number };
 
+/** Where a wait for readiness stands: how long so far, the limit, and the last probe's answer. */
+export type WaitProgress = { elapsedMs: number; deadlineMs: number; last: ProbeResult };
+
+/** How often a wait that has not ended says so (a wait shorter than this says nothing). */
+export const waitProgressEveryMs = 5000;
+
+/** `api-r2-1f2e3d: waiting for health, 12 s of 60 s (GET …: HTTP 503)`: what is awaited, how long, why. */
+export function describeWait(what: string, p: WaitProgress): string {
+  const s = (ms: number) => `${Math.floor(ms / 1000)} s`;
+  return `${what}: waiting for health, ${s(p.elapsedMs)} of ${s(p.deadlineMs)}${p.last.ok ? "" : ` (${firstLineOf(p.last.detail)})`}`;
+}
+
+const firstLineOf = (s: string) => s.split("\n")[0];
+
 const defaultTiming = {
   intervalMs: 500,
   timeoutMs: 2000,
@@ -172,12 +186,20 @@ export async function waitReady(
   health: EffectiveHealth | undefined,
   instance: InstanceInfo,
   runtime: Runtime,
-  options: { signal?: AbortSignal; onProbe?: (r: ProbeResult) => void } = {},
+  options: {
+    signal?: AbortSignal;
+    onProbe?: (r: ProbeResult) => void;
+    /** Called every progressEveryMs (default waitProgressEveryMs) while not yet ready. */
+    onWaiting?: (p: WaitProgress) => void;
+    progressEveryMs?: number;
+  } = {},
 ): Promise<ReadyResult> {
   const { signal } = options;
   const h = effective(health, instance);
   const started = Date.now();
   const elapsed = () => Date.now() - started;
+  const every = options.progressEveryMs ?? waitProgressEveryMs;
+  let reported = 0;
   let probes = 0;
   let streak = 0;
   let lastFailure: string | undefined;
@@ -209,6 +231,10 @@ export async function waitReady(
       }
     }
     const left = h.deadlineMs - elapsed();
+    if (left > 0 && options.onWaiting && elapsed() - reported >= every) {
+      reported = elapsed();
+      options.onWaiting({ elapsedMs: reported, deadlineMs: h.deadlineMs, last: result });
+    }
     if (left <= 0) {
       const why = lastFailure ?? result.detail;
       const need = h.healthyThreshold > 1 ? ` (${h.healthyThreshold} successes in a row needed)` : "";

@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import { UserError } from "../lib/errors.js";
 import { HealthError } from "./errors.js";
 import type { Emit } from "./events.js";
-import { waitReady } from "./health.js";
+import { describeWait, waitReady } from "./health.js";
 import { settle, syncRouter } from "./routing.js";
 import type { DeployContext, InstanceState, Managed, ServiceState } from "./state.js";
 import type { InstanceInfo, ServiceSpec } from "./types.js";
@@ -56,7 +56,12 @@ export async function startInstance(
     ctx.instances.set(id, m);
     const where = info.address ? ` on ${info.address.host}:${info.address.port}` : "";
     emit?.("instance.started", `${state.name}: ${id} started${where}`, { id, why }, "info", state.name);
-    const ready = await waitReady(spec.health, info, runtime, { signal });
+    // A long wait says what it waits for and how long it has left, rather than nothing for a minute.
+    const ready = await waitReady(spec.health, info, runtime, {
+      signal,
+      onWaiting: (p) =>
+        emit?.("instance.waiting", describeWait(`${state.name}: ${id}`, p), p, "info", state.name),
+    });
     if (!ready.ok) {
       const logs = await runtime.logs(id, { tail: 20 }).catch(() => "");
       await runtime.stop(id, { timeoutMs: spec.stopTimeoutMs }).catch(() => {});

@@ -88,7 +88,7 @@ describe("slipway config (built CLI)", () => {
   });
 
   it("show: the resolved config for an environment, secrets by name", async () => {
-    const r = await slipway("config", "show", "-e", "production");
+    const r = await slipway("config", "show", "-E", "production");
     expect(r.code).toBe(0);
     const shown = parse(r.stdout);
     expect(shown.deploy.environment).toBe("production");
@@ -99,7 +99,7 @@ describe("slipway config (built CLI)", () => {
       secrets: ["DATABASE_URL"],
       restart: "always",
     });
-    const unknown = await slipway("config", "show", "-e", "staging");
+    const unknown = await slipway("config", "show", "-E", "staging");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown environment 'staging' (deploy.environments: production)");
   });

@@ -52,7 +52,7 @@ async function registryTags(repository: string): Promise<string[]> {
 
 /** Tags and pushes the next release with the CLI, as a release job would; the tag. */
 async function release(): Promise<string> {
-  const r = await slipway(["version", "next", "--template", releaseTemplate, "--push", "--json"]);
+  const r = await slipway(["release", "next", "--template", releaseTemplate, "--push", "--json"]);
   expect(r.code, explain(r)).toBe(0);
   expect(r.json.pushed).toBe(true);
   return r.json.tag;
@@ -111,7 +111,7 @@ describe("releasing the chat monorepo", () => {
     expect(repo.git("log", "-1", "--format=%s%n%b")).toBe(
       "Merge pull request #42 from team/read-receipts\n[minor] add read receipts",
     );
-    const r = await slipway(["version", "next", "--template", releaseTemplate, "--json"]);
+    const r = await slipway(["release", "next", "--template", releaseTemplate, "--json"]);
     expect(r.code, explain(r)).toBe(0);
     expect(r.json).toMatchObject({
       version: "1.3.0",
@@ -131,7 +131,7 @@ describe("releasing the chat monorepo", () => {
   it("--push creates the annotated tag and pushes it to origin; a second run never moves it", async () => {
     const head = repo.sha();
     tag130 = `v1.3.0-${sha7(head)}`;
-    const r = await slipway(["version", "next", "--template", releaseTemplate, "--push", "--json"]);
+    const r = await slipway(["release", "next", "--template", releaseTemplate, "--push", "--json"]);
     expect(r.code, explain(r)).toBe(0);
     expect(r.json).toMatchObject({ tag: tag130, created: true, pushed: true });
     const tagObject = originTag(tag130);
@@ -144,7 +144,7 @@ describe("releasing the chat monorepo", () => {
     ).toBe(head);
 
     // Run again on the same clone: the release is already there, nothing new to tag.
-    const again = await slipway(["version", "next", "--template", releaseTemplate, "--push", "--json"]);
+    const again = await slipway(["release", "next", "--template", releaseTemplate, "--push", "--json"]);
     expect(again.code, explain(again)).toBe(0);
     expect(again.json).toMatchObject({ tag: null, bump: "none", created: false, pushed: false });
     expect(again.json.previous.tag).toBe(tag130);
@@ -152,7 +152,7 @@ describe("releasing the chat monorepo", () => {
 
     // Run again from a clone that lacks the tag (a CI checkout without tags): the push is refused.
     repo.git("tag", "-d", tag130);
-    const clash = await slipway(["version", "next", "--template", releaseTemplate, "--push", "--json"]);
+    const clash = await slipway(["release", "next", "--template", releaseTemplate, "--push", "--json"]);
     expect(clash.code, explain(clash)).toBe(1);
     expect(clash.stderr).toMatch(new RegExp(`tag ${tag130.replace(/\./g, "\\.")} already exists on origin`));
     expect(originTag(tag130), "origin's tag is unchanged").toBe(tagObject);

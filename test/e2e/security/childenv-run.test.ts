@@ -144,6 +144,8 @@ jobs:
     const r = await run(where, ["-s", `TOKEN=${secret}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("LONG-DONE");
+    // act's -s NAME=VALUE still works, and says the value was visible to other users on the way in.
+    expect(r.stderr).toContain("warning: -s NAME=VALUE puts the secret on the command line");
     // The line is cut where the secret starts: the secret is masked whole at the head of the next piece.
     expect(r.stderr).toMatch(/\| a{1000,}\n\[long\] +\| \*\*\*b{200}\n/);
     // Neither half of the secret printed in clear.

@@ -91,6 +91,11 @@ describe("names that become paths or commands", () => {
     const dash = await h.cli(null, ["actions", "add", "acme/other@v1", "--from=--upload-pack=x"], { env });
     expect(dash.code).toBe(2);
     // The good one is still there and removable.
-    await h.cliOk(null, ["actions", "rm", "acme/good@v1"], { env });
+    // Not on a terminal: removing asks for --yes and removes nothing without it.
+    const unasked = await h.cli(null, ["actions", "rm", "acme/good@v1"], { env });
+    expect(unasked.code).toBe(2);
+    expect(unasked.stderr).toMatch(/pass --yes to confirm/);
+    expect(listing(cache)).toEqual(cached);
+    await h.cliOk(null, ["actions", "rm", "acme/good@v1", "--yes"], { env });
   });
 });

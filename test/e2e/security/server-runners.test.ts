@@ -111,7 +111,13 @@ jobs:
       30_000,
     );
 
-    const rm = await h.cliOk(server, ["runner", "rm", "doomed", "--json"]);
+    // Not on a terminal: no removal without --yes, and the runner keeps working.
+    const unasked = await h.cli(server, ["runner", "rm", "doomed"]);
+    expect(unasked.code).toBe(2);
+    expect(unasked.stderr).toMatch(/remove runner doomed.*pass --yes to confirm.*nothing was changed/);
+    const still = await h.cliOk(server, ["runner", "ls", "--json"]);
+    expect(still.json.map((r: { name: string }) => r.name)).toContain("doomed");
+    const rm = await h.cliOk(server, ["runner", "rm", "doomed", "--json", "--yes"]);
     expect(rm.json.failedJobs).toHaveLength(1);
     // At once: the very next request with its token.
     const beat = await api(
@@ -151,7 +157,7 @@ jobs:
     expect(ls.stdout).toMatch(/pausable\s+p\s+disabled/);
     await h.cliOk(server, ["runner", "enable", reg.runner.id]);
     expect((await api(server, "POST", "/api/v1/runner/claim", {}, reg.token)).status).toBe(204);
-    const unknown = await h.cli(server, ["runner", "rm", "no-such-runner"]);
+    const unknown = await h.cli(server, ["runner", "rm", "no-such-runner", "--yes"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no runner "no-such-runner"');
   });
