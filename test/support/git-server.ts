@@ -123,6 +123,8 @@ function count(fetches: Map<string, number>, path: string): void {
 export type SmartHttpOptions = {
   /** Requests must carry HTTP basic auth with this password (any user), as GitHub takes a token. */
   token?: string;
+  /** Listen on this port (to start a stopped server again at the same URL); default: a free one. */
+  port?: number;
 };
 
 /** git's smart HTTP: `git http-backend` run as a CGI program for each request. */
@@ -198,7 +200,7 @@ export async function startSmartHttp(root: string, opts: SmartHttpOptions = {}):
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.writeHead(500).end());
   });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   await listen(server, port);
   return { url: `http://127.0.0.1:${port}`, fetches, requests, stop: () => close(server) };
 }

@@ -35,7 +35,11 @@ export function remoteRefOf(uses: string): RemoteActionRef {
     throw new UserError(
       `'${uses}' is not a valid action reference: use ./path, owner/repo@ref or owner/repo/path@ref`,
     );
-  return validateActionRef(r);
+  try {
+    return validateActionRef(r);
+  } catch (err) {
+    throw new UserError(`'${uses}': ${(err as Error).message}`);
+  }
 }
 
 /** Where `slipway actions add` puts a remote action's files: `<actionsDir>/<owner>/<repo>@<ref>`. */
