@@ -34,6 +34,8 @@ export {
   actionSource,
   defaultActionsUrl,
   displayUrl,
+  type LegActionSettings,
+  legActionSource,
   serverKey as serverKeyOf,
   validateActionsUrl,
 } from "./actions/source.js";

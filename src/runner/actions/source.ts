@@ -102,6 +102,43 @@ export function gitEnvFor(source: ActionSource, base: NodeJS.ProcessEnv = proces
   return env;
 }
 
+/** What the server tells a runner about actions: where from and whether offline; never its token. */
+export type LegActionSettings = { url: string; offline: boolean };
+
+/**
+ * The source a runner fetches a leg's actions from. Runners fetch actions themselves, with git, into
+ * their own cache (rather than through the server): no new API for the server to serve and authorize,
+ * a runner's cache outlives its legs, and an air-gapped runner works from `actions add` and --offline.
+ * The runner's own setting (its flag or SLIPWAY_ACTIONS_URL) wins, since it may sit in another network
+ * with a mirror of its own; otherwise the server's URL and offline setting, so both resolve the same
+ * refs. The token is always the runner's own (SLIPWAY_ACTIONS_TOKEN or git's credential helpers): the
+ * server never sends its credentials to a runner. A URL from the server must be a network one.
+ */
+export function legActionSource(
+  fromServer: LegActionSettings | undefined,
+  own: ActionSourceSettings = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ActionSource {
+  const ownUrl = own.url ?? (env.SLIPWAY_ACTIONS_URL || undefined);
+  let url = ownUrl;
+  if (url === undefined && fromServer?.url) {
+    url = validateActionsUrl(fromServer.url, "the server's actions URL");
+    if (new URL(url).protocol === "file:")
+      throw new UserError(
+        `the server's actions URL ${displayUrl(url)} is not a network URL; not used by a runner`,
+      );
+  }
+  const ownOffline =
+    own.offline ??
+    (env.SLIPWAY_ACTIONS_OFFLINE
+      ? ["1", "true", "yes"].includes(env.SLIPWAY_ACTIONS_OFFLINE.toLowerCase())
+      : undefined);
+  return actionSource(
+    { ...own, ...(url ? { url } : {}), offline: ownOffline ?? fromServer?.offline ?? false },
+    env,
+  );
+}
+
 /** The cache directory name of a server: host, port and path, with nothing that could climb out. */
 export function serverKey(url: string): string {
   const u = new URL(url);
