@@ -137,9 +137,7 @@ export function registerActions(program: Command): void {
   const actionsDir = () => join(defaultDataDir(), "actions");
   const actions = program
     .command("actions")
-    .description(
-      "manage the action cache: remote actions and reusable workflows fetched by commit (and those added by hand)",
-    );
+    .description("manage the cache of remote actions and reusable workflows");
   actions
     .command("add")
     .description(
