@@ -371,6 +371,47 @@ jobs:
   });
 });
 
+describe("a server that wants a token", () => {
+  it("gets SLIPWAY_ACTIONS_TOKEN, which no step sees and no line shows; a refused one is named", async () => {
+    const token = "e2e-actions-token-4f9a";
+    const guarded = await startSmartHttp(repos, { token });
+    try {
+      const dir = join(root, "project-token");
+      await makeProject(dir, {
+        "t.yml": `on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: acme/toolkit/log@v1
+        with:
+          message: fetched with a token
+      - run: 'echo "token in step \${SLIPWAY_ACTIONS_TOKEN:-unset}"'
+`,
+      });
+      const env = { SLIPWAY_ACTIONS_TOKEN: token, SLIPWAY_ACTIONS_URL: guarded.url };
+      const ok = await slipway(["run"], join(root, "data-token"), env, dir);
+      expect(ok.code, explain(ok)).toBe(0);
+      expect(ok.stderr).toContain("toolkit says fetched with a token");
+      expect(ok.stderr).toContain("token in step unset");
+      expect(ok.stderr + ok.stdout).not.toContain(token);
+      const bad = await slipway(
+        ["run"],
+        join(root, "data-token-bad"),
+        { ...env, SLIPWAY_ACTIONS_TOKEN: "wrong-token" },
+        dir,
+      );
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(
+        `cannot fetch action acme/toolkit/log@v1 from ${guarded.url}: authentication refused`,
+      );
+      expect(bad.stderr).not.toContain("wrong-token");
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
 describe.each([
   ["git daemon", startGitDaemon],
   ["dumb HTTP", startDumbHttp],

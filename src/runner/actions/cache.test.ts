@@ -182,8 +182,9 @@ describe("the cache", () => {
       expect((err as ActionFetchError).reason).toBe("authentication refused");
       expect(err.message).not.toContain("wrong");
       const env = gitEnvFor(actionSource({ url: guarded.url, token }, {}), {});
-      expect(env.GIT_CONFIG_KEY_0).toBe("http.extraHeader");
-      expect(Buffer.from(String(env.GIT_CONFIG_VALUE_0).split(" ")[2], "base64").toString()).toBe(
+      expect(env.GIT_CONFIG_COUNT).toBe("3");
+      expect(env.GIT_CONFIG_KEY_2).toBe("http.extraHeader");
+      expect(Buffer.from(String(env.GIT_CONFIG_VALUE_2).split(" ")[2], "base64").toString()).toBe(
         `x-access-token:${token}`,
       );
     } finally {

@@ -92,13 +92,21 @@ export function gitEnvFor(source: ActionSource, base: NodeJS.ProcessEnv = proces
     SSH_ASKPASS: "",
     GIT_ALLOW_PROTOCOL: "http:https:git:ssh:file",
   };
+  // A server that stops sending fails the fetch after a minute instead of holding the job.
+  const config: [string, string][] = [
+    ["http.lowSpeedLimit", "1"],
+    ["http.lowSpeedTime", "60"],
+  ];
   if (source.token) {
-    const n = Number(base.GIT_CONFIG_COUNT ?? 0) || 0;
     const basic = Buffer.from(`x-access-token:${source.token}`).toString("base64");
-    env.GIT_CONFIG_COUNT = String(n + 1);
-    env[`GIT_CONFIG_KEY_${n}`] = "http.extraHeader";
-    env[`GIT_CONFIG_VALUE_${n}`] = `Authorization: basic ${basic}`;
+    config.push(["http.extraHeader", `Authorization: basic ${basic}`]);
   }
+  const n = Number(base.GIT_CONFIG_COUNT ?? 0) || 0;
+  config.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${n + i}`] = key;
+    env[`GIT_CONFIG_VALUE_${n + i}`] = value;
+  });
+  env.GIT_CONFIG_COUNT = String(n + config.length);
   return env;
 }
 
