@@ -66,7 +66,7 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
       state.controller.abort(new Error("timeout"));
     }, timeoutMinutes * 60_000);
     // GitHub's "Download action repository" in "Set up job": an action that cannot be had fails the job here.
-    await prefetchActions(inv.job.steps, actionCacheOf(run), state.signal);
+    await prefetchActions(inv.job.steps, actionCacheOf(run), state.signal, (line) => state.log(line));
     await setUpContainers(state, opts);
 
     const scope: StepScope = {

@@ -120,6 +120,16 @@ jobs:
     steps:
       - id: s
         run: echo "said=remote workflow greets \${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+  deeper:
+    uses: ./.github/workflows/inner.yml
+`,
+  // Called by reuse.yml as ./: read from the remote workflow's repository, as on GitHub.
+  ".github/workflows/inner.yml": `on: workflow_call
+jobs:
+  inner:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "inner workflow of the remote repository"
 `,
 };
 
@@ -207,10 +217,13 @@ describe("slipway run with remote actions", () => {
     expect(first.json.jobs.map((j: { id: string; status: string }) => `${j.id}:${j.status}`).sort()).toEqual([
       "after:success",
       "build:success",
+      "called/deeper/inner:success",
       "called/say:success",
     ]);
     expect(first.stderr).toContain("fake node v22");
     expect(first.stderr).toContain("toolkit says node 22 is set up");
+    expect(first.stderr).toContain("inner workflow of the remote repository");
+    expect(first.stderr).toMatch(/Download action repository 'acme\/greet@v1' \(SHA:[0-9a-f]{40}\)/);
     const fetched = [...smart.fetches.entries()].sort();
     expect(fetched).toEqual([
       ["acme/checkout", 1],

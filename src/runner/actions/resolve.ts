@@ -3,7 +3,7 @@
 // action repository" in "Set up job" — so an action that cannot be fetched fails the job before any step
 // runs, and a run's needs checked up front (`slipway run`, `--dryrun`).
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { isMapping } from "@actions/workflow-parser";
 import type { ActionRunsComposite } from "@actions/workflow-parser/actions/index";
 import { UserError } from "../../lib/errors.js";
@@ -42,12 +42,13 @@ export async function prefetchActions(
   steps: StepDef[],
   cache: ActionCache,
   signal?: AbortSignal,
+  log?: (line: string) => void,
 ): Promise<void> {
-  const problems = await collectActionProblems(steps, cache, { fetch: true, signal });
+  const problems = await collectActionProblems(steps, cache, { fetch: true, signal, log });
   if (problems.length) throw new UserError(problems.join("\n"));
 }
 
-type CheckOptions = { fetch: boolean; signal?: AbortSignal };
+type CheckOptions = { fetch: boolean; signal?: AbortSignal; log?: (line: string) => void };
 
 async function collectActionProblems(
   steps: StepDef[],
@@ -63,8 +64,14 @@ async function collectActionProblems(
     seen.add(uses);
     try {
       const ref = remoteRefOf(uses);
-      if (opts.fetch) await cache.ensure(ref, opts.signal);
-      else {
+      if (opts.fetch) {
+        const dir = await cache.ensure(ref, opts.signal);
+        // As GitHub's runner says it in "Set up job".
+        const sha = basename(dir);
+        opts.log?.(
+          `Download action repository '${uses}' (${/^[0-9a-f]{40}$/.test(sha) ? `SHA:${sha}` : "added"})`,
+        );
+      } else {
         const why = await cache.check(ref, opts.signal);
         if (why) {
           problems.push(why);
