@@ -125,6 +125,8 @@ export type SmartHttpOptions = {
   token?: string;
   /** Listen on this port (to start a stopped server again at the same URL); default: a free one. */
   port?: number;
+  /** Cut the connection in the middle of every object transfer (a server or network failing mid-fetch). */
+  breakFetches?: boolean;
 };
 
 /** git's smart HTTP: `git http-backend` run as a CGI program for each request. */
@@ -147,7 +149,15 @@ export async function startSmartHttp(root: string, opts: SmartHttpOptions = {}):
     const body = await readBody(req);
     if (req.method === "POST" && url.pathname.endsWith("/git-upload-pack")) {
       const text = (req.headers["content-encoding"] === "gzip" ? gunzipSync(body) : body).toString("latin1");
-      if (/command=fetch|^[0-9a-f]{4}want /m.test(text)) count(fetches, url.pathname);
+      if (/command=fetch|^[0-9a-f]{4}want /m.test(text)) {
+        count(fetches, url.pathname);
+        if (opts.breakFetches) {
+          res.writeHead(200, { "Content-Type": "application/x-git-upload-pack-result" });
+          res.write("0008NAK\n0031\x01PACK\x00\x00\x00\x02\x00\x00\x00\x05");
+          res.socket?.destroy();
+          return;
+        }
+      }
     }
     const child = spawn("/usr/lib/git-core/git-http-backend", [], {
       env: {

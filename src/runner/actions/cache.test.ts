@@ -144,6 +144,35 @@ describe("the cache", () => {
     expect(existsSync(join(repoDir, `${shas[0]}.lock`))).toBe(false);
   });
 
+  it("leaves no entry and no temp dir when the transfer breaks off, and fetches whole next time", async () => {
+    const broken = await startSmartHttp(repos, { breakFetches: true });
+    const dir = join(root, "broken");
+    try {
+      const cache = new ActionCache(dir, actionSource({ url: broken.url }, {}));
+      const err = await cache.ensure(remoteRefOf("acme/hello@v1")).then(
+        () => new Error("no error"),
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(ActionFetchError);
+      expect(err.message).toContain(`acme/hello@v1 from ${broken.url}`);
+      expect(broken.fetches.get("acme/hello")).toBeGreaterThan(0);
+      const repoDir = repoCacheDir(dir, cache.source, remoteRefOf("acme/hello@v1"));
+      expect(readdirSync(repoDir).filter((f) => f !== "refs.json")).toEqual([]);
+      expect(listCachedActions(dir)).toEqual([]);
+    } finally {
+      await broken.stop();
+    }
+    const good = await startSmartHttp(repos, { port: Number(new URL(broken.url).port) });
+    try {
+      const got = await new ActionCache(dir, actionSource({ url: good.url }, {})).ensure(
+        remoteRefOf("acme/hello@v1"),
+      );
+      expect(readFileSync(join(got, "action.yml"), "utf8")).toContain("echo one");
+    } finally {
+      await good.stop();
+    }
+  });
+
   it("keeps a resolved ref for its TTL, re-resolves it after, and never re-resolves a sha", async () => {
     const name = "acme/moving";
     const [first] = await publishRepo(repos, name, [
