@@ -338,6 +338,14 @@ jobs:
     expect(r.stderr).toContain("local action ./actions/missing");
     expect(r.stderr).toContain("called workflow ./.github/workflows/not-there.yml");
     expect(r.stderr).toContain("acme/workflows/.github/workflows/reuse.yml@v7");
+    const json = await slipway(
+      ["run", "--dryrun", "--json", "--actions-url", smart.url],
+      join(root, "data-dry"),
+      {},
+      dir,
+    );
+    expect(json.code).toBe(2);
+    expect(json.json.missing).toHaveLength(4);
     // Nothing was fetched by a dry run.
     const list = await slipway(["actions", "list", "--json"], join(root, "data-dry"));
     expect(list.json).toEqual([]);
