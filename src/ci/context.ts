@@ -1,6 +1,7 @@
 // What the parts of the CI service share: the store, the data directory, the options, the event bus and
 // the log. Each part (repos, triggers, orchestration, control, notifications) takes this one object, so
 // none of them holds a copy of the others' state.
+import type { ActionSourceSettings } from "../runner/index.js";
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import { ProcessLedger } from "../lib/process-ledger.js";
@@ -30,6 +31,8 @@ export type CiOptions = {
   notify?: RunNotifyOptions;
   /** Webhook intake limits: bytes in flight, the legacy URL's body cap, the replay window. */
   webhooks?: WebhookIntakeOptions;
+  /** Where runs fetch remote actions from, and whether offline (passed to runners without the token). */
+  actions?: ActionSourceSettings;
   log?: (line: string) => void;
 };
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { hostChildEnv } from "../lib/child-env.js";
 import { formatProblem, UserError } from "../lib/errors.js";
 import {
+  actionSource,
   ConcurrencyGroups,
   dispatchInputValues,
   driveRun,
@@ -140,6 +141,7 @@ export class Orchestrator {
       signal: controller.signal,
       slots: new Semaphore(1_000_000),
       actionsDir: join(this.ctx.dataDir, "actions"),
+      actionSource: actionSource(this.ctx.opts.actions),
       verbose: false,
       platforms: {},
       cleanJobDirs: false,

@@ -52,7 +52,7 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
     "run [options] [event]",
     "run the workflows that EVENT triggers (default: push), as GitHub Actions would",
   ),
-  command("actions", "actions", "manage the local cache of remote actions used offline"),
+  command("actions", "actions", "manage the cache of remote actions and reusable workflows"),
   command("release", "release", "compute release versions, tags and changelogs"),
   command("serve", "serve [options]", "run the CI server: webhooks, runs, re-runs, runners, API"),
   command(

@@ -5,7 +5,9 @@ import type { Command } from "@commander-js/extra-typings";
 import { childEnv, passEnvNames } from "../lib/child-env.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import {
-  checkActions,
+  ActionCache,
+  actionSource,
+  checkRunNeeds,
   defaultDataDir,
   dispatchInputValues,
   executeRun,
@@ -15,6 +17,7 @@ import {
   type RunPlan,
   type RunResult,
   silentReporter,
+  validateActionsUrl,
 } from "../runner/index.js";
 import {
   listWorkflowFiles,
@@ -46,6 +49,8 @@ type RunFlags = {
   verbose?: boolean;
   dryRun?: boolean;
   passEnv: string[];
+  actionsUrl?: string;
+  offline?: boolean;
 };
 
 export function registerRun(program: Command): void {
@@ -78,7 +83,15 @@ export function registerRun(program: Command): void {
     .option("--json", "print one JSON document with the results on stdout (logs go to stderr)")
     .option("--jobs <n>", "how many jobs run at once (default: CPU count)")
     .option("-v, --verbose", "show debug output (like ACTIONS_STEP_DEBUG)")
-    .option("-n, --dry-run", "print the plan (workflows and jobs that would run) without running anything")
+    .option(
+      "-n, --dry-run",
+      "print the plan (workflows and jobs that would run) and what it would need that is missing, without running anything",
+    )
+    .option(
+      "--actions-url <url>",
+      "fetch remote actions and reusable workflows from this git server (env SLIPWAY_ACTIONS_URL; default https://github.com)",
+    )
+    .option("--offline", "use only the action cache; fetch nothing (env SLIPWAY_ACTIONS_OFFLINE=1)")
     .option(
       "--pass-env <NAME>",
       "pass this variable of your environment to the jobs (repeatable; env SLIPWAY_PASS_ENV=A,B); jobs otherwise get only PATH, HOME, locale, TZ, TERM, TMPDIR and proxies",
@@ -155,11 +168,23 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
   }
   const plan = planRun(workflows, event, { job: flags.job });
   const dataDir = defaultDataDir();
+  const source = actionSource({
+    ...(flags.actionsUrl !== undefined ? { url: validateActionsUrl(flags.actionsUrl, "--actions-url") } : {}),
+    ...(flags.offline ? { offline: true } : {}),
+  });
+  // Everything the jobs need, fetched (or, with --dryrun, only looked for) before anything runs.
+  const missing = await checkRunNeeds(
+    plan.workflows.filter((w) => w.matched),
+    { repoDir, cache: new ActionCache(`${dataDir}/actions`, source), fetch: !flags.dryRun },
+  );
   if (flags.dryRun) {
-    process.stdout.write(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
+    process.stdout.write(
+      flags.json ? `${JSON.stringify({ ...planJson(plan), missing }, null, 2)}\n` : renderPlan(plan),
+    );
+    if (missing.length) throw new UserError(`the run would need what is missing:\n${missing.join("\n")}`);
     return 0;
   }
-  checkActions(plan, `${dataDir}/actions`);
+  if (missing.length) throw new UserError(missing.join("\n"));
 
   const matched = plan.workflows.filter((w) => w.matched);
   const reporter = new HumanReporter(style);
@@ -207,6 +232,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
       jobs,
       verbose: flags.verbose || process.env.ACTIONS_STEP_DEBUG === "true",
       platforms: parsePairs(flags.platform, "-P/--platform"),
+      actionSource: source,
       hostEnv,
       logLimit,
     });

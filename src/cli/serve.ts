@@ -16,6 +16,9 @@ import {
   runAgent,
   type StepReport,
   untrustedPolicy,
+  actionSource,
+  type ActionSourceSettings,
+  validateActionsUrl,
 } from "../runner/index.js";
 import { resetAdminToken, startServer } from "../server/index.js";
 import { type ApiFailure, ApiClient, type ClientFlags } from "./client.js";
@@ -106,6 +109,11 @@ export function registerServe(program: Command): void {
       "the unprivileged user (name or uid) fork pull requests run as (env SLIPWAY_UNTRUSTED_USER; default nobody)",
     )
     .option(
+      "--actions-url <url>",
+      "fetch remote actions and reusable workflows from this git server; runners without their own setting use it too (env SLIPWAY_ACTIONS_URL; default https://github.com; token: env SLIPWAY_ACTIONS_TOKEN)",
+    )
+    .option("--actions-offline", "runs use only the action cache (env SLIPWAY_ACTIONS_OFFLINE=1)")
+    .option(
       "--reset-admin-token",
       "create a new admin token, write it to <data-dir>/admin-token (0600), print it and exit; revokes nothing (the server may be stopped)",
     )
@@ -126,6 +134,7 @@ export function registerServe(program: Command): void {
         return;
       }
       const untrusted = untrustedPolicy({ mode: flags.untrusted, user: flags.untrustedUser });
+      const actions = actionSettings(flags);
       const maxEventStreams = positiveInt("--max-event-streams", flags.maxEventStreams);
       const maxJobLogBytes = positiveInt("--max-job-log", flags.maxJobLog);
       if (!maxEventStreams) throw new UserError("--max-event-streams must be at least 1");
@@ -145,6 +154,7 @@ export function registerServe(program: Command): void {
           .map((l) => l.trim())
           .filter(Boolean),
         untrusted,
+        actions,
         leaseMs: positiveInt("SLIPWAY_LEASE_MS", process.env.SLIPWAY_LEASE_MS),
         notifyConfig: flags.notifyConfig ?? (process.env.SLIPWAY_NOTIFY_CONFIG || undefined),
         publicUrl: flags.publicUrl ?? (process.env.SLIPWAY_PUBLIC_URL || undefined),
@@ -224,11 +234,17 @@ export function registerServe(program: Command): void {
       collect,
       [] as string[],
     )
+    .option(
+      "--actions-url <url>",
+      "fetch remote actions from this git server rather than the one the server names (env SLIPWAY_ACTIONS_URL; token: env SLIPWAY_ACTIONS_TOKEN)",
+    )
+    .option("--actions-offline", "use only this runner's action cache (env SLIPWAY_ACTIONS_OFFLINE=1)")
     .action(async (flags) => {
       // Work directories, step scripts and caches are private to the runner's user.
       restrictUmask();
       const hostEnv = childEnv(process.env, passEnvNames(process.env, flags.passEnv));
       const untrusted = untrustedPolicy({ mode: flags.untrusted, user: flags.untrustedUser });
+      const actions = actionSettings(flags);
       const logLimit = jobLogLimit();
       const labels = flags.labels
         .split(",")
@@ -298,6 +314,7 @@ export function registerServe(program: Command): void {
           hostEnv,
           logLimit,
           untrusted,
+          actions,
           log: (line) => process.stderr.write(`${line}\n`),
         }),
       );
@@ -305,6 +322,19 @@ export function registerServe(program: Command): void {
     });
 
   registerRunnerAdmin(runner as unknown as Command);
+}
+
+/**
+ * The actions settings given by flags (only those given: the environment's apply through actionSource,
+ * and a runner's unset ones defer to the server's); checked now, so a bad URL stops the start.
+ */
+function actionSettings(flags: { actionsUrl?: string; actionsOffline?: boolean }): ActionSourceSettings {
+  const settings: ActionSourceSettings = {
+    ...(flags.actionsUrl !== undefined ? { url: validateActionsUrl(flags.actionsUrl, "--actions-url") } : {}),
+    ...(flags.actionsOffline ? { offline: true } : {}),
+  };
+  actionSource(settings);
+  return settings;
 }
 
 // Commander's inferred types cannot follow options added by a helper; the actions declare their flags.

@@ -1,6 +1,7 @@
 // A runner: claims job legs whose runs-on labels it has, executes them with the engine, streams steps
 // and log lines back and heartbeats; a lost lease (cancelled, or the server gave up on it) aborts the
 // leg. The server's own runner and `slipway runner` on another machine differ only in the transport.
+import type { ActionSourceSettings } from "./actions/source.js";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -63,6 +64,8 @@ export type AgentOptions = {
    * Default: it takes none.
    */
   untrusted?: UntrustedPolicy;
+  /** This runner's own actions setting (flag, env); the server's is used where it says nothing. */
+  actions?: ActionSourceSettings;
 };
 
 /** Keeps a clone per repository URL under the runner's data dir and makes sure it has the commit. */
@@ -213,6 +216,7 @@ export async function runClaimedLeg(
       hostEnv: opts.hostEnv,
       logLimit: opts.logLimit,
       runAs: opts.untrusted?.runAs,
+      ...(opts.actions ? { actions: opts.actions } : {}),
     });
   } catch (err) {
     const message = (err as Error).message;

@@ -1,6 +1,7 @@
 // State shared by every job of one `slipway run` (or one server run): identity, event, secrets, limits.
 import type { Json } from "../expressions/index.js";
 import type { TriggerEvent } from "../workflow/index.js";
+import type { ActionSource } from "./actions/source.js";
 import type { RunAs } from "./isolation.js";
 import type { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
@@ -30,8 +31,10 @@ export type RunContext = {
   signal: AbortSignal;
   /** Limits how many job legs run at once. */
   slots: Semaphore;
-  /** The directory of remote actions, `<dir>/<owner>/<repo>@<ref>`. */
+  /** The action cache (runner/actions/cache.ts): fetched actions by commit, and those `actions add` put there. */
   actionsDir: string;
+  /** Where remote actions are fetched from; default: this process's settings (SLIPWAY_ACTIONS_URL, ...). */
+  actionSource?: ActionSource;
   verbose: boolean;
   /** runs-on labels mapped to container images (`-P label=image`); `-self-hosted` = the host. */
   platforms: Record<string, string>;

@@ -30,6 +30,8 @@ export type GraphScope = {
   groups: ConcurrencyGroups;
   results: JobResult[];
   depth: number;
+  /** The repository root local `uses:` of this workflow are read from; default: the run's workflowRoot. */
+  workflowRoot?: string;
   executeLeg: LegExecutor;
 };
 

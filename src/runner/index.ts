@@ -23,7 +23,22 @@ export { killAllGroups, killGraceMs } from "./process.js";
 export { jobLogLimit, jobLogLimitSetting } from "./log-limit.js";
 export type { JobResult, RunResult, Status, StepResult } from "./types.js";
 export type { Annotation } from "./workflow-commands.js";
-export { parseRemoteRef, remoteActionDir } from "./steps/action-loader.js";
+export { parseRemoteRef, remoteActionDir, remoteRefOf } from "./steps/action-loader.js";
+export { ActionCache, refLabel } from "./actions/cache.js";
+export { ActionFetchError } from "./actions/fetch.js";
+export { type CachedAction, listCachedActions, prune, pruneCandidates } from "./actions/manage.js";
+export { actionCacheOf, checkRunNeeds } from "./actions/resolve.js";
+export {
+  type ActionSource,
+  type ActionSourceSettings,
+  actionSource,
+  defaultActionsUrl,
+  displayUrl,
+  type LegActionSettings,
+  legActionSource,
+  serverKey as serverKeyOf,
+  validateActionsUrl,
+} from "./actions/source.js";
 export {
   type AgentOptions,
   cachedRepo,

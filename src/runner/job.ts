@@ -16,6 +16,7 @@ import { JobState, type JobInvocation } from "./job-state.js";
 import { scopeContexts, scopeEnv } from "./steps/common.js";
 import { executeSteps } from "./steps/execute.js";
 import { runPreSteps } from "./steps/pre.js";
+import { actionCacheOf, prefetchActions } from "./actions/resolve.js";
 import type { StepScope } from "./steps/types.js";
 import type { JobResult } from "./types.js";
 
@@ -64,6 +65,8 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
       state.log(`The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`, "error");
       state.controller.abort(new Error("timeout"));
     }, timeoutMinutes * 60_000);
+    // GitHub's "Download action repository" in "Set up job": an action that cannot be had fails the job here.
+    await prefetchActions(inv.job.steps, actionCacheOf(run), state.signal, (line) => state.log(line));
     await setUpContainers(state, opts);
 
     const scope: StepScope = {

@@ -7,6 +7,7 @@ import type { Json } from "../expressions/index.js";
 import { hostChildEnv } from "../lib/child-env.js";
 import { recordTempDir } from "../lib/process-ledger.js";
 import { loadWorkflowFile, type TriggerEvent } from "../workflow/index.js";
+import { type ActionSourceSettings, type LegActionSettings, legActionSource } from "./actions/source.js";
 import { type RunContext, Semaphore } from "./context.js";
 import { isolatedSource, type RunAs } from "./isolation.js";
 import { runJobLeg } from "./job.js";
@@ -47,6 +48,8 @@ export type LegSpec = {
   serverMirror?: string;
   /** runs-on labels, evaluated. */
   labels: string[];
+  /** The server's actions setting (runner/actions/source.ts legActionSource): URL and offline, no token. */
+  actions?: LegActionSettings;
 };
 
 /** The spec of a leg the graph wants to run; the workflow file is read from the run's workflow root. */
@@ -84,6 +87,9 @@ export function legSpecOf(
     repoUrl,
     ...(serverMirror ? { serverMirror } : {}),
     labels,
+    ...(run.actionSource
+      ? { actions: { url: run.actionSource.url, offline: run.actionSource.offline } }
+      : {}),
   };
 }
 
@@ -100,6 +106,8 @@ export type ExecuteLegOptions = {
   logLimit?: number;
   /** The user a fork's leg runs as (runner/isolation.ts); without it a fork's leg runs as this process. */
   runAs?: RunAs;
+  /** The runner's own actions setting, over the server's (legActionSource). */
+  actions?: ActionSourceSettings;
 };
 
 /** Executes a leg from its spec with the same engine `slipway run` uses. */
@@ -153,6 +161,7 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       signal: opts.signal,
       slots: new Semaphore(1),
       actionsDir: join(opts.dataDir, "actions"),
+      actionSource: legActionSource(spec.actions, opts.actions),
       verbose: !!opts.verbose,
       platforms: {},
       cleanJobDirs: true,

@@ -1,10 +1,12 @@
-// Jobs that call a local reusable workflow (`jobs.<id>.uses: ./.github/workflows/x.yml`): inputs from
+// Jobs that call a reusable workflow (`jobs.<id>.uses: ./.github/workflows/x.yml`, or a remote one,
+// `owner/repo/.github/workflows/x.yml@ref`, fetched into the action cache like an action): inputs from
 // `with` checked against `on.workflow_call.inputs`, secrets mapped or inherited, the called workflow's
 // graph run in place, and its `outputs` evaluated from its jobs.
 import { resolve } from "node:path";
 import { coerceToString, type Json } from "../expressions/index.js";
 import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateToken, loadWorkflowFile } from "../workflow/index.js";
+import { actionCacheOf, remoteWorkflowFile } from "./actions/resolve.js";
 import type { GraphScope, JobOutcome } from "./graph-scope.js";
 import type { MatrixLeg } from "./matrix.js";
 import type { JobRef } from "./reporter.js";
@@ -56,19 +58,18 @@ export async function runReusableJob(
     return r;
   };
   const uses = job.uses!;
-  if (!uses.startsWith("./")) {
-    return fail(
-      `reusable workflow '${uses}' is not local; only ./.github/workflows/*.yml can be called offline`,
-    );
-  }
   if (caller.depth + 1 > maxDepth)
     return fail(`reusable workflows nest more than ${maxDepth} levels deep at '${uses}'`);
   let callee: WorkflowFile;
+  // A local call is read from the repository of the workflow that makes it: the run's, or, inside a
+  // remote reusable workflow, that one's (as on GitHub).
+  const root = caller.workflowRoot ?? caller.run.workflowRoot;
+  let calleeRoot = root;
   try {
-    callee = await loadWorkflowFile(
-      resolve(caller.run.workflowRoot, uses.split("@")[0]),
-      caller.run.workflowRoot,
-    );
+    let file: string;
+    if (uses.startsWith("./")) file = resolve(root, uses.split("@")[0]);
+    else ({ root: calleeRoot, file } = await remoteWorkflowFile(uses, actionCacheOf(caller.run), signal));
+    callee = await loadWorkflowFile(file, calleeRoot);
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -127,6 +128,7 @@ export async function runReusableJob(
     onlyJobs: undefined,
     signal,
     depth: caller.depth + 1,
+    workflowRoot: calleeRoot,
   });
   const calleeResults = caller.results.slice(before);
   const statuses = [...jobs.values()].map((j) => j.result);

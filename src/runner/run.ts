@@ -19,7 +19,9 @@ import { jobLogLimit } from "./log-limit.js";
 import { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
 import { locateAction } from "./steps/action-loader.js";
-import { isRemoteAction } from "./steps/action.js";
+import { isRemoteAction } from "./steps/remote.js";
+import { ActionCache } from "./actions/cache.js";
+import { actionSource, type ActionSource } from "./actions/source.js";
 import type { JobResult, RunResult, Status } from "./types.js";
 
 export type PlannedWorkflow = { workflow: WorkflowFile; matched: boolean; reason: string; jobs: string[] };
@@ -45,8 +47,13 @@ export function planRun(
   return { event, workflows: planned };
 }
 
-/** Remote actions the planned jobs use that are not in the local action cache: an error before anything runs. */
+/**
+ * Remote actions the planned jobs use that are not in the action cache already (added, or fetched and
+ * resolved in this process): an error before anything runs. Nothing is fetched; `slipway run` uses
+ * checkRunNeeds, which fetches.
+ */
 export function checkActions(plan: RunPlan, actionsDir: string): void {
+  const cache = new ActionCache(actionsDir, actionSource({ offline: true }));
   const missing = new Set<string>();
   for (const p of plan.workflows.filter((w) => w.matched)) {
     for (const job of p.workflow.jobs.filter((j) => p.jobs.includes(j.id))) {
@@ -54,7 +61,7 @@ export function checkActions(plan: RunPlan, actionsDir: string): void {
         const uses = step.uses;
         if (!uses || !isRemoteAction(uses)) continue;
         try {
-          locateAction(uses, "/", actionsDir);
+          locateAction(uses, "/", cache);
         } catch (err) {
           missing.add((err as Error).message);
         }
@@ -83,6 +90,8 @@ export type ExecuteOptions = {
   logLimit?: number;
   /** runs-on labels mapped to images (`-P ubuntu-latest=node:20`); `-self-hosted` keeps a label on the host. */
   platforms?: Record<string, string>;
+  /** Where remote actions are fetched from; default: the environment's settings. */
+  actionSource?: ActionSource;
 };
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -139,6 +148,7 @@ export async function executeRun(plan: RunPlan, opts: ExecuteOptions): Promise<R
     signal: opts.signal,
     slots: new Semaphore(Math.max(1, opts.jobs ?? cpus().length)),
     actionsDir: join(opts.dataDir, "actions"),
+    ...(opts.actionSource ? { actionSource: opts.actionSource } : {}),
     verbose: !!opts.verbose,
     platforms: opts.platforms ?? {},
     cleanJobDirs: false,

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { CiService, runBackground, type WebhookIntakeOptions } from "../ci/index.js";
-import type { UntrustedPolicy } from "../runner/index.js";
+import type { ActionSourceSettings, UntrustedPolicy } from "../runner/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import { makeDataDirPrivate } from "../lib/file-modes.js";
 import { loadNotifyFile, Notifier, type NotifyConfig } from "../notify/index.js";
@@ -51,6 +51,8 @@ export type ServeOptions = {
   notifyMaxAttempts?: number;
   /** Webhook intake limits (bytes in flight, the legacy URL's body cap, the replay window). */
   webhooks?: WebhookIntakeOptions;
+  /** Where runs fetch remote actions from (default: SLIPWAY_ACTIONS_* or github.com), and whether offline. */
+  actions?: ActionSourceSettings;
   log?: (line: string) => void;
 };
 
@@ -172,6 +174,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxJobsPerRepo: opts.maxJobsPerRepo,
     leaseMs: opts.leaseMs,
     maxJobLogBytes: opts.maxJobLogBytes,
+    ...(opts.actions ? { actions: opts.actions } : {}),
     notify: {
       notifier,
       config: notifyConfig,

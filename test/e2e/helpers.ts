@@ -298,6 +298,9 @@ let runs = 0;
 export function runCli(args: string[], opts: RunOptions): Promise<CliResult> {
   const env = {
     ...cleanEnv(process.env),
+    // No test fetches an action from the internet: a remote action is fetched only from a server the
+    // test starts and names (a closed loopback port otherwise, so a missing action fails fast).
+    SLIPWAY_ACTIONS_URL: "http://127.0.0.1:9",
     ...opts.env,
     SLIPWAY_DATA_DIR: opts.dataDir,
     NO_COLOR: "1",

@@ -1,13 +1,15 @@
 // Finding and parsing actions: local (`./path`, relative to the workspace as on GitHub) and remote
-// (`owner/repo[/path]@ref`, from slipway's action directory, filled by `slipway actions add`).
-import { existsSync, readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+// (`owner/repo[/path]@ref`, from the action cache: fetched when the job starts, or put there by
+// `slipway actions add`).
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
 import { convertActionTemplate, parseAction } from "@actions/workflow-parser/actions/index";
 import type { ActionTemplate } from "@actions/workflow-parser/actions/index";
 import { isMapping, NoOperationTraceWriter } from "@actions/workflow-parser";
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { formatProblem, UserError } from "../../lib/errors.js";
 import { registerTemplateStrings, validateActionRef, yamlLineBreaks } from "../../workflow/index.js";
+import { type ActionCache, addedActionDir } from "../actions/cache.js";
 
 export type RemoteActionRef = { owner: string; repo: string; path: string; ref: string };
 
@@ -26,41 +28,52 @@ export function parseRemoteRef(uses: string): RemoteActionRef | undefined {
   return { owner: m[1], repo: m[2], path: m[3].replace(/^\//, ""), ref: m[4] };
 }
 
-/** Where a remote action's files live: `<actionsDir>/<owner>/<repo>@<ref>`. */
-export function remoteActionDir(actionsDir: string, ref: RemoteActionRef): string {
-  validateActionRef(ref); // the parts become path segments: no `..`, no option-like names
-  return join(actionsDir, ref.owner, `${ref.repo}@${ref.ref}`);
-}
-
-export function locateAction(
-  uses: string,
-  workspace: string,
-  actionsDir: string,
-): { dir: string; repository: string; ref: string } {
-  if (uses.startsWith("./") || uses === ".") {
-    return { dir: resolve(workspace, uses), repository: "", ref: "" };
-  }
+/** The parts of a remote `uses:` value, validated (they become path segments and git arguments). */
+export function remoteRefOf(uses: string): RemoteActionRef {
   const r = parseRemoteRef(uses);
   if (!r)
     throw new UserError(
       `'${uses}' is not a valid action reference: use ./path, owner/repo@ref or owner/repo/path@ref`,
     );
-  let base = remoteActionDir(actionsDir, r);
-  if (!existsSync(base)) {
-    const lower = remoteActionDir(actionsDir, {
-      ...r,
-      owner: r.owner.toLowerCase(),
-      repo: r.repo.toLowerCase(),
-    });
-    if (existsSync(lower)) base = lower;
+  try {
+    return validateActionRef(r);
+  } catch (err) {
+    throw new UserError(`'${uses}': ${(err as Error).message}`);
   }
-  if (!existsSync(base)) {
+}
+
+/** Where `slipway actions add` puts a remote action's files: `<actionsDir>/<owner>/<repo>@<ref>`. */
+export function remoteActionDir(actionsDir: string, ref: RemoteActionRef): string {
+  return addedActionDir(actionsDir, ref);
+}
+
+/**
+ * The directory of an action: a local one in the workspace; a remote one where the action cache has
+ * it (fetched before the job started, or added with `actions add`).
+ */
+export function locateAction(
+  uses: string,
+  workspace: string,
+  cache: Pick<ActionCache, "lookup" | "server">,
+): { dir: string; repository: string; ref: string } {
+  if (uses.startsWith("./") || uses === ".") {
+    return { dir: resolve(workspace, uses), repository: "", ref: "" };
+  }
+  const r = remoteRefOf(uses);
+  const base = cache.lookup(r);
+  if (!base) {
     throw new UserError(
-      `action ${r.owner}/${r.repo}@${r.ref} is not in the local action cache (${base}); add it with ` +
+      `action ${r.owner}/${r.repo}@${r.ref} is not in the action cache (server ${cache.server}); add it with ` +
         `'slipway actions add ${r.owner}/${r.repo}@${r.ref} --from <dir or git url>'`,
     );
   }
-  return { dir: r.path ? join(base, r.path) : base, repository: `${r.owner}/${r.repo}`, ref: r.ref };
+  const dir = r.path ? join(base, r.path) : base;
+  // The path is validated (no '..'), but a symlink committed in the action's repository could still lead out.
+  const real = existsSync(dir) ? realpathSync(dir) : dir;
+  const root = realpathSync(base);
+  if (real !== root && !real.startsWith(root + sep))
+    throw new UserError(`action ${uses}: ${r.path} leads outside the action's repository`);
+  return { dir, repository: `${r.owner}/${r.repo}`, ref: r.ref };
 }
 
 type ActionError = { rawMessage: string; range?: { start: { line: number; column: number } } };
@@ -85,8 +98,12 @@ function optionalMetadata(errors: ActionError[], root: TemplateToken | undefined
 
 const cache = new Map<string, LoadedAction>();
 
-export function loadAction(uses: string, workspace: string, actionsDir: string): LoadedAction {
-  const where = locateAction(uses, workspace, actionsDir);
+export function loadAction(
+  uses: string,
+  workspace: string,
+  actions: Pick<ActionCache, "lookup" | "server">,
+): LoadedAction {
+  const where = locateAction(uses, workspace, actions);
   const file = ["action.yml", "action.yaml"].map((f) => join(where.dir, f)).find((f) => existsSync(f));
   if (!file) {
     const hint = uses.startsWith("./")

@@ -10,18 +10,10 @@ import { actionGithub, processEnv } from "./common.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
 import { loadLegAction } from "./leg-action.js";
 import { runNodeAction } from "./node-action.js";
+import { isCheckout } from "./remote.js";
+
+export { isCheckout, isRemoteAction } from "./remote.js";
 import type { PreparedStep, StepRunResult, StepScope, StepsRunner } from "./types.js";
-
-export function isCheckout(uses: string): boolean {
-  return /^actions\/checkout@/i.test(uses);
-}
-
-/** An action from the local action cache (`owner/repo@ref`): not local, not a container, not built in. */
-export function isRemoteAction(uses: string): boolean {
-  return (
-    !uses.startsWith("./") && !uses.startsWith("docker://") && !isCheckout(uses) && !findBuiltinAction(uses)
-  );
-}
 
 export async function runActionStep(
   step: PreparedStep,
@@ -48,7 +40,7 @@ export async function runActionStep(
   if (builtin && state.inv.run.runAs && !/^slipway\/deploy@/i.test(uses)) return isolatedBuiltin(uses, state);
   if (builtin) return runBuiltin(builtin, given, step, state);
 
-  const action = loadLegAction(uses, state);
+  const action = await loadLegAction(uses, state);
   const contexts = {
     ...step.contexts,
     github: { ...(step.contexts.github as object), ...actionGithub(action) },

@@ -7,9 +7,10 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { UserError } from "../../lib/errors.js";
 import { readableCopy } from "../isolation.js";
 import type { JobState } from "../job-state.js";
-import { type LoadedAction, loadAction } from "./action-loader.js";
+import { actionCacheOf } from "../actions/resolve.js";
+import { type LoadedAction, loadAction, remoteRefOf } from "./action-loader.js";
 
-export function loadLegAction(uses: string, state: JobState): LoadedAction {
+export async function loadLegAction(uses: string, state: JobState): Promise<LoadedAction> {
   const run = state.inv.run;
   const local = uses.startsWith("./") || uses === ".";
   if (run.runAs && local) {
@@ -19,7 +20,10 @@ export function loadLegAction(uses: string, state: JobState): LoadedAction {
     for (const path of [dir, join(dir, "action.yml"), join(dir, "action.yaml")])
       confineToWorkspace(path, state.workspace, uses);
   }
-  const action = loadAction(uses, state.workspace, run.actionsDir);
+  const cache = actionCacheOf(run);
+  // Fetched when the job started; an action named only in a local composite action is fetched here.
+  if (!local) await cache.ensure(remoteRefOf(uses), state.signal);
+  const action = loadAction(uses, state.workspace, cache);
   if (!run.runAs || local) return action;
   const rel = relative(run.actionsDir, action.dir);
   const dest = join(state.dir, "_actions", rel);

@@ -4,7 +4,7 @@ import type { ActionRunsNode } from "@actions/workflow-parser/actions/index";
 import { evaluateExpression, isTruthy } from "../../expressions/index.js";
 import type { StepDef } from "../../workflow/index.js";
 import type { loadAction } from "./action-loader.js";
-import { isRemoteAction } from "./action.js";
+import { isRemoteAction } from "./remote.js";
 import { loadLegAction } from "./leg-action.js";
 import { actionGithub, scopeContexts, scopeEnv } from "./common.js";
 import { evaluateWith, resolveActionInputs } from "./inputs.js";
@@ -23,7 +23,7 @@ export async function runPreSteps(
     if (!uses || !isRemoteAction(uses)) continue;
     let action: ReturnType<typeof loadAction>;
     try {
-      action = loadLegAction(uses, state);
+      action = await loadLegAction(uses, state);
     } catch {
       continue; // Reported when the step itself runs.
     }
