@@ -78,7 +78,8 @@ describe("slipway build / registry / images", () => {
     ]);
     expect(JSON.parse(readFileSync(join(repo, "out", "result.json"), "utf8"))).toEqual(result);
     expect(io.err()).toContain("build 2.0.0 (no previous release)");
-    expect(io.err()).toMatch(/\[api\] Step 1\/\d+ : ARG SLIPWAY_IMAGE_BASE/);
+    // The api image builds on the base image this release built (SLIPWAY_IMAGE_BASE), in BuildKit's log.
+    expect(io.err()).toMatch(/\[api\] #\d+ \[1\/\d+\] FROM [^ ]*\/team\/monorepo:mono-base_2\.0\.0/);
   });
 
   it("prints the plan of the next release with --dry-run", async () => {
