@@ -53,7 +53,8 @@ export class Orchestrator {
   private readonly legs: Legs;
   private readonly notifications: RunNotifications;
   private readonly active = new Map<number, ActiveRun>();
-  private readonly groups = new ConcurrencyGroups();
+  /** `concurrency:` groups, per repository as on GitHub: shared by all runs of a repository. */
+  private readonly groups = new Map<number, ConcurrencyGroups>();
   private stopping = false;
 
   constructor(ctx: CiContext, legs: Legs, notifications: RunNotifications) {
@@ -79,8 +80,10 @@ export class Orchestrator {
 
   private async orchestrate(runId: number, controller: AbortController) {
     const run = await this.ctx.store.runs.get(runId);
-    // A run waiting for approval starts only through `approve`.
-    if (!run || run.status === "waiting") return;
+    // A run waiting for approval starts only through `approve`; one whose jobs wait at an environment's
+    // gate is driven again (after a restart) to go on waiting there.
+    if (!run || run.status === "completed") return;
+    if (run.status === "waiting" && (await this.legs.gates.pendingGates(run)).length === 0) return;
     const repo = await this.ctx.store.repos.get(run.repoId);
     if (!repo) return;
     const mirror = this.ctx.mirrorOf(repo);
@@ -157,7 +160,7 @@ export class Orchestrator {
       [{ workflow, matched: true, reason: "", jobs: workflow.jobs.map((j) => j.id) }],
       {
         inputs,
-        groups: this.groups,
+        groups: this.groupsOf(repo.id),
         executeLeg: (inv) => this.legs.executeLeg(run, repo, inv),
       },
     );
@@ -166,11 +169,22 @@ export class Orchestrator {
     await this.finishRun(run, conclusion);
   }
 
+  private groupsOf(repoId: number): ConcurrencyGroups {
+    let g = this.groups.get(repoId);
+    if (!g) {
+      g = new ConcurrencyGroups();
+      this.groups.set(repoId, g);
+    }
+    return g;
+  }
+
   async finishRun(run: Run, conclusion: Status, reason?: string): Promise<void> {
     // A `notify:` section that cannot be used is said on the run (its notifications are not sent), in
     // the same write that completes it; the run's own result never depends on it.
     const warning = await this.notifications.notifyWarning(run);
-    const why = [reason, warning ? `warning: ${warning}` : undefined].filter(Boolean).join("\n");
+    // A reason recorded while it ran (an environment's rejection) stays, with the warning after it.
+    const recorded = reason ?? (warning ? (await this.ctx.store.runs.get(run.id))?.reason : undefined);
+    const why = [recorded, warning ? `warning: ${warning}` : undefined].filter(Boolean).join("\n");
     await this.ctx.store.runs.update(run.id, {
       status: "completed",
       conclusion,
@@ -252,6 +266,11 @@ export class Orchestrator {
       ...(await this.ctx.store.runs.list({ status: "queued" })),
       ...(await this.ctx.store.runs.list({ status: "running" })),
     ];
+    // Runs whose jobs wait at an environment's gate: the wait is in the store and goes on.
+    for (const id of await this.ctx.store.environments.pendingRunIds()) {
+      const run = await this.ctx.store.runs.get(id);
+      if (run?.status === "waiting") unfinished.push(run);
+    }
     // Their graphs are driven again: recorded legs are not run twice, legs still running on remote
     // runners are waited for, and the rest go on.
     for (const run of unfinished) this.launch(run.id);

@@ -34,6 +34,15 @@ export type {
 } from "./deliveries.js";
 export type { DeployApp, DeployApps } from "./deploy-apps.js";
 export {
+  checkEnvironmentName,
+  type Environment,
+  type EnvironmentRules,
+  type Environments,
+  type Gate,
+  type GateStatus,
+  gateStatuses,
+} from "./environments.js";
+export {
   type ClaimRequest,
   type Completion,
   type FinishedBy,
