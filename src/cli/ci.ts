@@ -173,7 +173,7 @@ export function registerCiCommands(program: Command): void {
       if (run.fork) lines.push(`  ${forkNote(run)}`);
       for (const a of r.approvals ?? [])
         lines.push(
-          `  ${a.action === "run.approve" ? "approved" : "rejected"} by ${a.actor} at ${formatTimestamp(a.at)}`,
+          `  ${a.environment ? `environment ${a.environment} ` : ""}${a.action.endsWith(".approve") ? "approved" : "rejected"} by ${a.actor} at ${formatTimestamp(a.at)}`,
         );
       if (run.reason) lines.push(`  reason: ${run.reason.split("\n").join("\n          ")}`);
       for (const e of r.environments ?? [])

@@ -62,15 +62,18 @@ export function mountRunRoutes(
         ),
       });
     }
-    // Who approved or rejected a fork's run, from the audit log (newest first).
-    const approvals = run.fork
-      ? (await store.audit.list({ actionPrefix: "run.", subject: `run ${run.id}` })).map((a) => ({
-          action: a.action,
-          actor: a.actor,
-          at: a.at,
-          detail: a.detail,
-        }))
-      : [];
+    // Who approved or rejected a fork's run or its environments, from the audit log (newest first).
+    const decisions = [
+      ...(run.fork ? await store.audit.list({ actionPrefix: "run.", subject: `run ${run.id}` }) : []),
+      ...(await store.audit.list({ actionPrefix: "environment.", subject: `run ${run.id}` })),
+    ].sort((a, b) => b.id - a.id);
+    const approvals = decisions.map((a) => ({
+      action: a.action,
+      actor: a.actor,
+      at: a.at,
+      ...(a.env ? { environment: a.env } : {}),
+      detail: a.detail,
+    }));
     // The environments its jobs were bound for: each gate's state, who may approve, the URL.
     const environments = (await ci.environmentGates(run.id)).map((g) => ({
       ...g,
