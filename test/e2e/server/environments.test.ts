@@ -4,7 +4,7 @@
 // environment's jobs and no other (the attack), a ref the environment does not allow fails the job,
 // a wait timer lets a job go by itself, a waiting job survives a restart, and a `concurrency` group
 // queues jobs across runs.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import {
@@ -263,5 +263,31 @@ jobs:
       `start ${second}`,
       `end ${second}`,
     ]);
+  });
+});
+
+describe("environments in a local run", () => {
+  test("`slipway run` runs them unprotected, says so once, and gives --secret-file to every job", async ({
+    h,
+  }) => {
+    const dir = tempDir("slipway-env-out-");
+    const repo = makeRepo({ ".github/workflows/deploy.yml": deployWorkflow(dir) });
+    const secrets = join(tempDir("slipway-env-secrets-"), "secrets.env");
+    writeFileSync(secrets, "PROD_KEY=local-key\n", { mode: 0o600 });
+    const r = await h.cli(null, [
+      "run",
+      "workflow_dispatch",
+      "-C",
+      repo.dir,
+      "--secret-file",
+      secrets,
+      "--var",
+      "TARGET=t",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.match(/environments are unprotected/g)).toHaveLength(1);
+    expect(r.stderr).toContain("for jobs staging, deploy;");
+    const [deploy] = readdirSync(dir).filter((f) => f.startsWith("deploy-"));
+    expect(readFileSync(join(dir, deploy), "utf8")).toBe("local-key||t");
   });
 });
