@@ -20,7 +20,9 @@
 // - a notification delivery leaves `pending` once, to `delivered` or `failed`;
 // - release numbers per (app, env) and event seqs per release are distinct and increasing, also under
 //   concurrent writers; a release leaves running|paused once (compare-and-set) and is not changed after;
-//   a deploy lock per (app, env) has one holder until it is released or expires.
+//   a deploy lock per (app, env) has one holder until it is released or expires;
+// - an environment gate is opened once per (run, attempt, environment) and leaves `pending` once; every
+//   change to an environment's rules and every approval or rejection writes an audit entry with it.
 // Times are integer epoch milliseconds; operations take an optional `now` for tests.
 export type { Audit, AuditEntry, AuditFilter, AuditInput } from "./audit.js";
 export type {

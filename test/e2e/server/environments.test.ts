@@ -192,6 +192,31 @@ describe.concurrent("environment rules (sqlite)", () => {
       "main",
     ]);
     await h.cliOk(server, ["environment", "set", name, "staging", "--wait-timer", "2s"]);
+    // Bad input is refused with what is wrong and changes nothing; only an admin changes rules.
+    const bad = await h.cli(server, ["environment", "set", name, "production", "--wait-timer", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--wait-timer "soon": use seconds or 30s, 5m, 2h, 1d');
+    const badBody = await api(
+      server,
+      "PUT",
+      `/api/v1/environments/production?repo=${encodeURIComponent(name)}`,
+      {
+        reviewers: ["a b"],
+        branches: "main",
+      },
+    );
+    expect(badBody.status).toBe(400);
+    expect(JSON.stringify(badBody.body)).toMatch(/invalid environment rules: reviewers\.0: .*branches: /);
+    const notAdmin = await h.cli(server, ["environment", "set", name, "production"], { token: carol });
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.stderr).toContain("this needs the admin role; the token has developer");
+    expect((await h.cliOk(server, ["environment", "show", name, "production", "--json"])).json).toMatchObject(
+      {
+        reviewers: ["carol"],
+        branches: ["main"],
+        tags: [],
+      },
+    );
 
     const r = await api<{ runs: { id: number }[] }>(
       server,
