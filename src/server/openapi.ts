@@ -190,7 +190,7 @@ const ops: Record<string, Record<string, Op>> = {
           "string[] | null: branch patterns allowed to deploy; null (default) with tags null: any ref",
         tags: "string[] | null: tag patterns allowed to deploy",
         allowSelfReview: "boolean: whoever triggered a run may approve it; default false",
-        vars: "object: the vars context of the environment's jobs, over the repository's",
+        vars: "object: the vars context of the environment's jobs (only theirs)",
       },
     },
     delete: {
