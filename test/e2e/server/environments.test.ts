@@ -291,6 +291,35 @@ jobs:
   });
 });
 
+describe.concurrent("concurrency groups are per repository", () => {
+  test("two repositories' `production` groups do not hold each other: their jobs meet", async ({ h }) => {
+    const dir = tempDir("slipway-env-out-");
+    // Each job waits for the other to have started: with one group for both repositories neither
+    // would (the second would wait for the first, which waits for it) and both would fail.
+    const ship = (me: string, other: string) => ({
+      ".github/workflows/ship.yml": `name: Ship
+on: workflow_dispatch
+jobs:
+  ship:
+    runs-on: ubuntu-latest
+    concurrency: { group: production }
+    steps:
+      - run: |
+          touch ${dir}/${me}
+          for i in $(seq 600); do [ -f ${dir}/${other} ] && exit 0; sleep 0.1; done
+          echo "${other} never started"; exit 1
+`,
+    });
+    const server = await h.startServer();
+    await addRepo(server, makeRepo(ship("a", "b")), "acme/a");
+    await addRepo(server, makeRepo(ship("b", "a")), "acme/b");
+    const a = await dispatchRun(server, "acme/a", "ship.yml");
+    const b = await dispatchRun(server, "acme/b", "ship.yml");
+    expect((await waitForRun(server, a, { timeoutMs: 90_000 })).run.conclusion).toBe("success");
+    expect((await waitForRun(server, b, { timeoutMs: 90_000 })).run.conclusion).toBe("success");
+  });
+});
+
 describe("environments in a local run", () => {
   test("`slipway run` runs them unprotected, says so once, and gives --secret-file to every job", async ({
     h,
