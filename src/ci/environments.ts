@@ -12,7 +12,7 @@ import type { JobInvocation, Status } from "../runner/index.js";
 import { revealSecrets } from "../secrets/index.js";
 import type { Gate, Repo, Run } from "../store/index.js";
 import { evaluateToken } from "../workflow/index.js";
-import type { CiContext } from "./context.js";
+import { type CiContext, ServerShutdown } from "./context.js";
 import {
   describeReviewers,
   gateWaitsFor,
@@ -35,7 +35,11 @@ export type Admission =
       gate: Gate;
     };
 
-export type GateOutcome = { status: "approved" } | { status: Exclude<Status, "success">; reason: string };
+export type GateOutcome =
+  | { status: "approved" }
+  /** The server is stopping: the leg stays waiting in the store and is waited for again at the next start. */
+  | { status: "left" }
+  | { status: Exclude<Status, "success">; reason: string };
 
 /** Who started the run (`github.actor`): the one who may not approve it unless self-review is allowed. */
 export function runActor(run: Run): string | undefined {
@@ -151,7 +155,10 @@ export class EnvironmentGates {
     let held = false;
     try {
       for (;;) {
-        if (signal.aborted) return { status: "cancelled", reason: "the run was cancelled" };
+        if (signal.aborted)
+          return signal.reason instanceof ServerShutdown
+            ? { status: "left" }
+            : { status: "cancelled", reason: "the run was cancelled" };
         const g = (await store.environments.gate(gate.runId, gate.attempt, gate.environment)) ?? gate;
         if (g.status === "rejected")
           return {

@@ -105,6 +105,8 @@ export class Legs {
           admission.kind === "refused"
             ? { status: "failure" as const, reason: admission.reason }
             : await this.gates.pass(run, admission.gate, row, inv.signal);
+        // Left at the gate by a stopping server: the row stays `waiting` for the next start.
+        if (outcome.status === "left") return { ...(await this.resultOf(row)), status: "cancelled" };
         if (outcome.status !== "approved") return this.endWaiting(run, row, outcome.status, outcome.reason);
       }
       // The concurrency limits hold legs back before they are offered to runners.

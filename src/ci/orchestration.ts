@@ -21,7 +21,7 @@ import {
 import { revealSecrets } from "../secrets/index.js";
 import type { Run } from "../store/index.js";
 import { loadWorkflowFile, type TriggerEvent, type WorkflowFile } from "../workflow/index.js";
-import type { CiContext } from "./context.js";
+import { type CiContext, ServerShutdown } from "./context.js";
 import { runsForkCode } from "./forks.js";
 import type { Legs } from "./legs.js";
 import { checkoutWorkflows, commitInfo } from "./mirror.js";
@@ -121,7 +121,7 @@ export class Orchestrator {
         : {};
     for (const v of Object.values(secrets)) masker.add(v);
     const pending = new Set<Promise<void>>();
-    const recorder = this.placeholderRecorder(run, pending);
+    const recorder = this.placeholderRecorder(run, pending, controller.signal);
     const ctx: RunContext = {
       repoDir: mirror,
       workflowRoot: root,
@@ -165,6 +165,13 @@ export class Orchestrator {
       },
     );
     await Promise.all(pending);
+    if (await this.leftWaiting(run.id, controller.signal)) {
+      this.ctx.log(`run ${run.id}: left waiting for its environments; the next start goes on waiting`);
+      return;
+    }
+    // A gate no leg waits at any more (its legs were cancelled by fail-fast or a concurrency group)
+    // closes with the run, so nothing offers it for approval or resumes it after a restart.
+    await this.legs.gates.cancelGates(run.id);
     const conclusion = controller.signal.aborted && result.status !== "failure" ? "cancelled" : result.status;
     await this.finishRun(run, conclusion);
   }
@@ -195,7 +202,14 @@ export class Orchestrator {
     this.notifications.notifyFinished(run.id);
   }
 
-  private placeholderRecorder(run: Run, pending: Set<Promise<void>>): Reporter {
+  /** Whether the server is stopping while the run waits at an environment's gate (it stays so). */
+  private async leftWaiting(runId: number, signal: AbortSignal): Promise<boolean> {
+    return (
+      signal.reason instanceof ServerShutdown && (await this.ctx.store.runs.get(runId))?.status === "waiting"
+    );
+  }
+
+  private placeholderRecorder(run: Run, pending: Set<Promise<void>>, signal: AbortSignal): Reporter {
     return {
       jobStarted() {},
       stepStarted() {},
@@ -204,6 +218,8 @@ export class Orchestrator {
       stepFinished() {},
       jobFinished: (ref, result) => {
         const p = (async () => {
+          // The jobs after one left at a gate by a stopping server are decided at the next start.
+          if (await this.leftWaiting(run.id, signal)) return;
           const fresh = (await this.ctx.store.runs.get(run.id)) ?? run;
           const existing = (await this.ctx.store.jobs.list(run.id, fresh.attempt)).find(
             (j) => j.jobKey === ref.key,
@@ -306,8 +322,11 @@ export class Orchestrator {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     const all = [...this.active.values()];
+    // A run waiting at an environment's gate has nothing running to finish: it is left at once.
+    for (const [id, a] of this.active)
+      if ((await this.ctx.store.runs.get(id))?.status === "waiting") a.controller.abort(new ServerShutdown());
     const timer = setTimeout(() => {
-      for (const a of all) a.controller.abort(new Error("the server is shutting down"));
+      for (const a of all) a.controller.abort(new ServerShutdown());
     }, graceMs);
     // Bounded too: past the grace period and the kill grace, what has not ended is left to the next
     // start (its legs are failed by recovery or by their lease), rather than hanging the shutdown.
