@@ -179,10 +179,8 @@ export class EnvironmentGates {
             });
           return { status: "approved" };
         }
-        if (!held) {
-          held = true;
-          await this.holdRun(run.id);
-        }
+        // The job says what it waits for before the run shows `waiting`, so whoever sees the run
+        // waiting sees who may approve.
         const reason = waitingReason(g, this.now());
         if (reason !== shown) {
           shown = reason;
@@ -194,6 +192,10 @@ export class EnvironmentGates {
             jobKey: job.jobKey,
             status: "waiting",
           });
+        }
+        if (!held) {
+          held = true;
+          await this.holdRun(run.id);
         }
         // Woken by a decision; the store is the truth (another server process, a missed wake-up).
         await this.sleep(g.id, Math.min(timerMs || 2000, 2000), signal);
