@@ -59,6 +59,17 @@ export type CiEvent =
     }
   | { type: "log"; runId: number; jobRowId: number; seq: number; content: string };
 
+/**
+ * Why a run's orchestration was aborted when the server stops: a run whose jobs wait at an
+ * environment's gate is then left as it is in the store, to be driven again at the next start.
+ */
+export class ServerShutdown extends Error {
+  constructor() {
+    super("the server is shutting down");
+    this.name = "ServerShutdown";
+  }
+}
+
 export const zeroSha = "0000000000000000000000000000000000000000";
 
 export class CiContext {

@@ -1,11 +1,13 @@
 // What users do to runs: cancel one, re-run some of its jobs (what is not re-run is carried over from
-// the last attempt), and approve or reject a fork's run held for approval (audited).
+// the last attempt), and approve or reject a fork's run held for approval or the jobs of a run that
+// wait at an environment's gate (audited).
 import { join } from "node:path";
 import { coerceToString, type Json } from "../expressions/index.js";
 import { NotFoundError, OperationError, UserError } from "../lib/errors.js";
 import type { Job, Repo, Run } from "../store/index.js";
 import { loadWorkflowFile } from "../workflow/index.js";
 import type { CiContext } from "./context.js";
+import type { Reviewer } from "./environment-rules.js";
 import type { Legs } from "./legs.js";
 import { checkoutWorkflows } from "./mirror.js";
 import type { RunNotifications } from "./notifications.js";
@@ -31,6 +33,8 @@ export class RunControl {
     if (!run) throw new NotFoundError(`no run ${runId}`);
     if (run.status === "completed") return run;
     const active = this.runs.activeRun(runId);
+    // Jobs waiting at an environment's gate stop waiting, and nothing resumes the gate after a restart.
+    await this.legs.gates.cancelGates(runId);
     const cancelled = await this.ctx.store.jobs.cancelRun(runId, {
       reason: "cancelled by a user",
       attempt: run.attempt,
@@ -56,7 +60,10 @@ export class RunControl {
    * fork's workflow run, never with secrets (as on GitHub). The pull request's author cannot approve
    * it under their own name; the approval is recorded in the audit log.
    */
-  async approve(runId: number, actor: string): Promise<Run> {
+  async approve(runId: number, who: Reviewer, env?: string): Promise<Run> {
+    const gated = await this.decideEnvironment(runId, who, "approve", { env });
+    if (gated) return gated;
+    const actor = who.name;
     const { run, repo } = await this.waitingRun(runId, actor, "approve");
     const started = await this.ctx.store.transaction(async (tx) => {
       if (!(await tx.runs.update(run.id, { status: "queued", reason: null }, { ifStatus: ["waiting"] })))
@@ -78,7 +85,10 @@ export class RunControl {
   }
 
   /** Ends a run held for approval without running it: `cancelled`, with who rejected it and why. */
-  async reject(runId: number, actor: string, why?: string): Promise<Run> {
+  async reject(runId: number, who: Reviewer, why?: string, env?: string): Promise<Run> {
+    const gated = await this.decideEnvironment(runId, who, "reject", { env, reason: why });
+    if (gated) return gated;
+    const actor = who.name;
     const { run, repo } = await this.waitingRun(runId, actor, "reject");
     const reason = `rejected by ${actor}${why ? `: ${why}` : ""}`;
     const ended = await this.ctx.store.transaction(async (tx) => {
@@ -100,6 +110,29 @@ export class RunControl {
     if (!ended) throw new UserError(`run ${runId} is no longer waiting for approval`);
     this.ctx.emit({ type: "run", runId: run.id, status: "completed", conclusion: "cancelled" });
     this.notifications.notifyFinished(run.id);
+    return (await this.ctx.store.runs.get(run.id))!;
+  }
+
+  /**
+   * Approves or rejects the environment gates a run's jobs wait at (environments.ts): undefined when
+   * none is pending and no environment was named, so that a fork's held run is decided as before.
+   */
+  private async decideEnvironment(
+    runId: number,
+    who: Reviewer,
+    verb: "approve" | "reject",
+    opts: { env?: string; reason?: string },
+  ): Promise<Run | undefined> {
+    const run = await this.ctx.store.runs.get(runId);
+    if (!run) throw new NotFoundError(`no run ${runId}`);
+    if (opts.env === undefined && (await this.legs.gates.pendingGates(run)).length === 0) return undefined;
+    if (run.status === "completed")
+      throw new UserError(
+        `run ${runId} is not waiting for approval (it is ${run.conclusion ?? "completed"})`,
+      );
+    const repo = await this.ctx.store.repos.get(run.repoId);
+    if (!repo) throw new NotFoundError(`no repository for run ${runId}`);
+    await this.legs.gates.decide(run, repo, who, verb, opts);
     return (await this.ctx.store.runs.get(run.id))!;
   }
 

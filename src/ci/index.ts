@@ -7,8 +7,17 @@
 // to the Notifier (server rules and the repository's slipway.yaml at the run's commit) without waiting
 // for any receiver; a bad `notify:` section is a warning on the run, never its failure. A fork's pull
 // request runs its own workflow with no secrets and its slipway.yaml configures nothing on the server
-// (the base commit's `notify:` applies); pull_request_target runs the base branch's workflow.
+// (the base commit's `notify:` applies); pull_request_target runs the base branch's workflow. A job
+// bound for an environment gets its secrets and vars (no other job does) and, when it is protected,
+// waits in the store for a reviewer and its timer; a ref it does not allow fails the job.
 export { type BackgroundOptions, runBackground } from "./background.js";
+export {
+  describeReviewers,
+  parseDuration,
+  type Reviewer,
+  reviewRefusal,
+  refRefusal,
+} from "./environment-rules.js";
 export { forkPullRequestsOff, forkVerdict, runsForkCode } from "./forks.js";
 export { RunnerApi } from "./runner-api.js";
 export {

@@ -1,4 +1,5 @@
-// A job leg's way through the queue: inserted `waiting`, held back by the concurrency limits, `queued`
+// A job leg's way through the queue: inserted `waiting`, held at its environment's gate (environments.ts)
+// and by the concurrency limits, `queued`
 // for runners (its secrets sealed under the master key until a runner claims it), then waited on until
 // it reaches a final status, set by its runner, a cancel or the lease reaper.
 import { cpus } from "node:os";
@@ -16,6 +17,7 @@ import { decryptSecret, type EncryptedSecret, encryptSecret } from "../secrets/i
 import { type Job, jobStatuses, type Repo, type Run } from "../store/index.js";
 import { evaluateToken } from "../workflow/index.js";
 import type { CiContext } from "./context.js";
+import { EnvironmentGates } from "./environments.js";
 
 function jobStatusToResult(status: string): Status {
   return status === "success" || status === "failure" || status === "cancelled" || status === "skipped"
@@ -38,9 +40,12 @@ export class Legs {
   private readonly globalSlots: Semaphore;
   private readonly repoSlots = new Map<number, Semaphore>();
   private readonly finishedWaiters = new Map<number, Set<() => void>>();
+  /** Environment gates: legs bound for an environment pass them before they are queued. */
+  readonly gates: EnvironmentGates;
 
   constructor(ctx: CiContext) {
     this.ctx = ctx;
+    this.gates = new EnvironmentGates(ctx);
     this.globalSlots = new Semaphore(ctx.opts.maxJobs ?? cpus().length);
   }
 
@@ -51,8 +56,9 @@ export class Legs {
     const existing = (await this.ctx.store.jobs.list(run.id, attempt)).find((j) => j.jobKey === key);
     if (existing && ["success", "failure", "cancelled", "skipped"].includes(existing.status))
       return this.resultOf(existing);
+    // A leg bound for an environment: its ref checked, its gate opened (or found after a restart).
+    const admission = inv.job.environment ? await this.gates.admit(run, repo, inv) : undefined;
     let row = existing;
-    let releaseSlots: (() => void) | undefined;
     if (!row) {
       const labels = inv.job.runsOn
         ? labelsOf(
@@ -68,7 +74,15 @@ export class Legs {
             }),
           )
         : [];
-      const spec = this.sealSecrets(legSpecOf(inv, repo.url, labels, this.ctx.mirrorOf(repo)), run.id, key);
+      let spec = legSpecOf(inv, repo.url, labels, this.ctx.mirrorOf(repo));
+      // The environment's secrets and vars go into this leg's spec only.
+      if (admission?.kind === "admitted")
+        spec = {
+          ...spec,
+          secrets: { ...spec.secrets, ...admission.secrets },
+          vars: { ...spec.vars, ...admission.vars },
+        };
+      const refused = admission?.kind === "refused";
       [row] = await this.ctx.store.jobs.insertMany(run.id, attempt, [
         {
           jobKey: key,
@@ -76,12 +90,25 @@ export class Legs {
           name: inv.ref.name,
           matrix: inv.matrix,
           labels,
-          status: "waiting",
-          spec,
+          status: refused ? "failure" : "waiting",
+          ...(refused ? { reason: admission.reason } : { spec: this.sealSecrets(spec, run.id, key) }),
           untrusted: spec.run.untrusted === true,
         },
       ]);
-      this.ctx.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: key, status: "waiting" });
+      this.ctx.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: key, status: row.status });
+      if (refused) return this.resultOf(row);
+    }
+    let releaseSlots: (() => void) | undefined;
+    if (row.status === "waiting") {
+      if (admission) {
+        const outcome =
+          admission.kind === "refused"
+            ? { status: "failure" as const, reason: admission.reason }
+            : await this.gates.pass(run, admission.gate, row, inv.signal);
+        // Left at the gate by a stopping server: the row stays `waiting` for the next start.
+        if (outcome.status === "left") return { ...(await this.resultOf(row)), status: "cancelled" };
+        if (outcome.status !== "approved") return this.endWaiting(run, row, outcome.status, outcome.reason);
+      }
       // The concurrency limits hold legs back before they are offered to runners.
       try {
         const g = await this.globalSlots.acquire(inv.signal);
@@ -97,10 +124,9 @@ export class Legs {
           g();
         };
       } catch {
-        await this.ctx.store.jobs.cancel(row.id, "cancelled before it started");
-        return this.resultOf((await this.ctx.store.jobs.get(row.id))!);
+        return this.endWaiting(run, row, "cancelled", "cancelled before it started");
       }
-      await this.ctx.store.jobs.update(row.id, { status: "queued" }, { ifStatus: ["waiting"] });
+      await this.ctx.store.jobs.update(row.id, { status: "queued", reason: null }, { ifStatus: ["waiting"] });
       this.ctx.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: key, status: "queued" });
       this.ctx.events.emit("queued");
     }
@@ -116,11 +142,27 @@ export class Legs {
     else inv.signal.addEventListener("abort", onAbort, { once: true });
     try {
       const final = await this.waitForJob(rowId);
+      if (admission?.kind === "admitted")
+        await this.gates.recordUrl(inv, admission.gate, jobStatusToResult(final.status), final.outputs);
       return this.resultOf(final);
     } finally {
       inv.signal.removeEventListener("abort", onAbort);
       releaseSlots?.();
     }
+  }
+
+  /** A leg that never left `waiting` (rejected, refused or cancelled) ends with the reason. */
+  private async endWaiting(run: Run, row: Job, status: Status, reason: string): Promise<JobResult> {
+    if (status === "cancelled") await this.ctx.store.jobs.cancel(row.id, reason);
+    else
+      await this.ctx.store.jobs.update(
+        row.id,
+        { status, reason, finishedAt: Date.now() },
+        { ifStatus: ["waiting"] },
+      );
+    const final = (await this.ctx.store.jobs.get(row.id))!;
+    this.ctx.emit({ type: "job", runId: run.id, jobRowId: row.id, jobKey: row.jobKey, status: final.status });
+    return this.resultOf(final);
   }
 
   /** Secrets travel in the spec sealed with the master key; only a claim opens them. */

@@ -22,7 +22,7 @@ import {
 import { revealSecrets } from "../secrets/index.js";
 import type { Run } from "../store/index.js";
 import { loadWorkflowFile, type TriggerEvent, type WorkflowFile } from "../workflow/index.js";
-import type { CiContext } from "./context.js";
+import { type CiContext, ServerShutdown } from "./context.js";
 import { runsForkCode } from "./forks.js";
 import type { Legs } from "./legs.js";
 import { checkoutWorkflows, commitInfo } from "./mirror.js";
@@ -54,7 +54,8 @@ export class Orchestrator {
   private readonly legs: Legs;
   private readonly notifications: RunNotifications;
   private readonly active = new Map<number, ActiveRun>();
-  private readonly groups = new ConcurrencyGroups();
+  /** `concurrency:` groups, per repository as on GitHub: shared by all runs of a repository. */
+  private readonly groups = new Map<number, ConcurrencyGroups>();
   private stopping = false;
 
   constructor(ctx: CiContext, legs: Legs, notifications: RunNotifications) {
@@ -80,8 +81,10 @@ export class Orchestrator {
 
   private async orchestrate(runId: number, controller: AbortController) {
     const run = await this.ctx.store.runs.get(runId);
-    // A run waiting for approval starts only through `approve`.
-    if (!run || run.status === "waiting") return;
+    // A run waiting for approval starts only through `approve`; one whose jobs wait at an environment's
+    // gate is driven again (after a restart) to go on waiting there.
+    if (!run || run.status === "completed") return;
+    if (run.status === "waiting" && (await this.legs.gates.pendingGates(run)).length === 0) return;
     const repo = await this.ctx.store.repos.get(run.repoId);
     if (!repo) return;
     const mirror = this.ctx.mirrorOf(repo);
@@ -119,7 +122,7 @@ export class Orchestrator {
         : {};
     for (const v of Object.values(secrets)) masker.add(v);
     const pending = new Set<Promise<void>>();
-    const recorder = this.placeholderRecorder(run, pending);
+    const recorder = this.placeholderRecorder(run, pending, controller.signal);
     const ctx: RunContext = {
       repoDir: mirror,
       workflowRoot: root,
@@ -159,20 +162,38 @@ export class Orchestrator {
       [{ workflow, matched: true, reason: "", jobs: workflow.jobs.map((j) => j.id) }],
       {
         inputs,
-        groups: this.groups,
+        groups: this.groupsOf(repo.id),
         executeLeg: (inv) => this.legs.executeLeg(run, repo, inv),
       },
     );
     await Promise.all(pending);
+    if (await this.leftWaiting(run.id, controller.signal)) {
+      this.ctx.log(`run ${run.id}: left waiting for its environments; the next start goes on waiting`);
+      return;
+    }
+    // A gate no leg waits at any more (its legs were cancelled by fail-fast or a concurrency group)
+    // closes with the run, so nothing offers it for approval or resumes it after a restart.
+    await this.legs.gates.cancelGates(run.id);
     const conclusion = controller.signal.aborted && result.status !== "failure" ? "cancelled" : result.status;
     await this.finishRun(run, conclusion);
+  }
+
+  private groupsOf(repoId: number): ConcurrencyGroups {
+    let g = this.groups.get(repoId);
+    if (!g) {
+      g = new ConcurrencyGroups();
+      this.groups.set(repoId, g);
+    }
+    return g;
   }
 
   async finishRun(run: Run, conclusion: Status, reason?: string): Promise<void> {
     // A `notify:` section that cannot be used is said on the run (its notifications are not sent), in
     // the same write that completes it; the run's own result never depends on it.
     const warning = await this.notifications.notifyWarning(run);
-    const why = [reason, warning ? `warning: ${warning}` : undefined].filter(Boolean).join("\n");
+    // A reason recorded while it ran (an environment's rejection) stays, with the warning after it.
+    const recorded = reason ?? (warning ? (await this.ctx.store.runs.get(run.id))?.reason : undefined);
+    const why = [recorded, warning ? `warning: ${warning}` : undefined].filter(Boolean).join("\n");
     await this.ctx.store.runs.update(run.id, {
       status: "completed",
       conclusion,
@@ -183,7 +204,14 @@ export class Orchestrator {
     this.notifications.notifyFinished(run.id);
   }
 
-  private placeholderRecorder(run: Run, pending: Set<Promise<void>>): Reporter {
+  /** Whether the server is stopping while the run waits at an environment's gate (it stays so). */
+  private async leftWaiting(runId: number, signal: AbortSignal): Promise<boolean> {
+    return (
+      signal.reason instanceof ServerShutdown && (await this.ctx.store.runs.get(runId))?.status === "waiting"
+    );
+  }
+
+  private placeholderRecorder(run: Run, pending: Set<Promise<void>>, signal: AbortSignal): Reporter {
     return {
       jobStarted() {},
       stepStarted() {},
@@ -192,6 +220,8 @@ export class Orchestrator {
       stepFinished() {},
       jobFinished: (ref, result) => {
         const p = (async () => {
+          // The jobs after one left at a gate by a stopping server are decided at the next start.
+          if (await this.leftWaiting(run.id, signal)) return;
           const fresh = (await this.ctx.store.runs.get(run.id)) ?? run;
           const existing = (await this.ctx.store.jobs.list(run.id, fresh.attempt)).find(
             (j) => j.jobKey === ref.key,
@@ -254,6 +284,11 @@ export class Orchestrator {
       ...(await this.ctx.store.runs.list({ status: "queued" })),
       ...(await this.ctx.store.runs.list({ status: "running" })),
     ];
+    // Runs whose jobs wait at an environment's gate: the wait is in the store and goes on.
+    for (const id of await this.ctx.store.environments.pendingRunIds()) {
+      const run = await this.ctx.store.runs.get(id);
+      if (run?.status === "waiting") unfinished.push(run);
+    }
     // Their graphs are driven again: recorded legs are not run twice, legs still running on remote
     // runners are waited for, and the rest go on.
     for (const run of unfinished) this.launch(run.id);
@@ -289,8 +324,11 @@ export class Orchestrator {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     const all = [...this.active.values()];
+    // A run waiting at an environment's gate has nothing running to finish: it is left at once.
+    for (const [id, a] of this.active)
+      if ((await this.ctx.store.runs.get(id))?.status === "waiting") a.controller.abort(new ServerShutdown());
     const timer = setTimeout(() => {
-      for (const a of all) a.controller.abort(new Error("the server is shutting down"));
+      for (const a of all) a.controller.abort(new ServerShutdown());
     }, graceMs);
     // Bounded too: past the grace period and the kill grace, what has not ended is left to the next
     // start (its legs are failed by recovery or by their lease), rather than hanging the shutdown.

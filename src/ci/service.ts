@@ -4,10 +4,12 @@
 // notifications (notifications.ts) share one CiContext (context.ts).
 import { randomBytes } from "node:crypto";
 import type { LegSpec } from "../runner/index.js";
-import type { Job, Repo, Run, Store } from "../store/index.js";
+import type { Environment, Gate, Job, Repo, Run, Store } from "../store/index.js";
 import type { NotifyConfig } from "../notify/index.js";
 import { type CiEvent, CiContext, type CiOptions } from "./context.js";
 import { type RerunRequest, RunControl } from "./control.js";
+import { parseEnvironmentRules, type Reviewer } from "./environment-rules.js";
+import { NotFoundError } from "../lib/errors.js";
 import { Legs } from "./legs.js";
 import { RunNotifications } from "./notifications.js";
 import { Orchestrator } from "./orchestration.js";
@@ -132,11 +134,38 @@ export class CiService {
   cancel(runId: number): Promise<Run> {
     return this.control.cancel(runId);
   }
-  approve(runId: number, actor: string): Promise<Run> {
-    return this.control.approve(runId, actor);
+  /** A fork's held run, or the run's jobs waiting at an environment's gate (`env`: only that one). */
+  approve(runId: number, who: Reviewer, env?: string): Promise<Run> {
+    return this.control.approve(runId, who, env);
   }
-  reject(runId: number, actor: string, why?: string): Promise<Run> {
-    return this.control.reject(runId, actor, why);
+  reject(runId: number, who: Reviewer, why?: string, env?: string): Promise<Run> {
+    return this.control.reject(runId, who, why, env);
+  }
+
+  // --- environments ---
+
+  /** The run's environment gates (every attempt), for `runs show`. */
+  environmentGates(runId: number): Promise<Gate[]> {
+    return this.ctx.store.environments.gates(runId);
+  }
+  async environments(repoName: string): Promise<Environment[]> {
+    return this.ctx.store.environments.list((await this.repos.repoByName(repoName)).id);
+  }
+  async environment(repoName: string, name: string): Promise<Environment> {
+    const env = await this.ctx.store.environments.get((await this.repos.repoByName(repoName)).id, name);
+    if (!env) throw new NotFoundError(`no environment ${name} in ${repoName}`);
+    return env;
+  }
+  /** Sets an environment's protection rules and vars (admin); bad rules are UserErrors; audited. */
+  async setEnvironment(repoName: string, name: string, body: unknown, actor: string) {
+    const repo = await this.repos.repoByName(repoName);
+    const rules = parseEnvironmentRules(body);
+    return this.ctx.store.environments.put({ repoId: repo.id, repo: repo.name, name, rules, actor });
+  }
+  async removeEnvironment(repoName: string, name: string, actor: string): Promise<void> {
+    const repo = await this.repos.repoByName(repoName);
+    if (!(await this.ctx.store.environments.remove({ repoId: repo.id, repo: repo.name, name, actor })))
+      throw new NotFoundError(`no environment ${name} in ${repoName}`);
   }
   rerun(runId: number, req: RerunRequest): Promise<Run> {
     return this.control.rerun(runId, req);

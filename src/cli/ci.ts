@@ -12,12 +12,12 @@ import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
 
 type Json = Record<string, any>;
 
-function out(flags: { json?: boolean }, data: unknown, human: () => string): void {
+export function out(flags: { json?: boolean }, data: unknown, human: () => string): void {
   process.stdout.write(flags.json ? `${JSON.stringify(data, null, 2)}\n` : human());
 }
 
 // Commander's inferred types cannot follow options added by a helper; the actions declare their flags.
-function withClient(cmd: any): any {
+export function withClient(cmd: any): any {
   return cmd
     .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
     .addOption(hiddenTokenOption("API token", "SLIPWAY_TOKEN"))
@@ -173,9 +173,13 @@ export function registerCiCommands(program: Command): void {
       if (run.fork) lines.push(`  ${forkNote(run)}`);
       for (const a of r.approvals ?? [])
         lines.push(
-          `  ${a.action === "run.approve" ? "approved" : "rejected"} by ${a.actor} at ${formatTimestamp(a.at)}`,
+          `  ${a.environment ? `environment ${a.environment} ` : ""}${a.action.endsWith(".approve") ? "approved" : "rejected"} by ${a.actor} at ${formatTimestamp(a.at)}`,
         );
       if (run.reason) lines.push(`  reason: ${run.reason.split("\n").join("\n          ")}`);
+      for (const e of r.environments ?? [])
+        lines.push(
+          `  environment ${e.environment} (attempt ${e.attempt}): ${e.status === "pending" ? `waiting${e.mayApprove ? `; may approve: ${e.mayApprove}` : ""}${e.waitUntil ? `; timer until ${formatTimestamp(e.waitUntil)}` : ""}` : e.status}${e.decidedBy && e.status !== "pending" ? ` by ${e.decidedBy}` : ""}${e.reason ? ` (${e.reason})` : ""}${e.url ? ` ${e.url}` : ""}`,
+        );
       for (const a of r.attempts) {
         lines.push(`attempt ${a.attempt}`);
         for (const j of a.jobs) {
@@ -276,31 +280,46 @@ export function registerCiCommands(program: Command): void {
   withClient(
     program
       .command("approve")
-      .description("start a fork pull request's run that waits for approval (it still gets no secrets)")
-      .argument("<run>", "run id"),
-  ).action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
+      .description(
+        "let a run's jobs waiting for an environment go (--env E: that one), or start a fork pull request's held run (without secrets)",
+      )
+      .argument("<run>", "run id")
+      .option("--env <name>", "only the jobs waiting for this environment"),
+  ).action(async (id: string, flags: ClientFlags & { json?: boolean; env?: string }) => {
     const r = await new ApiClient(flags).request<Json>(
       "POST",
       `/api/v1/runs/${encodeURIComponent(id)}/approve`,
-      {},
+      flags.env ? { environment: flags.env } : {},
     );
-    out(flags, r.run, () => `run ${r.run.id}: approved, ${runState(r.run)} (without secrets)\n`);
+    out(flags, r.run, () =>
+      r.run.fork
+        ? `run ${r.run.id}: approved, ${runState(r.run)} (without secrets)\n`
+        : `run ${r.run.id}: approved${flags.env ? ` for ${flags.env}` : ""}, ${runState(r.run)}\n`,
+    );
   });
   withClient(
     program
       .command("reject")
-      .description("end a fork pull request's run that waits for approval without running it")
+      .description(
+        "fail a run's jobs waiting for an environment, or end a fork pull request's held run without running it",
+      )
       .argument("<run>", "run id")
+      .option("--env <name>", "only the jobs waiting for this environment")
       .option("--reason <text>", "why (shown on the run)"),
-  ).action(async (id: string, flags: ClientFlags & { json?: boolean; reason?: string }) => {
+  ).action(async (id: string, flags: ClientFlags & { json?: boolean; reason?: string; env?: string }) => {
     const r = await new ApiClient(flags).request<Json>(
       "POST",
       `/api/v1/runs/${encodeURIComponent(id)}/reject`,
       {
         reason: flags.reason,
+        ...(flags.env ? { environment: flags.env } : {}),
       },
     );
-    out(flags, r.run, () => `run ${r.run.id}: ${runState(r.run)} (${r.run.reason})\n`);
+    out(
+      flags,
+      r.run,
+      () => `run ${r.run.id}: ${runState(r.run)}${r.run.reason ? ` (${r.run.reason})` : ""}\n`,
+    );
   });
   withClient(
     program

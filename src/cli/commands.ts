@@ -20,6 +20,7 @@ export const commandGroups = {
   secret: () => load(import("./secret.js"), (m) => m.registerSecret),
   notify: () => load(import("./notify.js"), (m) => m.registerNotify),
   ci: () => load(import("./ci.js"), (m) => m.registerCiCommands),
+  environment: () => load(import("./environment.js"), (m) => m.registerEnvironment),
   deploy: () => load(import("./deploy.js"), (m) => m.registerDeploy),
   demo: () => load(import("./demo.js"), (m) => m.registerDemo),
   config: () => load(import("./config.js"), (m) => m.registerConfig),
@@ -94,15 +95,20 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
   command(
     "ci",
     "approve [options] <run>",
-    "start a fork pull request's run that waits for approval (it still gets no secrets)",
+    "let a run's jobs waiting for an environment go (--env E: that one), or start a fork pull request's held run (without secrets)",
   ),
   command(
     "ci",
     "reject [options] <run>",
-    "end a fork pull request's run that waits for approval without running it",
+    "fail a run's jobs waiting for an environment, or end a fork pull request's held run without running it",
   ),
   command("ci", "dispatch [options] <repo> <workflow>", "start a workflow with workflow_dispatch"),
   command("ci", "token", "API tokens (admin)"),
+  command(
+    "environment",
+    "environment",
+    "deployment environments of a repository on the server: reviewers, wait timer, allowed refs, vars",
+  ),
   command(
     "deploy",
     "deploy [options]",

@@ -25,6 +25,7 @@ import {
   loadWorkflows,
   synthesizeEvent,
   type TriggerEvent,
+  type WorkflowFile,
 } from "../workflow/index.js";
 import { collect, parsePairs, readDotenvFile, validateNames } from "./options.js";
 import { HumanReporter, renderSummary } from "./render.js";
@@ -187,6 +188,7 @@ export async function runCommand(eventName: string, flags: RunFlags): Promise<nu
   if (missing.length) throw new UserError(missing.join("\n"));
 
   const matched = plan.workflows.filter((w) => w.matched);
+  noteUnprotectedEnvironments(matched);
   const reporter = new HumanReporter(style);
   if (matched.length === 0) {
     for (const w of plan.workflows)
@@ -317,4 +319,18 @@ function renderPlan(plan: RunPlan): string {
         `${w.workflow.relPath}: ${w.matched ? `runs ${w.jobs.join(", ")}` : `not triggered (${w.reason})`}\n`,
     )
     .join("");
+}
+
+/**
+ * Said once: a local run has no server to hold a job for reviewers, a timer or branch rules, and no
+ * environment-scoped secrets; what --secret/--var give applies to every job.
+ */
+function noteUnprotectedEnvironments(matched: { workflow: WorkflowFile; jobs: string[] }[]): void {
+  const jobs = matched.flatMap((w) =>
+    w.workflow.jobs.filter((j) => j.environment && w.jobs.includes(j.id)).map((j) => j.id),
+  );
+  if (jobs.length === 0) return;
+  process.stderr.write(
+    `note: environments are unprotected in a local run (no reviewers, wait timer or branch rules) for job${jobs.length > 1 ? "s" : ""} ${jobs.join(", ")}; --secret, --secret-file and --var apply to every job\n`,
+  );
 }

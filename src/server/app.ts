@@ -14,6 +14,7 @@ import { mountAdminRoutes } from "./routes/admin.js";
 import { mountDeployRoutes } from "./routes/deploys.js";
 import { mountNotificationRoutes } from "./routes/notifications.js";
 import { mountOpsRoutes } from "./routes/ops.js";
+import { mountEnvironmentRoutes } from "./routes/environments.js";
 import { mountRepoRoutes } from "./routes/repos.js";
 import { mountRunnerProtocolRoutes } from "./routes/runner-protocol.js";
 import { mountRunRoutes } from "./routes/runs.js";
@@ -64,6 +65,7 @@ export function createApp(opts: AppOptions): Hono<Env> {
   mountWebhookRoutes(app, { ci });
   mountRepoRoutes(app, { ci, guards });
   mountRunRoutes(app, { ci, guards, maxEventStreams: opts.maxEventStreams });
+  mountEnvironmentRoutes(app, { ci, guards });
   if (opts.secrets) mountSecretRoutes(app, { secrets: opts.secrets, guards });
   if (opts.notifier)
     mountNotificationRoutes(app, { ci, notifier: opts.notifier, notifyConfig: opts.notifyConfig, guards });

@@ -149,17 +149,55 @@ const ops: Record<string, Record<string, Op>> = {
   "/api/v1/runs/{id}/approve": {
     post: {
       summary:
-        "Start a fork pull request's run that waits for approval; it still gets no secrets (not by the pull request's author; audited)",
+        "Let the run's jobs waiting for an environment go (all pending environments, or `environment`): 403 naming the rule when the caller is not a required reviewer, or triggered the run and the environment does not allow self-review; audited. Without a pending environment: start a fork pull request's run that waits for approval; it still gets no secrets (not by the pull request's author; audited)",
       role: "developer",
       params: ["id"],
+      body: { environment: "string: only this environment's jobs" },
     },
   },
   "/api/v1/runs/{id}/reject": {
     post: {
-      summary: "End a run that waits for approval without running it: cancelled, with the reason (audited)",
+      summary:
+        "Fail the run's jobs waiting for an environment (the run ends failure with the reason; 403 when the caller is not a required reviewer), or end a fork's run that waits for approval without running it: cancelled, with the reason (audited)",
       role: "developer",
       params: ["id"],
-      body: { reason: "string: one line, at most 500 characters" },
+      body: {
+        reason: "string: one line, at most 500 characters",
+        environment: "string: only this environment's jobs",
+      },
+    },
+  },
+  "/api/v1/environments": {
+    get: {
+      summary:
+        "A repository's deployment environments: reviewers, wait timer, allowed branches and tags, vars",
+      role: "viewer",
+      query: ["repo"],
+    },
+  },
+  "/api/v1/environments/{env}": {
+    get: { summary: "One environment of a repository", role: "viewer", params: ["env"], query: ["repo"] },
+    put: {
+      summary:
+        "Create or replace an environment's protection rules and vars (201 when created; audited). Omitted fields reset to their defaults",
+      role: "admin",
+      params: ["env"],
+      query: ["repo"],
+      body: {
+        reviewers: "string[]: roles (that role or above) or token names; default none",
+        waitTimer: "integer seconds or a duration (90s, 5m, 1h); default 0",
+        branches:
+          "string[] | null: branch patterns allowed to deploy; null (default) with tags null: any ref",
+        tags: "string[] | null: tag patterns allowed to deploy",
+        allowSelfReview: "boolean: whoever triggered a run may approve it; default false",
+        vars: "object: the vars context of the environment's jobs (only theirs)",
+      },
+    },
+    delete: {
+      summary: "Remove an environment's rules and vars (its secrets stay; audited)",
+      role: "admin",
+      params: ["env"],
+      query: ["repo"],
     },
   },
   "/api/v1/secrets": {
@@ -346,7 +384,9 @@ export function openApiDocument(): Record<string, unknown> {
           "200": { description: "OK" },
           "400": { description: "Bad input" },
           "401": { description: "No or bad credentials" },
-          "403": { description: "Role too low" },
+          "403": {
+            description: "Role too low, or a protection rule refused the caller (the message names it)",
+          },
           "404": { description: "Not found" },
         },
       };

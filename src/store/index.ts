@@ -20,7 +20,9 @@
 // - a notification delivery leaves `pending` once, to `delivered` or `failed`;
 // - release numbers per (app, env) and event seqs per release are distinct and increasing, also under
 //   concurrent writers; a release leaves running|paused once (compare-and-set) and is not changed after;
-//   a deploy lock per (app, env) has one holder until it is released or expires.
+//   a deploy lock per (app, env) has one holder until it is released or expires;
+// - an environment gate is opened once per (run, attempt, environment) and leaves `pending` once; every
+//   change to an environment's rules and every approval or rejection writes an audit entry with it.
 // Times are integer epoch milliseconds; operations take an optional `now` for tests.
 export type { Audit, AuditEntry, AuditFilter, AuditInput } from "./audit.js";
 export type {
@@ -33,6 +35,15 @@ export type {
   PendingDelivery,
 } from "./deliveries.js";
 export type { DeployApp, DeployApps } from "./deploy-apps.js";
+export {
+  checkEnvironmentName,
+  type Environment,
+  type EnvironmentRules,
+  type Environments,
+  type Gate,
+  type GateStatus,
+  gateStatuses,
+} from "./environments.js";
 export {
   type ClaimRequest,
   type Completion,

@@ -379,6 +379,50 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable("runners").dropColumn("disabled_at").execute();
       },
     },
+    // Deployment environments per repository (protection rules and vars) and the gates runs wait at,
+    // so a job waiting for approval or its timer survives a restart.
+    "0110_environments": {
+      async up(db: Kysely<any>) {
+        await withId(db.schema.createTable("environments"))
+          .addColumn("repo_id", "bigint", (c) => ref("repos.id", "cascade")(c.notNull()))
+          .addColumn("name", "text", notNull)
+          .addColumn("reviewers_json", "text", notNull)
+          .addColumn("wait_timer_s", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("branches_json", "text")
+          .addColumn("tags_json", "text")
+          .addColumn("allow_self_review", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("vars_json", "text", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("updated_at", "bigint", notNull)
+          .addColumn("updated_by", "text", notNull)
+          .addUniqueConstraint("environments_repo_name_unique", ["repo_id", "name"])
+          .execute();
+        await withId(db.schema.createTable("environment_gates"))
+          .addColumn("run_id", "bigint", (c) => ref("runs.id", "cascade")(c.notNull()))
+          .addColumn("attempt", "integer", notNull)
+          .addColumn("environment", "text", notNull)
+          .addColumn("status", "text", notNull)
+          .addColumn("reviewers_json", "text", notNull)
+          .addColumn("allow_self_review", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("wait_until", "bigint")
+          .addColumn("requested_at", "bigint", notNull)
+          .addColumn("decided_by", "text")
+          .addColumn("decided_at", "bigint")
+          .addColumn("reason", "text")
+          .addColumn("url", "text")
+          .addUniqueConstraint("environment_gates_unique", ["run_id", "attempt", "environment"])
+          .execute();
+        await db.schema
+          .createIndex("environment_gates_status_idx")
+          .on("environment_gates")
+          .columns(["status", "run_id"])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable("environment_gates").execute();
+        await db.schema.dropTable("environments").execute();
+      },
+    },
   };
 }
 

@@ -263,6 +263,38 @@ export type DeployLocksTable = {
   release_id: number | null;
 };
 
+export type EnvironmentsTable = {
+  id: Generated<number>;
+  repo_id: number;
+  name: string;
+  reviewers_json: string;
+  wait_timer_s: number;
+  branches_json: string | null;
+  tags_json: string | null;
+  allow_self_review: number;
+  vars_json: string;
+  created_at: number;
+  updated_at: number;
+  updated_by: string;
+};
+
+/** One per (run, attempt, environment) a job of the run was bound for (migration 0110). */
+export type EnvironmentGatesTable = {
+  id: Generated<number>;
+  run_id: number;
+  attempt: number;
+  environment: string;
+  status: string;
+  reviewers_json: string;
+  allow_self_review: number;
+  wait_until: number | null;
+  requested_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
+  reason: string | null;
+  url: string | null;
+};
+
 export type Database = {
   repos: ReposTable;
   runs: RunsTable;
@@ -281,4 +313,6 @@ export type Database = {
   release_events: ReleaseEventsTable;
   deploy_locks: DeployLocksTable;
   deploy_apps: DeployAppsTable;
+  environments: EnvironmentsTable;
+  environment_gates: EnvironmentGatesTable;
 };

@@ -5,9 +5,10 @@
 
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { CiEvent, CiService, RerunRequest } from "../../ci/index.js";
+import { type CiEvent, type CiService, describeReviewers, type RerunRequest } from "../../ci/index.js";
 import { NotFoundError, UserError } from "../../lib/errors.js";
 import { type Env, type Guards, jsonBody, problem, queryInt } from "../http.js";
+import { environmentOf } from "./environments.js";
 
 export const defaultMaxEventStreams = 256;
 /** Events (and characters of log text) a stream holds for a slow client before it resyncs instead. */
@@ -61,16 +62,24 @@ export function mountRunRoutes(
         ),
       });
     }
-    // Who approved or rejected a fork's run, from the audit log (newest first).
-    const approvals = run.fork
-      ? (await store.audit.list({ actionPrefix: "run.", subject: `run ${run.id}` })).map((a) => ({
-          action: a.action,
-          actor: a.actor,
-          at: a.at,
-          detail: a.detail,
-        }))
-      : [];
-    return c.json({ run, attempts, approvals });
+    // Who approved or rejected a fork's run or its environments, from the audit log (newest first).
+    const decisions = [
+      ...(run.fork ? await store.audit.list({ actionPrefix: "run.", subject: `run ${run.id}` }) : []),
+      ...(await store.audit.list({ actionPrefix: "environment.", subject: `run ${run.id}` })),
+    ].sort((a, b) => b.id - a.id);
+    const approvals = decisions.map((a) => ({
+      action: a.action,
+      actor: a.actor,
+      at: a.at,
+      ...(a.env ? { environment: a.env } : {}),
+      detail: a.detail,
+    }));
+    // The environments its jobs were bound for: each gate's state, who may approve, the URL.
+    const environments = (await ci.environmentGates(run.id)).map((g) => ({
+      ...g,
+      mayApprove: g.reviewers.length ? describeReviewers(g.reviewers) : null,
+    }));
+    return c.json({ run, attempts, approvals, environments });
   });
   app.get("/api/v1/runs/:id/logs", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
@@ -180,13 +189,18 @@ export function mountRunRoutes(
     const body = await jsonBody<RerunRequest>(c);
     return c.json({ run: await ci.rerun(run.id, body) }, 202);
   });
+  // With jobs waiting at an environment's gate these decide the gate (all of them, or `environment`);
+  // otherwise they decide a fork's run held for approval.
   app.post("/api/v1/runs/:id/approve", requireRole("developer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
-    return c.json({ run: await ci.approve(run.id, c.get("identity").name) }, 202);
+    const env = environmentOf(await jsonBody<unknown>(c));
+    const { name, role } = c.get("identity");
+    return c.json({ run: await ci.approve(run.id, { name, role }, env) }, 202);
   });
   app.post("/api/v1/runs/:id/reject", requireRole("developer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
-    const body = await jsonBody<{ reason?: unknown }>(c);
+    const body = await jsonBody<{ reason?: unknown; environment?: unknown }>(c);
+    const env = environmentOf(body);
     const reason = body.reason;
     if (reason !== undefined && reason !== null) {
       // The reason is shown on the run and in notifications: one short line of printable text.
@@ -196,7 +210,8 @@ export function mountRunRoutes(
         );
     }
     const why = typeof reason === "string" && reason.trim() ? reason.trim() : undefined;
-    return c.json({ run: await ci.reject(run.id, c.get("identity").name, why) });
+    const { name, role } = c.get("identity");
+    return c.json({ run: await ci.reject(run.id, { name, role }, why, env) });
   });
   app.post("/api/v1/runs/:id/cancel", requireRole("developer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
