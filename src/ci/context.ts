@@ -30,6 +30,8 @@ export type CiOptions = {
   notify?: RunNotifyOptions;
   /** Webhook intake limits: bytes in flight, the legacy URL's body cap, the replay window. */
   webhooks?: WebhookIntakeOptions;
+  /** Reports runs and jobs to the repositories' forges (src/forge); it sees every run and job event. */
+  forge?: { onCiEvent(event: CiEvent): void };
   log?: (line: string) => void;
 };
 

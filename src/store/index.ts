@@ -18,6 +18,7 @@
 // - secrets are stored only as AES-256-GCM ciphertexts (encrypted by the secrets domain), and every
 //   change to one writes an audit entry in the same transaction;
 // - a notification delivery leaves `pending` once, to `delivered` or `failed`;
+// - a repository's forge token is stored only sealed, like secrets, and read only through `forge.tokenOf`;
 // - release numbers per (app, env) and event seqs per release are distinct and increasing, also under
 //   concurrent writers; a release leaves running|paused once (compare-and-set) and is not changed after;
 //   a deploy lock per (app, env) has one holder until it is released or expires.
@@ -33,6 +34,14 @@ export type {
   PendingDelivery,
 } from "./deliveries.js";
 export type { DeployApp, DeployApps } from "./deploy-apps.js";
+export {
+  type Forge,
+  type ForgeProvider,
+  forgeProviders,
+  type ForgeSettings,
+  type ForgeSettingsPatch,
+  type SealedForgeToken,
+} from "./forge.js";
 export {
   type ClaimRequest,
   type Completion,

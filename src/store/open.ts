@@ -13,6 +13,7 @@ import { type DialectName, migrationProvider } from "./migrations.js";
 import { createRepos } from "./repos.js";
 import { createRunners } from "./runners.js";
 import { createDeployApps } from "./deploy-apps.js";
+import { createForge } from "./forge.js";
 import { createNotifications } from "./notifications.js";
 import { createDeployLocks, createReleases } from "./releases.js";
 import { createRuns } from "./runs.js";
@@ -47,6 +48,7 @@ export type StoreApi = {
   releases: ReturnType<typeof createReleases>;
   deployLocks: ReturnType<typeof createDeployLocks>;
   deployApps: ReturnType<typeof createDeployApps>;
+  forge: ReturnType<typeof createForge>;
 };
 
 export type Store = StoreApi & {
@@ -123,6 +125,7 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     releases: createReleases(db),
     deployLocks: createDeployLocks(db),
     deployApps: createDeployApps(db),
+    forge: createForge(db),
   };
 }
 
