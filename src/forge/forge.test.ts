@@ -3,11 +3,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ForgeKind, type ForgeReceiver, startForgeReceiver } from "../../test/support/forge-receiver.js";
 import { testBackends, useStore } from "../../test/support/store.js";
 import { Notifier } from "../notify/index.js";
-import { MasterKey, SecretValue } from "../secrets/index.js";
+import { MasterKey, resealAll, SecretValue } from "../secrets/index.js";
 import type { Release, Repo, Store } from "../store/index.js";
 import { forgeDeliverer } from "./deliver.js";
 import { ForgeReporter } from "./reporter.js";
-import { sealForgeToken } from "./token.js";
+import { openForgeToken, sealForgeToken } from "./token.js";
 
 const backends = await testBackends();
 const sha = "0123456789abcdef0123456789abcdef01234567";
@@ -201,6 +201,19 @@ describe.each(backends)("forge reports on %s", (backend) => {
     expect((await store.forge.get(repo.id))?.hasToken).toBe(true);
     const audit = await store.audit.list({ limit: 1000 });
     expect(JSON.stringify(audit)).not.toContain(token);
+  });
+
+  it("rotating the master key re-seals forge tokens with everything else", async () => {
+    const repo = await repoFor(undefined);
+    const next = new MasterKey(randomBytes(32), "next");
+    const counts = await store.transaction((tx) => resealAll(tx, key, next, "admin"));
+    expect(counts.forgeTokens).toBe(await store.forge.tokens().then((t) => t.length));
+    const sealed = (await store.forge.tokenOf(repo.id))!;
+    expect(openForgeToken(next, repo.name, sealed).reveal()).toBe(token);
+    expect(() => openForgeToken(key, repo.name, sealed)).toThrow(/another master key/);
+    // Bound to its repository: copied onto another one, it does not open.
+    expect(() => openForgeToken(next, "other", sealed)).toThrow(/does not authenticate/);
+    await store.transaction((tx) => resealAll(tx, next, key, "admin"));
   });
 
   it("reports a deploy as a GitHub deployment with its statuses, and comments on the pull request", async () => {
