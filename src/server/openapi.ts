@@ -39,7 +39,8 @@ const ops: Record<string, Record<string, Op>> = {
       params: ["name"],
     },
     patch: {
-      summary: "Change the forge settings (audited); null derives provider, apiUrl or project from the remote again",
+      summary:
+        "Change the forge settings (audited); null derives provider, apiUrl or project from the remote again",
       role: "admin",
       params: ["name"],
       body: {
@@ -58,7 +59,11 @@ const ops: Record<string, Record<string, Op>> = {
       params: ["name"],
       body: { token: "string" },
     },
-    delete: { summary: "Remove the forge token: nothing is reported any more", role: "admin", params: ["name"] },
+    delete: {
+      summary: "Remove the forge token: nothing is reported any more",
+      role: "admin",
+      params: ["name"],
+    },
   },
   "/badges/{repo}/{workflow}.svg": {
     get: {
