@@ -194,6 +194,24 @@ describe.each(backends)("forge reports on %s", (backend) => {
     );
   });
 
+  it("a notifier without the forge deliverer (a deploy agent's) leaves forge reports to the server's", async () => {
+    const r = await receiver("github");
+    const repo = await repoFor(r);
+    await notifier.stop();
+    await playRun(repo);
+    const agents = new Notifier({ store, secret: async () => undefined, baseDelayMs: 5 });
+    await agents.start();
+    await agents.idle();
+    await agents.stop();
+    expect((await store.notifications.list({ scope: repo.name })).map((d) => [d.status, d.attempts])).toEqual(
+      Array(4).fill(["pending", 0]),
+    );
+    await notifier.start();
+    await notifier.idle();
+    expect(r.problems()).toEqual([]);
+    expect(r.requests).toHaveLength(4);
+  });
+
   it("stores the token only sealed, bound to its repository", async () => {
     const repo = await repoFor(undefined);
     const rows = await store.db.selectFrom("forge_settings").selectAll().execute();

@@ -274,6 +274,9 @@ export class Notifier {
           if (worker.again) continue;
           return;
         }
+        // A row of a kind this notifier cannot deliver (a forge report seen by a deploy agent's
+        // notifier) is left pending for the notifier that can: never attempted, never failed here.
+        if (!this.#canDeliver(d.target)) return;
         const now = Date.now();
         const wait = d.nextAttemptAt - now;
         if (wait > 0) {
@@ -303,6 +306,15 @@ export class Notifier {
       // Removed at once (not in a later tick), so a kick after this starts a new worker.
       if (this.#workers.get(key) === worker) this.#workers.delete(key);
     }
+  }
+
+  /**
+   * Slack, webhooks and the kinds given in `targets`. Rows of another kind belong to a notifier given
+   * their deliverer (the server's, for forge reports) or to a newer slipway: they stay pending.
+   */
+  #canDeliver(target: unknown): boolean {
+    if (!target || typeof target !== "object") return true;
+    return Object.keys(target).some((k) => k === "slack" || k === "webhook" || k in this.#targets);
   }
 
   /** A claim outlasts an attempt (the request's timeout, plus reading the secret and recording). */
