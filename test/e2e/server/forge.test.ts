@@ -3,11 +3,15 @@
 // set with `slipway repo forge-token --file`; a real run then shows up there as pending, then success
 // commit statuses for the run and its job, linking to the dashboard. The token never comes back from the
 // API or the CLI. Badges: private until the repository is marked public, and a workflow name carrying
-// markup comes out escaped.
-import { chmodSync, writeFileSync } from "node:fs";
+// markup comes out escaped. A deploy through the server becomes a GitHub deployment with its statuses
+// and a pull request comment, and the app environment's badge says it is healthy.
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
+import { agentPaths, callAgent } from "../../../src/deploy/index.js";
 import { type ForgeReceiver, startForgeReceiver } from "../../support/forge-receiver.js";
+import { freePort } from "../../support/ports.js";
+import { e2eDir } from "../helpers.js";
 import {
   addRepo,
   api,
@@ -159,6 +163,85 @@ describe("forge feedback from the server", () => {
       expect(svg).not.toMatch(/<script|<img/i);
     } finally {
       await receiver?.close();
+    }
+  });
+
+  test("a deploy through the server is a GitHub deployment with statuses and a PR comment", async ({ h }) => {
+    let receiver: ForgeReceiver | undefined;
+    const server = await h.startServer({ args: ["--public-url", publicUrl] });
+    try {
+      receiver = await startForgeReceiver({ kind: "github", token: forgeToken });
+      const port = await freePort();
+      const repo = makeRepo({
+        "app/server.mjs": readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8"),
+        "slipway.yaml": [
+          "deploy:",
+          "  services:",
+          "    api:",
+          "      command: node server.mjs",
+          "      cwd: ./app",
+          "      replicas: 1",
+          `      publish: ${port}`,
+          "      health:",
+          "        http: /healthz",
+          "        interval: 100ms",
+          "        deadline: 10s",
+          "",
+        ].join("\n"),
+      });
+      await addRepo(server, repo, "acme/shop");
+      const patch = await api(server, "PATCH", "/api/v1/repos/acme/shop/forge", {
+        provider: "github",
+        apiUrl: receiver.apiUrl,
+        project: "acme/shop",
+        prComment: true,
+      });
+      expect(patch.status).toBe(200);
+      expect(
+        (await api(server, "PUT", "/api/v1/repos/acme/shop/forge/token", { token: forgeToken })).status,
+      ).toBe(200);
+
+      const res = await fetch(`${server.url}/api/v1/repos/acme/shop/deploys`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${server.token}` },
+        body: JSON.stringify({ version: "v1.0.0" }),
+      });
+      expect(res.status).toBe(200);
+      const last = JSON.parse((await res.text()).trim().split("\n").at(-1)!);
+      expect(last.release).toMatchObject({ status: "succeeded", version: "v1.0.0" });
+
+      const r = receiver;
+      await waitFor("the pull request comment", () =>
+        r.requests.some((x) => x.operation === "issues/create-comment"),
+      );
+      expect(r.problems()).toEqual([]);
+      expect(r.requests.map((x) => x.operation)).toEqual([
+        "repos/create-deployment",
+        "repos/create-deployment-status",
+        "repos/create-deployment-status",
+        "repos/list-pull-requests-associated-with-commit",
+        "issues/create-comment",
+      ]);
+      expect(r.requests[0].body).toMatchObject({ ref: repo.head(), environment: "production" });
+      expect(r.requests.slice(1, 3).map((x) => (x.body as { state: string }).state)).toEqual([
+        "in_progress",
+        "success",
+      ]);
+      expect(r.requests[2].body).toMatchObject({ environment_url: `${publicUrl}/apps/shop/production` });
+      expect((r.requests[4].body as { body: string }).body).toContain("`v1.0.0`");
+
+      const badge = await fetch(`${server.url}/badges/apps/shop/production.svg`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      });
+      expect(await badge.text()).toContain(">healthy v1.0.0</text>");
+    } finally {
+      await receiver?.close();
+      await Promise.race([
+        callAgent(agentPaths(server.dataDir, "shop", "production").socketPath, "POST", "/shutdown", {
+          stopInstances: true,
+        }).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 10_000)),
+      ]);
     }
   });
 });
