@@ -127,13 +127,15 @@ export class ForgeReporter {
     const target = repo && (await this.#targetOf(repo));
     if (!repo || !target) return;
     const ms = run.finishedAt !== null && run.startedAt !== null ? run.finishedAt - run.startedAt : null;
+    // A run refused up front (an invalid workflow) is announced completed without a conclusion.
+    const conclusion = e.conclusion ?? (e.status === "completed" ? run.conclusion : null);
     await this.#status(repo, target, {
       runId: run.id,
       sha: run.sha,
       branch: run.ref.startsWith("refs/heads/") ? run.ref.slice("refs/heads/".length) : undefined,
       context: `slipway/${run.workflowName}`,
-      state: runState(e.status, e.conclusion),
-      description: `${run.workflowName} #${run.number}: ${describeState(e.status, e.conclusion, e.status === "completed" ? ms : null)}`,
+      state: runState(e.status, conclusion),
+      description: `${run.workflowName} #${run.number}: ${describeState(e.status, conclusion, e.status === "completed" ? ms : null)}`,
       path: `/runs/${run.id}`,
     });
   }
