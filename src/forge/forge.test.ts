@@ -2,11 +2,14 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ForgeKind, type ForgeReceiver, startForgeReceiver } from "../../test/support/forge-receiver.js";
 import { testBackends, useStore } from "../../test/support/store.js";
-import { Notifier } from "../notify/index.js";
+import { freePort } from "../../test/support/ports.js";
+import { DeliveryError, Notifier } from "../notify/index.js";
 import { MasterKey, resealAll, SecretValue } from "../secrets/index.js";
 import type { Release, Repo, Store } from "../store/index.js";
 import { forgeDeliverer } from "./deliver.js";
 import { ForgeReporter } from "./reporter.js";
+import { statusRequest } from "./requests.js";
+import { sendForgeRequest } from "./send.js";
 import { openForgeToken, sealForgeToken } from "./token.js";
 
 const backends = await testBackends();
@@ -169,6 +172,32 @@ describe.each(backends)("forge reports on %s", (backend) => {
     ]);
     // The queue's rows (and their errors) hold no token.
     for (const d of log) expect(JSON.stringify(d)).not.toContain(token);
+  });
+
+  it("retries a forge that does not answer; not one that refuses the request (4xx); never names the token", async () => {
+    const port = await freePort(); // nothing listens there
+    const report = { sha, state: "pending" as const, context: "slipway/ci", description: "queued" };
+    for (const provider of ["github", "gitea", "gitlab"] as const) {
+      const target = { provider, apiUrl: `http://127.0.0.1:${port}`, project: "o/r" };
+      const err = await sendForgeRequest(target, new SecretValue(token), statusRequest(target, report), {
+        timeoutMs: 5000,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DeliveryError);
+      expect((err as DeliveryError).retryable).toBe(true);
+      expect((err as Error).message).not.toContain(token);
+    }
+    const r = await receiver("gitea");
+    const target = { provider: "gitea" as const, apiUrl: r.apiUrl, project: "o/r" };
+    const refused = await sendForgeRequest(
+      target,
+      new SecretValue(token),
+      statusRequest(target, { ...report, sha: "not-a-commit" }),
+      { timeoutMs: 5000 },
+    ).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      retryable: false,
+      message: expect.stringContaining("Gitea answered HTTP 404"),
+    });
   });
 
   it("reports nothing for a repository without a token", async () => {
