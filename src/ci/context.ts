@@ -33,6 +33,8 @@ export type CiOptions = {
   webhooks?: WebhookIntakeOptions;
   /** Where runs fetch remote actions from, and whether offline (passed to runners without the token). */
   actions?: ActionSourceSettings;
+  /** Reports runs and jobs to the repositories' forges (src/forge); it sees every run and job event. */
+  forge?: { onCiEvent(event: CiEvent): void };
   log?: (line: string) => void;
 };
 

@@ -38,6 +38,9 @@ export class CiService {
     this.runs = new Orchestrator(this.ctx, this.legs, this.notifications);
     this.control = new RunControl(this.ctx, this.runs, this.legs, this.notifications);
     this.triggers = new Triggers(this.ctx, this.repos, this.runs, this.notifications);
+    // Commit statuses follow every run and job state change; the reporter never throws or waits.
+    const forge = opts.forge;
+    if (forge) this.ctx.events.on("event", (e: CiEvent) => forge.onCiEvent(e));
   }
 
   get store(): Store {

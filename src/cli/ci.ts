@@ -9,6 +9,7 @@ import { collect, parsePairs } from "./options.js";
 import { formatDuration, formatTimestamp, textTable } from "../lib/format.js";
 import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
+import { registerForgeCommands } from "./forge.js";
 
 type Json = Record<string, any>;
 
@@ -127,6 +128,8 @@ export function registerCiCommands(program: Command): void {
     });
     out(flags, r.repo, () => `${r.repo.name}: fork pull requests ${r.repo.forkPullRequests}\n`);
   });
+
+  registerForgeCommands(repo, withClient);
 
   const runs = program.command("runs").description("runs on the server");
   withClient(

@@ -269,7 +269,7 @@ export async function runSecretRotateKey(
     if (flags.json) io.stdout(`${JSON.stringify(r)}\n`);
     else
       io.stderr(
-        `rotated the master key ${r.from} → ${r.to}: re-encrypted ${r.secrets} secrets, ${r.webhookSecrets} webhook secrets, ${r.jobSpecs} queued job specs\n` +
+        `rotated the master key ${r.from} → ${r.to}: re-encrypted ${r.secrets} secrets, ${r.webhookSecrets} webhook secrets, ${r.forgeTokens} forge tokens, ${r.jobSpecs} queued job specs\n` +
           `the new key is ${r.keyFile} (back it up); the old one is kept in ${r.oldKeyFile} — remove it once the server has started with the new key\n`,
       );
     return 0;

@@ -10,7 +10,7 @@ import type { NotifyChannelConfig, NotifyConfig } from "../config/index.js";
 import { backoffDelay } from "../lib/async.js";
 import { UserError } from "../lib/errors.js";
 import type { SecretValue } from "../secrets/index.js";
-import type { NotificationDelivery, NotificationQueue, StoreApi } from "../store/index.js";
+import type { NotificationDelivery, NotificationInput, NotificationQueue, StoreApi } from "../store/index.js";
 import type { SlackMessage } from "./block-kit.js";
 import { eventTypeOf, type NotifyEvent, type RunEvent } from "./events.js";
 import { matchRules } from "./rules.js";
@@ -37,12 +37,24 @@ export type NotifierOptions = {
   jitter?: number;
   log?: (line: string) => void;
   random?: () => number;
+  /**
+   * Deliverers of targets other than Slack and webhooks, by the target's key (`{ forge: … }` → `forge`):
+   * their rows share the queue, its retries and the delivery log. A deliverer throws a DeliveryError
+   * (retryable or not) when the attempt failed.
+   */
+  targets?: Record<string, TargetDeliverer>;
 };
+
+/** One attempt at delivering a stored row of a kind the notifier does not know itself. */
+export type TargetDeliverer = (d: Deliverable, opts: { timeoutMs: number }) => Promise<void>;
 
 /** A channel of a configuration, by name. */
 export type ChannelRef = { name: string; definition: NotifyChannelConfig };
 
-type Deliverable = Pick<NotificationDelivery, "target" | "payload" | "scope" | "eventType" | "eventId">;
+export type Deliverable = Pick<
+  NotificationDelivery,
+  "target" | "payload" | "scope" | "eventType" | "eventId"
+>;
 
 type Worker = { again: boolean; done: Promise<void> };
 
@@ -61,6 +73,7 @@ export class Notifier {
   readonly #jitter: number;
   readonly #log: (line: string) => void;
   readonly #random: () => number;
+  readonly #targets: Record<string, TargetDeliverer>;
   readonly #workers = new Map<string, Worker>();
   readonly #sleepers = new Set<() => void>();
   /** This notifier's name in the rows it claims. */
@@ -79,6 +92,7 @@ export class Notifier {
     this.#jitter = Math.min(Math.max(opts.jitter ?? 0.2, 0), 0.9);
     this.#log = opts.log ?? (() => {});
     this.#random = opts.random ?? Math.random;
+    this.#targets = opts.targets ?? {};
   }
 
   /**
@@ -132,6 +146,21 @@ export class Notifier {
       }
       for (const ch of channels) this.#kick({ channel: ch.name, scope });
       return out;
+    };
+    const p = this.#inserts.then(run, run);
+    this.#inserts = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Records one delivery already rendered (for a target given in `targets`) and starts its channel's
+   * worker. Rows of one (scope, channel) are delivered in the order they were recorded.
+   */
+  enqueueRendered(input: Omit<NotificationInput, "now">): Promise<NotificationDelivery> {
+    const run = async () => {
+      const d = await this.#store.notifications.enqueue(input);
+      this.#kick({ channel: input.channel, scope: input.scope ?? null });
+      return d;
     };
     const p = this.#inserts.then(run, run);
     this.#inserts = p.catch(() => {});
@@ -245,6 +274,9 @@ export class Notifier {
           if (worker.again) continue;
           return;
         }
+        // A row of a kind this notifier cannot deliver (a forge report seen by a deploy agent's
+        // notifier) is left pending for the notifier that can: never attempted, never failed here.
+        if (!this.#canDeliver(d.target)) return;
         const now = Date.now();
         const wait = d.nextAttemptAt - now;
         if (wait > 0) {
@@ -274,6 +306,15 @@ export class Notifier {
       // Removed at once (not in a later tick), so a kick after this starts a new worker.
       if (this.#workers.get(key) === worker) this.#workers.delete(key);
     }
+  }
+
+  /**
+   * Slack, webhooks and the kinds given in `targets`. Rows of another kind belong to a notifier given
+   * their deliverer (the server's, for forge reports) or to a newer slipway: they stay pending.
+   */
+  #canDeliver(target: unknown): boolean {
+    if (!target || typeof target !== "object") return true;
+    return Object.keys(target).some((k) => k === "slack" || k === "webhook" || k in this.#targets);
   }
 
   /** A claim outlasts an attempt (the request's timeout, plus reading the secret and recording). */
@@ -325,6 +366,7 @@ export class Notifier {
       await sendWebhook(hook.url, d.payload, { ...opts, secret, eventType: d.eventType, eventId: d.eventId });
       return;
     }
+    for (const [kind, deliver] of Object.entries(this.#targets)) if (kind in target) return deliver(d, opts);
     throw new DeliveryError("unknown channel kind (neither slack nor webhook)", false);
   }
 

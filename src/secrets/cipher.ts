@@ -15,6 +15,11 @@ export type SecretBinding = { name: string; repo: string | null; env: string | n
 
 export type EncryptedSecret = { ciphertext: string; keyId: string };
 
+/** A repository's forge token (src/forge): sealed like a secret, bound to its repository. */
+export function forgeTokenBinding(repoName: string): SecretBinding {
+  return { name: "forge-token", repo: repoName, env: null };
+}
+
 function aad(b: SecretBinding): Buffer {
   return Buffer.from(`slipway secret v1\u0000${b.repo ?? ""}\u0000${b.env ?? ""}\u0000${b.name}`, "utf8");
 }

@@ -15,7 +15,13 @@ export {
   setSecretBody,
   setSecretRequest,
 } from "./api.js";
-export { decryptSecret, type EncryptedSecret, encryptSecret, type SecretBinding } from "./cipher.js";
+export {
+  decryptSecret,
+  type EncryptedSecret,
+  encryptSecret,
+  forgeTokenBinding,
+  type SecretBinding,
+} from "./cipher.js";
 export {
   generateMasterKey,
   type LoadMasterKeyOptions,

@@ -17,11 +17,16 @@ import { join } from "node:path";
 import { sql } from "kysely";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { Store, StoreApi } from "../store/index.js";
-import { decryptSecret, type EncryptedSecret, encryptSecret } from "./cipher.js";
+import { decryptSecret, type EncryptedSecret, encryptSecret, forgeTokenBinding } from "./cipher.js";
 import { MasterKey, masterKeyFileName } from "./master-key.js";
 import { openWebhookSecret, sealWebhookSecret, webhookSecretKeyId } from "./webhook-secret.js";
 
-export type RotationCounts = { secrets: number; webhookSecrets: number; jobSpecs: number };
+export type RotationCounts = {
+  secrets: number;
+  webhookSecrets: number;
+  jobSpecs: number;
+  forgeTokens: number;
+};
 
 type SealedSpec = { sealedSecrets?: EncryptedSecret } & Record<string, unknown>;
 
@@ -32,7 +37,7 @@ export async function resealAll(
   to: MasterKey,
   actor: string,
 ): Promise<RotationCounts> {
-  const counts: RotationCounts = { secrets: 0, webhookSecrets: 0, jobSpecs: 0 };
+  const counts: RotationCounts = { secrets: 0, webhookSecrets: 0, jobSpecs: 0, forgeTokens: 0 };
   for (const r of await tx.secrets.all()) {
     const clear = decryptSecret(from, { ciphertext: r.ciphertext, keyId: r.keyId }, r);
     const e = encryptSecret(to, clear, r);
@@ -48,6 +53,16 @@ export async function resealAll(
     const clear = openWebhookSecret(from, repo.name, stored);
     await tx.repos.update(repo.id, { webhookSecret: sealWebhookSecret(to, repo.name, clear) });
     counts.webhookSecrets++;
+  }
+  // Repositories' forge tokens (src/forge), bound to their repository's name.
+  for (const t of await tx.forge.tokens()) {
+    const repo = await tx.repos.get(t.repoId);
+    if (!repo) continue;
+    const binding = forgeTokenBinding(repo.name);
+    const clear = decryptSecret(from, t, binding);
+    await tx.forge.reseal(t.repoId, encryptSecret(to, clear, binding));
+    clear.fill(0);
+    counts.forgeTokens++;
   }
   // Queued legs carry their secrets sealed (ci: `job-spec:<job key>` bound to the run id).
   const jobs = await tx.db

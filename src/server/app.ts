@@ -6,12 +6,14 @@ import { randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import type { CiService } from "../ci/index.js";
 import { httpStatusFor, OperationError, RefusalError } from "../lib/errors.js";
+import type { ForgeReporter } from "../forge/index.js";
 import type { Notifier, NotifyConfig } from "../notify/index.js";
-import type { SecretStore } from "../secrets/index.js";
+import type { MasterKey, SecretStore } from "../secrets/index.js";
 import { createGuards, type Env, jsonBody, problem, withoutLocalPaths } from "./http.js";
 import type { Metrics } from "./metrics.js";
 import { mountAdminRoutes } from "./routes/admin.js";
 import { mountDeployRoutes } from "./routes/deploys.js";
+import { mountForgeRoutes } from "./routes/forge.js";
 import { mountNotificationRoutes } from "./routes/notifications.js";
 import { mountOpsRoutes } from "./routes/ops.js";
 import { mountEnvironmentRoutes } from "./routes/environments.js";
@@ -32,6 +34,10 @@ export type AppOptions = {
   notifier?: Notifier;
   /** The server's own notification rules and channels. */
   notifyConfig?: NotifyConfig;
+  /** Reports deploys to the forge (runs and jobs are reported through the CI service's events). */
+  forge?: ForgeReporter;
+  /** Seals forge tokens; without it they cannot be set. */
+  masterKey?: MasterKey;
   isReady: () => boolean;
   /** The store's URL (PostgreSQL, or a SQLite file elsewhere than the data directory): deploy agents open it too. */
   database?: string;
@@ -63,13 +69,22 @@ export function createApp(opts: AppOptions): Hono<Env> {
 
   mountOpsRoutes(app, { store, metrics, isReady: opts.isReady, log });
   mountWebhookRoutes(app, { ci });
+  // Before the repository routes, whose greedy names would take …/forge.
+  mountForgeRoutes(app, { ci, guards, masterKey: opts.masterKey });
   mountRepoRoutes(app, { ci, guards });
   mountRunRoutes(app, { ci, guards, maxEventStreams: opts.maxEventStreams });
   mountEnvironmentRoutes(app, { ci, guards });
   if (opts.secrets) mountSecretRoutes(app, { secrets: opts.secrets, guards });
   if (opts.notifier)
     mountNotificationRoutes(app, { ci, notifier: opts.notifier, notifyConfig: opts.notifyConfig, guards });
-  mountDeployRoutes(app, { ci, requireRole: guards.requireRole, jsonBody, database: opts.database, log });
+  mountDeployRoutes(app, {
+    ci,
+    requireRole: guards.requireRole,
+    jsonBody,
+    database: opts.database,
+    log,
+    forge: opts.forge,
+  });
   mountAdminRoutes(app, { store, ci, guards });
   mountRunnerProtocolRoutes(app, { ci, guards });
 

@@ -31,6 +31,55 @@ const ops: Record<string, Record<string, Op>> = {
       body: { forkPullRequests: "run-without-secrets | require-approval | off" },
     },
   },
+  "/api/v1/repos/{name}/forge": {
+    get: {
+      summary:
+        "Where the repository's runs and deploys are reported (forge, API URL, project), whether a token is set (never the token), public badges, PR comments",
+      role: "viewer",
+      params: ["name"],
+    },
+    patch: {
+      summary:
+        "Change the forge settings (audited); null derives provider, apiUrl or project from the remote again",
+      role: "admin",
+      params: ["name"],
+      body: {
+        provider: "github | gitea | gitlab | null",
+        apiUrl: "string: the API base, e.g. https://api.github.com, https://git.example/api/v1 | null",
+        project: "string: owner/name (GitLab: path or id) | null",
+        public: "boolean: badges without a token",
+        prComment: "boolean: comment on a deployed commit's pull request (GitHub)",
+      },
+    },
+  },
+  "/api/v1/repos/{name}/forge/token": {
+    put: {
+      summary: "Set the forge access token (stored encrypted, never answered; audited)",
+      role: "admin",
+      params: ["name"],
+      body: { token: "string" },
+    },
+    delete: {
+      summary: "Remove the forge token: nothing is reported any more",
+      role: "admin",
+      params: ["name"],
+    },
+  },
+  "/badges/{repo}/{workflow}.svg": {
+    get: {
+      summary:
+        "SVG badge of a workflow's newest finished run on a branch (query: branch, default the repository's); public when the repository is, else a viewer token",
+      params: ["repo", "workflow"],
+      query: ["branch"],
+    },
+  },
+  "/badges/apps/{app}/{env}.svg": {
+    get: {
+      summary:
+        "SVG badge of an app environment's health (its newest release); public when its owning repository is, else a viewer token",
+      params: ["app", "env"],
+    },
+  },
   "/api/v1/repos/{name}/runs": {
     get: { summary: "Runs of a repository", role: "viewer", params: ["name"], query: ["limit"] },
   },

@@ -9,6 +9,7 @@ import { CiService, runBackground, type WebhookIntakeOptions } from "../ci/index
 import type { ActionSourceSettings, UntrustedPolicy } from "../runner/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import { makeDataDirPrivate } from "../lib/file-modes.js";
+import { ForgeReporter, forgeDeliverer } from "../forge/index.js";
 import { loadNotifyFile, Notifier, type NotifyConfig } from "../notify/index.js";
 import {
   createSecretStore,
@@ -161,10 +162,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     baseDelayMs: opts.notifyRetryMs,
     maxAttempts: opts.notifyMaxAttempts,
     log: opts.log,
+    // Forge reports (commit statuses, deployments) share the queue, its retries and the delivery log.
+    targets: { forge: forgeDeliverer({ store, masterKey }) },
   });
   // Set once listening; a run cannot finish before then (runs start from requests or from `ci.start`,
   // whose notifications are built after this is set or fall back to no link).
   let baseUrl: string | undefined = publicUrl;
+  const forge = new ForgeReporter({ store, notifier, publicUrl: () => baseUrl, log: opts.log });
   const ci = new CiService({
     store,
     secrets,
@@ -181,6 +185,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       runUrl: (id) => (baseUrl ? `${baseUrl}/api/v1/runs/${id}` : undefined),
     },
     webhooks: opts.webhooks,
+    forge,
     log: opts.log,
   });
   await notifier.start();
@@ -200,6 +205,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     secrets,
     notifier,
     notifyConfig,
+    forge,
+    masterKey,
     isReady: () => ready,
     database: opts.database,
     log: opts.log,
@@ -238,6 +245,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         const timer = setTimeout(() => abortLegs.abort(new Error("the server is shutting down")), graceMs);
         await Promise.all([ci.stop(graceMs), background]);
         clearTimeout(timer);
+        // The last statuses (a run's success) are queued before the notifier stops; sent now or at the next start.
+        await forge.drain();
         // Deliveries in progress get the grace period; what is left stays pending for the next start.
         let notifierTimer: NodeJS.Timeout | undefined;
         await Promise.race([

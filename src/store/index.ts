@@ -18,6 +18,7 @@
 // - secrets are stored only as AES-256-GCM ciphertexts (encrypted by the secrets domain), and every
 //   change to one writes an audit entry in the same transaction;
 // - a notification delivery leaves `pending` once, to `delivered` or `failed`;
+// - a repository's forge token is stored only sealed, like secrets, and read only through `forge.tokenOf`;
 // - release numbers per (app, env) and event seqs per release are distinct and increasing, also under
 //   concurrent writers; a release leaves running|paused once (compare-and-set) and is not changed after;
 //   a deploy lock per (app, env) has one holder until it is released or expires;
@@ -44,6 +45,14 @@ export {
   type GateStatus,
   gateStatuses,
 } from "./environments.js";
+export {
+  type Forge,
+  type ForgeProvider,
+  forgeProviders,
+  type ForgeSettings,
+  type ForgeSettingsPatch,
+  type SealedForgeToken,
+} from "./forge.js";
 export {
   type ClaimRequest,
   type Completion,

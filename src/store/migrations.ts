@@ -423,6 +423,38 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable("environments").execute();
       },
     },
+    // Forge feedback (src/forge): per repository, which forge and API to report to, the token sealed
+    // under the master key like every secret, and whether badges are public and PRs get a comment;
+    // and the GitHub deployment each deployed release was reported as (its statuses need the id).
+    "0130_forge": {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("forge_settings")
+          .addColumn("repo_id", "bigint", (c) => ref("repos.id", "cascade")(c.notNull().primaryKey()))
+          .addColumn("provider", "text")
+          .addColumn("api_url", "text")
+          .addColumn("project", "text")
+          .addColumn("token_ciphertext", "text")
+          .addColumn("token_key_id", "text")
+          .addColumn("public", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("pr_comment", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("updated_at", "bigint", notNull)
+          .addColumn("updated_by", "text", notNull)
+          .execute();
+        await db.schema
+          .createTable("forge_deployments")
+          .addColumn("repo_id", "bigint", (c) => ref("repos.id", "cascade")(c.notNull()))
+          .addColumn("deploy_key", "text", notNull)
+          .addColumn("deployment_id", "text", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addPrimaryKeyConstraint("forge_deployments_pk", ["repo_id", "deploy_key"])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable("forge_deployments").execute();
+        await db.schema.dropTable("forge_settings").execute();
+      },
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import { createRepos } from "./repos.js";
 import { createRunners } from "./runners.js";
 import { createDeployApps } from "./deploy-apps.js";
 import { createEnvironments } from "./environments.js";
+import { createForge } from "./forge.js";
 import { createNotifications } from "./notifications.js";
 import { createDeployLocks, createReleases } from "./releases.js";
 import { createRuns } from "./runs.js";
@@ -49,6 +50,7 @@ export type StoreApi = {
   deployLocks: ReturnType<typeof createDeployLocks>;
   deployApps: ReturnType<typeof createDeployApps>;
   environments: ReturnType<typeof createEnvironments>;
+  forge: ReturnType<typeof createForge>;
 };
 
 export type Store = StoreApi & {
@@ -126,6 +128,7 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     deployLocks: createDeployLocks(db),
     deployApps: createDeployApps(db),
     environments: createEnvironments(db),
+    forge: createForge(db),
   };
 }
 

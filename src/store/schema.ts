@@ -253,6 +253,28 @@ export type DeployAppsTable = {
   updated_at: number;
 };
 
+/** Per repository: where its forge reports go (migration 0130); the token only sealed. */
+export type ForgeSettingsTable = {
+  repo_id: number;
+  provider: string | null;
+  api_url: string | null;
+  project: string | null;
+  token_ciphertext: string | null;
+  token_key_id: string | null;
+  public: Generated<number>;
+  pr_comment: Generated<number>;
+  updated_at: number;
+  updated_by: string;
+};
+
+/** The GitHub deployment a (repository, release) was reported as. */
+export type ForgeDeploymentsTable = {
+  repo_id: number;
+  deploy_key: string;
+  deployment_id: string;
+  created_at: number;
+};
+
 /** One row per locked (app, env); a row whose expires_at has passed is free to take. */
 export type DeployLocksTable = {
   app: string;
@@ -315,4 +337,6 @@ export type Database = {
   deploy_apps: DeployAppsTable;
   environments: EnvironmentsTable;
   environment_gates: EnvironmentGatesTable;
+  forge_settings: ForgeSettingsTable;
+  forge_deployments: ForgeDeploymentsTable;
 };

@@ -39,6 +39,17 @@ import { ndjson, releaseForApi } from "./deploy-stream.js";
 
 export type { ServerDeployBody } from "./deploy-input.js";
 import { DeployCheckouts } from "../deploy-checkouts.js";
+import type { DeployOutcome, ForgeReporter } from "../../forge/index.js";
+
+/**
+ * What a deploy's last line says, for the forge report: the release, and that it failed — not the
+ * error's text, which can name the server's paths and does not belong on a public forge.
+ */
+function outcomeOf(result: Record<string, unknown>): DeployOutcome {
+  const error = result.error as { release?: Release } | undefined;
+  if (error) return { error: "the deploy failed", release: error.release };
+  return { release: result.release as Release | undefined };
+}
 
 export type DeployRoutesOptions = {
   ci: CiService;
@@ -52,6 +63,8 @@ export type DeployRoutesOptions = {
   maxAgents?: number;
   /** The server's log, where the detail of an error in a stream goes; default stderr. */
   log?: (line: string) => void;
+  /** Reports deploys to the repository's forge (a GitHub deployment, or a commit status). */
+  forge?: Pick<ForgeReporter, "deployStarted">;
 };
 
 const defaultMaxAgents = 16;
@@ -184,9 +197,25 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       notify: loaded.config.notify,
       repo: repo.name,
     };
+    const reported = o.forge?.deployStarted({
+      repo: repo.name,
+      sha,
+      app: spec.app,
+      env,
+      actor: c.get("identity").name,
+    });
     return ndjson(
       { deploy: { repo: repo.name, ref, sha, app: spec.app, env } },
-      (emit) => streamAgent(paths.socketPath, "/deploy", request, emit),
+      async (emit) => {
+        try {
+          const result = await streamAgent(paths.socketPath, "/deploy", request, emit);
+          reported?.(outcomeOf(result));
+          return result;
+        } catch (err) {
+          reported?.({ error: "the deploy failed" });
+          throw err;
+        }
+      },
       async () => {
         release();
         await prune([repo.name]);

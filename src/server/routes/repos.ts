@@ -58,7 +58,7 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
     });
     return c.json({ runs }, 201);
   });
-  app.patch("/api/v1/repos/:name{.+}", requireRole("admin"), async (c) => {
+  app.patch("/api/v1/repos/:name{.+(?<!/forge)}", requireRole("admin"), async (c) => {
     const body = await jsonBody<Record<string, unknown>>(c);
     const settable = ["forkPullRequests"];
     const unknown = Object.keys(body).filter((k) => !settable.includes(k));
@@ -73,8 +73,9 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
     );
     return c.json({ repo });
   });
-  // Not ending in /runs: the greedy name would otherwise take GET …/runs from the route above.
-  app.get("/api/v1/repos/:name{.+(?<!/runs)}", requireRole("viewer"), async (c) =>
+  // Not ending in /runs or /forge: the greedy name would otherwise take GET …/runs from the route above
+  // (and …/forge from routes/forge.ts).
+  app.get("/api/v1/repos/:name{.+(?<!/runs)(?<!/forge)}", requireRole("viewer"), async (c) =>
     c.json({ repo: await ci.repoByName(c.req.param("name")) }),
   );
 }

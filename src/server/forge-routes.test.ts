@@ -1,0 +1,137 @@
+// The forge routes on a real store: settings read by any role and changed by admins only; the token set
+// and removed by admins, stored sealed and never answered; bad input refused with what is wrong and
+// nothing changed; badges private unless the repository is public, unknown ones answered like private.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CiService } from "../ci/index.js";
+import { MasterKey } from "../secrets/index.js";
+import { openStore, type Store } from "../store/index.js";
+import { createApp } from "./app.js";
+import { createMetrics } from "./metrics.js";
+
+describe("forge routes", () => {
+  let dir: string;
+  let store: Store;
+  let app: ReturnType<typeof createApp>;
+  let admin: string;
+  let viewer: string;
+  const token = "glpat-routesTestToken-0123456789";
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "slipway-forge-routes-"));
+    store = await openStore({ dataDir: dir });
+    const ci = new CiService({ store, dataDir: dir });
+    const masterKey = new MasterKey(randomBytes(32), "test");
+    app = createApp({ ci, metrics: createMetrics(ci), masterKey, isReady: () => true });
+    admin = (await store.tokens.create("admin", "admin")).token;
+    viewer = (await store.tokens.create("watcher", "viewer")).token;
+    await store.repos.create({ name: "acme/app", url: "https://github.com/acme/app.git" });
+    await store.repos.create({ name: "acme/forge", url: "git@gitlab.example:acme/forge.git" });
+  });
+  afterAll(async () => {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = async (method: string, path: string, auth: string | null, body?: unknown) => {
+    const res = await app.request(path, {
+      method,
+      headers: {
+        ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      text,
+      body: res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text,
+    };
+  };
+
+  it("derives GitHub from a github.com remote; other hosts must say which forge", async () => {
+    const gh = await call("GET", "/api/v1/repos/acme/app/forge", viewer);
+    expect(gh.status).toBe(200);
+    expect(gh.body.forge).toMatchObject({
+      target: { provider: "github", apiUrl: "https://api.github.com", project: "acme/app" },
+      hasToken: false,
+      token: null,
+      reason: "no forge token: nothing is reported",
+    });
+    // A repository named …/forge is still a repository.
+    const gl = await call("GET", "/api/v1/repos/acme/forge/forge", viewer);
+    expect(gl.body.forge).toMatchObject({
+      target: null,
+      reason: expect.stringContaining("gitlab.example is not github.com"),
+    });
+    const set = await call("PATCH", "/api/v1/repos/acme/forge/forge", admin, { provider: "gitlab" });
+    expect(set.body.forge.target).toEqual({
+      provider: "gitlab",
+      apiUrl: "https://gitlab.example/api/v4",
+      project: "acme/forge",
+    });
+  });
+
+  it("sets the token for admins only and never answers it", async () => {
+    expect((await call("PUT", "/api/v1/repos/acme/app/forge/token", viewer, { token })).status).toBe(403);
+    expect((await call("PATCH", "/api/v1/repos/acme/app/forge", viewer, { public: true })).status).toBe(403);
+    const put = await call("PUT", "/api/v1/repos/acme/app/forge/token", admin, { token });
+    expect(put.status).toBe(200);
+    expect(put.body.forge).toMatchObject({ hasToken: true, token: "[REDACTED]", reason: null });
+    expect(put.text).not.toContain(token);
+    const read = await call("GET", "/api/v1/repos/acme/app/forge", viewer);
+    expect(read.text).not.toContain(token);
+    const rows = await store.db.selectFrom("forge_settings").selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain(token);
+    const audit = await store.audit.list({ action: "forge.update" });
+    expect(audit.map((a) => a.detail)).toContainEqual({ token: "set" });
+    expect(JSON.stringify(audit)).not.toContain(token);
+    const removed = await call("DELETE", "/api/v1/repos/acme/app/forge/token", admin);
+    expect(removed.body.forge).toMatchObject({ hasToken: false, token: null });
+  });
+
+  it.each([
+    [{ provider: "bitbucket" }, 'invalid forge "bitbucket"'],
+    [{ apiUrl: "ftp://x" }, "invalid forge API URL"],
+    [{ apiUrl: "https://user:pw@git.example/api/v1" }, "without credentials"],
+    [{ project: "../etc" }, "invalid forge project"],
+    [{ public: "yes" }, "'public' must be true or false"],
+    [{ token: "x" }, "the token has its own route"],
+    [{}, "say what to change"],
+  ])("refuses %j with a clear error and changes nothing", async (body, message) => {
+    const before = await call("GET", "/api/v1/repos/acme/app/forge", admin);
+    const r = await call("PATCH", "/api/v1/repos/acme/app/forge", admin, body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toContain(message);
+    expect((await call("GET", "/api/v1/repos/acme/app/forge", admin)).body).toEqual(before.body);
+  });
+
+  it("refuses an empty token or one with more than the token in it", async () => {
+    for (const bad of ["", "a\nb", 42]) {
+      const r = await call("PUT", "/api/v1/repos/acme/app/forge/token", admin, { token: bad });
+      expect(r.status).toBe(400);
+    }
+    expect((await call("GET", "/api/v1/repos/acme/app/forge", admin)).body.forge.hasToken).toBe(false);
+  });
+
+  it("serves badges to a token holder, to anyone once public, and answers unknown ones like private ones", async () => {
+    expect((await call("GET", "/badges/acme/app/ci.svg", null)).status).toBe(401);
+    expect((await call("GET", "/badges/nobody/nothing/ci.svg", null)).status).toBe(401);
+    expect((await call("GET", "/badges/nobody/nothing/ci.svg", viewer)).status).toBe(404);
+    const withToken = await call("GET", "/badges/acme/app/ci.svg", viewer);
+    expect(withToken.status).toBe(200);
+    expect(withToken.text).toContain(">no runs</text>");
+    await call("PATCH", "/api/v1/repos/acme/app/forge", admin, { public: true });
+    const open = await call("GET", "/badges/acme/app/ci.svg?branch=dev", null);
+    expect(open.status).toBe(200);
+    // The app badge follows its owning repository's flag.
+    await store.deployApps.claim({ app: "web", env: "production", repo: "acme/app", actor: "admin" });
+    const appBadge = await call("GET", "/badges/apps/web/production.svg", null);
+    expect(appBadge.status).toBe(200);
+    expect(appBadge.text).toContain(">not deployed</text>");
+  });
+});
