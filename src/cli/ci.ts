@@ -287,7 +287,7 @@ export function registerCiCommands(program: Command): void {
         "let a run's jobs waiting for an environment go (--env E: that one), or start a fork pull request's held run (without secrets)",
       )
       .argument("<run>", "run id")
-      .option("--env <name>", "only the jobs waiting for this environment"),
+      .option("-E, --env <name>", "only the jobs waiting for this environment"),
   ).action(async (id: string, flags: ClientFlags & { json?: boolean; env?: string }) => {
     const r = await new ApiClient(flags).request<Json>(
       "POST",
@@ -307,7 +307,7 @@ export function registerCiCommands(program: Command): void {
         "fail a run's jobs waiting for an environment, or end a fork pull request's held run without running it",
       )
       .argument("<run>", "run id")
-      .option("--env <name>", "only the jobs waiting for this environment")
+      .option("-E, --env <name>", "only the jobs waiting for this environment")
       .option("--reason <text>", "why (shown on the run)"),
   ).action(async (id: string, flags: ClientFlags & { json?: boolean; reason?: string; env?: string }) => {
     const r = await new ApiClient(flags).request<Json>(

@@ -32,7 +32,7 @@ const sectionOfCommand: Record<string, HelpSection> = {
   status: "Deploy:",
   up: "Deploy:",
   down: "Deploy:",
-  environment: "Deploy:",
+  environment: "Server & runners:",
   exec: "Deploy:",
   serve: "Server & runners:",
   runner: "Server & runners:",
