@@ -3,12 +3,13 @@
 import {
   type ClaimedLeg,
   type JobResult,
+  Masker,
   type RunnerTransport,
   type StepReport,
   waitingForIsolationReason,
 } from "../runner/index.js";
 import { defaultMaxJobLogBytes, type Job, type StepOutcome } from "../store/index.js";
-import { completeBody, protocolProblems } from "./runner-protocol.js";
+import { type CompleteBody, completeBody, protocolProblems } from "./runner-protocol.js";
 import type { CiService } from "./service.js";
 
 export class RunnerApi {
@@ -115,6 +116,7 @@ export class RunnerApi {
         };
     const ok = await this.ci.store.jobs.complete(jobRowId, runnerId, completion);
     const job = await this.ci.store.jobs.get(jobRowId);
+    if (ok && job && parsed.success) await this.storeReport(job, parsed.data);
     if (job) {
       // Its steps' reports cannot be trusted to have ended either: none is left running.
       if (ok && problems) await this.ci.store.steps.finishUnfinished([jobRowId], "failure");
@@ -122,6 +124,27 @@ export class RunnerApi {
     }
     this.ci.jobFinished(jobRowId);
     return problems ? { ok, problems } : { ok };
+  }
+
+  /**
+   * Keeps the job's annotations and step summary, masked here again with the job's secrets: the runner
+   * masks them already, but what the server stores and serves must not depend on every runner doing so.
+   */
+  private async storeReport(job: Job, report: CompleteBody): Promise<void> {
+    const annotations = report.annotations ?? [];
+    const summary = report.summary ?? "";
+    if (annotations.length === 0 && summary === "") return;
+    const masker = new Masker();
+    for (const v of Object.values(this.ci.openSpec(job).secrets)) masker.add(v);
+    await this.ci.store.jobReports.put(job.id, {
+      annotations: annotations.map((a) => ({
+        ...a,
+        message: masker.mask(a.message),
+        ...(a.title !== undefined ? { title: masker.mask(a.title) } : {}),
+        ...(a.file !== undefined ? { file: masker.mask(a.file) } : {}),
+      })),
+      summary: masker.mask(summary),
+    });
   }
 
   /**
