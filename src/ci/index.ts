@@ -8,6 +8,13 @@
 // for any receiver; a bad `notify:` section is a warning on the run, never its failure. A fork's pull
 // request runs its own workflow with no secrets and its slipway.yaml configures nothing on the server
 // (the base commit's `notify:` applies); pull_request_target runs the base branch's workflow.
+export {
+  type ArtifactSettings,
+  artifactView,
+  defaultArtifactRetentionDays,
+  defaultMaxRunArtifactBytes,
+  ServerArtifacts,
+} from "./artifacts.js";
 export { type BackgroundOptions, runBackground } from "./background.js";
 export { forkPullRequestsOff, forkVerdict, runsForkCode } from "./forks.js";
 export { RunnerApi } from "./runner-api.js";

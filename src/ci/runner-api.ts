@@ -1,10 +1,13 @@
 // What runners do to the store: claim a leg, heartbeat, send steps, log chunks and the result. The
 // server's own runner calls it in-process; remote runners reach it through the HTTP API.
+import type { Readable } from "node:stream";
+import { ConflictError, UserError } from "../lib/errors.js";
 import {
   type ClaimedLeg,
   type JobResult,
   Masker,
   type RunnerTransport,
+  type ServerArtifact,
   type StepReport,
   waitingForIsolationReason,
 } from "../runner/index.js";
@@ -50,6 +53,46 @@ export class RunnerApi {
   private async owned(runnerId: string, jobRowId: number): Promise<Job | null> {
     const job = await this.ci.store.jobs.get(jobRowId);
     return job && job.runnerId === runnerId ? job : null;
+  }
+
+  /** The job, while it runs and is this runner's: what may touch its run's artifacts. */
+  private async held(runnerId: string, jobRowId: number): Promise<Job> {
+    const job = await this.owned(runnerId, jobRowId);
+    if (job?.status !== "running") throw new ConflictError("the job is not running on this runner");
+    return job as Job;
+  }
+
+  /**
+   * Stores an artifact the job uploads to its run. A name holding one of the job's secrets is refused:
+   * masked it would be another name, and as it is it would show the secret in every listing.
+   */
+  async uploadArtifact(
+    runnerId: string,
+    jobRowId: number,
+    a: { name: string; retentionDays?: number; overwrite: boolean },
+    tar: Readable,
+  ): Promise<ServerArtifact> {
+    const job = await this.held(runnerId, jobRowId);
+    const masker = new Masker();
+    for (const v of Object.values(this.ci.openSpec(job).secrets)) masker.add(v);
+    const masked = masker.mask(a.name);
+    if (masked !== a.name) {
+      tar.resume();
+      throw new UserError(
+        `the artifact name ${JSON.stringify(masked)} contains a secret: choose another name`,
+      );
+    }
+    return this.ci.artifacts.upload({ ...a, runId: job.runId, jobRowId }, tar);
+  }
+
+  async listArtifacts(runnerId: string, jobRowId: number): Promise<ServerArtifact[]> {
+    const job = await this.held(runnerId, jobRowId);
+    return this.ci.artifacts.list(job.runId);
+  }
+
+  async openArtifact(runnerId: string, jobRowId: number, name: string) {
+    const job = await this.held(runnerId, jobRowId);
+    return this.ci.artifacts.open(job.runId, name);
   }
 
   async heartbeat(runnerId: string, jobRowId: number): Promise<boolean> {
@@ -179,6 +222,12 @@ export class RunnerApi {
         const r = await this.complete(runnerId, Number(id), result);
         if (r.problems) throw new Error(`invalid job result: ${r.problems}`);
       },
+      // The same store remote runners reach over HTTP, called directly.
+      artifacts: (id) => ({
+        list: () => this.listArtifacts(runnerId, Number(id)),
+        upload: (a, tar) => this.uploadArtifact(runnerId, Number(id), a, tar),
+        download: async (name) => (await this.openArtifact(runnerId, Number(id), name)).tar,
+      }),
     };
   }
 }

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { LegSpec } from "../runner/index.js";
 import type { Job, Repo, Run, Store } from "../store/index.js";
 import type { NotifyConfig } from "../notify/index.js";
+import { ServerArtifacts } from "./artifacts.js";
 import { type CiEvent, CiContext, type CiOptions } from "./context.js";
 import { type RerunRequest, RunControl } from "./control.js";
 import { Legs } from "./legs.js";
@@ -27,6 +28,8 @@ export class CiService {
   private readonly runs: Orchestrator;
   private readonly control: RunControl;
   private readonly triggers: Triggers;
+  /** Artifacts uploaded by the runs' jobs. */
+  readonly artifacts: ServerArtifacts;
 
   constructor(opts: CiOptions) {
     this.ctx = new CiContext(opts);
@@ -36,6 +39,7 @@ export class CiService {
     this.runs = new Orchestrator(this.ctx, this.legs, this.notifications);
     this.control = new RunControl(this.ctx, this.runs, this.legs, this.notifications);
     this.triggers = new Triggers(this.ctx, this.repos, this.runs, this.notifications);
+    this.artifacts = new ServerArtifacts(opts.store, opts.dataDir, opts.artifacts);
   }
 
   get store(): Store {
@@ -62,6 +66,10 @@ export class CiService {
   }
   get activeRuns(): number {
     return this.runs.activeRuns;
+  }
+
+  log(line: string): void {
+    this.ctx.log(line);
   }
 
   emit(event: CiEvent): void {

@@ -20,6 +20,7 @@ export const commandGroups = {
   secret: () => load(import("./secret.js"), (m) => m.registerSecret),
   notify: () => load(import("./notify.js"), (m) => m.registerNotify),
   ci: () => load(import("./ci.js"), (m) => m.registerCiCommands),
+  artifacts: () => load(import("./artifacts.js"), (m) => m.registerArtifacts),
   deploy: () => load(import("./deploy.js"), (m) => m.registerDeploy),
   demo: () => load(import("./demo.js"), (m) => m.registerDemo),
   config: () => load(import("./config.js"), (m) => m.registerConfig),
@@ -101,6 +102,7 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
   ),
   command("ci", "dispatch [options] <repo> <workflow>", "start a workflow with workflow_dispatch"),
   command("ci", "token", "API tokens (admin)"),
+  command("artifacts", "artifacts", "artifacts of runs on the server"),
   command(
     "deploy",
     "deploy [options]",

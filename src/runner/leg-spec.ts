@@ -14,6 +14,7 @@ import type { JobInvocation, NeedsContext } from "./job-state.js";
 import { jobLogLimit } from "./log-limit.js";
 import { Masker } from "./masker.js";
 import type { JobRef, Reporter } from "./reporter.js";
+import type { ArtifactBackend } from "./builtin/storage.js";
 import type { JobResult } from "./types.js";
 
 export type LegSpec = {
@@ -100,6 +101,8 @@ export type ExecuteLegOptions = {
   logLimit?: number;
   /** The user a fork's leg runs as (runner/isolation.ts); without it a fork's leg runs as this process. */
   runAs?: RunAs;
+  /** The server's artifact store for this leg (RunContext.artifacts). */
+  artifacts?: ArtifactBackend;
 };
 
 /** Executes a leg from its spec with the same engine `slipway run` uses. */
@@ -160,6 +163,7 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       logLimit: opts.logLimit ?? jobLogLimit(),
       untrusted: spec.run.untrusted === true,
       ...(runAs ? { runAs } : {}),
+      ...(opts.artifacts ? { artifacts: opts.artifacts } : {}),
     };
     return await runJobLeg({
       run,

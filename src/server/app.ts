@@ -11,6 +11,7 @@ import type { SecretStore } from "../secrets/index.js";
 import { createGuards, type Env, jsonBody, problem, withoutLocalPaths } from "./http.js";
 import type { Metrics } from "./metrics.js";
 import { mountAdminRoutes } from "./routes/admin.js";
+import { mountArtifactRoutes } from "./routes/artifacts.js";
 import { mountDeployRoutes } from "./routes/deploys.js";
 import { mountNotificationRoutes } from "./routes/notifications.js";
 import { mountOpsRoutes } from "./routes/ops.js";
@@ -70,6 +71,7 @@ export function createApp(opts: AppOptions): Hono<Env> {
   mountDeployRoutes(app, { ci, requireRole: guards.requireRole, jsonBody, database: opts.database, log });
   mountAdminRoutes(app, { store, ci, guards });
   mountRunnerProtocolRoutes(app, { ci, guards });
+  mountArtifactRoutes(app, { ci, guards });
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   return app;
