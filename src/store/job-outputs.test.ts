@@ -118,7 +118,7 @@ describe.each(backends)("job reports and artifacts on %s", (backend) => {
     expect(await upload(other.runId, other.id, "dist", 1000)).toMatchObject({ ok: true });
   });
 
-  it("lets only one of many concurrent uploads past the cap", async () => {
+  it("lets concurrent uploads fill the cap and no further", async () => {
     const job = await newJob();
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => upload(job.runId, job.id, `part-${i}`, 400)),
