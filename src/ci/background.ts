@@ -16,6 +16,8 @@ export type BackgroundOptions = {
   untrusted?: UntrustedPolicy;
   pollEveryMs?: number;
   scheduleEveryMs?: number;
+  /** How often expired artifacts are deleted (default every 10 minutes). */
+  artifactSweepEveryMs?: number;
   /** Stops claiming; running legs go on. */
   signal: AbortSignal;
   /** Aborts running legs (graceful-shutdown timeout). */
@@ -36,6 +38,15 @@ export async function runBackground(ci: CiService, opts: BackgroundOptions): Pro
       while (!opts.signal.aborted) {
         await ci.reapLeases().catch(() => {});
         await sleep(Math.max(200, Math.floor(ci.leaseMs / 3)), opts.signal, untilStopped);
+      }
+    })(),
+  );
+  loops.push(
+    (async () => {
+      // Expired artifacts, and what uploads that died left behind.
+      while (!opts.signal.aborted) {
+        await ci.artifacts.sweep().catch((err) => ci.log(`artifact sweep: ${(err as Error).message}`));
+        await sleep(opts.artifactSweepEveryMs ?? 10 * 60_000, opts.signal, untilStopped);
       }
     })(),
   );

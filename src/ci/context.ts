@@ -8,6 +8,7 @@ import { ProcessLedger } from "../lib/process-ledger.js";
 import type { Notifier, NotifyConfig } from "../notify/index.js";
 import type { MasterKey, SecretStore } from "../secrets/index.js";
 import type { Repo, Store } from "../store/index.js";
+import type { ArtifactSettings } from "./artifacts.js";
 import type { WebhookIntakeOptions } from "./webhook-intake.js";
 
 export type CiOptions = {
@@ -23,6 +24,8 @@ export type CiOptions = {
   leaseMs?: number;
   /** A job's stored log stops here, with one truncation marker (default 64 MiB). */
   maxJobLogBytes?: number;
+  /** Artifact retention and the per-run size cap (ci/artifacts.ts). */
+  artifacts?: ArtifactSettings;
   /** The encrypted secret store: runs get the secrets of their repository (global < repository). */
   secrets?: SecretStore;
   /** Seals the secrets inside queued job specs, so the database never holds them in clear. */

@@ -10,6 +10,14 @@
 // (the base commit's `notify:` applies); pull_request_target runs the base branch's workflow. A job
 // bound for an environment gets its secrets and vars (no other job does) and, when it is protected,
 // waits in the store for a reviewer and its timer; a ref it does not allow fails the job.
+// (the base commit's `notify:` applies); pull_request_target runs the base branch's workflow.
+export {
+  type ArtifactSettings,
+  artifactView,
+  defaultArtifactRetentionDays,
+  defaultMaxRunArtifactBytes,
+  ServerArtifacts,
+} from "./artifacts.js";
 export { type BackgroundOptions, runBackground } from "./background.js";
 export {
   describeReviewers,

@@ -244,6 +244,7 @@ export class Legs {
 
   async resultOf(row: Job): Promise<JobResult> {
     const steps = await this.ctx.store.steps.list(row.id);
+    const report = (await this.ctx.store.jobReports.forJobs([row.id])).get(row.id);
     return {
       id: row.jobId,
       name: row.name,
@@ -260,8 +261,8 @@ export class Legs {
         durationMs: s.finishedAt && s.startedAt ? s.finishedAt - s.startedAt : 0,
         outputs: {},
       })),
-      annotations: [],
-      summary: "",
+      annotations: report?.annotations ?? [],
+      summary: report?.summary ?? "",
       ...(row.reason ? { message: row.reason } : {}),
     };
   }

@@ -1,14 +1,18 @@
 // What runners do to the store: claim a leg, heartbeat, send steps, log chunks and the result. The
 // server's own runner calls it in-process; remote runners reach it through the HTTP API.
+import type { Readable } from "node:stream";
+import { ConflictError, UserError } from "../lib/errors.js";
 import {
   type ClaimedLeg,
   type JobResult,
+  Masker,
   type RunnerTransport,
+  type ServerArtifact,
   type StepReport,
   waitingForIsolationReason,
 } from "../runner/index.js";
 import { defaultMaxJobLogBytes, type Job, type StepOutcome } from "../store/index.js";
-import { completeBody, protocolProblems } from "./runner-protocol.js";
+import { type CompleteBody, completeBody, protocolProblems } from "./runner-protocol.js";
 import type { CiService } from "./service.js";
 
 export class RunnerApi {
@@ -49,6 +53,46 @@ export class RunnerApi {
   private async owned(runnerId: string, jobRowId: number): Promise<Job | null> {
     const job = await this.ci.store.jobs.get(jobRowId);
     return job && job.runnerId === runnerId ? job : null;
+  }
+
+  /** The job, while it runs and is this runner's: what may touch its run's artifacts. */
+  private async held(runnerId: string, jobRowId: number): Promise<Job> {
+    const job = await this.owned(runnerId, jobRowId);
+    if (job?.status !== "running") throw new ConflictError("the job is not running on this runner");
+    return job as Job;
+  }
+
+  /**
+   * Stores an artifact the job uploads to its run. A name holding one of the job's secrets is refused:
+   * masked it would be another name, and as it is it would show the secret in every listing.
+   */
+  async uploadArtifact(
+    runnerId: string,
+    jobRowId: number,
+    a: { name: string; retentionDays?: number; overwrite: boolean },
+    tar: Readable,
+  ): Promise<ServerArtifact> {
+    const job = await this.held(runnerId, jobRowId);
+    const masker = new Masker();
+    for (const v of Object.values(this.ci.openSpec(job).secrets)) masker.add(v);
+    const masked = masker.mask(a.name);
+    if (masked !== a.name) {
+      tar.resume();
+      throw new UserError(
+        `the artifact name ${JSON.stringify(masked)} contains a secret: choose another name`,
+      );
+    }
+    return this.ci.artifacts.upload({ ...a, runId: job.runId, jobRowId }, tar);
+  }
+
+  async listArtifacts(runnerId: string, jobRowId: number): Promise<ServerArtifact[]> {
+    const job = await this.held(runnerId, jobRowId);
+    return this.ci.artifacts.list(job.runId);
+  }
+
+  async openArtifact(runnerId: string, jobRowId: number, name: string) {
+    const job = await this.held(runnerId, jobRowId);
+    return this.ci.artifacts.open(job.runId, name);
   }
 
   async heartbeat(runnerId: string, jobRowId: number): Promise<boolean> {
@@ -115,6 +159,7 @@ export class RunnerApi {
         };
     const ok = await this.ci.store.jobs.complete(jobRowId, runnerId, completion);
     const job = await this.ci.store.jobs.get(jobRowId);
+    if (ok && job && parsed.success) await this.storeReport(job, parsed.data);
     if (job) {
       // Its steps' reports cannot be trusted to have ended either: none is left running.
       if (ok && problems) await this.ci.store.steps.finishUnfinished([jobRowId], "failure");
@@ -122,6 +167,27 @@ export class RunnerApi {
     }
     this.ci.jobFinished(jobRowId);
     return problems ? { ok, problems } : { ok };
+  }
+
+  /**
+   * Keeps the job's annotations and step summary, masked here again with the job's secrets: the runner
+   * masks them already, but what the server stores and serves must not depend on every runner doing so.
+   */
+  private async storeReport(job: Job, report: CompleteBody): Promise<void> {
+    const annotations = report.annotations ?? [];
+    const summary = report.summary ?? "";
+    if (annotations.length === 0 && summary === "") return;
+    const masker = new Masker();
+    for (const v of Object.values(this.ci.openSpec(job).secrets)) masker.add(v);
+    await this.ci.store.jobReports.put(job.id, {
+      annotations: annotations.map((a) => ({
+        ...a,
+        message: masker.mask(a.message),
+        ...(a.title !== undefined ? { title: masker.mask(a.title) } : {}),
+        ...(a.file !== undefined ? { file: masker.mask(a.file) } : {}),
+      })),
+      summary: masker.mask(summary),
+    });
   }
 
   /**
@@ -156,6 +222,12 @@ export class RunnerApi {
         const r = await this.complete(runnerId, Number(id), result);
         if (r.problems) throw new Error(`invalid job result: ${r.problems}`);
       },
+      // The same store remote runners reach over HTTP, called directly.
+      artifacts: (id) => ({
+        list: () => this.listArtifacts(runnerId, Number(id)),
+        upload: (a, tar) => this.uploadArtifact(runnerId, Number(id), a, tar),
+        download: async (name) => (await this.openArtifact(runnerId, Number(id), name)).tar,
+      }),
     };
   }
 }

@@ -78,6 +78,27 @@ describe("runner messages", () => {
     refuse(completeBody, { status: "failure", message: 7 }, /message/);
   });
 
+  it("checks job results' annotations and summary: level enum, positions, sizes", () => {
+    const a = { level: "warning", message: "m", file: "a.js", line: 3, col: 1, title: "T" };
+    expect(completeBody.parse({ status: "success", annotations: [a], summary: "# s" })).toMatchObject({
+      annotations: [a],
+      summary: "# s",
+    });
+    refuse(
+      completeBody,
+      { status: "success", annotations: [{ ...a, level: "fatal" }] },
+      /annotations\.0\.level/,
+    );
+    refuse(completeBody, { status: "success", annotations: [{ ...a, line: -1 }] }, /annotations\.0\.line/);
+    refuse(
+      completeBody,
+      { status: "success", annotations: [{ ...a, message: 1 }] },
+      /annotations\.0\.message/,
+    );
+    refuse(completeBody, { status: "success", annotations: Array(1001).fill(a) }, /annotations/);
+    refuse(completeBody, { status: "success", summary: "x".repeat(8 * 1024 * 1024 + 1) }, /summary/);
+  });
+
   it("checks job ids in URLs", () => {
     expect(jobRowIdParam("42")).toBe(42);
     for (const bad of ["0", "-1", "abc", "1e3", "99999999999999999999", ""])

@@ -4,7 +4,7 @@
 // one, and a size; unknown fields are dropped.
 import { z } from "zod";
 import { UserError } from "../lib/errors.js";
-import { finishedJobStatuses } from "../store/index.js";
+import { annotationLevels, finishedJobStatuses } from "../store/index.js";
 
 const stepOutcomes = ["success", "failure", "cancelled", "skipped"] as const;
 
@@ -55,9 +55,27 @@ const outputs = z
     message: `outputs larger than ${4 * maxOutputChars} characters in all`,
   });
 
+/** Annotations a job may report; GitHub keeps 10 errors and 10 warnings per step, far fewer. */
+export const maxAnnotations = 1000;
+/** A job's step summaries together; GitHub keeps 1 MiB per step. */
+export const maxSummaryChars = 8 * 1024 * 1024;
+const position = z.number().int().min(0).max(100_000_000);
+
+export const annotationBody = z.object({
+  level: z.enum(annotationLevels),
+  message: z.string().max(64 * 1024),
+  file: z.string().max(4096).optional(),
+  line: position.optional(),
+  endLine: position.optional(),
+  col: position.optional(),
+  endColumn: position.optional(),
+  title: z.string().max(1024).optional(),
+});
+
 /**
- * A job's end as the runner reports it. The server uses status, outputs and message; the rest of a
- * runner's JobResult (steps, annotations, summary…) is accepted with a shape check and not stored.
+ * A job's end as the runner reports it. The server stores status, outputs, message, annotations and
+ * the step summary; the rest of a runner's JobResult (steps…) is accepted with a shape check and not
+ * stored (steps arrive one by one in step reports).
  */
 export const completeBody = z.object({
   status: z.enum(finishedJobStatuses),
@@ -71,12 +89,8 @@ export const completeBody = z.object({
   workflow: z.string().max(4096).optional(),
   durationMs: z.number().min(0).optional(),
   steps: z.array(z.unknown()).max(10_000).optional(),
-  annotations: z.array(z.unknown()).max(10_000).optional(),
-  // Not stored by the server; bounded by the request body's limit (10 MiB).
-  summary: z
-    .string()
-    .max(10 * 1024 * 1024)
-    .optional(),
+  annotations: z.array(annotationBody).max(maxAnnotations).optional(),
+  summary: z.string().max(maxSummaryChars).optional(),
   matrix: z.record(z.string(), z.unknown()).nullable().optional(),
   continueOnError: z.boolean().optional(),
 });

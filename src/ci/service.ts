@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { LegSpec } from "../runner/index.js";
 import type { Environment, Gate, Job, Repo, Run, Store } from "../store/index.js";
 import type { NotifyConfig } from "../notify/index.js";
+import { ServerArtifacts } from "./artifacts.js";
 import { type CiEvent, CiContext, type CiOptions } from "./context.js";
 import { type RerunRequest, RunControl } from "./control.js";
 import { parseEnvironmentRules, type Reviewer } from "./environment-rules.js";
@@ -29,6 +30,8 @@ export class CiService {
   private readonly runs: Orchestrator;
   private readonly control: RunControl;
   private readonly triggers: Triggers;
+  /** Artifacts uploaded by the runs' jobs. */
+  readonly artifacts: ServerArtifacts;
 
   constructor(opts: CiOptions) {
     this.ctx = new CiContext(opts);
@@ -41,6 +44,7 @@ export class CiService {
     // Commit statuses follow every run and job state change; the reporter never throws or waits.
     const forge = opts.forge;
     if (forge) this.ctx.events.on("event", (e: CiEvent) => forge.onCiEvent(e));
+    this.artifacts = new ServerArtifacts(opts.store, opts.dataDir, opts.artifacts);
   }
 
   get store(): Store {
@@ -67,6 +71,10 @@ export class CiService {
   }
   get activeRuns(): number {
     return this.runs.activeRuns;
+  }
+
+  log(line: string): void {
+    this.ctx.log(line);
   }
 
   emit(event: CiEvent): void {

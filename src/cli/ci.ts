@@ -10,6 +10,7 @@ import { formatDuration, formatTimestamp, textTable } from "../lib/format.js";
 import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
 import { registerForgeCommands } from "./forge.js";
+import { formatAnnotation } from "./render.js";
 
 type Json = Record<string, any>;
 
@@ -192,6 +193,12 @@ export function registerCiCommands(program: Command): void {
             `  ${j.jobKey.padEnd(24)} ${j.status.padEnd(9)}${dur}${j.reusedFrom ? ` (reused from job ${j.reusedFrom})` : ""}${j.reason ? ` — ${j.reason}` : ""}`,
           );
           for (const s of j.steps) lines.push(`      ${(s.conclusion ?? "running").padEnd(9)} ${s.name}`);
+          // As `slipway run` prints them at the end of a run.
+          for (const an of j.annotations ?? []) lines.push(`      ${formatAnnotation(an)}`);
+          if (j.summary?.trim()) {
+            lines.push(`      step summary:`);
+            for (const l of (j.summary as string).trimEnd().split("\n")) lines.push(`        ${l}`);
+          }
         }
       }
       return `${lines.join("\n")}\n`;

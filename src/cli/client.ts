@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { Readable } from "node:stream";
 import { errorFromProblem, OperationError, UserError } from "../lib/errors.js";
 import { fetchWithDeadline, HttpTimeoutError, httpTimeoutMs } from "../lib/http.js";
 
@@ -119,6 +120,41 @@ export class ApiClient {
       data = { error: text };
     }
     return data as T;
+  }
+
+  /**
+   * A request whose body or answer is a byte stream (artifacts): the deadline is for the answer to
+   * start, not for the transfer. Throws as request() does for an error status.
+   */
+  async stream(
+    method: string,
+    path: string,
+    body?: Readable,
+    opts: { contentType?: string; timeoutMs?: number } = {},
+  ): Promise<Response> {
+    const url = `${this.server}${path}`;
+    let res: Response;
+    try {
+      res = await fetchWithDeadline(
+        url,
+        {
+          method,
+          headers: {
+            ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+            ...(opts.contentType ? { "content-type": opts.contentType } : {}),
+          },
+          ...(body ? { body: Readable.toWeb(body) as unknown as ReadableStream, duplex: "half" } : {}),
+        } as RequestInit,
+        opts.timeoutMs ?? this.timeoutMs,
+      );
+    } catch (err) {
+      if (err instanceof HttpTimeoutError) throw err;
+      throw new OperationError(
+        `cannot reach the slipway server at ${this.server}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`,
+      );
+    }
+    if (!res.ok) throw apiError(method, path, res, await res.text());
+    return res;
   }
 
   /** Server-Sent Events of a path, one parsed event at a time, until the stream ends. */

@@ -21,6 +21,7 @@ export const commandGroups = {
   notify: () => load(import("./notify.js"), (m) => m.registerNotify),
   ci: () => load(import("./ci.js"), (m) => m.registerCiCommands),
   environment: () => load(import("./environment.js"), (m) => m.registerEnvironment),
+  artifacts: () => load(import("./artifacts.js"), (m) => m.registerArtifacts),
   deploy: () => load(import("./deploy.js"), (m) => m.registerDeploy),
   demo: () => load(import("./demo.js"), (m) => m.registerDemo),
   config: () => load(import("./config.js"), (m) => m.registerConfig),
@@ -104,6 +105,7 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
   ),
   command("ci", "dispatch [options] <repo> <workflow>", "start a workflow with workflow_dispatch"),
   command("ci", "token", "API tokens (admin)"),
+  command("artifacts", "artifacts", "artifacts of runs on the server"),
   command(
     "environment",
     "environment",

@@ -1,6 +1,7 @@
 // `slipway serve` and `slipway runner`: the CI server, and an agent that runs its jobs elsewhere; the
 // runner's subcommands (ls, disable, enable, rm) are the admin's controls over registered runners.
 import { hostname } from "node:os";
+import { Readable } from "node:stream";
 import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { childEnv, passEnvNames } from "../lib/child-env.js";
@@ -13,7 +14,9 @@ import {
   jobLogLimit,
   killGraceMs,
   type RunnerTransport,
+  parseSize,
   runAgent,
+  type ServerArtifact,
   type StepReport,
   untrustedPolicy,
   actionSource,
@@ -96,6 +99,16 @@ export function registerServe(program: Command): void {
       process.env.SLIPWAY_MAX_EVENT_STREAMS ?? "256",
     )
     .option(
+      "--artifact-retention-days <days>",
+      "days artifacts of server runs are kept, and the most an upload's retention-days may ask (env SLIPWAY_ARTIFACT_RETENTION_DAYS)",
+      process.env.SLIPWAY_ARTIFACT_RETENTION_DAYS ?? "90",
+    )
+    .option(
+      "--max-run-artifacts <size>",
+      "bytes all artifacts of one run may hold, e.g. 10G; an upload past it fails its step (env SLIPWAY_MAX_RUN_ARTIFACTS)",
+      process.env.SLIPWAY_MAX_RUN_ARTIFACTS ?? "10G",
+    )
+    .option(
       "--max-job-log <bytes>",
       "a job's stored log stops at this size, with one truncation marker (env SLIPWAY_MAX_JOB_LOG_BYTES)",
       process.env.SLIPWAY_MAX_JOB_LOG_BYTES ?? String(64 * 1024 * 1024),
@@ -140,12 +153,18 @@ export function registerServe(program: Command): void {
       if (!maxEventStreams) throw new UserError("--max-event-streams must be at least 1");
       if (!maxJobLogBytes || maxJobLogBytes < 1024)
         throw new UserError("--max-job-log must be at least 1024");
+      const retentionDays = positiveInt("--artifact-retention-days", flags.artifactRetentionDays);
+      if (!retentionDays) throw new UserError("--artifact-retention-days must be at least 1");
       const server = await startServer({
         listen: flags.listen,
         dataDir,
         database,
         maxEventStreams,
         maxJobLogBytes,
+        artifacts: {
+          retentionDays,
+          maxRunBytes: parseSize(flags.maxRunArtifacts, "--max-run-artifacts"),
+        },
         maxJobs: positiveInt("--max-jobs", flags.maxJobs),
         maxJobsPerRepo: positiveInt("--max-jobs-per-repo", flags.maxJobsPerRepo),
         localRunners: positiveInt("--local-runners", flags.localRunners),
@@ -401,6 +420,8 @@ function registerRunnerAdmin(runner: Command): void {
   control("rm", "remove a runner: its token stops working at once and its running jobs fail (admin)");
 }
 
+const artifactTransferMs = 60 * 60_000;
+
 /**
  * The runner protocol over the server's HTTP API. `onRefused` is called when the server answers 401:
  * the runner was removed or disabled, and must stop rather than retry.
@@ -446,6 +467,29 @@ export function httpTransport(
     },
     async step(id, step: StepReport) {
       await api.request("POST", `/api/v1/runner/jobs/${id}/steps`, step);
+    },
+    artifacts(id) {
+      const base = `/api/v1/runner/jobs/${id}/artifacts`;
+      return {
+        async list() {
+          return (await api.request<{ artifacts: ServerArtifact[] }>("GET", base)).artifacts;
+        },
+        async upload(a, tar) {
+          const q = new URLSearchParams({ name: a.name, overwrite: String(a.overwrite) });
+          if (a.retentionDays !== undefined) q.set("retentionDays", String(a.retentionDays));
+          // The answer comes once every byte is in: the deadline is for the whole transfer.
+          const res = await api.stream("POST", `${base}?${q}`, tar, {
+            contentType: "application/x-tar",
+            timeoutMs: artifactTransferMs,
+          });
+          return ((await res.json()) as { artifact: ServerArtifact }).artifact;
+        },
+        async download(name) {
+          const res = await api.stream("GET", `${base}/${encodeURIComponent(name)}`);
+          if (!res.body) throw new OperationError(`the server sent no content for artifact ${name}`);
+          return Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
+        },
+      };
     },
     async complete(id, result: JobResult) {
       try {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { retry, sleep } from "../lib/async.js";
 import { git, resolveCommit } from "../lib/git.js";
+import type { ArtifactBackend } from "./builtin/storage.js";
 import type { UntrustedPolicy } from "./isolation.js";
 import { executeLegSpec, type LegSpec } from "./leg-spec.js";
 import type { JobRef, LogKind, Reporter } from "./reporter.js";
@@ -33,6 +34,8 @@ export interface RunnerTransport {
   appendLog(jobRowId: string, seq: number, content: string): Promise<void>;
   step(jobRowId: string, step: StepReport): Promise<void>;
   complete(jobRowId: string, result: JobResult): Promise<void>;
+  /** The server's artifact store, bound to the job this runner holds. */
+  artifacts?(jobRowId: string): ArtifactBackend;
 }
 
 export type AgentOptions = {
@@ -217,6 +220,7 @@ export async function runClaimedLeg(
       logLimit: opts.logLimit,
       runAs: opts.untrusted?.runAs,
       ...(opts.actions ? { actions: opts.actions } : {}),
+      artifacts: transport.artifacts?.(id),
     });
   } catch (err) {
     const message = (err as Error).message;

@@ -2,6 +2,7 @@
 import type { Json } from "../expressions/index.js";
 import type { TriggerEvent } from "../workflow/index.js";
 import type { ActionSource } from "./actions/source.js";
+import type { ArtifactBackend } from "./builtin/storage.js";
 import type { RunAs } from "./isolation.js";
 import type { Masker } from "./masker.js";
 import type { Reporter } from "./reporter.js";
@@ -57,6 +58,12 @@ export type RunContext = {
    * outside the data dir (runner/isolation.ts).
    */
   runAs?: RunAs;
+  /**
+   * Set when the leg runs for a server: actions/upload-artifact and download-artifact use the server's
+   * artifact store instead of `<dataDir>/artifacts`, so the run's other jobs (on other runners) and
+   * `slipway artifacts download` see them.
+   */
+  artifacts?: ArtifactBackend;
 };
 
 /** The `github` context fields that stay the same for every job of a workflow. */

@@ -64,3 +64,7 @@ export {
   untrustedPolicy,
   waitingForIsolationReason,
 } from "./isolation.js";
+export type { ArtifactBackend, ServerArtifact } from "./builtin/storage.js";
+export { validateArtifactName } from "./builtin/artifacts.js";
+export { parseLogLimit as parseSize } from "./log-limit.js";
+export { downloadTo as copyArtifactFiles } from "./builtin/artifact-files.js";

@@ -15,6 +15,7 @@ import type { JobInvocation, NeedsContext } from "./job-state.js";
 import { jobLogLimit } from "./log-limit.js";
 import { Masker } from "./masker.js";
 import type { JobRef, Reporter } from "./reporter.js";
+import type { ArtifactBackend } from "./builtin/storage.js";
 import type { JobResult } from "./types.js";
 
 export type LegSpec = {
@@ -108,6 +109,8 @@ export type ExecuteLegOptions = {
   runAs?: RunAs;
   /** The runner's own actions setting, over the server's (legActionSource). */
   actions?: ActionSourceSettings;
+  /** The server's artifact store for this leg (RunContext.artifacts). */
+  artifacts?: ArtifactBackend;
 };
 
 /** Executes a leg from its spec with the same engine `slipway run` uses. */
@@ -169,6 +172,7 @@ export async function executeLegSpec(spec: LegSpec, opts: ExecuteLegOptions): Pr
       logLimit: opts.logLimit ?? jobLogLimit(),
       untrusted: spec.run.untrusted === true,
       ...(runAs ? { runAs } : {}),
+      ...(opts.artifacts ? { artifacts: opts.artifacts } : {}),
     };
     return await runJobLeg({
       run,

@@ -12,6 +12,7 @@ import type { MasterKey, SecretStore } from "../secrets/index.js";
 import { createGuards, type Env, jsonBody, problem, withoutLocalPaths } from "./http.js";
 import type { Metrics } from "./metrics.js";
 import { mountAdminRoutes } from "./routes/admin.js";
+import { mountArtifactRoutes } from "./routes/artifacts.js";
 import { mountDeployRoutes } from "./routes/deploys.js";
 import { mountForgeRoutes } from "./routes/forge.js";
 import { mountNotificationRoutes } from "./routes/notifications.js";
@@ -87,6 +88,7 @@ export function createApp(opts: AppOptions): Hono<Env> {
   });
   mountAdminRoutes(app, { store, ci, guards });
   mountRunnerProtocolRoutes(app, { ci, guards });
+  mountArtifactRoutes(app, { ci, guards });
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   return app;

@@ -1,10 +1,15 @@
 // The OpenAPI document of the REST API, served at /api/v1/openapi.json.
+import { schemas } from "./openapi-schemas.js";
 type Op = {
   summary: string;
   role?: string;
   body?: Record<string, unknown>;
   params?: string[];
   query?: string[];
+  /** The 200 answer: a schema of components.schemas, or a tar stream. */
+  response?: { schema: string } | "tar";
+  /** The request body is a tar stream (application/x-tar), not JSON. */
+  tarBody?: boolean;
 };
 
 const ops: Record<string, Record<string, Op>> = {
@@ -168,7 +173,28 @@ const ops: Record<string, Record<string, Op>> = {
     },
   },
   "/api/v1/runs/{id}": {
-    get: { summary: "A run with its attempts, jobs and steps", role: "viewer", params: ["id"] },
+    get: {
+      summary: "A run with its attempts, jobs and steps, and each job's annotations and step summary",
+      role: "viewer",
+      params: ["id"],
+      response: { schema: "RunView" },
+    },
+  },
+  "/api/v1/runs/{id}/artifacts": {
+    get: {
+      summary: "The run's artifacts (expired ones are gone)",
+      role: "viewer",
+      params: ["id"],
+      response: { schema: "ArtifactList" },
+    },
+  },
+  "/api/v1/runs/{id}/artifacts/{name}": {
+    get: {
+      summary: "One artifact's files as a tar stream (application/x-tar); 404 when absent or expired",
+      role: "viewer",
+      params: ["id", "name"],
+      response: "tar",
+    },
   },
   "/api/v1/runs/{id}/logs": {
     get: {
@@ -364,6 +390,30 @@ const ops: Record<string, Record<string, Op>> = {
   "/api/v1/runner/jobs/{id}/steps": {
     post: { summary: "Runner: report a step's start or end", role: "runner", params: ["id"] },
   },
+  "/api/v1/runner/jobs/{id}/artifacts": {
+    get: {
+      summary: "Runner: the artifacts of the run of a job it holds (409 for any other job)",
+      role: "runner",
+      params: ["id"],
+      response: { schema: "ArtifactList" },
+    },
+    post: {
+      summary:
+        "Runner: upload an artifact (a tar stream of its files) for the job it holds; 201 {artifact}; 409 for another runner's job or a taken name without overwrite=true, 413 past the run's size cap, 400 for a bad name or archive — nothing is stored then",
+      role: "runner",
+      params: ["id"],
+      query: ["name", "retentionDays", "overwrite"],
+      tarBody: true,
+    },
+  },
+  "/api/v1/runner/jobs/{id}/artifacts/{name}": {
+    get: {
+      summary: "Runner: one artifact of the run of a job it holds, as a tar stream",
+      role: "runner",
+      params: ["id", "name"],
+      response: "tar",
+    },
+  },
   "/api/v1/runner/jobs/{id}/complete": {
     post: { summary: "Runner: the job's result", role: "runner", params: ["id"] },
   },
@@ -429,8 +479,28 @@ export function openApiDocument(): Record<string, unknown> {
               },
             }
           : {}),
+        ...(op.tarBody
+          ? {
+              requestBody: {
+                content: { "application/x-tar": { schema: { type: "string", format: "binary" } } },
+              },
+            }
+          : {}),
         responses: {
-          "200": { description: "OK" },
+          "200":
+            op.response === "tar"
+              ? {
+                  description: "OK",
+                  content: { "application/x-tar": { schema: { type: "string", format: "binary" } } },
+                }
+              : op.response
+                ? {
+                    description: "OK",
+                    content: {
+                      "application/json": { schema: { $ref: `#/components/schemas/${op.response.schema}` } },
+                    },
+                  }
+                : { description: "OK" },
           "400": { description: "Bad input" },
           "401": { description: "No or bad credentials" },
           "403": {
@@ -446,6 +516,7 @@ export function openApiDocument(): Record<string, unknown> {
     openapi: "3.1.0",
     info: { title: "slipway CI server", version: "1" },
     components: {
+      schemas,
       securitySchemes: {
         apiToken: {
           type: "http",

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
-import { CiService, runBackground, type WebhookIntakeOptions } from "../ci/index.js";
+import { type ArtifactSettings, CiService, runBackground, type WebhookIntakeOptions } from "../ci/index.js";
 import type { ActionSourceSettings, UntrustedPolicy } from "../runner/index.js";
 import { OperationError, UserError } from "../lib/errors.js";
 import { makeDataDirPrivate } from "../lib/file-modes.js";
@@ -39,6 +39,8 @@ export type ServeOptions = {
   maxEventStreams?: number;
   /** A job's stored log stops here with one truncation marker (default 64 MiB). */
   maxJobLogBytes?: number;
+  /** Artifact retention (days) and the per-run size cap. */
+  artifacts?: ArtifactSettings;
   /**
    * The server's notification rules and channels: a YAML file shaped like slipway.yaml's `notify:`
    * section. Validated at start: a bad file is a UserError with file:line:col and the server does not start.
@@ -179,6 +181,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     leaseMs: opts.leaseMs,
     maxJobLogBytes: opts.maxJobLogBytes,
     ...(opts.actions ? { actions: opts.actions } : {}),
+    artifacts: opts.artifacts,
     notify: {
       notifier,
       config: notifyConfig,

@@ -12,6 +12,8 @@
 // - a (provider, delivery id) is recorded once, so a redelivered webhook starts no second run, and a
 //   body is held by one delivery per repository within the replay window (a replay under a new id
 //   starts nothing); a delivery stays `pending`, with its event, until its runs exist;
+// - an artifact name is live (pending or ready) once per run, and a run's live artifacts stay within the
+//   size cap the caller gives, also under concurrent uploads;
 // - log chunks are numbered by their writer, so a retried append stores nothing twice;
 // - tokens are kept only as SHA-256 hashes; repository webhook secrets are shared HMAC keys, stored as
 //   the secrets domain seals them under the master key (readable only through `repos.webhookSecret`).
@@ -25,6 +27,13 @@
 // - an environment gate is opened once per (run, attempt, environment) and leaves `pending` once; every
 //   change to an environment's rules and every approval or rejection writes an audit entry with it.
 // Times are integer epoch milliseconds; operations take an optional `now` for tests.
+export type {
+  Artifact,
+  ArtifactBegin,
+  ArtifactBeginResult,
+  Artifacts,
+  ArtifactStatus,
+} from "./artifacts.js";
 export type { Audit, AuditEntry, AuditFilter, AuditInput } from "./audit.js";
 export type {
   BeginDeliveryInput,
@@ -66,6 +75,13 @@ export {
   type JobStatus,
   jobStatuses,
 } from "./jobs.js";
+export {
+  type AnnotationLevel,
+  annotationLevels,
+  type JobReport,
+  type JobReports,
+  type StoredAnnotation,
+} from "./job-reports.js";
 export { defaultMaxJobLogBytes, type LogChunk, type LogRead, type Logs } from "./logs.js";
 export type { DialectName } from "./migrations.js";
 export { maskPassword, openStore, type Store, type StoreApi, type StoreOptions } from "./open.js";

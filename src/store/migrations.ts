@@ -455,6 +455,50 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable("forge_settings").execute();
       },
     },
+    // What a job shows besides its log: the annotations (::error:: and friends) and the Markdown its
+    // steps wrote to $GITHUB_STEP_SUMMARY, as its runner reported them at the end (masked again by the
+    // server). A table of its own: jobs are listed often, these are read only when a run is shown.
+    "0120_job_reports": {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("job_reports")
+          .addColumn("job_row_id", "bigint", (c) => ref("jobs.id", "cascade")(c.primaryKey()))
+          .addColumn("annotations_json", "text", notNull)
+          .addColumn("summary", "text", notNull)
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable("job_reports").execute();
+      },
+    },
+    // Artifacts uploaded by a run's jobs on the server: the files live under <data dir>/artifacts/<id>/,
+    // the row says what they are. `pending` while the upload is written (it counts against the run's
+    // size cap, so two uploads at once cannot both squeeze under it), `ready` once complete; one ready
+    // artifact per (run, name). Expired ones are deleted by the server's sweep.
+    "0121_artifacts": {
+      async up(db: Kysely<any>) {
+        await withId(db.schema.createTable("artifacts"))
+          .addColumn("run_id", "bigint", (c) => ref("runs.id", "cascade")(c.notNull()))
+          .addColumn("job_row_id", "bigint", (c) => ref("jobs.id", "set null")(c))
+          .addColumn("name", "text", notNull)
+          .addColumn("status", "text", notNull)
+          .addColumn("size", "bigint", notNull)
+          .addColumn("files", "integer", notNull)
+          .addColumn("digest", "text", notNull)
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("expires_at", "bigint", notNull)
+          .execute();
+        await db.schema
+          .createIndex("artifacts_run_idx")
+          .on("artifacts")
+          .columns(["run_id", "name"])
+          .execute();
+        await db.schema.createIndex("artifacts_expiry_idx").on("artifacts").columns(["expires_at"]).execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable("artifacts").execute();
+      },
+    },
   };
 }
 

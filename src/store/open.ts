@@ -5,8 +5,10 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect } from "kysely";
 import pg from "pg";
 import { OperationError, UserError } from "../lib/errors.js";
+import { createArtifacts } from "./artifacts.js";
 import { createAudit } from "./audit.js";
 import { createDeliveries } from "./deliveries.js";
+import { createJobReports } from "./job-reports.js";
 import { createJobs } from "./jobs.js";
 import { createLogs } from "./logs.js";
 import { type DialectName, migrationProvider } from "./migrations.js";
@@ -40,6 +42,8 @@ export type StoreApi = {
   jobs: ReturnType<typeof createJobs>;
   steps: ReturnType<typeof createSteps>;
   logs: ReturnType<typeof createLogs>;
+  jobReports: ReturnType<typeof createJobReports>;
+  artifacts: ReturnType<typeof createArtifacts>;
   deliveries: ReturnType<typeof createDeliveries>;
   tokens: ReturnType<typeof createTokens>;
   runners: ReturnType<typeof createRunners>;
@@ -118,6 +122,8 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     jobs: createJobs(db),
     steps: createSteps(db),
     logs: createLogs(db, dialect),
+    jobReports: createJobReports(db),
+    artifacts: createArtifacts(db, dialect),
     deliveries: createDeliveries(db),
     tokens: createTokens(db),
     runners: createRunners(db),

@@ -95,6 +95,25 @@ export type LogChunksTable = {
   created_at: number;
 };
 
+export type JobReportsTable = {
+  job_row_id: number;
+  annotations_json: string;
+  summary: string;
+};
+
+export type ArtifactsTable = {
+  id: Generated<number>;
+  run_id: number;
+  job_row_id: number | null;
+  name: string;
+  status: string;
+  size: number;
+  files: number;
+  digest: string;
+  created_at: number;
+  expires_at: number;
+};
+
 export type DeliveriesTable = {
   provider: string;
   delivery_id: string;
@@ -323,6 +342,8 @@ export type Database = {
   jobs: JobsTable;
   steps: StepsTable;
   log_chunks: LogChunksTable;
+  job_reports: JobReportsTable;
+  artifacts: ArtifactsTable;
   deliveries: DeliveriesTable;
   delivery_bodies: DeliveryBodiesTable;
   tokens: TokensTable;

@@ -11,11 +11,8 @@
 // action does, and download writes regular files only, never through a link that leads out of `path`.
 // Like v4's zip format, file modes are not kept: downloaded files get default permissions.
 
-import { createHash } from "node:crypto";
-import { constants, createReadStream, type Stats } from "node:fs";
-import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import picomatch from "picomatch";
 import { sleep } from "../../lib/async.js";
@@ -30,6 +27,8 @@ import {
   repositoryDirName,
   writeFileAtomic,
 } from "./storage.js";
+import { downloadFromServer, uploadToServer } from "./artifacts-remote.js";
+import { copyWithHash, downloadTo, digestOf, type FileHash } from "./artifact-files.js";
 import type { BuiltinAction, BuiltinActionContext } from "./types.js";
 
 export type ArtifactMetadata = {
@@ -257,8 +256,26 @@ async function main(ctx: BuiltinActionContext): Promise<void> {
   );
   validateArtifactName(name);
 
-  const artifact = await storeArtifact(ctx, { name, files, rootDirectory, retentionDays, overwrite });
-  const url = pathToFileURL(path.dirname(artifact.filesDir)).href;
+  let artifact: { id: number; size: number; digest: string };
+  let url: string;
+  if (ctx.artifacts) {
+    const entries = files.map((file) => ({ rel: path.relative(rootDirectory, file), file }));
+    for (const e of entries) validateFilePath(e.rel);
+    // Not given (or 0): the server's retention applies, as a repository's does on GitHub.
+    const given = Number.parseInt(getInput(ctx, "retention-days"), 10);
+    const stored = await uploadToServer(ctx.artifacts, {
+      name,
+      files: entries,
+      retentionDays: Number.isNaN(given) || given === 0 ? undefined : retentionDays,
+      overwrite,
+    });
+    artifact = stored;
+    url = stored.url ?? "";
+  } else {
+    const stored = await storeArtifact(ctx, { name, files, rootDirectory, retentionDays, overwrite });
+    artifact = stored;
+    url = pathToFileURL(path.dirname(stored.filesDir)).href;
+  }
   ctx.log(
     `Artifact ${name} has been successfully uploaded! Final size is ${artifact.size} bytes. Artifact ID is ${artifact.id}`,
   );
@@ -356,100 +373,6 @@ async function allocateArtifactId(root: string, signal: AbortSignal): Promise<nu
   }
 }
 
-type FileHash = { rel: string; sha256: string };
-
-function digestOf(hashes: FileHash[]): string {
-  const hash = createHash("sha256");
-  // Sorted by code unit, not locale, so the digest does not depend on the machine's settings.
-  const sorted = [...hashes].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  for (const h of sorted) hash.update(`${h.sha256}  ${h.rel}\n`);
-  return hash.digest("hex");
-}
-
-// O_NOFOLLOW: a symlink planted at the destination makes the open fail instead of writing through it.
-const writeFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-
-async function copyWithHash(src: string, dest: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  const output = await open(dest, writeFlags);
-  await pipeline(
-    createReadStream(src),
-    async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const chunk of chunks) {
-        hash.update(chunk);
-        size += chunk.length;
-        yield chunk;
-      }
-    },
-    output.createWriteStream(),
-  );
-  return { sha256: hash.digest("hex"), size };
-}
-
-/** The regular files below a stored artifact's directory, as relative paths; anything else is refused. */
-async function listStoredFiles(filesDir: string): Promise<string[]> {
-  const result: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = await readdir(path.join(filesDir, rel));
-    } catch (err) {
-      if (rel === "" && errorCode(err) === "ENOENT") return;
-      throw err;
-    }
-    for (const name of names.sort()) {
-      const childRel = rel === "" ? name : path.join(rel, name);
-      const stats: Stats = await lstat(path.join(filesDir, childRel));
-      if (stats.isDirectory()) await walk(childRel);
-      else if (stats.isFile()) result.push(childRel);
-      else
-        throw new OperationError(
-          `Refusing to download ${childRel}: not a regular file in the artifact store`,
-        );
-    }
-  };
-  await walk("");
-  return result;
-}
-
-/** Copies an artifact's files into `destination`, never writing outside it; returns the recomputed digest. */
-async function downloadTo(
-  artifact: StoredArtifact,
-  destination: string,
-  signal: AbortSignal,
-): Promise<string> {
-  await mkdir(destination, { recursive: true });
-  const rootReal = await realpath(destination);
-  const checkedDirs = new Set<string>();
-  const hashes: FileHash[] = [];
-  for (const rel of await listStoredFiles(artifact.filesDir)) {
-    signal.throwIfAborted();
-    const segments = rel.split(path.sep);
-    if (path.isAbsolute(rel) || segments.some((s) => s === "" || s === "." || s === "..")) {
-      throw new OperationError(`Refusing to download ${rel}: the path leaves the download directory`);
-    }
-    const dest = path.join(destination, rel);
-    const parent = path.dirname(dest);
-    if (!checkedDirs.has(parent)) {
-      await mkdir(parent, { recursive: true });
-      // A directory already in `destination` may be a symlink; following it is fine only if it stays inside.
-      if (!isInside(rootReal, await realpath(parent))) {
-        throw new OperationError(`Refusing to download ${rel}: ${parent} resolves outside ${destination}`);
-      }
-      checkedDirs.add(parent);
-    }
-    const existing = await lstat(dest).catch(() => undefined);
-    if (existing?.isSymbolicLink()) await unlink(dest);
-    else if (existing?.isDirectory()) {
-      throw new OperationError(`Cannot download ${rel}: ${dest} is a directory`);
-    }
-    const copied = await copyWithHash(path.join(artifact.filesDir, rel), dest);
-    hashes.push({ rel, sha256: copied.sha256 });
-  }
-  return digestOf(hashes);
-}
-
 async function downloadMain(ctx: BuiltinActionContext): Promise<void> {
   const name = getInput(ctx, "name");
   const pattern = getInput(ctx, "pattern");
@@ -468,9 +391,17 @@ async function downloadMain(ctx: BuiltinActionContext): Promise<void> {
     throw new UserError("Inputs 'name' and 'artifact-ids' cannot be used together. Please specify only one.");
   }
   validateRunId(runId);
+  const backend = ctx.artifacts;
+  if (backend && runId !== ctx.runId)
+    throw new UserError(
+      `Downloading artifacts of another run (${runId}) is not supported on a slipway server: a job reaches only its own run's artifacts`,
+    );
 
-  const available = (await listArtifacts(ctx.dataDir, ctx.repository, runId)).filter((a) => !a.expired);
-  let artifacts: StoredArtifact[];
+  type Listed = { id: number; name: string; size: number; digest: string; filesDir?: string };
+  const available: Listed[] = backend
+    ? await backend.list()
+    : (await listArtifacts(ctx.dataDir, ctx.repository, runId)).filter((a) => !a.expired);
+  let artifacts: Listed[];
   if (name !== "") {
     const found = available.find((a) => a.name === name);
     if (!found)
@@ -506,7 +437,9 @@ async function downloadMain(ctx: BuiltinActionContext): Promise<void> {
     // The name came from our own directory listing, but it becomes a path component here: check it again.
     validateArtifactName(artifact.name);
     const target = name !== "" || mergeMultiple ? destination : path.join(destination, artifact.name);
-    const digest = await downloadTo(artifact, target, ctx.signal);
+    const digest = backend
+      ? await downloadFromServer(ctx, backend, artifact, target)
+      : await downloadTo({ filesDir: artifact.filesDir ?? "" }, target, ctx.signal);
     if (digest !== artifact.digest) {
       ctx.warning(
         `Artifact '${artifact.name}' digest validation failed. Please verify the integrity of the artifact.`,

@@ -56,3 +56,38 @@ export function isInside(parent: string, child: string): boolean {
 export function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
+
+/** An artifact as a server keeps it (GET /api/v1/runs/:id/artifacts lists these). */
+export type ServerArtifact = {
+  id: number;
+  name: string;
+  /** Bytes of its files. */
+  size: number;
+  files: number;
+  /** The same digest as actions/upload-artifact's `artifact-digest` output. */
+  digest: string;
+  createdAt: number;
+  expiresAt: number;
+  /** Where it is downloaded from: the server's REST path (GET, viewer role). */
+  url?: string;
+};
+
+/**
+ * Where a job's artifacts go when it runs for a server: the server keeps them (so every runner of the
+ * run, and `slipway artifacts download`, sees them), instead of the runner's own data directory. Bound
+ * to the job the runner holds: it reaches that job's run and nothing else.
+ */
+export interface ArtifactBackend {
+  /** The run's ready, unexpired artifacts. */
+  list(): Promise<ServerArtifact[]>;
+  /**
+   * Stores a tar stream of the artifact's files. `retentionDays` undefined: the server's default. Fails
+   * (storing nothing) when the name is taken and `overwrite` is false, or the run's size cap is passed.
+   */
+  upload(
+    artifact: { name: string; retentionDays?: number; overwrite: boolean },
+    tar: import("node:stream").Readable,
+  ): Promise<ServerArtifact>;
+  /** A tar stream of the artifact's files. */
+  download(name: string): Promise<import("node:stream").Readable>;
+}

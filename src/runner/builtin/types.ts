@@ -1,5 +1,6 @@
 // Built-in actions are well-known actions (actions/checkout, actions/cache, ...) that slipway implements
 // natively so that workflows run offline with no action download.
+import type { ArtifactBackend } from "./storage.js";
 
 export type BuiltinActionContext = {
   /** The step's `with:` values after expression evaluation; absent inputs are missing (apply defaults yourself). */
@@ -31,6 +32,8 @@ export type BuiltinActionContext = {
   signal: AbortSignal;
   /** The run executes a fork's pull request code (see RunContext.untrusted). */
   untrusted?: boolean;
+  /** A job run for a server keeps its artifacts there (see RunContext.artifacts). */
+  artifacts?: ArtifactBackend;
 };
 
 export type BuiltinAction = {

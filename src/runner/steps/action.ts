@@ -108,6 +108,7 @@ async function runBuiltin(
     jobStatus: state.jobStatus(),
     signal,
     untrusted: run.untrusted === true,
+    ...(run.artifacts ? { artifacts: run.artifacts } : {}),
   });
   try {
     await action.main(ctx({}, step.signal ?? new AbortController().signal));

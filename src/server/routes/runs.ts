@@ -55,10 +55,18 @@ export function mountRunRoutes(
     const attempts = [];
     for (let a = 1; a <= run.attempt; a++) {
       const jobs = await store.jobs.list(run.id, a);
+      const reports = await store.jobReports.forJobs(jobs.map((j) => j.id));
       attempts.push({
         attempt: a,
         jobs: await Promise.all(
-          jobs.map(async (j) => ({ ...j, spec: undefined, steps: await store.steps.list(j.id) })),
+          jobs.map(async (j) => ({
+            ...j,
+            spec: undefined,
+            steps: await store.steps.list(j.id),
+            // What `slipway run` prints after a run: ::error/::warning/::notice and $GITHUB_STEP_SUMMARY.
+            annotations: reports.get(j.id)?.annotations ?? [],
+            summary: reports.get(j.id)?.summary ?? "",
+          })),
         ),
       });
     }
