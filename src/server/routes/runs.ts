@@ -57,7 +57,13 @@ export function mountRunRoutes(
       attempts.push({
         attempt: a,
         jobs: await Promise.all(
-          jobs.map(async (j) => ({ ...j, spec: undefined, steps: await store.steps.list(j.id) })),
+          jobs.map(async (j) => ({
+            ...j,
+            spec: undefined,
+            // The jobs this one needs (for the dashboard's job graph), from its spec's needs context.
+            needs: Object.keys((j.spec as { needs?: Record<string, unknown> } | null)?.needs ?? {}),
+            steps: await store.steps.list(j.id),
+          })),
         ),
       });
     }
