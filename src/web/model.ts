@@ -61,6 +61,15 @@ export type RunDetail = {
   summaries?: { jobRowId?: number; jobKey?: string; markdown?: string; content?: string }[];
 };
 
+type Payload = { head_commit?: { message?: unknown }; sender?: { login?: unknown } };
+
+/** The event's payload: stored either as it came or as `{name, payload}`. */
+function payloadOf(run: Run): Payload {
+  const ev = run.event as (Payload & { payload?: Payload }) | null;
+  if (!ev || typeof ev !== "object") return {};
+  return ev.payload && typeof ev.payload === "object" ? ev.payload : ev;
+}
+
 export function branchOf(ref: string): string {
   return ref.replace(/^refs\/(heads|tags)\//, "");
 }
@@ -68,14 +77,12 @@ export function branchOf(ref: string): string {
 /** The first line of the commit message or the pull request's title (shown as text). */
 export function titleOf(run: Run): string {
   if (run.pullRequest?.title) return run.pullRequest.title;
-  const ev = run.event as { head_commit?: { message?: unknown } } | null;
-  const msg = ev?.head_commit?.message;
+  const msg = payloadOf(run).head_commit?.message;
   return typeof msg === "string" ? msg.split("\n")[0] : `${run.eventName} ${run.sha.slice(0, 7)}`;
 }
 
 export function actorOf(run: Run): string {
-  const ev = run.event as { sender?: { login?: unknown } } | null;
-  const login = ev?.sender?.login;
+  const login = payloadOf(run).sender?.login;
   if (typeof login === "string") return login;
   return run.pullRequest?.author ?? run.trigger;
 }
