@@ -37,6 +37,9 @@ await build({
   platform: "browser",
   target: ["chrome110", "firefox110", "safari16"],
   format: "esm",
+  // Libraries only some pages need (dagre, uPlot, marked) are chunks fetched when those pages open.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   minify: true,
   sourcemap: false,
   legalComments: "none",

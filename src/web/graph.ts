@@ -1,16 +1,34 @@
 // The job graph: one box per workflow job (its matrix legs listed inside it), laid out by dagre from
 // the jobs' `needs`, left to right as on GitHub.
-import { Graph, layout } from "@dagrejs/dagre";
+import { useEffect, useState } from "preact/hooks";
 import { StateBadge } from "./components.js";
 import { duration } from "./format.js";
 import { html } from "./html.js";
 import type { Job } from "./model.js";
+
+type Dagre = typeof import("@dagrejs/dagre");
+let dagre: Dagre | undefined;
+let loading: Promise<Dagre> | undefined;
+/** dagre is a chunk of its own (the runs page does not need it): fetched when a run page opens. */
+export function loadGraphLayout(): Promise<Dagre> {
+  loading ??= import("@dagrejs/dagre").then((m) => {
+    dagre = m;
+    return m;
+  });
+  return loading;
+}
 
 const width = 220;
 const head = 30;
 const legHeight = 26;
 
 export function JobGraph({ runId, jobs, selected }: { runId: number; jobs: Job[]; selected?: number }) {
+  const [lib, setLib] = useState(dagre);
+  useEffect(() => {
+    if (!lib) void loadGraphLayout().then(setLib);
+  }, []);
+  if (!lib) return html`<div class="graph"></div>`;
+  const { Graph, layout } = lib;
   const groups = new Map<string, Job[]>();
   for (const j of jobs) {
     const list = groups.get(j.jobId) ?? [];

@@ -9,6 +9,8 @@ import { LogModel } from "./log-model.js";
 
 const rowHeight = 20;
 const overscan = 30;
+/** Chunks per log request (the API's most): a 10,000-line log is one round trip. */
+const pageSize = 10_000;
 
 type Chunk = { seq: number; content: string; createdAt: number };
 export type LogEvent = { type: "log"; jobRowId: number; seq: number; content: string } | { type: "resync" };
@@ -57,18 +59,19 @@ export function LogView({
     const early: Chunk[] = [];
     let ready = false;
     const readFrom = async () => {
-      // Pages of 1000 chunks (the API's page) until the end.
+      // Pages of chunks until the end.
       for (;;) {
         const r = await get<{ jobs: { chunks: Chunk[] }[] }>(
           withQuery(`/api/v1/runs/${runId}/logs`, {
             attempt,
             job: jobKey,
             after: model.lastSeq || undefined,
+            limit: pageSize,
           }),
         );
         const chunks = r.jobs[0]?.chunks ?? [];
         for (const c of chunks) model.append(c.seq, c.content, c.createdAt);
-        if (chunks.length < 1000 || stopped) return;
+        if (chunks.length < pageSize || stopped) return;
       }
     };
     // Live lines are subscribed to before the history is read, and kept until it is: none is lost.

@@ -92,6 +92,8 @@ export function mountRunRoutes(
       const after = c.req.query("after");
       const chunks = await store.logs.read(j.id, {
         afterSeq: after === undefined || after === "0" ? 0 : queryInt(after, "after", 0, 1_000_000_000),
+        // Chunks per answer (default 1000): the dashboard reads a long log in one request, not ten.
+        limit: queryInt(c.req.query("limit"), "limit", 1000, 10_000),
       });
       out.push({ jobRowId: j.id, jobKey: j.jobKey, name: j.name, status: j.status, chunks });
     }

@@ -57,10 +57,12 @@ export const dashboardHeaders: MiddlewareHandler<Env> = secureHeaders({
 });
 
 const assetTypes: Record<string, string> = {
-  "app.js": "text/javascript; charset=utf-8",
-  "app.css": "text/css; charset=utf-8",
-  "favicon.svg": "image/svg+xml",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  svg: "image/svg+xml",
 };
+/** The bundle's files: app.js, app.css, favicon.svg and chunks/<name>-<hash>.js; nothing else is served. */
+const assetName = /^(?:chunks\/)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|svg)$/;
 
 function defaultWebDir(): string {
   // The server's code is in dist/slipway.js or a chunk under dist/chunks/; the dashboard in dist/web/.
@@ -102,11 +104,16 @@ export function mountUiRoutes(app: Hono<Env>, o: UiRoutesOptions): void {
   };
   for (const path of ["/", "/login", "/runs/*", "/apps", "/apps/*", "/settings", "/settings/*"])
     app.get(path, dashboardHeaders, page);
-  app.get("/assets/:name", dashboardHeaders, (c) => {
-    const name = c.req.param("name");
-    const type = assetTypes[name];
-    if (!type) return problem(c, 404, `no asset ${name}`);
-    c.header("Cache-Control", "no-cache");
+  app.get("/assets/*", dashboardHeaders, (c) => {
+    const name = c.req.path.slice("/assets/".length);
+    const m = assetName.exec(name);
+    if (!m) return problem(c, 404, "no such asset");
+    const type = assetTypes[m[1]];
+    // Chunks are named by their content's hash: cached for good. The entry points are revalidated.
+    c.header(
+      "Cache-Control",
+      name.startsWith("chunks/") ? "public, max-age=31536000, immutable" : "no-cache",
+    );
     return c.body(new Uint8Array(file(name)), 200, { "Content-Type": type });
   });
 

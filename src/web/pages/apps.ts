@@ -3,7 +3,6 @@
 // measured impact (a chart of p99 and failed requests per release), rollback to any earlier release,
 // and promote/abort of a canary in progress.
 import { useEffect, useRef, useState } from "preact/hooks";
-import uPlot from "uplot";
 import { get, type Identity, post, postStream, roleAllows, withQuery } from "../api.js";
 import { ActionButton, StateBadge } from "../components.js";
 import { ago, duration } from "../format.js";
@@ -103,22 +102,31 @@ function ImpactChart({ releases }: { releases: Release[] }) {
     if (!el.current || rows.length < 1) return;
     const xs = rows.map((r) => r.number);
     const t = rows.map((r) => impactTotals(r)!);
-    const plot = new uPlot(
-      {
-        width: Math.min(el.current.clientWidth || 600, 900),
-        height: 180,
-        scales: { x: { time: false } },
-        series: [
-          { label: "release" },
-          { label: "p99 ms", stroke: "#3b82f6", scale: "ms" },
-          { label: "failed %", stroke: "#dc2626", scale: "%" },
-        ],
-        axes: [{}, { scale: "ms" }, { scale: "%", side: 1 }],
-      },
-      [xs, t.map((v) => v.p99Ms ?? 0), t.map((v) => (v.requests ? (100 * v.failed) / v.requests : 0))],
-      el.current,
-    );
-    return () => plot.destroy();
+    let plot: { destroy(): void } | undefined;
+    let stale = false;
+    // uPlot is a chunk of its own, fetched only for a page with a chart.
+    void import("uplot").then(({ default: uPlot }) => {
+      if (stale || !el.current) return;
+      plot = new uPlot(
+        {
+          width: Math.min(el.current.clientWidth || 600, 900),
+          height: 180,
+          scales: { x: { time: false } },
+          series: [
+            { label: "release" },
+            { label: "p99 ms", stroke: "#3b82f6", scale: "ms" },
+            { label: "failed %", stroke: "#dc2626", scale: "%" },
+          ],
+          axes: [{}, { scale: "ms" }, { scale: "%", side: 1 }],
+        },
+        [xs, t.map((v) => v.p99Ms ?? 0), t.map((v) => (v.requests ? (100 * v.failed) / v.requests : 0))],
+        el.current,
+      );
+    });
+    return () => {
+      stale = true;
+      plot?.destroy();
+    };
   }, [releases]);
   return html`<div class="chart" ref=${el}></div>`;
 }

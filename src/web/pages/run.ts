@@ -1,12 +1,11 @@
 // A run: its status, attempts and buttons, the job graph, the selected job's steps and live log,
 // annotations and step summaries (Markdown, sanitised). One event stream per page
 // (GET /api/v1/runs/:id/events) refreshes the run and feeds the log view.
-import { marked } from "marked";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get, type Identity, post, roleAllows } from "../api.js";
 import { ActionButton, StateBadge } from "../components.js";
 import { duration, safeHtml, stateOf } from "../format.js";
-import { JobGraph } from "../graph.js";
+import { JobGraph, loadGraphLayout } from "../graph.js";
 import { html } from "../html.js";
 import { type LogEvent, LogView } from "../log-view.js";
 import { actorOf, type Annotation, branchOf, type Job, type RunDetail, titleOf } from "../model.js";
@@ -26,6 +25,10 @@ export function RunPage({ runId, jobRowId, me }: { runId: number; jobRowId?: num
     [listeners],
   );
 
+  useEffect(() => {
+    // The graph's layout code loads while the run is read.
+    void loadGraphLayout();
+  }, []);
   useEffect(() => {
     get<RunDetail>(`/api/v1/runs/${runId}`).then(
       (d) => {
@@ -124,7 +127,7 @@ export function RunPage({ runId, jobRowId, me }: { runId: number; jobRowId?: num
       </div>
       <${JobGraph} runId=${run.id} jobs=${jobs} selected=${job?.id} />
       ${annotations.length > 0 && html`<${Annotations} list=${annotations} />`}
-      ${summaries.map((md) => html`<section class="summary markdown" dangerouslySetInnerHTML=${{ __html: safeHtml(marked.parse(md, { async: false })) }}></section>`)}
+      ${summaries.map((md) => html`<${Markdown} md=${md} />`)}
       ${
         job
           ? html`<${JobPanel} job=${job} runId=${run.id} attempt=${attempt.attempt} canAct=${canAct && done}
@@ -133,6 +136,21 @@ export function RunPage({ runId, jobRowId, me }: { runId: number; jobRowId?: num
       }
     </main>
   `;
+}
+
+/** A step summary: Markdown (marked, loaded on demand) rendered, then sanitised (DOMPurify). */
+function Markdown({ md }: { md: string }) {
+  const [markup, setMarkup] = useState("");
+  useEffect(() => {
+    let stale = false;
+    void import("marked").then(({ marked }) => {
+      if (!stale) setMarkup(safeHtml(marked.parse(md, { async: false })));
+    });
+    return () => {
+      stale = true;
+    };
+  }, [md]);
+  return html`<section class="summary markdown" dangerouslySetInnerHTML=${{ __html: markup }}></section>`;
 }
 
 function Annotations({ list }: { list: Annotation[] }) {
