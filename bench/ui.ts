@@ -9,6 +9,8 @@
 //   SSE latency   a running run's page; a log line is emitted into the server's event bus stamped with the
 //                 time, and the page notes when it is on screen (same machine, same clock): median and p95
 //                 of SAMPLES lines, one every 100 ms;
+//   floor         the same measure for a plain-text page of the server (/healthz): the browser's own cost
+//                 on this machine at this load, to read the others against;
 //   JS size       dist/web/app.js and app.css, raw and gzipped.
 // Each page figure is the median of ROUNDS fresh page loads. Writes bench/results/ui-<date>.json and
 // prints a Markdown table for bench/results/ui.md. Environment: RUNS (200), ROUNDS (5), SAMPLES (30).
@@ -99,6 +101,14 @@ async function main() {
       return { page, drawn, interactive };
     };
 
+    // The floor on this machine now: a page of plain text from the same server, no script.
+    const floor: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const p = await context.newPage();
+      await p.goto(`${server.url}/healthz`, { waitUntil: "load" });
+      floor.push((await p.evaluate("performance.now()")) as number);
+      await p.close();
+    }
     const runsPage: { drawn: number; interactive: number }[] = [];
     const logPage: { drawn: number; interactive: number; frameP95: number }[] = [];
     for (let r = 0; r < ROUNDS; r++) {
@@ -173,6 +183,7 @@ async function main() {
       machine: describeMachine(),
       load: { before: load0.map((l) => round(l)), after: loadavg().map((l) => round(l)) },
       params: { runs: RUNS, rounds: ROUNDS, samples: SAMPLES, lines: LINES },
+      floorMs: round(median(floor)),
       runsPage: {
         drawnMs: round(median(runsPage.map((x) => x.drawn))),
         interactiveMs: round(median(runsPage.map((x) => x.interactive))),
@@ -202,6 +213,7 @@ async function main() {
       [
         `| | median |`,
         `|---|---|`,
+        `| floor: a plain-text page from the same server | ${result.floorMs} ms |`,
         `| runs page (${RUNS} runs): drawn / interactive | ${result.runsPage.drawnMs} / ${result.runsPage.interactiveMs} ms |`,
         `| run page, ${LINES} log lines: drawn / interactive | ${result.runPage10k.drawnMs} / ${result.runPage10k.interactiveMs} ms |`,
         `| scrolling that log: p95 frame | ${result.runPage10k.scrollFrameP95Ms} ms |`,

@@ -11,7 +11,7 @@ import { startServer } from "../server/index.js";
 
 export type DemoServerFlags = { dir?: string; listen?: string; json?: boolean };
 
-const workflow = `name: CI
+export const demoWorkflow = `name: CI
 on: [push, workflow_dispatch]
 jobs:
   build:
@@ -51,7 +51,7 @@ export async function runDemoServer(flags: DemoServerFlags): Promise<number> {
   mkdirSync(root, { recursive: true });
   const repoDir = join(root, "demo-app");
   mkdirSync(join(repoDir, ".github", "workflows"), { recursive: true });
-  writeFileSync(join(repoDir, ".github", "workflows", "ci.yml"), workflow);
+  writeFileSync(join(repoDir, ".github", "workflows", "ci.yml"), demoWorkflow);
   writeFileSync(join(repoDir, "README.md"), "# demo-app\n\nA sample repository for slipway's dashboard.\n");
   await git(repoDir, ["init", "-q", "-b", "main"]);
   await git(repoDir, ["add", "-A"]);
