@@ -128,6 +128,7 @@ export function RunPage({ runId, jobRowId, me }: { runId: number; jobRowId?: num
       <${JobGraph} runId=${run.id} jobs=${jobs} selected=${job?.id} />
       ${annotations.length > 0 && html`<${Annotations} list=${annotations} />`}
       ${summaries.map((md) => html`<${Markdown} md=${md} />`)}
+      ${done && html`<${Artifacts} runId=${run.id} />`}
       ${
         job
           ? html`<${JobPanel} job=${job} runId=${run.id} attempt=${attempt.attempt} canAct=${canAct && done}
@@ -151,6 +152,32 @@ function Markdown({ md }: { md: string }) {
     };
   }, [md]);
   return html`<section class="summary markdown" dangerouslySetInnerHTML=${{ __html: markup }}></section>`;
+}
+
+type Artifact = { name: string; size: number; files: number; expiresAt?: number | null };
+
+/** The run's artifacts, to download (a tar of the files), when the server keeps artifacts. */
+function Artifacts({ runId }: { runId: number }) {
+  const [list, setList] = useState<Artifact[]>([]);
+  useEffect(() => {
+    // A server without artifact storage answers 404: nothing to show.
+    get<{ artifacts: Artifact[] }>(`/api/v1/runs/${runId}/artifacts`).then(
+      (r) => setList(r.artifacts),
+      () => setList([]),
+    );
+  }, [runId]);
+  if (list.length === 0) return null;
+  return html`<section class="artifacts" data-testid="artifacts">
+    <h2>Artifacts</h2>
+    <ul>
+      ${list.map(
+        (a) => html`<li>
+          <a href=${`/api/v1/runs/${runId}/artifacts/${encodeURIComponent(a.name)}`} download=${`${a.name}.tar`}>${a.name}</a>
+          <span class="sub"> ${a.files} files · ${Math.ceil(a.size / 1024)} KB</span>
+        </li>`,
+      )}
+    </ul>
+  </section>`;
 }
 
 function Annotations({ list }: { list: Annotation[] }) {

@@ -14,7 +14,7 @@ const sections: Section[] = [
     role: "viewer",
     path: "/api/v1/repos",
     list: "repos",
-    columns: ["name", "url", "branch"],
+    columns: ["name", "url", "branch", "webhook"],
   },
   {
     key: "secrets",
@@ -22,14 +22,14 @@ const sections: Section[] = [
     role: "developer",
     path: "/api/v1/secrets",
     list: "secrets",
-    columns: ["name", "scope", "repo", "updatedAt"],
+    columns: ["name", "scope", "updatedAt", "updatedBy"],
   },
   {
     key: "audit",
     label: "Secret audit",
     role: "admin",
     path: "/api/v1/secrets/audit",
-    list: "entries",
+    list: "audit",
     columns: ["at", "actor", "action", "subject"],
   },
   {
@@ -46,7 +46,7 @@ const sections: Section[] = [
     role: "admin",
     path: "/api/v1/runners",
     list: "runners",
-    columns: ["name", "labels", "lastSeenAt", "disabledAt"],
+    columns: ["name", "labels", "lastHeartbeatAt", "disabledAt"],
   },
   {
     key: "notifications",
@@ -54,7 +54,7 @@ const sections: Section[] = [
     role: "viewer",
     path: "/api/v1/notifications/deliveries",
     list: "deliveries",
-    columns: ["id", "channel", "event", "status", "attempts", "lastError"],
+    columns: ["id", "channel", "eventType", "status", "attempts", "lastError"],
   },
 ];
 
@@ -76,8 +76,11 @@ export function SettingsPage({ path, me }: { path: string; me: Identity }) {
     setError("");
     get<Record<string, unknown>>(section.path).then(
       (r) => {
-        const list = r[section.list] ?? Object.values(r).find(Array.isArray) ?? [];
-        setRows(list as Record<string, unknown>[]);
+        let list = (r[section.list] ?? []) as Record<string, unknown>[];
+        // Where a repository's webhooks go (its secret is shown once, when it is added).
+        if (section.key === "repos")
+          list = list.map((repo) => ({ ...repo, webhook: `${location.origin}/hooks/github/${repo.name}` }));
+        setRows(list);
       },
       (err: Error) => setError(err.message),
     );

@@ -5,6 +5,7 @@
 import { describe, expect } from "vitest";
 import {
   addRepo,
+  api,
   cleanupAfterAll,
   makeRepo,
   pushPayload,
@@ -34,6 +35,8 @@ jobs:
           printf '\033]8;;javascript:alert(document.domain)\033\\click me\033]8;;\033\\\n'
           printf '\033]8;;https://example.com/ok\033\\safe link\033]8;;\033\\\n'
           printf '<a href="javascript:alert(2)">plain a</a>\n'
+          echo "::warning title=<b onclick=alert(8)>t</b>::<img src=x onerror=alert('annotation')>"
+          echo '[summary link](javascript:alert(9)) <img src=x onerror=alert(10)> <script>alert(11)</script>' >> "$GITHUB_STEP_SUMMARY"
 `;
 
 /** Everything on the page that could run code, and every link target (evaluated in the page). */
@@ -97,6 +100,17 @@ describe("XSS fixtures", { timeout: 240_000 }, () => {
     expect(await s.page.locator("[data-testid=log] a:has-text('click me')").count()).toBe(0);
     // ANSI colour applied by class, the HTML inside it escaped.
     expect(await s.page.locator("[data-testid=log] .ansi-red-fg:has-text('red <b')").count()).toBe(1);
+    // Annotations and step summaries, where the server keeps them (GET /api/v1/runs/:id with
+    // annotations/summary per job): shown, and as inert as the rest (the checks above ran over them).
+    const job = (await api(server, "GET", `/api/v1/runs/${runId}`)).body.attempts[0].jobs[0];
+    if (job.summary !== undefined) {
+      await s.page.waitForSelector(".summary:has-text('summary link')");
+      await s.page.waitForSelector(".annotations:has-text(\"<img src=x onerror=alert('annotation')>\")");
+      const again = await dangers(s);
+      expect(again.active).toEqual([]);
+      expect(again.handlers).toEqual([]);
+      expect(again.hrefs.some((h) => h.startsWith("javascript:"))).toBe(false);
+    }
     // A line link is still a line link.
     expect(d.hrefs.some((h) => /#L\d+$/.test(h))).toBe(true);
     expect(s.dialogs).toEqual([]);
