@@ -16,13 +16,21 @@ import { interceptLinks, navigate, useLocation } from "./router.js";
 
 type Session = { identity: Identity; csrf: string };
 
+/** A URL path segment as text; a malformed %-escape stays as it is. */
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 function Page({ path, me }: { path: string; me: Identity }) {
-  let m = /^\/runs\/(\d+)(?:\/jobs\/(\d+))?\/?$/.exec(path);
-  if (m)
-    return html`<${RunPage} runId=${Number(m[1])} jobRowId=${m[2] ? Number(m[2]) : undefined} me=${me} />`;
+  let m = /^\/runs\/(\d+)(?:\/jobs\/([^/]+))?\/?$/.exec(path);
+  if (m) return html`<${RunPage} runId=${Number(m[1])} job=${m[2] ? decode(m[2]) : undefined} me=${me} />`;
   if (path === "/apps" || path === "/apps/") return html`<${AppsPage} />`;
   m = /^\/apps\/([^/]+)\/([^/]+)\/?$/.exec(path);
-  if (m) return html`<${AppPage} app=${decodeURIComponent(m[1])} env=${decodeURIComponent(m[2])} me=${me} />`;
+  if (m) return html`<${AppPage} app=${decode(m[1])} env=${decode(m[2])} me=${me} />`;
   if (path.startsWith("/settings")) return html`<${SettingsPage} path=${path} me=${me} />`;
   if (path === "/" || path === "") return html`<${RunsPage} />`;
   return html`<main><h1>Not found</h1><p>No page at ${path}.</p></main>`;

@@ -11,7 +11,11 @@ import { type LogEvent, LogView } from "../log-view.js";
 import { actorOf, type Annotation, branchOf, type Job, type RunDetail, titleOf } from "../model.js";
 import { navigate, useLocation } from "../router.js";
 
-export function RunPage({ runId, jobRowId, me }: { runId: number; jobRowId?: number; me: Identity }) {
+/**
+ * `job`: from /runs/<id>/jobs/<job> — a job row's id (what the dashboard's own links use), or a job's key
+ * (`build-2`) or workflow id (`build`) in the attempt shown, for links made without the row id.
+ */
+export function RunPage({ runId, job: jobRef, me }: { runId: number; job?: string; me: Identity }) {
   const { query, hash } = useLocation();
   const [detail, setDetail] = useState<RunDetail | undefined>(undefined);
   const [error, setError] = useState("");
@@ -77,7 +81,12 @@ export function RunPage({ runId, jobRowId, me }: { runId: number; jobRowId?: num
   const attempt =
     detail.attempts.find((a) => a.attempt === attemptNo) ?? detail.attempts[detail.attempts.length - 1];
   const jobs = attempt?.jobs ?? [];
-  const job = jobs.find((j) => j.id === jobRowId) ?? jobs.find((j) => j.status === "failure") ?? jobs[0];
+  const job =
+    jobs.find((j) => String(j.id) === jobRef) ??
+    jobs.find((j) => j.jobKey === jobRef) ??
+    jobs.find((j) => j.jobId === jobRef) ??
+    jobs.find((j) => j.status === "failure") ??
+    jobs[0];
   const canAct = roleAllows(me.role, "developer");
   const done = run.status === "completed";
   const rerun = (body: Record<string, unknown>) => async () => {
