@@ -117,6 +117,14 @@ jobs:
     await s.page.waitForSelector("[data-leg=setup] .reused");
     await s.page.waitForSelector("[data-leg=lint] .reused");
     expect(await s.page.locator("[data-leg=flaky] .reused").count()).toBe(0);
+    // Re-run all: a third attempt in which every job runs again, none reused.
+    await s.page.click("[data-action=rerun-all]");
+    const third = await waitForRun(server, id, {
+      timeoutMs: 60_000,
+      until: (v) => v.run.attempt === 3 && v.run.status === "completed",
+    });
+    expect(third.run.conclusion).toBe("success");
+    expect(third.attempts[2].jobs.map((j) => j.reusedFrom)).toEqual([null, null, null]);
     expect(s.errors).toEqual([]);
     await s.context.close();
   });
