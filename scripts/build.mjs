@@ -1,5 +1,6 @@
 // Bundles the CLI into dist/ so that plain `node` can run it: @actions/workflow-parser imports
 // JSON without import attributes, which Node 20's ESM loader refuses; esbuild inlines it.
+import { copyFileSync, mkdirSync } from "node:fs";
 import { build } from "esbuild";
 
 await build({
@@ -22,3 +23,29 @@ await build({
   },
   logLevel: "warning",
 });
+
+// The dashboard (src/web): one browser bundle and its stylesheet in dist/web/, served by `slipway serve`.
+// Everything is bundled (no CDN): the dashboard works offline, and its CSP allows only its own files.
+mkdirSync("dist/web", { recursive: true });
+await build({
+  entryPoints: [
+    { in: "src/web/index.ts", out: "app" },
+    { in: "src/web/style.css", out: "app" },
+  ],
+  outdir: "dist/web",
+  bundle: true,
+  platform: "browser",
+  target: ["chrome110", "firefox110", "safari16"],
+  format: "esm",
+  // Libraries only some pages need (dagre, uPlot, marked) are chunks fetched when those pages open.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  minify: true,
+  sourcemap: false,
+  legalComments: "none",
+  tsconfig: "src/web/tsconfig.json",
+  define: { "process.env.NODE_ENV": '"production"' },
+  logLevel: "warning",
+});
+copyFileSync("src/web/index.html", "dist/web/index.html");
+copyFileSync("src/web/favicon.svg", "dist/web/favicon.svg");

@@ -13,7 +13,8 @@ import { checkoutWorkflows } from "./mirror.js";
 import type { RunNotifications } from "./notifications.js";
 import { boundedWait, cancelWaitMs, type Orchestrator } from "./orchestration.js";
 
-export type RerunRequest = { job?: string; matrix?: Record<string, string>; failed?: boolean };
+/** `all`: every job again (the dashboard's "Re-run all"); `job`: one job and its dependents; `failed`: the failed ones. */
+export type RerunRequest = { job?: string; matrix?: Record<string, string>; failed?: boolean; all?: boolean };
 
 export class RunControl {
   private readonly ctx: CiContext;
@@ -159,7 +160,8 @@ export class RunControl {
     if (!run) throw new NotFoundError(`no run ${runId}`);
     if (run.status !== "completed")
       throw new UserError(`run ${runId} is still ${run.status}; cancel it or wait for it to finish`);
-    if (!req.job && !req.failed) throw new UserError("say which jobs to re-run: --job ID or --failed");
+    if (!req.job && !req.failed && !req.all)
+      throw new UserError("say which jobs to re-run: --job ID or --failed");
     const previous = await this.ctx.store.jobs.list(run.id, run.attempt);
     const repo = (await this.ctx.store.repos.get(run.repoId))!;
     const root = await checkoutWorkflows(
@@ -177,6 +179,8 @@ export class RunControl {
         );
       }
       targets = new Set([req.job]);
+    } else if (req.all) {
+      targets = new Set(workflow.jobs.map((j) => j.id));
     } else {
       targets = new Set(
         previous.filter((j) => j.status === "failure" || j.status === "cancelled").map((j) => top(j.jobId)),

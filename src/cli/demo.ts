@@ -60,7 +60,17 @@ export function registerDemo(program: Command): void {
     .option("--docker", "build the images with Docker (an error when no engine is usable)")
     .option("--no-docker", "do not use Docker, even when an engine answers")
     .option("--json", "print one JSON document with what happened on stdout; progress goes to stderr")
+    .option(
+      "--server",
+      "instead: start a throwaway slipway server with a sample repository and run, and print the dashboard URL",
+    )
+    .option("--listen <host:port>", "with --server: where it listens (default 127.0.0.1 on a free port)")
     .action(async (flags) => {
+      if (flags.server) {
+        const { runDemoServer } = await import("./demo-server.js");
+        process.exitCode = await runDemoServer({ dir: flags.dir, listen: flags.listen, json: flags.json });
+        return;
+      }
       process.exitCode = await runDemo(flags as DemoFlags);
     });
 }

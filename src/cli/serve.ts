@@ -197,7 +197,7 @@ export function registerServe(program: Command): void {
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stderr.write(
-        `slipway server listening on ${server.url} (data: ${dataDir}, database: ${server.store.location})\n`,
+        `slipway server listening on ${server.url} (data: ${dataDir}, database: ${server.store.location}); dashboard at ${server.url}/\n`,
       );
       process.stderr.write(`the server's own runner ${untrusted.describe}\n`);
       if (server.adminToken) {

@@ -22,6 +22,7 @@ import { mountRepoRoutes } from "./routes/repos.js";
 import { mountRunnerProtocolRoutes } from "./routes/runner-protocol.js";
 import { mountRunRoutes } from "./routes/runs.js";
 import { mountSecretRoutes } from "./routes/secrets.js";
+import { mountUiRoutes } from "./routes/ui.js";
 import { mountWebhookRoutes } from "./routes/webhooks.js";
 
 export type { Env } from "./http.js";
@@ -46,12 +47,16 @@ export type AppOptions = {
   log?: (line: string) => void;
   /** Event streams open at once (GET /api/v1/runs/:id/events); more are answered 503. Default 256. */
   maxEventStreams?: number;
+  /** The URL people reach the server at (behind a proxy): an allowed Origin for the dashboard. */
+  publicUrl?: string;
+  /** Where the built dashboard is; default dist/web beside the bundle. */
+  webDir?: string;
 };
 
 export function createApp(opts: AppOptions): Hono<Env> {
   const { ci, metrics } = opts;
   const store = ci.store;
-  const guards = createGuards(store);
+  const guards = createGuards(store, { publicUrl: opts.publicUrl });
   const app = new Hono<Env>();
 
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -89,6 +94,13 @@ export function createApp(opts: AppOptions): Hono<Env> {
   mountAdminRoutes(app, { store, ci, guards });
   mountRunnerProtocolRoutes(app, { ci, guards });
   mountArtifactRoutes(app, { ci, guards });
+  mountUiRoutes(app, {
+    ci,
+    guards,
+    publicUrl: opts.publicUrl,
+    webDir: opts.webDir,
+    maxEventStreams: opts.maxEventStreams,
+  });
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   return app;

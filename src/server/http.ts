@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { problemBody, UserError } from "../lib/errors.js";
 import { type Role, roleAllows, type Runner, type Store, type TokenIdentity } from "../store/index.js";
 import { WebhookError } from "../triggers/index.js";
+import { csrfRefusal, sessionIdOf } from "./session.js";
 
 export type Env = { Variables: { identity: TokenIdentity; runner: Runner } };
 
@@ -124,12 +125,28 @@ export async function jsonBody<T>(c: Context): Promise<T> {
   }
 }
 
-export function createGuards(store: Store): Guards {
+/**
+ * `publicUrl`: the URL the server is reached at behind a proxy, an allowed Origin for the dashboard's
+ * cookie-authenticated requests (session.ts).
+ */
+export function createGuards(store: Store, o: { publicUrl?: string } = {}): Guards {
+  /** The caller: by bearer token, else by the dashboard's session cookie (with its CSRF checks). */
+  const identify = async (c: Context): Promise<TokenIdentity | Response | null> => {
+    const token = bearer(c);
+    if (token) return store.tokens.verify(token);
+    const session = sessionIdOf(c);
+    if (!session) return null;
+    const identity = await store.sessions.verify(session);
+    if (!identity) return null;
+    const refusal = csrfRefusal(c, session, o.publicUrl);
+    return refusal ? problem(c, 403, refusal) : identity;
+  };
+
   const requireRole =
     (role: Role): MiddlewareHandler<Env> =>
     async (c, next) => {
-      const token = bearer(c);
-      const identity = token ? await store.tokens.verify(token) : null;
+      const identity = await identify(c);
+      if (identity instanceof Response) return identity;
       if (!identity) return problem(c, 401, "a valid API token is required (Authorization: Bearer …)");
       if (!roleAllows(identity.role, role))
         return problem(c, 403, `this needs the ${role} role; the token has ${identity.role}`);

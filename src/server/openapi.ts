@@ -201,7 +201,7 @@ const ops: Record<string, Record<string, Op>> = {
       summary: "Log chunks of a run's jobs",
       role: "viewer",
       params: ["id"],
-      query: ["attempt", "job", "after"],
+      query: ["attempt", "job", "after", "limit"],
     },
   },
   "/api/v1/runs/{id}/events": {
@@ -217,7 +217,7 @@ const ops: Record<string, Record<string, Op>> = {
       summary: "Re-run a job (and what depends on it) or the failed jobs as a new attempt",
       role: "developer",
       params: ["id"],
-      body: { job: "string", matrix: "object", failed: "boolean" },
+      body: { job: "string", matrix: "object", failed: "boolean", all: "boolean" },
     },
   },
   "/api/v1/runs/{id}/cancel": { post: { summary: "Cancel a run", role: "developer", params: ["id"] } },
@@ -430,6 +430,22 @@ const ops: Record<string, Record<string, Op>> = {
         "Legacy webhook URL: the body names the repository, so it is parsed before it is verified; smaller body cap",
       params: ["provider"],
     },
+  },
+  "/api/v1/events": {
+    get: {
+      summary:
+        "Server-Sent Events: every run's and job's status changes (no log lines), for the dashboard's runs list; `resync` when events were dropped",
+      role: "viewer",
+    },
+  },
+  "/api/v1/session": {
+    get: { summary: "The dashboard session's identity and CSRF token (session cookie)" },
+    post: {
+      summary:
+        "Dashboard sign-in: an API token in, an HttpOnly SameSite=Strict session cookie out (Origin must name this server)",
+      body: { token: "string" },
+    },
+    delete: { summary: "Dashboard sign-out (X-CSRF-Token and Origin required)" },
   },
   "/healthz": { get: { summary: "Liveness" } },
   "/readyz": { get: { summary: "Readiness (database reachable, not shutting down)" } },

@@ -214,6 +214,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     database: opts.database,
     log: opts.log,
     maxEventStreams: opts.maxEventStreams,
+    publicUrl,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));

@@ -499,6 +499,23 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable("artifacts").execute();
       },
     },
+    // Dashboard sessions (store/sessions.ts): the SHA-256 of the cookie's id, the token it stands for
+    // (deleting a token deletes its sessions), and when it expires.
+    "0140_web_sessions": {
+      async up(db: Kysely<any>) {
+        await withId(db.schema.createTable("sessions"))
+          .addColumn("hash", "text", notNull)
+          .addColumn("token_id", "bigint", (c) => ref("tokens.id", "cascade")(c.notNull()))
+          .addColumn("created_at", "bigint", notNull)
+          .addColumn("expires_at", "bigint", notNull)
+          .addUniqueConstraint("sessions_hash_unique", ["hash"])
+          .execute();
+        await db.schema.createIndex("sessions_expires_at").on("sessions").column("expires_at").execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable("sessions").execute();
+      },
+    },
   };
 }
 

@@ -23,6 +23,7 @@ import { createRuns } from "./runs.js";
 import type { Database } from "./schema.js";
 import { SlipwaySqliteDialect } from "./sqlite-dialect.js";
 import { createSecrets } from "./secrets.js";
+import { createSessions } from "./sessions.js";
 import { createSteps } from "./steps.js";
 import { createTokens } from "./tokens.js";
 import type { Db } from "./util.js";
@@ -46,6 +47,7 @@ export type StoreApi = {
   artifacts: ReturnType<typeof createArtifacts>;
   deliveries: ReturnType<typeof createDeliveries>;
   tokens: ReturnType<typeof createTokens>;
+  sessions: ReturnType<typeof createSessions>;
   runners: ReturnType<typeof createRunners>;
   secrets: ReturnType<typeof createSecrets>;
   audit: ReturnType<typeof createAudit>;
@@ -126,6 +128,7 @@ export function bindStore(db: Db, dialect: DialectName): StoreApi {
     artifacts: createArtifacts(db, dialect),
     deliveries: createDeliveries(db),
     tokens: createTokens(db),
+    sessions: createSessions(db),
     runners: createRunners(db),
     secrets: createSecrets(db),
     audit: createAudit(db),

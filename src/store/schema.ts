@@ -146,6 +146,14 @@ export type TokensTable = {
   revoked_at: number | null;
 };
 
+export type SessionsTable = {
+  id: Generated<number>;
+  hash: string;
+  token_id: number;
+  created_at: number;
+  expires_at: number;
+};
+
 export type RunnersTable = {
   id: string;
   name: string;
@@ -347,6 +355,7 @@ export type Database = {
   deliveries: DeliveriesTable;
   delivery_bodies: DeliveryBodiesTable;
   tokens: TokensTable;
+  sessions: SessionsTable;
   runners: RunnersTable;
   secrets: SecretsTable;
   audit_log: AuditLogTable;

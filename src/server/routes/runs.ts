@@ -62,6 +62,8 @@ export function mountRunRoutes(
           jobs.map(async (j) => ({
             ...j,
             spec: undefined,
+            // The jobs this one needs (for the dashboard's job graph), from its spec's needs context.
+            needs: Object.keys((j.spec as { needs?: Record<string, unknown> } | null)?.needs ?? {}),
             steps: await store.steps.list(j.id),
             // What `slipway run` prints after a run: ::error/::warning/::notice and $GITHUB_STEP_SUMMARY.
             annotations: reports.get(j.id)?.annotations ?? [],
@@ -103,6 +105,8 @@ export function mountRunRoutes(
       const after = c.req.query("after");
       const chunks = await store.logs.read(j.id, {
         afterSeq: after === undefined || after === "0" ? 0 : queryInt(after, "after", 0, 1_000_000_000),
+        // Chunks per answer (default 1000): the dashboard reads a long log in one request, not ten.
+        limit: queryInt(c.req.query("limit"), "limit", 1000, 10_000),
       });
       out.push({ jobRowId: j.id, jobKey: j.jobKey, name: j.name, status: j.status, chunks });
     }

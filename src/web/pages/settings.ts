@@ -1,0 +1,104 @@
+// Settings, by role: repositories (viewer), secret names (developer) and their audit (admin), tokens and
+// runners (admin), notification deliveries (viewer). What a role cannot read is not offered; the server
+// refuses it anyway.
+import { useEffect, useState } from "preact/hooks";
+import { get, type Identity, type Role, roleAllows } from "../api.js";
+import { ago } from "../format.js";
+import { html } from "../html.js";
+
+type Section = { key: string; label: string; role: Role; path: string; list: string; columns: string[] };
+const sections: Section[] = [
+  {
+    key: "repos",
+    label: "Repositories",
+    role: "viewer",
+    path: "/api/v1/repos",
+    list: "repos",
+    columns: ["name", "url", "branch", "webhook"],
+  },
+  {
+    key: "secrets",
+    label: "Secrets",
+    role: "developer",
+    path: "/api/v1/secrets",
+    list: "secrets",
+    columns: ["name", "scope", "updatedAt", "updatedBy"],
+  },
+  {
+    key: "audit",
+    label: "Secret audit",
+    role: "admin",
+    path: "/api/v1/secrets/audit",
+    list: "audit",
+    columns: ["at", "actor", "action", "subject"],
+  },
+  {
+    key: "tokens",
+    label: "Tokens",
+    role: "admin",
+    path: "/api/v1/tokens",
+    list: "tokens",
+    columns: ["id", "name", "role", "lastUsedAt", "revokedAt"],
+  },
+  {
+    key: "runners",
+    label: "Runners",
+    role: "admin",
+    path: "/api/v1/runners",
+    list: "runners",
+    columns: ["name", "labels", "lastHeartbeatAt", "disabledAt"],
+  },
+  {
+    key: "notifications",
+    label: "Notification deliveries",
+    role: "viewer",
+    path: "/api/v1/notifications/deliveries",
+    list: "deliveries",
+    columns: ["id", "channel", "eventType", "status", "attempts", "lastError"],
+  },
+];
+
+function cell(key: string, v: unknown): string {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "number" && /At$|^at$/.test(key)) return ago(v);
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+export function SettingsPage({ path, me }: { path: string; me: Identity }) {
+  const mine = sections.filter((s) => roleAllows(me.role, s.role));
+  const key = path.split("/")[2] ?? mine[0]?.key;
+  const section = mine.find((s) => s.key === key) ?? mine[0];
+  const [rows, setRows] = useState<Record<string, unknown>[] | undefined>(undefined);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    setRows(undefined);
+    setError("");
+    get<Record<string, unknown>>(section.path).then(
+      (r) => {
+        let list = (r[section.list] ?? []) as Record<string, unknown>[];
+        // Where a repository's webhooks go (its secret is shown once, when it is added).
+        if (section.key === "repos")
+          list = list.map((repo) => ({ ...repo, webhook: `${location.origin}/hooks/github/${repo.name}` }));
+        setRows(list);
+      },
+      (err: Error) => setError(err.message),
+    );
+  }, [section.key]);
+  return html`<main class="settings">
+    <nav class="side">
+      ${mine.map((s) => html`<a href=${`/settings/${s.key}`} class=${s === section ? "active" : ""}>${s.label}</a>`)}
+    </nav>
+    <div>
+      <h1>${section.label}</h1>
+      ${error && html`<p class="error">${error}</p>`}
+      ${
+        rows &&
+        html`<table data-testid=${`settings-${section.key}`}>
+        <thead><tr>${section.columns.map((c) => html`<th>${c}</th>`)}</tr></thead>
+        <tbody>${rows.map((r) => html`<tr>${section.columns.map((c) => html`<td>${cell(c, r[c])}</td>`)}</tr>`)}</tbody>
+      </table>`
+      }
+    </div>
+  </main>`;
+}
