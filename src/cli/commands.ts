@@ -24,6 +24,8 @@ export const commandGroups = {
   demo: () => load(import("./demo.js"), (m) => m.registerDemo),
   config: () => load(import("./config.js"), (m) => m.registerConfig),
   init: () => load(import("./init.js"), (m) => m.registerInit),
+  logs: () => load(import("./logs.js"), (m) => m.registerLogs),
+  exec: () => load(import("./exec.js"), (m) => m.registerExec),
 } satisfies Record<string, () => Promise<Registrar>>;
 
 export type CommandGroup = keyof typeof commandGroups;
@@ -80,11 +82,6 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
   command("ci", "runs", "runs on the server"),
   command(
     "ci",
-    "logs [options] <run>",
-    "the log of a run (all jobs, or one with --job); --follow streams it live",
-  ),
-  command(
-    "ci",
     "rerun [options] <run>",
     "re-run a job (all its legs, or one with --matrix) and what depends on it, or every failed job, as a new attempt",
   ),
@@ -131,5 +128,15 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
     "init",
     "init [options]",
     "write a commented slipway.yaml from the repository's Dockerfiles, compose file, package.json and workflows",
+  ),
+  command(
+    "logs",
+    "logs [options] <service|run>",
+    "the output of a deployed service's instances (-f follows it), or with a run number the log of a CI run",
+  ),
+  command(
+    "exec",
+    "exec [options] <service> <command...>",
+    "run a command in one of a deployed service's instances (docker) or beside it with its environment (process)",
   ),
 ];

@@ -41,9 +41,9 @@ import { makeStyle, type Style } from "./tty.js";
 import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
 import { confirm } from "./confirm.js";
 
-type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
+export type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
 
-const commonOptions = (c: Command) =>
+export const commonOptions = (c: Command) =>
   c
     .option("-c, --config <file>", "slipway.yaml", "slipway.yaml")
     .option("-e, --env <name>", "the environment", "production")
@@ -62,10 +62,10 @@ const commonOptions = (c: Command) =>
     .hook("preAction", resolveTokenHook)
     .option("--json", "print JSON documents on stdout");
 
-type Target = { app: string; env: string; dataDir: string; database?: string; paths: AgentPaths };
+export type Target = { app: string; env: string; dataDir: string; database?: string; paths: AgentPaths };
 
 /** Which app/env a command is about: --app, else slipway.yaml's deploy.app, else the directory's name. */
-function target(flags: EnvFlags, env: NodeJS.ProcessEnv): Target {
+export function target(flags: EnvFlags, env: NodeJS.ProcessEnv): Target {
   let app = flags.app;
   if (!app) {
     try {
@@ -84,7 +84,7 @@ function target(flags: EnvFlags, env: NodeJS.ProcessEnv): Target {
  * The detached agent's command. The database URL (it may hold a password) goes in its environment, never
  * in argv, which every local user can read in /proc/<pid>/cmdline.
  */
-function agentCommand(t: Target) {
+export function agentCommand(t: Target) {
   const args = [process.argv[1], "deploy", "agent", "--app", t.app, "--env", t.env, "--data-dir", t.dataDir];
   const env = { ...process.env };
   if (t.database) env.SLIPWAY_DATABASE = t.database;

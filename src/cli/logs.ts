@@ -1,0 +1,101 @@
+// `slipway logs SERVICE`: the output of a deployed service's instances (Kamal's `app logs`), read through
+// the environment's agent: process instances' rotated log files, containers' logs from their engine.
+// `slipway logs RUN` (a run number) is the log of a CI run on a server (ci.ts), as before.
+import type { Command } from "@commander-js/extra-typings";
+import { parseDuration } from "../config/index.js";
+import { type LogRecord, streamInstanceLogs } from "../deploy/index.js";
+import { UserError } from "../lib/errors.js";
+import { printRunLogs, type RunLogFlags } from "./ci.js";
+import { commonOptions, type EnvFlags } from "./deploy.js";
+import { localOnly } from "./deploy-remote.js";
+import { instanceTarget } from "./instance-target.js";
+
+type LogsFlags = EnvFlags & {
+  follow?: boolean;
+  since?: string;
+  instance?: string;
+  tail?: string;
+  job?: string;
+  attempt?: string;
+  server?: string | boolean;
+  token?: string;
+};
+
+/** --since: a duration back from now (10m, 1h30m, 90) or a time (2026-01-02T03:04:05Z); ms since the epoch. */
+export function parseSince(value: string, now = Date.now()): number {
+  try {
+    return now - parseDuration(value);
+  } catch {
+    // not a duration: a time
+  }
+  const at = Date.parse(value);
+  if (Number.isNaN(at))
+    throw new UserError(
+      `--since: '${value}' is neither a duration (10m, 1h30m, 90 for seconds) nor a time (2026-01-02T03:04:05Z)`,
+    );
+  return at;
+}
+
+/** --tail: a number of lines or `all`; undefined for all. Default: 100 lines, or all with --since. */
+export function parseTail(value: string | undefined, since: boolean): number | undefined {
+  if (value === undefined) return since ? undefined : 100;
+  if (value === "all") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`--tail: not a number of lines or 'all': ${value}`);
+  return n;
+}
+
+export function registerLogs(program: Command) {
+  commonOptions(
+    program
+      .command("logs")
+      .description(
+        "the output of a deployed service's instances (-f follows it), or with a run number the log of a CI run",
+      ),
+  )
+    .argument("<service|run>", "a service of slipway.yaml's deploy: section, or a CI run number")
+    .option("-f, --follow", "keep printing new output (across log rotations) until Ctrl-C")
+    .option("--since <duration|time>", "only output since then: 10m, 1h30m, or 2026-01-02T03:04:05Z")
+    .option("--instance <id>", "only this instance (default: every running instance of the service)")
+    .option("--tail <n>", "the last N lines first, or all (default 100; all with --since)")
+    .option("--job <key>", "run log: a job id or job key (e.g. build or build-2)")
+    .option("--attempt <n>", "run log: the attempt (default: the latest)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  slipway logs api -f                  follow every running api instance\n  slipway logs api --env staging --since 10m --instance api-r3-1\n  slipway logs 12 --job build --follow  the log of CI run 12's build job (on --server)\n",
+    )
+    .action(async (what, flags) => {
+      const f = flags as LogsFlags;
+      if (/^\d+$/.test(what) || f.job !== undefined || f.attempt !== undefined) {
+        const server = typeof f.server === "string" ? f.server : undefined;
+        return printRunLogs(what, { ...(f as unknown as RunLogFlags), server });
+      }
+      if (f.server !== undefined) localOnly("logs SERVICE");
+      const since = f.since === undefined ? undefined : parseSince(f.since);
+      const tail = parseTail(f.tail, since !== undefined);
+      const t = await instanceTarget(f);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      const seen = new Set<string>();
+      try {
+        await streamInstanceLogs(
+          t.paths.socketPath,
+          { service: what, instance: f.instance, follow: f.follow, since, tail },
+          (r: LogRecord) => {
+            if (f.json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
+            seen.add(r.instance);
+            // Several instances: each line says whose it is.
+            process.stdout.write(
+              seen.size > 1 || !f.instance ? `${r.instance} | ${r.line}\n` : `${r.line}\n`,
+            );
+          },
+          stop.signal,
+        );
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}
