@@ -73,7 +73,10 @@ describe("slipway logs and exec (process runtime)", () => {
     const records = out
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as { instance: string; service: string; stream: string; at: number; line: string });
+      .map(
+        (l) =>
+          JSON.parse(l) as { instance: string; service: string; stream: string; at: number; line: string },
+      );
     for (const r of records) {
       expect(ids).toContain(r.instance);
       expect(r).toMatchObject({ service: "api", stream: "output" });
@@ -101,7 +104,14 @@ describe("slipway logs and exec (process runtime)", () => {
 
   it("runs a command beside an instance with its environment, stdin and exit code", async () => {
     const r = await app.cli(
-      ["exec", "api", "--", "sh", "-c", 'read line; echo "got $line $APP_VERSION $SLIPWAY_INSTANCE"; pwd; exit 7'],
+      [
+        "exec",
+        "api",
+        "--",
+        "sh",
+        "-c",
+        'read line; echo "got $line $APP_VERSION $SLIPWAY_INSTANCE"; pwd; exit 7',
+      ],
       { input: "hello\n" },
     );
     expect(r.code, r.stderr).toBe(7);
@@ -119,7 +129,9 @@ describe("slipway logs and exec (process runtime)", () => {
     expect(service.stderr).toContain("has no service 'nope' (services: api)");
     const instance = await app.cli(["exec", "api", "--instance", "api-r9-9", "--", "true"]);
     expect(instance.code).toBe(2);
-    expect(instance.stderr).toMatch(/has no instance 'api-r9-9' \(instances: api-r1-[0-9a-f]+, api-r1-[0-9a-f]+\)/);
+    expect(instance.stderr).toMatch(
+      /has no instance 'api-r9-9' \(instances: api-r1-[0-9a-f]+, api-r1-[0-9a-f]+\)/,
+    );
     const env = await app.cli(["logs", "api", "--env", "staging"]);
     expect(env.code).toBe(2);
     expect(env.stderr).toContain("has no environment 'staging'");
