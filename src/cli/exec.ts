@@ -35,7 +35,9 @@ export function registerExec(program: Command) {
       const t = await instanceTarget(f);
       const stdin = process.stdin;
       const tty = f.tty !== false && !!stdin.isTTY && !!process.stdout.isTTY;
-      if (tty) stdin.setRawMode(true);
+      // Raw mode only once the agent has given the command a terminal (a container's); a process gets
+      // pipes, and Ctrl-C then stops slipway, which ends the command.
+      let raw = false;
       try {
         process.exitCode = await execInInstance(
           t.paths.socketPath,
@@ -46,10 +48,16 @@ export function registerExec(program: Command) {
             stderr: (b) => process.stderr.write(b),
             size: () => (tty ? { rows: process.stdout.rows, cols: process.stdout.columns } : undefined),
             onResize: (l) => process.stdout.on("resize", l),
+            onAttached: (a) => {
+              if (a.tty && tty) {
+                stdin.setRawMode(true);
+                raw = true;
+              }
+            },
           },
         );
       } finally {
-        if (tty) stdin.setRawMode(false);
+        if (raw) stdin.setRawMode(false);
         // stdin was read from: let the process end without waiting for more input.
         stdin.pause();
         stdin.unref?.();

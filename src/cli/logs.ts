@@ -1,14 +1,14 @@
 // `slipway logs SERVICE`: the output of a deployed service's instances (Kamal's `app logs`), read through
 // the environment's agent: process instances' rotated log files, containers' logs from their engine.
 // `slipway logs RUN` (a run number) is the log of a CI run on a server (ci.ts), as before.
+//
+// Only what a run's log needs is imported up front (as light as `slipway logs RUN` was in ci.ts): the deploy
+// domain, the store and the config are loaded when the argument is a service.
 import type { Command } from "@commander-js/extra-typings";
-import { parseDuration } from "../config/index.js";
-import { type LogRecord, streamInstanceLogs } from "../deploy/index.js";
 import { UserError } from "../lib/errors.js";
 import { printRunLogs, type RunLogFlags } from "./ci.js";
-import { commonOptions, type EnvFlags } from "./deploy.js";
-import { localOnly } from "./deploy-remote.js";
-import { instanceTarget } from "./instance-target.js";
+import type { EnvFlags } from "./deploy.js";
+import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
 
 type LogsFlags = EnvFlags & {
   follow?: boolean;
@@ -22,7 +22,7 @@ type LogsFlags = EnvFlags & {
 };
 
 /** --since: a duration back from now (10m, 1h30m, 90) or a time (2026-01-02T03:04:05Z); ms since the epoch. */
-export function parseSince(value: string, now = Date.now()): number {
+export function parseSince(value: string, parseDuration: (v: string) => number, now = Date.now()): number {
   try {
     return now - parseDuration(value);
   } catch {
@@ -46,13 +46,28 @@ export function parseTail(value: string | undefined, since: boolean): number | u
 }
 
 export function registerLogs(program: Command) {
-  commonOptions(
-    program
-      .command("logs")
-      .description(
-        "the output of a deployed service's instances (-f follows it), or with a run number the log of a CI run",
-      ),
-  )
+  // The options of deploy.ts's commonOptions, written out: importing it would load the deploy domain.
+  program
+    .command("logs")
+    .description(
+      "the output of a deployed service's instances (-f follows it), or with a run number the log of a CI run",
+    )
+    .option("-c, --config <file>", "slipway.yaml", "slipway.yaml")
+    .option("-e, --env <name>", "the environment", "production")
+    .option(
+      "--app <name>",
+      "the application (default: deploy.app of slipway.yaml, else the directory's name)",
+    )
+    .option(
+      "--data-dir <dir>",
+      "where the store and the agents' state live (default: ~/.local/share/slipway/server)",
+    )
+    .option("--database <url>", "a PostgreSQL URL instead of the SQLite file (env SLIPWAY_DATABASE)")
+    .option("--server [url]", "run logs: the server (alone: SLIPWAY_SERVER or `slipway login`'s)")
+    .option("--token <token>", "API token for --server (env SLIPWAY_TOKEN)")
+    .option(...tokenFileOption)
+    .hook("preAction", resolveTokenHook)
+    .option("--json", "print JSON documents on stdout")
     .argument("<service|run>", "a service of slipway.yaml's deploy: section, or a CI run number")
     .option("-f, --follow", "keep printing new output (across log rotations) until Ctrl-C")
     .option("--since <duration|time>", "only output since then: 10m, 1h30m, or 2026-01-02T03:04:05Z")
@@ -70,8 +85,15 @@ export function registerLogs(program: Command) {
         const server = typeof f.server === "string" ? f.server : undefined;
         return printRunLogs(what, { ...(f as unknown as RunLogFlags), server });
       }
+      const [{ parseDuration }, { streamInstanceLogs }, { localOnly }, { instanceTarget }] =
+        await Promise.all([
+          import("../config/index.js"),
+          import("../deploy/index.js"),
+          import("./deploy-remote.js"),
+          import("./instance-target.js"),
+        ]);
       if (f.server !== undefined) localOnly("logs SERVICE");
-      const since = f.since === undefined ? undefined : parseSince(f.since);
+      const since = f.since === undefined ? undefined : parseSince(f.since, parseDuration);
       const tail = parseTail(f.tail, since !== undefined);
       const t = await instanceTarget(f);
       const stop = new AbortController();
@@ -83,7 +105,7 @@ export function registerLogs(program: Command) {
         await streamInstanceLogs(
           t.paths.socketPath,
           { service: what, instance: f.instance, follow: f.follow, since, tail },
-          (r: LogRecord) => {
+          (r) => {
             if (f.json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
             seen.add(r.instance);
             // Several instances: each line says whose it is.

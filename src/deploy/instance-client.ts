@@ -89,8 +89,8 @@ export type ExecIo = {
   /** The terminal's size now and whenever it changes. */
   size?: () => { rows: number; cols: number } | undefined;
   onResize?: (listener: () => void) => void;
-  /** Told which instance the command runs in, once the agent has chosen. */
-  onInstance?: (id: string) => void;
+  /** Told which instance the command runs in, and whether it has a terminal, once the agent has chosen. */
+  onAttached?: (attached: { instance: string; tty: boolean }) => void;
 };
 
 /** Runs a command attached to an instance through the agent; resolves with its exit code. */
@@ -111,8 +111,10 @@ export async function execInInstance(socketPath: string, r: ExecRequest, io: Exe
       reject(new OperationError(`the deploy agent went away: ${err.message}`, { cause: err })),
     );
     req.on("upgrade", (res, socket, head) => {
-      const instance = res.headers["x-slipway-instance"];
-      if (typeof instance === "string") io.onInstance?.(instance);
+      io.onAttached?.({
+        instance: String(res.headers["x-slipway-instance"] ?? ""),
+        tty: res.headers["x-slipway-tty"] === "1",
+      });
       let result: { exitCode?: number; error?: unknown } | undefined;
       const decode = frameDecoder((type, payload) => {
         if (type === frameTypes.stdout) io.stdout(payload);

@@ -132,8 +132,10 @@ export function createInstanceIo(o: InstanceIoOptions) {
     } catch (err) {
       return refuse(err);
     }
+    // Only a container can be given a terminal; the client puts its own in raw mode only then.
+    const tty = url.searchParams.get("tty") === "1" && target.runtime === "docker";
     socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nupgrade: slipway-exec\r\nconnection: Upgrade\r\nx-slipway-instance: ${target.id}\r\n\r\n`,
+      `HTTP/1.1 101 Switching Protocols\r\nupgrade: slipway-exec\r\nconnection: Upgrade\r\nx-slipway-instance: ${target.id}\r\nx-slipway-tty: ${tty ? 1 : 0}\r\n\r\n`,
     );
     const stdin = new PassThrough();
     const stop = new AbortController();
@@ -162,7 +164,7 @@ export function createInstanceIo(o: InstanceIoOptions) {
     let result: unknown;
     try {
       const exitCode = await o.runtime.attach(target.id, command, {
-        tty: url.searchParams.get("tty") === "1",
+        tty,
         stdin,
         onStdout: (b) => send(frameTypes.stdout, b),
         onStderr: (b) => send(frameTypes.stderr, b),

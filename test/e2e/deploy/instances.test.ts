@@ -1,11 +1,13 @@
 // `slipway logs` and `slipway exec` on deployed process instances, end to end: the built CLI, its agent,
 // real processes whose output is rotated by size (deploy.logs) while `logs -f` follows it; exec beside an
 // instance with its environment, stdin and exit code; unknown names refused with the known ones listed.
+import { execFileSync } from "node:child_process";
 import { chmodSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../support/ports.js";
 import { waitFor } from "../../support/wait.js";
+import { binPath } from "../helpers.js";
 import { type AppDir, get, makeAppDir } from "./helpers.js";
 
 describe("slipway logs and exec (process runtime)", () => {
@@ -121,6 +123,17 @@ describe("slipway logs and exec (process runtime)", () => {
     expect(cwd).toContain(join(app.dataDir, "deploy", "shop", "production", "releases", "api"));
     const one = await app.cli(["exec", "api", "--instance", got.split(" ").at(-1)!, "--", "true"]);
     expect(one.code, one.stderr).toBe(0);
+  });
+
+  it("on a terminal, still runs a process instance's command, with pipes (no terminal to give)", () => {
+    // script(1) runs the CLI on a pseudo-terminal; the command gets pipes and says so, its exit code kept.
+    const out = execFileSync(
+      "script",
+      ["-qec", `${process.execPath} ${binPath} exec api -- sh -c 'tty; exit 5'; echo "exit=$?"`, "/dev/null"],
+      { cwd: app.dir, env: app.env, encoding: "utf8", timeout: 60_000 },
+    );
+    expect(out).toContain("not a tty");
+    expect(out).toContain("exit=5");
   });
 
   it("refuses an unknown service, instance or environment with exit 2, listing the known ones", async () => {
