@@ -95,6 +95,21 @@ describe("docker instances on an ssh:// docker_host", () => {
     expect(r.stdout).toBe("got hi v1\n");
   });
 
+  it("refuses to move the environment to another engine while its containers run on this one", async () => {
+    app.writeSpec({
+      app: name,
+      docker_host: "unix:///var/run/docker.sock",
+      services: {
+        api: { image, command: ["sh", "-c", script], env: { APP_VERSION: "v2" }, stop_timeout: "1s" },
+      },
+    });
+    const r = await app.cli(["deploy"], { env });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`docker_host changed from ${sshd.url} to unix:///var/run/docker.sock`);
+    const status = JSON.parse((await app.cli(["releases", "--json"], { env })).stdout);
+    expect(status.map((rel: { number: number }) => rel.number)).toEqual([1]);
+  });
+
   it("gives the command a terminal when stdin is one", () => {
     // script(1) runs the CLI on a pseudo-terminal.
     const out = execFileSync(
