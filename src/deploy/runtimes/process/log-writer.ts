@@ -95,7 +95,9 @@ export function logWriterMain(req: NodeJS.Require, o: LogWriterOptions): void {
 
 /** The writer's script in `dir` (written once per content). */
 function writerScript(dir: string): string {
-  const source = `"use strict";\n(${logWriterMain.toString()})(require, JSON.parse(process.argv[2]));\n`;
+  // A transpiler that keeps function names (esbuild's keepNames, as tsx runs it) wraps them in __name():
+  // the function's text then needs that helper, which here names nothing.
+  const source = `"use strict";\nvar __name = (f) => f;\n(${logWriterMain.toString()})(require, JSON.parse(process.argv[2]));\n`;
   const path = join(dir, `log-writer-${createHash("sha256").update(source).digest("hex").slice(0, 12)}.cjs`);
   if (!existsSync(path)) writeFileSync(path, source, { mode: 0o600 });
   return path;
