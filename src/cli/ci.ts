@@ -44,6 +44,39 @@ function runState(r: Json): string {
   return r.status === "completed" ? (r.conclusion ?? "completed") : r.status;
 }
 
+export type RunLogFlags = ClientFlags & { json?: boolean; job?: string; attempt?: string; follow?: boolean };
+
+/** `slipway logs <run>`: the log of a run (all jobs, or one with --job); with follow until it completes. */
+export async function printRunLogs(id: string, flags: RunLogFlags): Promise<void> {
+  const client = new ApiClient(flags);
+  const seen = new Map<number, number>();
+  const print = async () => {
+    const q = new URLSearchParams({
+      ...(flags.job ? { job: flags.job } : {}),
+      ...(flags.attempt ? { attempt: flags.attempt } : {}),
+    });
+    const r = await client.request<Json>("GET", `/api/v1/runs/${encodeURIComponent(id)}/logs?${q}`);
+    for (const j of r.jobs) {
+      for (const c of j.chunks) {
+        if ((seen.get(j.jobRowId) ?? 0) >= c.seq) continue;
+        seen.set(j.jobRowId, c.seq);
+        if (flags.json)
+          process.stdout.write(`${JSON.stringify({ job: j.jobKey, seq: c.seq, content: c.content })}\n`);
+        else
+          for (const line of c.content.replace(/\n$/, "").split("\n"))
+            process.stdout.write(`[${j.jobKey}] ${line}\n`);
+      }
+    }
+  };
+  await print();
+  if (!flags.follow) return;
+  for await (const e of client.events(`/api/v1/runs/${encodeURIComponent(id)}/events`)) {
+    if (e.event === "log") await print();
+    if (e.event === "run" && (e.data as Json).status === "completed") break;
+  }
+  await print();
+}
+
 export function registerCiCommands(program: Command): void {
   withClient(
     program
@@ -205,48 +238,7 @@ export function registerCiCommands(program: Command): void {
     });
   });
 
-  withClient(
-    program
-      .command("logs")
-      .description("the log of a run (all jobs, or one with --job); --follow streams it live")
-      .argument("<run>", "run id")
-      .option("-j, --job <key>", "a job id or job key (e.g. build or build-2)")
-      .option("--attempt <n>", "attempt (default: the latest)")
-      .option("-f, --follow", "keep streaming until the run completes"),
-  ).action(
-    async (
-      id: string,
-      flags: ClientFlags & { json?: boolean; job?: string; attempt?: string; follow?: boolean },
-    ) => {
-      const client = new ApiClient(flags);
-      const seen = new Map<number, number>();
-      const print = async () => {
-        const q = new URLSearchParams({
-          ...(flags.job ? { job: flags.job } : {}),
-          ...(flags.attempt ? { attempt: flags.attempt } : {}),
-        });
-        const r = await client.request<Json>("GET", `/api/v1/runs/${encodeURIComponent(id)}/logs?${q}`);
-        for (const j of r.jobs) {
-          for (const c of j.chunks) {
-            if ((seen.get(j.jobRowId) ?? 0) >= c.seq) continue;
-            seen.set(j.jobRowId, c.seq);
-            if (flags.json)
-              process.stdout.write(`${JSON.stringify({ job: j.jobKey, seq: c.seq, content: c.content })}\n`);
-            else
-              for (const line of c.content.replace(/\n$/, "").split("\n"))
-                process.stdout.write(`[${j.jobKey}] ${line}\n`);
-          }
-        }
-      };
-      await print();
-      if (!flags.follow) return;
-      for await (const e of client.events(`/api/v1/runs/${encodeURIComponent(id)}/events`)) {
-        if (e.event === "log") await print();
-        if (e.event === "run" && (e.data as Json).status === "completed") break;
-      }
-      await print();
-    },
-  );
+  // `slipway logs <run>` is registered by logs.ts (the same command shows a deployed service's output).
 
   withClient(
     program

@@ -28,6 +28,8 @@ export const commandGroups = {
   init: () => load(import("./init.js"), (m) => m.registerInit),
   version: () => load(import("./version.js"), (m) => m.registerVersion),
   completion: () => load(import("./completion.js"), (m) => m.registerCompletion),
+  logs: () => load(import("./logs.js"), (m) => m.registerLogs),
+  exec: () => load(import("./exec.js"), (m) => m.registerExec),
 } satisfies Record<string, () => Promise<Registrar>>;
 
 export type CommandGroup = keyof typeof commandGroups;
@@ -82,11 +84,6 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
   ),
   command("ci", "repo", "repositories the server builds"),
   command("ci", "runs", "runs on the server"),
-  command(
-    "ci",
-    "logs [options] <run>",
-    "the log of a run (all jobs, or one with --job); --follow streams it live",
-  ),
   command(
     "ci",
     "rerun [options] <run>",
@@ -151,5 +148,15 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
     "completion",
     "completion <shell>",
     "print a tab-completion script for bash, zsh or fish, made from every command and flag",
+  ),
+  command(
+    "logs",
+    "logs [options] <service|run>",
+    "the output of a deployed service's instances (-f follows it), or with a run number the log of a CI run",
+  ),
+  command(
+    "exec",
+    "exec [options] <service> <command...>",
+    "run a command in one of a deployed service's instances (docker) or beside it with its environment (process)",
   ),
 ];

@@ -42,9 +42,9 @@ import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags
 import { confirm } from "./confirm.js";
 import { deprecatedOption } from "./flags.js";
 
-type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
+export type EnvFlags = StoreFlags & { config: string; env: string; app?: string; json?: boolean };
 
-const commonOptions = (c: Command) =>
+export const commonOptions = (c: Command) =>
   withOldEnvFlag(
     c
       .option("-c, --config <file>", "slipway.yaml", "slipway.yaml")
@@ -69,10 +69,10 @@ const commonOptions = (c: Command) =>
 const withOldEnvFlag = <C>(c: C) =>
   deprecatedOption(c, "-e <name>", "--env", "-e is --eventpath, as in `slipway run`");
 
-type Target = { app: string; env: string; dataDir: string; database?: string; paths: AgentPaths };
+export type Target = { app: string; env: string; dataDir: string; database?: string; paths: AgentPaths };
 
 /** Which app/env a command is about: --app, else slipway.yaml's deploy.app, else the directory's name. */
-function target(flags: EnvFlags, env: NodeJS.ProcessEnv): Target {
+export function target(flags: EnvFlags, env: NodeJS.ProcessEnv): Target {
   let app = flags.app;
   if (!app) {
     try {
@@ -91,7 +91,7 @@ function target(flags: EnvFlags, env: NodeJS.ProcessEnv): Target {
  * The detached agent's command. The database URL (it may hold a password) goes in its environment, never
  * in argv, which every local user can read in /proc/<pid>/cmdline.
  */
-function agentCommand(t: Target) {
+export function agentCommand(t: Target) {
   const args = [process.argv[1], "deploy", "agent", "--app", t.app, "--env", t.env, "--data-dir", t.dataDir];
   const env = { ...process.env };
   if (t.database) env.SLIPWAY_DATABASE = t.database;

@@ -5,11 +5,13 @@
 //
 // Socket API (JSON; deploy and rollback stream NDJSON lines {event} … then {release} or {error}):
 //   GET /status · POST /deploy · POST /rollback · POST /promote · POST /abort · GET /metrics · POST /shutdown
+//   GET /logs (NDJSON lines of instances' output) · POST /exec (upgraded: exec-frames.ts) — instance-io.ts
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
+import type { Duplex } from "node:stream";
 import { httpStatusFor, NotFoundError, problemBody, streamedError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
 import { routerMetricsText } from "../traffic/index.js";
@@ -21,6 +23,7 @@ import {
   type ReleaseDocument,
   type SecretResolver,
 } from "./controller.js";
+import { createInstanceIo } from "./instance-io.js";
 import { createDockerRuntime } from "./runtimes/docker.js";
 import { createMixedRuntime } from "./runtimes/mixed.js";
 import { createProcessRuntime } from "./runtimes/process.js";
@@ -82,6 +85,12 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   // Refuses a socket directory another user made or can write to, before anything is started.
   prepareSocketDir(paths.socketPath, paths.stateDir);
   claimPidFile(paths.pidFile, `${o.app}/${o.env}`);
+  // Containers are listed for re-adoption only when a release here ever used them (no engine needed otherwise).
+  const recent = await o.store.releases.list({ app: o.app, env: o.env, limit: 20 });
+  // The engine: slipway.yaml's docker_host (of the latest release, until a deploy says otherwise), else the
+  // agent's own (--docker-host, SLIPWAY_DOCKER_HOST), else DOCKER_HOST or the local socket.
+  const specOf = (r: Release | undefined) => (r?.spec as ReleaseDocument | undefined)?.spec;
+  let dockerHost = specOf(recent.find((r) => specOf(r)))?.dockerHost ?? o.dockerHost;
   const runtime = createMixedRuntime({
     // The data dir is <dataDir>/deploy/<app>/<env> three levels up (agentPaths); it may sit in the app's directory.
     process: () =>
@@ -89,10 +98,18 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
         stateDir: paths.stateDir,
         snapshotExclude: [resolve(paths.stateDir, "../../..")],
       }),
-    docker: () => createDockerRuntime({ host: o.dockerHost, stateDir: paths.stateDir }),
+    docker: () => createDockerRuntime({ host: dockerHost, stateDir: paths.stateDir }),
   });
-  // Containers are listed for re-adoption only when a release here ever used them (no engine needed otherwise).
-  const recent = await o.store.releases.list({ app: o.app, env: o.env, limit: 20 });
+  /** A deploy's engine: the one its spec names; another engine than the one in use is refused. */
+  const useDockerHost = (spec: DeployRequest["spec"] | undefined) => {
+    const wanted = spec?.dockerHost ?? o.dockerHost;
+    if (wanted === dockerHost) return;
+    if (runtime.used("docker"))
+      throw new UserError(
+        `docker_host changed from ${dockerHost ?? "the local engine"} to ${wanted ?? "the local engine"}: ${o.app}/${o.env}'s containers run on the first; stop them with \`slipway down\` before moving the environment to another engine`,
+      );
+    dockerHost = wanted;
+  };
   if (
     recent.some((r) =>
       (r.spec as ReleaseDocument | undefined)?.spec?.services?.some((s) => s.runtime === "docker"),
@@ -170,12 +187,15 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       }
       case "POST /deploy": {
         const body = (await readJson(req)) as DeployRequest;
+        useDockerHost(body.spec);
         return stream(res, (onEvent) => deployer.deploy(body, onEvent));
       }
       case "POST /rollback": {
         const body = (await readJson(req)) as { to?: number; actor: string; trigger: string; wait?: boolean };
         return stream(res, (onEvent) => deployer.rollback(body, onEvent));
       }
+      case "GET /logs":
+        return instanceIo.logs(url, req, res);
       case "POST /promote":
         return sendJson(res, 200, deployer.promote());
       case "POST /abort":
@@ -193,6 +213,23 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
         return sendJson(res, 404, problemBody(new NotFoundError(`no route ${route}`)));
     }
   };
+
+  const instanceIo = createInstanceIo({
+    app: o.app,
+    env: o.env,
+    runtime,
+    store: o.store,
+    masker: deployer.masker,
+  });
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    inFlight++;
+    lastActive = Date.now();
+    socket.once("close", () => {
+      inFlight--;
+      lastActive = Date.now();
+    });
+    void instanceIo.upgrade(req, socket, head).catch(() => socket.destroy());
+  });
 
   if (existsSync(paths.socketPath)) unlinkSync(paths.socketPath);
   await new Promise<void>((resolve, reject) => {

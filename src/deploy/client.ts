@@ -82,12 +82,17 @@ export async function streamAgent(
           }
         });
         res.on("end", () => {
-          if (res.statusCode !== 200 && !("error" in last)) {
-            try {
-              last = JSON.parse(buf) as Record<string, unknown>;
-            } catch {
-              last = { error: streamedError(new OperationError(`agent answered ${res.statusCode}`)) };
-            }
+          if (res.statusCode !== 200) {
+            // Refused before the stream began: an error body (read as a line above, or left in buf), whose
+            // status says which kind of error it is (a user error: exit 2).
+            let body: unknown = last;
+            if (!("error" in last))
+              try {
+                body = JSON.parse(buf);
+              } catch {
+                body = undefined;
+              }
+            last = { error: streamedError(agentError(body, res.statusCode)) };
           }
           resolve(last);
         });

@@ -12,6 +12,14 @@
 // instances; one deploy per environment at a time.
 export { type Agent, type AgentOptions, type AgentPaths, agentPaths, startAgent } from "./agent.js";
 export { agentError, callAgent, ensureAgent, streamAgent } from "./client.js";
+export {
+  type ExecIo,
+  type ExecRequest,
+  execInInstance,
+  type LogsRequest,
+  streamInstanceLogs,
+} from "./instance-client.js";
+export type { LogRecord } from "./instance-io.js";
 export { importCompose } from "./compose/import.js";
 export {
   type DeployNotice,

@@ -282,6 +282,9 @@ export function resolveDeploySpec(config: DeployConfig, options: ResolveOptions)
       strategy,
       drainTimeoutMs: parseDuration(s.drain_timeout),
       stopTimeoutMs: parseDuration(s.stop_timeout),
+      ...(config.logs !== undefined && {
+        logs: { maxBytes: parseSize(config.logs.max_size), keep: config.logs.keep },
+      }),
     };
   });
 

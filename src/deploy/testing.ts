@@ -177,6 +177,10 @@ export function memoryRuntime(options: { unhealthy?: Set<string> } = {}): Runtim
     async logs() {
       return "";
     },
+    async streamLogs() {},
+    async attach() {
+      return 0;
+    },
     async close() {},
   };
 }

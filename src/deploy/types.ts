@@ -128,6 +128,11 @@ export type ServiceSpec = {
   drainTimeoutMs: number;
   /** SIGTERM → SIGKILL grace when an instance is stopped. */
   stopTimeoutMs: number;
+  /**
+   * process: how the instance's log file is rotated (deploy.logs of slipway.yaml); absent: the default
+   * (10 MiB, 5 kept). Left out unless configured, so that specs from before it hash the same.
+   */
+  logs?: { maxBytes: number; keep: number };
 };
 
 export type DeploySpec = {
@@ -193,6 +198,33 @@ export type TaskRequest = {
 
 export type TaskResult = { exitCode: number; output: string; timedOut: boolean };
 
+/** One line of an instance's output; `at` when the runtime knows when it was written. */
+export type InstanceLogLine = { at?: number; stream: "stdout" | "stderr" | "output"; line: string };
+
+export type LogStreamOptions = {
+  /** The last N lines (after `since`); undefined: all. */
+  tail?: number;
+  /** Only lines written at or after this time (ms since the epoch). */
+  since?: number;
+  /** Keep streaming new lines until `signal` aborts (docker: or the container stops). */
+  follow?: boolean;
+  signal?: AbortSignal;
+  onLine: (line: InstanceLogLine) => void;
+};
+
+/** The terminal of an attached command (`slipway exec`): its input, output and size. */
+export type AttachIo = {
+  /** Give the command a terminal (docker; the process runtime has none to give and says so). */
+  tty: boolean;
+  stdin: NodeJS.ReadableStream;
+  onStdout: (chunk: Buffer) => void;
+  onStderr: (chunk: Buffer) => void;
+  /** Registers the listener for terminal size changes. */
+  onResize?: (listener: (size: { rows: number; cols: number }) => void) => void;
+  /** Aborted when the client goes away: the command is killed. */
+  signal: AbortSignal;
+};
+
 /**
  * What runs the instances. Strategies only use this, so they do not care whether an instance is a
  * process or a container. Every method is safe to call for an instance that is already gone.
@@ -221,6 +253,10 @@ export interface Runtime {
   runTask(request: TaskRequest): Promise<TaskResult>;
   /** The instance's recent output (last `tail` lines). */
   logs(id: string, options?: { tail?: number }): Promise<string>;
+  /** The instance's output line by line (`slipway logs`); with `follow`, as it comes. */
+  streamLogs(id: string, options: LogStreamOptions): Promise<void>;
+  /** Runs argv in (docker) or beside (process) an instance with stdin and stdout attached; its exit code. */
+  attach(id: string, command: string[], io: AttachIo): Promise<number>;
   /**
    * Removes what prepare() made for releases no longer needed (process: snapshots), keeping every path in
    * `keep` (the images of recent releases and of running instances).

@@ -822,7 +822,7 @@ export class Engine {
 }
 
 /** A reader of the multiplexed stream format fed chunk by chunk (frames may span chunks). */
-function frameReader(onOut: (b: Buffer) => void, onErr: (b: Buffer) => void): (chunk: Buffer) => void {
+export function frameReader(onOut: (b: Buffer) => void, onErr: (b: Buffer) => void): (chunk: Buffer) => void {
   let pending: Buffer = Buffer.alloc(0);
   return (chunk) => {
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;

@@ -3,6 +3,7 @@
 // OperationError naming the address, raised only when a call needs it); build and push streams are read to
 // their end so that an error inside them is never mistaken for success; containers and networks are
 // described as data (ContainerSpec) and turned into request bodies by pure functions.
+export { type AttachOptions, attachExec } from "./attach.js";
 export { type EngineAddress, resolveEngineAddress } from "./address.js";
 export { createBuildContext, type IgnoreRules, parseDockerignore, tarFiles } from "./build-context.js";
 export {

@@ -708,6 +708,23 @@ export const deploySection = z
       .describe(
         "The router in front of published services: haproxy (driven through its runtime API; the measured choice, docs/internals/router.md), node (slipway's own proxy), or auto: haproxy when it is installed, else node.",
       ),
+    logs: z
+      .strictObject({
+        max_size: size(
+          "A process instance's log file is rotated before it grows past this (default 10m).",
+        ).default("10m"),
+        keep: z
+          .number()
+          .int()
+          .min(0)
+          .max(100)
+          .default(5)
+          .describe("How many rotated log files are kept besides the current one (default 5)."),
+      })
+      .optional()
+      .describe(
+        "Process instances' output: each instance's log file (read with `slipway logs`) is rotated by size; docker instances' logs are the engine's (its log driver rotates them).",
+      ),
     max_starting: z
       .number()
       .int()

@@ -6,6 +6,7 @@
 // are copied into the container before it starts, never bind-mounted, so a remote engine works the same.
 import { sleep } from "../../lib/async.js";
 import {
+  attachExec,
   connectEngine,
   type ContainerSpec,
   type ContainerState,
@@ -399,6 +400,43 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         throw err;
       }
       return Buffer.concat(output).toString().replace(/\n$/, "");
+    },
+
+    async streamLogs(id, opts) {
+      const containerId = await findContainer(id);
+      if (!containerId) throw new OperationError(`instance ${id} does not exist (stopped or never started)`);
+      // With the engine's timestamps (RFC 3339, nanoseconds), split into lines per stream.
+      const splitter = (stream: "stdout" | "stderr") => {
+        let pending = Buffer.alloc(0);
+        return (b: Buffer) => {
+          let data = Buffer.concat([pending, b]);
+          for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10)) {
+            const text = data.subarray(0, nl).toString();
+            data = data.subarray(nl + 1);
+            const space = text.indexOf(" ");
+            const at = space > 0 ? Date.parse(text.slice(0, space)) : Number.NaN;
+            opts.onLine(
+              Number.isNaN(at) ? { stream, line: text } : { at, stream, line: text.slice(space + 1) },
+            );
+          }
+          pending = Buffer.from(data);
+        };
+      };
+      await engine.containerLogs(containerId, {
+        follow: opts.follow,
+        ...(opts.since !== undefined ? { since: Math.floor(opts.since / 1000) } : {}),
+        ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
+        timestamps: true,
+        onStdout: splitter("stdout"),
+        onStderr: splitter("stderr"),
+        signal: opts.signal,
+      });
+    },
+
+    async attach(id, command, io) {
+      const containerId = await findContainer(id);
+      if (!containerId) throw new OperationError(`instance ${id} does not exist (stopped or never started)`);
+      return attachExec(engine, containerId, command, io);
     },
 
     async cleanup({ app, env }) {

@@ -1,5 +1,6 @@
 // One Runtime over both kinds: a spec may run some services as processes and others as containers.
 // The docker runtime is created on first use, so an environment of processes never needs an engine.
+import { OperationError } from "../../lib/errors.js";
 import type { InstanceInfo, Runtime, ServiceSpec, StartRequest, TaskRequest } from "../types.js";
 
 export function createMixedRuntime(factories: {
@@ -50,6 +51,16 @@ export function createMixedRuntime(factories: {
     async logs(id, options) {
       const r = await owner(id);
       return r ? r.logs(id, options) : "";
+    },
+    async streamLogs(id, options) {
+      const r = await owner(id);
+      if (!r) throw new OperationError(`instance ${id} is gone`);
+      return r.streamLogs(id, options);
+    },
+    async attach(id, command, io) {
+      const r = await owner(id);
+      if (!r) throw new OperationError(`instance ${id} is gone`);
+      return r.attach(id, command, io);
     },
     async prune(keep) {
       let removed = 0;

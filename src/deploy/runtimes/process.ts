@@ -8,7 +8,7 @@
 // the instance itself (/proc/<pid>/environ). An instance's environment is built (lib/child-env), never a
 // copy of the agent's, which holds slipway's keys and database URL.
 import type { ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -19,7 +19,9 @@ import { OperationError, UserError } from "../../lib/errors.js";
 import { signalGroup } from "../../lib/exec.js";
 import type { InstanceInfo, Runtime, ServiceSpec, StartRequest, TaskRequest } from "../types.js";
 import { allocatePort } from "./ports.js";
-import { tailFile } from "./process/logs.js";
+import { attachProcess } from "./process/attach.js";
+import { defaultLogRotation, startLogWriter } from "./process/log-writer.js";
+import { readLog, tailFile } from "./process/logs.js";
 import { exitCodeOf, groupIsOurs, isRunning, readProcEnviron, readProcStat } from "./process/procfs.js";
 import {
   checkName,
@@ -261,17 +263,19 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
 
       const logPath = join(dir, `${id}.log`);
       exits.delete(id);
-      const fd = openSync(logPath, "a", 0o600);
+      // Output goes through a log writer of its own (process/log-writer.ts), which rotates the file.
+      const writer = await startLogWriter(root, { path: logPath, ...(service.logs ?? defaultLogRotation) });
       let child: ChildProcess;
       try {
         child = spawn(service.command[0], service.command.slice(1), {
           cwd,
           env,
           detached: true,
-          stdio: ["ignore", fd, fd],
+          stdio: ["ignore", writer.stdin as never, writer.stdin as never],
         });
       } finally {
-        closeSync(fd);
+        // The instance holds the pipe now; the writer ends when the instance (and what it started) has.
+        writer.stdin.destroy();
       }
       try {
         await spawned(child);
@@ -294,6 +298,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
         command: service.command,
         startedAt: Date.now(),
         logPath,
+        logWriterPid: writer.pid,
         envNames: Object.keys(env),
       };
       envs.set(id, env);
@@ -377,6 +382,26 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       if (!namePattern.test(id)) return "";
       const dir = await locate(id, ".log");
       return dir ? tailFile(join(dir, `${id}.log`), opts.tail ?? 100) : "";
+    },
+
+    async streamLogs(id, opts) {
+      const found = await find(id);
+      if (!found) throw new OperationError(`instance ${id} does not exist (stopped or never started)`);
+      await readLog(found.record.logPath, {
+        ...opts,
+        onLine: (l) => opts.onLine({ ...l, stream: "output" }),
+      });
+    },
+
+    async attach(id, command, io) {
+      const found = await find(id);
+      if (!found) throw new OperationError(`instance ${id} does not exist (stopped or never started)`);
+      return attachProcess(
+        `exec beside ${id}`,
+        command,
+        { cwd: found.record.cwd, env: instanceEnv(found.record) },
+        io,
+      );
     },
 
     async close() {

@@ -19,6 +19,8 @@ export type ProcessRecord = {
   command: string[];
   startedAt: number;
   logPath: string;
+  /** The pid of the instance's log writer (process/log-writer.ts), when it has one. */
+  logWriterPid?: number;
   /**
    * The names of the instance's environment variables, so that exec runs beside it with the same values
    * (read back from the running instance); never the values.

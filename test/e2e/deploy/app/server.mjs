@@ -35,6 +35,13 @@ const server = http.createServer((req, res) => {
       return res.end("(none)");
     }
   }
+  if (req.url?.startsWith("/log?")) {
+    // Writes N numbered lines to stdout (the logs tests follow them across rotations).
+    const q = new URL(req.url, "http://x").searchParams;
+    const n = Number(q.get("n") ?? 1);
+    for (let i = 1; i <= n; i++) console.log(`${q.get("tag") ?? "say"} ${i}`);
+    return res.end(`logged ${n}`);
+  }
   if (req.url === "/secret") return res.end(process.env.DB_PASSWORD ?? "(none)");
   res.writeHead(200, { "content-type": "text/plain" });
   res.end(`${version} ${process.env.SLIPWAY_INSTANCE}\n`);
