@@ -11,19 +11,9 @@ import { NotFoundError, OperationError } from "../lib/errors.js";
 import { extractTar } from "../lib/tar.js";
 import { copyArtifactFiles, type ServerArtifact, validateArtifactName } from "../runner/index.js";
 import { ApiClient, type ClientFlags } from "./client.js";
-import { resolveTokenHook, tokenFileOption } from "./token-flags.js";
+import { withClient } from "./ci.js";
 
 type Flags = ClientFlags & { json?: boolean };
-
-// Commander's inferred types cannot follow options added by a helper; the actions declare their flags.
-function withClient(cmd: any): any {
-  return cmd
-    .option("--server <url>", "the slipway server (env SLIPWAY_SERVER)")
-    .option("--token <token>", "API token (env SLIPWAY_TOKEN)")
-    .option(...tokenFileOption)
-    .hook("preAction", resolveTokenHook)
-    .option("--json", "print JSON");
-}
 
 function runPath(run: string): string {
   return `/api/v1/runs/${encodeURIComponent(run)}/artifacts`;

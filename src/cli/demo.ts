@@ -55,7 +55,7 @@ export function registerDemo(program: Command): void {
     .description(
       "try slipway: make a sample multi-service app, run its pipeline, deploy v1, then v2 blue-green under load",
     )
-    .option("--dir <dir>", "make the demo here (a new or empty directory; default: a new temporary one)")
+    .option("-D, --dir <dir>", "make the demo here (a new or empty directory; default: a new temporary one)")
     .option("--keep", "leave the app running at the end (default: stop it with `slipway down`)")
     .option("--docker", "build the images with Docker (an error when no engine is usable)")
     .option("--no-docker", "do not use Docker, even when an engine answers")
