@@ -94,4 +94,27 @@ describe.each(backends)("environment gates on %s", (backend) => {
     expect(await passed).toEqual({ status: "cancelled", reason: "the run was cancelled" });
     expect((await ctx.store.environments.pendingRunIds()).includes(run.id)).toBe(false);
   });
+
+  it("an approval without --env decides the gates with reviewers and leaves a timer's gate to its timer", async () => {
+    const gates = new EnvironmentGates(new CiContext({ store: ctx.store, dataDir: "/nonexistent" }), () => 0);
+    const { repo, run } = await waitingJob("two-gates", ["deployer"], null);
+    await ctx.store.environments.openGate({
+      runId: run.id,
+      attempt: 1,
+      environment: "staging",
+      reviewers: [],
+      allowSelfReview: false,
+      waitUntil: 60_000,
+    });
+    const decided = await gates.decide(run, repo, { name: "alice", role: "deployer" }, "approve", {});
+    expect(decided.map((g) => g.environment)).toEqual(["production"]);
+    const byEnv = Object.fromEntries(
+      (await ctx.store.environments.gates(run.id)).map((g) => [g.environment, g.status]),
+    );
+    expect(byEnv).toEqual({ production: "approved", staging: "pending" });
+    // Named, the timer's gate is still no one's to approve.
+    await expect(
+      gates.decide(run, repo, { name: "alice", role: "deployer" }, "approve", { env: "staging" }),
+    ).rejects.toThrow("staging has no required reviewers: its jobs wait only for its timer");
+  });
 });

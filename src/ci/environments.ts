@@ -281,7 +281,11 @@ export class EnvironmentGates {
     verb: "approve" | "reject",
     opts: { env?: string; reason?: string },
   ): Promise<Gate[]> {
-    const gates = await this.pendingGates(run, opts.env);
+    let gates = await this.pendingGates(run, opts.env);
+    // Without --env, the decision is about the gates someone can decide: a gate held only by its wait
+    // timer (no reviewers) is left to its timer rather than making the whole decision fail.
+    const reviewed = gates.filter((g) => g.reviewers.length > 0);
+    if (!opts.env && reviewed.length > 0) gates = reviewed;
     if (gates.length === 0) {
       const all = await this.pendingGates(run);
       throw new UserError(
