@@ -50,7 +50,25 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
 export function safeHtml(markup: string): string {
   return DOMPurify.sanitize(markup, {
     ALLOWED_URI_REGEXP: /^(?:https?:|#|\/)/i,
-    FORBID_TAGS: ["style", "form", "input", "textarea", "button", "iframe", "object", "embed", "svg", "math"],
+    // No images either: a summary's <img> would make the browser fetch what a workflow chose, with the
+    // session cookie when it points at this server.
+    FORBID_TAGS: [
+      "style",
+      "form",
+      "input",
+      "textarea",
+      "button",
+      "iframe",
+      "object",
+      "embed",
+      "svg",
+      "math",
+      "img",
+      "picture",
+      "source",
+      "video",
+      "audio",
+    ],
     FORBID_ATTR: ["style"],
   });
 }
