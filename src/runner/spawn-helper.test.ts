@@ -123,6 +123,14 @@ describe.each(["helper", "node"] as const)("runProcess (%s)", (how) => {
     expect((missing.spawnError as NodeJS.ErrnoException).code).toBe("ENOENT");
     const noDir = await run("true", { cwd: join(dir, "nope") });
     expect(noDir.spawnError?.message).toBe("spawn bash ENOENT");
+    const nul = await runProcess({
+      command: "bash",
+      args: ["-c", "true"],
+      cwd: dir,
+      env: { X: "a\0b" },
+      onLine: () => {},
+    });
+    expect((nul.spawnError as NodeJS.ErrnoException).code).toBe("ERR_INVALID_ARG_VALUE");
   });
 
   it("ends on the shell's exit although a background child holds the pipes", async () => {
@@ -162,5 +170,22 @@ describe.each(["helper", "node"] as const)("runProcess (%s)", (how) => {
       expect(r.exitCode).toBe(i);
       expect(r.lines).toEqual([`stdout: ${i}-1`, `stdout: ${i}-2`, `stdout: ${i}-3`]);
     });
+  });
+});
+
+describe("the spawn helper", () => {
+  it("stops a step whose helper was killed under it, and starts the next through a new helper", async () => {
+    process.env.SLIPWAY_SPAWN_HELPER = "1";
+    const pending = run(`echo $PPID > ${dir}/helper; exec sleep 60`);
+    await waitFor("the step", () => /\d/.test(readFileSync(join(dir, "helper"), "utf8")));
+    const helper = Number(readFileSync(join(dir, "helper"), "utf8"));
+    process.kill(helper, "SIGKILL");
+    const r = await pending;
+    expect(r.exitCode).toBeNull();
+    expect(r.signal).toBe("SIGKILL");
+    await waitFor("the step's group to end", () => !alive(r.pid!));
+    const next = await run("echo $PPID");
+    expect(next.exitCode).toBe(0);
+    expect(Number(next.lines[0].replace("stdout: ", ""))).not.toBe(helper);
   });
 });

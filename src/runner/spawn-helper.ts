@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { constants } from "node:os";
 import { delimiter, join } from "node:path";
 import { existsSync } from "node:fs";
+import { signalGroup } from "../lib/exec.js";
 import { spawnHelperScript } from "./spawn-helper-script.js";
 
 export type HelperCallbacks = {
@@ -118,7 +119,9 @@ export class SpawnHelper {
         for (const p of lost) {
           if (p.pid === undefined) p.failed(new HelperLostError("the spawn helper exited"));
           else {
-            if (!p.exited) p.onExit(null, null);
+            // Its exit can no longer be known: it is stopped rather than left running unwatched.
+            if (!p.exited) signalGroup(p.pid, "SIGKILL");
+            if (!p.exited) p.onExit(null, "SIGKILL");
             p.onClose();
           }
         }
@@ -191,15 +194,16 @@ export class SpawnHelper {
     } finally {
       this.waiting--;
     }
-    if (!ready) return undefined;
+    const child = this.child;
+    if (!ready || !child) return undefined;
     const fields = [String(args.length + 1), command, ...args];
     const envList = Object.entries(env)
-      .filter(([k, v]) => v !== undefined && !k.includes("=") && !k.includes("\0") && !v.includes("\0"))
+      .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`);
-    // NUL ends every field, so no field may hold one (Node's spawn refuses them too).
-    for (const f of [cwd, ...fields]) {
+    // NUL ends every field, so no field may hold one; Node's spawn refuses them the same way.
+    for (const f of [cwd, ...fields, ...envList]) {
       if (f.includes("\0"))
-        throw Object.assign(new TypeError(`The argument must be a string without null bytes`), {
+        throw Object.assign(new TypeError("The argument must be a string without null bytes"), {
           code: "ERR_INVALID_ARG_VALUE",
         });
     }
@@ -209,12 +213,13 @@ export class SpawnHelper {
     });
     this.refresh();
     const request = ["R", String(id), cwd, ...fields, String(envList.length), ...envList].join("\0");
-    this.child!.stdin!.write(`${request}\0`);
+    child.stdin!.write(`${request}\0`);
     let pid: number;
     try {
       pid = await started;
     } catch (err) {
-      if (err instanceof HelperLostError) return undefined;
+      // Lost after the request went out: the process may have started, so it is not started again.
+      if (err instanceof HelperLostError) throw err;
       throw spawnError(command, (err as Error).message);
     }
     return { pid, stopReading: () => this.stopReading(id) };
