@@ -165,8 +165,8 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 async function waitUntilIdle(server: ServerProcess, deadline: number): Promise<boolean> {
   while (Date.now() < deadline) {
     const [q, r] = await Promise.all([
-      api<{ runs: unknown[] }>(server, "/api/v1/runs?status=queued&limit=5000"),
-      api<{ runs: unknown[] }>(server, "/api/v1/runs?status=running&limit=5000"),
+      api<{ runs: unknown[] }>(server, "/api/v1/runs?status=queued&limit=1000"),
+      api<{ runs: unknown[] }>(server, "/api/v1/runs?status=running&limit=1000"),
     ]);
     if (q.runs.length + r.runs.length === 0) return true;
     await sleep(500);

@@ -87,7 +87,13 @@ async function localRunner(
   );
   const running = new Set<Promise<unknown>>();
   let wake: (() => void) | undefined;
-  const onQueued = () => wake?.();
+  // Counts jobs queued, so one queued while a claim was under way (before `wake` was set) is not
+  // left waiting for the next poll.
+  let queued = 0;
+  const onQueued = () => {
+    queued++;
+    wake?.();
+  };
   ci.events.on("queued", onQueued);
   try {
     while (!opts.signal.aborted) {
@@ -95,8 +101,10 @@ async function localRunner(
         await Promise.race([...running, sleep(1000, opts.signal, untilStopped)]);
         continue;
       }
+      const queuedBefore = queued;
       const claimed = await transport.claim(opts.signal).catch(() => null);
       if (!claimed) {
+        if (queued !== queuedBefore) continue;
         await new Promise<void>((resolve) => {
           wake = resolve;
           void sleep(500, opts.signal, untilStopped).then(resolve);

@@ -69,10 +69,32 @@ export function usesStatusFunction(expr: string): boolean {
   return /\b(success|failure|always|cancelled)\s*\(/i.test(expr);
 }
 
+/**
+ * The contexts as the evaluator sees them: each is converted to the library's data model when an
+ * expression first names it, not all of them (the whole `github` event payload among them) for every
+ * expression evaluated.
+ */
+class LazyContexts extends data.Dictionary {
+  private readonly raw: Record<string, unknown>;
+  constructor(raw: Record<string, unknown>) {
+    super();
+    this.raw = raw;
+  }
+  override get(key: string): data.ExpressionData | undefined {
+    const done = super.get(key);
+    if (done !== undefined) return done;
+    const lower = key.toLowerCase();
+    const name = Object.keys(this.raw).find((k) => k.toLowerCase() === lower);
+    if (name === undefined) return undefined;
+    const value = toExpressionData(this.raw[name]);
+    this.add(name, value);
+    return value;
+  }
+}
+
 export function evaluateExpression(expr: string, opts: EvaluationOptions): Json {
   const tree = parseExpression(expr);
-  const ctx = new data.Dictionary();
-  for (const [k, v] of Object.entries(opts.contexts)) ctx.add(k, toExpressionData(v));
+  const ctx = new LazyContexts(opts.contexts);
   const status = opts.status ?? { success: true, failure: false, cancelled: false };
   const fn = (name: string, minArgs: number, maxArgs: number, call: FunctionDefinition["call"]) =>
     [name.toLowerCase(), { name, minArgs, maxArgs, call }] as const;

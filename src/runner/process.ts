@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
 import { signalGroup } from "../lib/exec.js";
 import { recordSpawn } from "../lib/process-ledger.js";
+import { spawnHelper } from "./spawn-helper.js";
 
 /** Lines longer than this are cut into pieces, so one huge line cannot grow memory without bound. */
 export const maxLine = 64 * 1024;
@@ -102,32 +103,116 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
-export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
+/** A started process as runProcess sees it, from Node's spawn or from the spawn helper. */
+type Started = { pid: number | undefined; stopReading: () => void };
+
+type StartCallbacks = {
+  onStdout: (c: Buffer) => void;
+  onStderr: (c: Buffer) => void;
+  onExit: (exitCode: number | null, signal: NodeJS.Signals | null) => void;
+  onClose: (exitCode: number | null, signal: NodeJS.Signals | null) => void;
+  /** Set when the process could not be started (possibly after onExit with no pid). */
+  onError: (err: Error) => void;
+};
+
+/** Node's own spawn: a fork of this process; the way for another user's processes. */
+function startWithNode(opts: RunProcessOptions, cb: StartCallbacks): Started | Error {
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(opts.command, opts.args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      // libuv drops the supplementary groups too when it switches user.
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+    });
+  } catch (err) {
+    return err as Error;
+  }
+  child.stdout!.on("data", cb.onStdout);
+  child.stderr!.on("data", cb.onStderr);
+  child.on("error", cb.onError);
+  child.on("close", (exitCode, signal) => cb.onClose(exitCode, signal));
+  child.on("exit", (exitCode, signal) => cb.onExit(exitCode, signal));
+  return {
+    pid: child.pid,
+    stopReading: () => {
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+    },
+  };
+}
+
+/** Through the spawn helper (no fork of Node); undefined when it cannot be used for this process. */
+async function startWithHelper(
+  opts: RunProcessOptions,
+  cb: StartCallbacks,
+): Promise<Started | Error | undefined> {
+  const helper = opts.uid === undefined ? spawnHelper() : null;
+  if (!helper) return undefined;
+  let exit: [number | null, NodeJS.Signals | null] = [null, null];
+  try {
+    return await helper.spawn(opts.command, opts.args, opts.cwd, opts.env, {
+      onStdout: cb.onStdout,
+      onStderr: cb.onStderr,
+      onExit: (code, signal) => {
+        exit = [code, signal];
+        cb.onExit(code, signal);
+      },
+      onClose: () => cb.onClose(...exit),
+    });
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
+  const out = new LineSplitter((l) => opts.onLine(l, "stdout"), opts.safeCut);
+  const err = new LineSplitter((l) => opts.onLine(l, "stderr"), opts.safeCut);
+  let spawnError: Error | undefined;
+  let exited = false;
+  let finish: (exitCode: number | null, signal: NodeJS.Signals | null) => void = () => {};
+  let drainTimer: NodeJS.Timeout | undefined;
+  let early: [number | null, NodeJS.Signals | null] | undefined;
+  let started: Started | undefined;
+  const cb: StartCallbacks = {
+    onStdout: (c) => out.push(c),
+    onStderr: (c) => err.push(c),
+    onError: (e) => {
+      spawnError = e;
+      if (started?.pid === undefined) finish(null, null);
+    },
+    onClose: (exitCode, signal) => {
+      if (started) finish(exitCode, signal);
+      else early = [exitCode, signal];
+    },
+    onExit: (exitCode, signal) => {
+      exited = true;
+      // A background process started by the step (`server &`) may keep the pipes open; the step is
+      // over when its shell exits. Give the pipes a moment to drain, then stop reading.
+      drainTimer = setTimeout(() => {
+        started?.stopReading();
+        finish(exitCode, signal);
+      }, 200);
+    },
+  };
+  const viaHelper = await startWithHelper(opts, cb);
+  const s = viaHelper ?? startWithNode(opts, cb);
+  if (s instanceof Error) return { exitCode: null, signal: null, spawnError: s };
+  started = s;
+  const pid = s.pid;
   return new Promise((resolve) => {
     let stoppedBy: ProcessResult["stoppedBy"];
     let killTimer: NodeJS.Timeout | undefined;
-    let child: ReturnType<typeof spawn>;
-    try {
-      child = spawn(opts.command, opts.args, {
-        cwd: opts.cwd,
-        env: opts.env,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        // libuv drops the supplementary groups too when it switches user.
-        ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
-      });
-    } catch (err) {
-      resolve({ exitCode: null, signal: null, spawnError: err as Error });
-      return;
-    }
-    if (child.pid) activeGroups.add(child.pid);
+    if (pid) activeGroups.add(pid);
     // A server or runner killed with -9 finds the group in its ledger at its next start and stops it.
-    const forget = recordSpawn(child.pid);
+    const forget = recordSpawn(pid);
     const stop = (reason: "timeout" | "cancel") => {
-      if (stoppedBy || child.exitCode !== null) return;
+      if (stoppedBy || exited) return;
       stoppedBy = reason;
-      signalGroup(child.pid, "SIGINT");
-      killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), killGraceMs);
+      signalGroup(pid, "SIGINT");
+      killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), killGraceMs);
       killTimer.unref();
     };
     const timeout =
@@ -136,14 +221,8 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
     if (opts.signal?.aborted) queueMicrotask(onAbort);
     else opts.signal?.addEventListener("abort", onAbort, { once: true });
 
-    const out = new LineSplitter((l) => opts.onLine(l, "stdout"), opts.safeCut);
-    const err = new LineSplitter((l) => opts.onLine(l, "stderr"), opts.safeCut);
-    child.stdout!.on("data", (c: Buffer) => out.push(c));
-    child.stderr!.on("data", (c: Buffer) => err.push(c));
-    let spawnError: Error | undefined;
     let finished = false;
-    let drainTimer: NodeJS.Timeout | undefined;
-    const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+    finish = (exitCode, signal) => {
       if (finished) return;
       finished = true;
       if (drainTimer) clearTimeout(drainTimer);
@@ -153,25 +232,13 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       if (killTimer) clearTimeout(killTimer);
       opts.signal?.removeEventListener("abort", onAbort);
       // A stopped step takes everything it started with it.
-      if (stoppedBy) signalGroup(child.pid, "SIGKILL");
-      if (child.pid) activeGroups.delete(child.pid);
+      if (stoppedBy) signalGroup(pid, "SIGKILL");
+      if (pid) activeGroups.delete(pid);
       forget();
-      resolve({ exitCode, signal, stoppedBy, spawnError, pid: child.pid });
+      resolve({ exitCode, signal, stoppedBy, spawnError, pid });
     };
-    child.on("error", (e) => {
-      spawnError = e;
-      if (child.pid === undefined) finish(null, null);
-    });
-    child.on("close", (exitCode, signal) => finish(exitCode, signal));
-    child.on("exit", (exitCode, signal) => {
-      // A background process started by the step (`server &`) may keep the pipes open; the step is
-      // over when its shell exits. Give the pipes a moment to drain, then stop reading.
-      drainTimer = setTimeout(() => {
-        child.stdout!.destroy();
-        child.stderr!.destroy();
-        finish(exitCode, signal);
-      }, 200);
-    });
+    if (early) finish(...early);
+    else if (spawnError && pid === undefined) finish(null, null);
   });
 }
 

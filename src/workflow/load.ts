@@ -1,5 +1,6 @@
 // Loading workflow files: GitHub's parser validates the schema and expressions; every problem is
 // reported with file:line:col before anything runs.
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import {
@@ -214,6 +215,14 @@ export function yamlLineBreaks(content: string): string {
   return content.includes("\r") ? content.replace(/\r\n?/g, "\n") : content;
 }
 
+/**
+ * Workflows parsed in this process, by name and content: a server reads the same file at its trigger,
+ * its orchestration and each of its legs, and parsing is most of the cost of the first two. A parse
+ * depends on nothing else, and the result is never changed by its users; only valid ones are kept.
+ */
+const parsedWorkflows = new Map<string, Promise<WorkflowFile>>();
+const maxParsedWorkflows = 256;
+
 /** Parses and validates one workflow file; throws a UserError listing every problem. */
 export async function loadWorkflowFile(path: string, repoDir: string): Promise<WorkflowFile> {
   const relPath = relative(repoDir, path) || path;
@@ -223,6 +232,23 @@ export async function loadWorkflowFile(path: string, repoDir: string): Promise<W
   } catch (cause) {
     throw new UserError(`cannot read workflow ${relPath}: ${(cause as Error).message}`, [], { cause });
   }
+  const key = `${relPath}\0${createHash("sha256").update(content).digest("hex")}`;
+  let parsing = parsedWorkflows.get(key);
+  if (parsing) {
+    // Most recently used last, so the oldest is the one dropped.
+    parsedWorkflows.delete(key);
+  } else {
+    parsing = parseWorkflowFile(path, relPath, content);
+    parsing.catch(() => parsedWorkflows.delete(key));
+    if (parsedWorkflows.size >= maxParsedWorkflows)
+      parsedWorkflows.delete(parsedWorkflows.keys().next().value as string);
+  }
+  parsedWorkflows.set(key, parsing);
+  const wf = await parsing;
+  return wf.path === path ? wf : { ...wf, path };
+}
+
+async function parseWorkflowFile(path: string, relPath: string, content: string): Promise<WorkflowFile> {
   const parsed = parseWorkflow({ name: relPath, content }, new NoOperationTraceWriter());
   const parseErrors = parsed.context.errors.getErrors() as unknown as ErrorLike[];
   if (parseErrors.length > 0 || !parsed.value) {
