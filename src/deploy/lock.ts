@@ -15,6 +15,8 @@ export async function takeDeployLock(
   const { store, holder } = ctx.o;
   const lockOf = { app: ctx.app, env: ctx.env, holder };
   const ttl = ctx.o.lockTtlMs ?? 30_000;
+  const started = Date.now();
+  let reported = -Infinity;
   for (;;) {
     const lock = await store.deployLocks.acquire({ ...lockOf, ttlMs: ttl, releaseId: release.id });
     if (lock.acquired) break;
@@ -22,7 +24,16 @@ export async function takeDeployLock(
       throw new OperationError(
         `${ctx.app}/${ctx.env} is locked by ${lock.holder} (release ${lock.releaseId ?? "?"}, since ${new Date(lock.acquiredAt).toISOString()}); retry with --wait`,
       );
-    options.emit("lock.wait", `waiting for ${lock.holder} to finish its deploy`);
+    // Said when the wait starts and every 5 s after, with how long so far: a wait has no limit but the
+    // holder's (its lock expires ttl after its last renewal, when it crashed).
+    const waited = Date.now() - started;
+    if (waited - reported >= 5000) {
+      reported = waited;
+      options.emit(
+        "lock.wait",
+        `waiting for ${lock.holder} to finish its deploy (release ${lock.releaseId ?? "?"}), ${Math.round(waited / 1000)} s so far`,
+      );
+    }
     await sleep(1000, options.signal);
   }
   const renew = setInterval(() => {
