@@ -54,7 +54,7 @@ export type ServeOptions = {
   notifyMaxAttempts?: number;
   /** Webhook intake limits (bytes in flight, the legacy URL's body cap, the replay window). */
   webhooks?: WebhookIntakeOptions;
-  /** Where runs fetch remote actions from (default: SLIPWAY_ACTIONS_* or github.com), and whether offline. */
+  /** Where runs fetch remote actions from (default: the SLIPWAY_ACTIONS_URL and SLIPWAY_ACTIONS_OFFLINE variables, else github.com), and whether offline. */
   actions?: ActionSourceSettings;
   log?: (line: string) => void;
 };

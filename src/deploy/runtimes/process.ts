@@ -380,6 +380,12 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
 
     async logs(id, opts = {}) {
       if (!namePattern.test(id)) return "";
+      // An instance that has just exited may still have lines in its log writer's pipe: the writer ends
+      // once it has written them, so wait for it (briefly) before reading the tail, or a crash's last
+      // words are missing from the error that reports it.
+      const found = await find(id);
+      if (found?.record.logWriterPid && !isRunning(found.record))
+        await writerGone(found.record.logWriterPid, 2000);
       const dir = await locate(id, ".log");
       return dir ? tailFile(join(dir, `${id}.log`), opts.tail ?? 100) : "";
     },
@@ -410,4 +416,17 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): Runtime {
       envs.clear();
     },
   };
+}
+
+/** Waits until a process is gone (at most `ms`): `kill(pid, 0)` fails once it has exited. */
+async function writerGone(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
 }

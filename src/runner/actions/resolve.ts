@@ -22,7 +22,7 @@ import { actionSource } from "./source.js";
 
 const caches = new WeakMap<RunContext, ActionCache>();
 
-/** The run's action cache; its source is `run.actionSource`, or the environment's (SLIPWAY_ACTIONS_*). */
+/** The run's action cache; its source is `run.actionSource`, or the environment's (SLIPWAY_ACTIONS_URL and friends). */
 export function actionCacheOf(run: RunContext): ActionCache {
   let cache = caches.get(run);
   if (!cache) {
