@@ -8,6 +8,7 @@ import type { Readable } from "node:stream";
 import tar from "tar-stream";
 import { describe, expect, it } from "vitest";
 import { testBackends, useStore } from "../../test/support/store.js";
+import { insertTestJob } from "../store/testing.js";
 import { ServerArtifacts } from "./artifacts.js";
 
 const backends = await testBackends();
@@ -30,26 +31,7 @@ describe.each(backends)("server artifacts on %s", (backend) => {
   const dataDir = mkdtempSync(join(tmpdir(), "slipway-artifacts-"));
   const root = join(dataDir, "artifacts");
 
-  const newJob = async () => {
-    const repo = await ctx.store.repos.create({
-      name: `repo-${Math.random().toString(16).slice(2)}`,
-      url: "https://example.com/x.git",
-    });
-    const run = await ctx.store.runs.create({
-      repoId: repo.id,
-      workflowFile: ".github/workflows/ci.yml",
-      workflowName: "CI",
-      eventName: "push",
-      event: {},
-      sha: "abc123",
-      ref: "refs/heads/main",
-      trigger: "webhook",
-    });
-    const [job] = await ctx.store.jobs.insertMany(run.id, 1, [
-      { jobKey: "build", jobId: "build", name: "build", labels: [], status: "running" },
-    ]);
-    return job;
-  };
+  const newJob = () => insertTestJob(ctx.store);
   /** Directories below the store other than the staging one, and what staging holds. */
   const onDisk = () => ({
     artifacts: existsSync(root) ? readdirSync(root).filter((n) => n !== ".tmp") : [],

@@ -6,6 +6,7 @@ import { LastAdminTokenError } from "./index.js";
 import { truncationMarker } from "./logs.js";
 import { checkName } from "./names.js";
 import { testBackends, useStore } from "../../test/support/store.js";
+import { insertTestJob } from "./testing.js";
 
 const backends = await testBackends();
 
@@ -42,26 +43,8 @@ describe.each(backends)("store controls on %s", (backend) => {
   const ctx = useStore(backend);
 
   let unique = 0;
-  const newJob = async (status: "queued" | "running" = "queued", labels = [`l${++unique}`]) => {
-    const repo = await ctx.store.repos.create({
-      name: `repo-${Math.random().toString(16).slice(2)}`,
-      url: "https://example.com/x.git",
-    });
-    const run = await ctx.store.runs.create({
-      repoId: repo.id,
-      workflowFile: ".github/workflows/ci.yml",
-      workflowName: "CI",
-      eventName: "push",
-      event: {},
-      sha: "abc123",
-      ref: "refs/heads/main",
-      trigger: "webhook",
-    });
-    const [job] = await ctx.store.jobs.insertMany(run.id, 1, [
-      { jobKey: "build", jobId: "build", name: "build", labels, status },
-    ]);
-    return job;
-  };
+  const newJob = (status: "queued" | "running" = "queued", labels = [`l${++unique}`]) =>
+    insertTestJob(ctx.store, { status, labels });
 
   it("disables, enables and removes runners; names and labels must be printable", async () => {
     const { runner, token } = await ctx.store.runners.register({ name: "builder", labels: ["linux", "x64"] });

@@ -2,32 +2,14 @@
 // and artifact rows with the run's size cap, one live name per run, expiry and the sweep's choices.
 import { describe, expect, it } from "vitest";
 import { testBackends, useStore } from "../../test/support/store.js";
+import { insertTestJob } from "./testing.js";
 
 const backends = await testBackends();
 
 describe.each(backends)("job reports and artifacts on %s", (backend) => {
   const ctx = useStore(backend);
 
-  const newJob = async () => {
-    const repo = await ctx.store.repos.create({
-      name: `repo-${Math.random().toString(16).slice(2)}`,
-      url: "https://example.com/x.git",
-    });
-    const run = await ctx.store.runs.create({
-      repoId: repo.id,
-      workflowFile: ".github/workflows/ci.yml",
-      workflowName: "CI",
-      eventName: "push",
-      event: {},
-      sha: "abc123",
-      ref: "refs/heads/main",
-      trigger: "webhook",
-    });
-    const [job] = await ctx.store.jobs.insertMany(run.id, 1, [
-      { jobKey: "build", jobId: "build", name: "build", labels: [], status: "running" },
-    ]);
-    return job;
-  };
+  const newJob = () => insertTestJob(ctx.store);
 
   it("keeps a job's annotations and summary, replaced by a later report", async () => {
     const job = await newJob();

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { DialectName } from "./migrations.js";
+import type { StoreApi } from "./open.js";
 
 export const adminPostgresUrl =
   process.env.SLIPWAY_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -90,4 +91,38 @@ export async function createTestDatabase(backend: DialectName): Promise<TestData
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One job of a fresh repository's push run, for tests that need a job row to hang things on (reports,
+ * artifacts, claims): `labels` and `status` as given (default: no labels, running).
+ */
+export async function insertTestJob(
+  store: Pick<StoreApi, "repos" | "runs" | "jobs">,
+  opts: { status?: "queued" | "running"; labels?: string[] } = {},
+) {
+  const repo = await store.repos.create({
+    name: `repo-${randomBytes(6).toString("hex")}`,
+    url: "https://example.com/x.git",
+  });
+  const run = await store.runs.create({
+    repoId: repo.id,
+    workflowFile: ".github/workflows/ci.yml",
+    workflowName: "CI",
+    eventName: "push",
+    event: {},
+    sha: "abc123",
+    ref: "refs/heads/main",
+    trigger: "webhook",
+  });
+  const [job] = await store.jobs.insertMany(run.id, 1, [
+    {
+      jobKey: "build",
+      jobId: "build",
+      name: "build",
+      labels: opts.labels ?? [],
+      status: opts.status ?? "running",
+    },
+  ]);
+  return job;
 }
