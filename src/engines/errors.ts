@@ -21,7 +21,12 @@ export class BuildError extends EngineError {
     image: string,
     fields: { step?: string; instruction?: string; reason: string; logTail: string[] },
   ) {
-    const at = fields.instruction ? ` at step ${fields.step}: ${fields.instruction}` : "";
+    // BuildKit's own steps ("[internal] load metadata for …") have no step number.
+    const at = !fields.instruction
+      ? ""
+      : fields.step
+        ? ` at step ${fields.step}: ${fields.instruction}`
+        : ` at ${fields.instruction}`;
     const tail = fields.logTail.length
       ? `\n--- build log (last lines) ---\n${fields.logTail.join("\n")}`
       : "";

@@ -18,6 +18,8 @@ export type ConfiguredBuildOptions = {
   since?: string;
   concurrency?: number;
   noCache?: boolean;
+  /** No registry credentials at all (a fork's pull request builds, and must not read private images). */
+  anonymous?: boolean;
   resultFile?: string;
   env?: NodeJS.ProcessEnv;
   /** Where `env:` build secrets are read (default `env`, else process.env). */
@@ -72,6 +74,7 @@ export async function runConfiguredBuild(
     push: opts.push,
     concurrency: opts.concurrency,
     noCache: opts.noCache,
+    ...(opts.anonymous ? { auth: () => undefined } : {}),
     env: opts.secretsEnv ?? opts.env,
     resultFile: opts.resultFile,
     git,

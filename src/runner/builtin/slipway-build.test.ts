@@ -1,9 +1,12 @@
 // slipway/build: for a fork's pull request it may build, never push with the server's credentials; build
 // secrets come from the step's environment only.
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeRepo, makeTempDir } from "../../../test/support/git.js";
+import { pushTestImage } from "../../../test/support/images.js";
+import { startRegistry } from "../../../test/support/registry.js";
+import { connectEngine } from "../../engines/index.js";
 import { UserError } from "../../lib/errors.js";
 import { slipwayBuild } from "./slipway-build.js";
 import { makeContext } from "./testing.js";
@@ -47,4 +50,55 @@ describe("slipway/build", () => {
       await cleanup();
     }
   });
+
+  it("builds a fork's pull request without the server's registry credentials: a private base image stays private", async () => {
+    const registry = await startRegistry({ basic: { username: "alice", password: "s3cret" } });
+    const { dir: parent, cleanup } = await makeTempDir("build-fork-creds");
+    const engine = connectEngine();
+    const base = `${registry.host}/private/base:1`;
+    const saved = process.env.DOCKER_CONFIG;
+    try {
+      // The server user's docker config can read the private registry.
+      const config = join(parent, "docker");
+      mkdirSync(config);
+      const auth = Buffer.from("alice:s3cret").toString("base64");
+      writeFileSync(join(config, "config.json"), JSON.stringify({ auths: { [registry.host]: { auth } } }));
+      process.env.DOCKER_CONFIG = config;
+      await pushTestImage(engine, `${registry.host}/private/base`, ["1"], "private", {
+        username: "alice",
+        password: "s3cret",
+        serveraddress: registry.host,
+      });
+      const repo = await makeRepo(parent, "app");
+      writeFileSync(
+        join(repo.dir, "slipway.yaml"),
+        `build:\n  services:\n    api:\n      context: .\n      image: ${registry.host}/fork/api\n`,
+      );
+      writeFileSync(join(repo.dir, "Dockerfile"), `FROM ${base}\nRUN echo built > /built\n`);
+      await repo.git("add", "-A");
+      await repo.commit("feat: api");
+      const run = (untrusted: boolean) =>
+        slipwayBuild.main(
+          makeContext({
+            workspace: repo.dir,
+            inputs: { all: "true", "no-cache": "true" },
+            untrusted,
+            env: {},
+          }).ctx,
+        );
+      const refused = await run(true).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toMatch(
+        /^build failed \(api\)\napi: build of .* failed at \[internal\] load metadata for .*private\/base:1\n.*401 Unauthorized/,
+      );
+      // The same build on the repository's own behalf may read it.
+      await run(false);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = saved;
+      await engine.removeImage(base, { force: true }).catch(() => {});
+      await registry.stop();
+      await cleanup();
+    }
+  }, 120_000);
 });

@@ -38,6 +38,9 @@ export const slipwayBuild: BuiltinAction = {
         // secrets there), never from slipway's own environment: a pull request's slipway.yaml could name
         // any variable.
         secretsEnv: ctx.env ?? {},
+        // Nor the server's registry credentials, which BuildKit would use for the base and cache_from
+        // images a pull request's Dockerfile and slipway.yaml name.
+        anonymous: ctx.untrusted ?? false,
         signal: ctx.signal,
         onPlan: (plan, since) => ctx.log(`build ${plan.version} (${since})`),
         onLog: (service, line) => ctx.log(`[${service}] ${line}`),
