@@ -2,13 +2,14 @@
 // loses no line (the kept files hold a contiguous run ending with the last line), a follower that reads
 // while the files rotate sees every line once and in order, and --since/--tail read across rotated files.
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/support/wait.js";
 import { tempDir } from "../testing.js";
 import { startLogWriter } from "./log-writer.js";
-import { type LogLine, parseLogLine, readLog } from "./logs.js";
+import { type LogLine, parseLogLine, readLog, successor } from "./logs.js";
 
 /** A shell loop printing `line N` for N = 1…count as fast as it can, through a log writer. */
 async function writeLines(dir: string, count: number, rotation: { maxBytes: number; keep: number }) {
@@ -140,5 +141,39 @@ describe("readLog", () => {
       { at: Date.parse("2026-01-01T00:02:00Z"), line: "new 1" },
       { at: Date.parse("2026-01-01T00:02:01Z"), line: "new 2" },
     ]);
+  });
+
+  it("finds the file after the one it read even when a rotation comes in the middle of its look", async () => {
+    const dir = tempDir();
+    const path = join(dir, "i.log");
+    writeFileSync(`${path}.2`, "W\n");
+    writeFileSync(`${path}.1`, "X\n");
+    writeFileSync(path, "Y\n");
+    const x = statSync(`${path}.1`);
+    // The writer rotates right after the look has seen X at `.1`: X becomes `.2`, Y `.1`, a new Z the log.
+    // A look that went on to the log would take Z for X's successor and skip Y's lines.
+    let rotated = false;
+    const ops = {
+      readdir: (d: string) => readdir(d),
+      stat: async (p: string) => {
+        const s = await stat(p).catch(() => undefined);
+        if (!rotated && p.endsWith("i.log.1")) {
+          rotated = true;
+          renameSync(`${path}.2`, `${path}.3`);
+          renameSync(`${path}.1`, `${path}.2`);
+          renameSync(path, `${path}.1`);
+          writeFileSync(path, "Z\n");
+        }
+        return s;
+      },
+    };
+    const next = await successor(path, x, ops);
+    expect(rotated).toBe(true);
+    expect(next).toBeDefined();
+    try {
+      expect((await next!.readFile()).toString()).toBe("Y\n");
+    } finally {
+      await next!.close();
+    }
   });
 });

@@ -48,9 +48,12 @@ export async function tailFile(path: string, tail: number): Promise<string> {
 }
 
 /** The rotated files of `path`, oldest first (`.3`, `.2`, `.1`). */
-async function rotatedFiles(path: string): Promise<string[]> {
+async function rotatedFiles(
+  path: string,
+  list: (dir: string) => Promise<string[]> = (dir) => readdir(dir).catch(() => []),
+): Promise<string[]> {
   const name = basename(path);
-  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  const names = await list(dirname(path));
   return names
     .map((n) => ({ n, i: n.startsWith(`${name}.`) ? Number(n.slice(name.length + 1)) : Number.NaN }))
     .filter((x) => Number.isInteger(x.i) && x.i > 0)
@@ -71,16 +74,62 @@ async function readWhole(path: string): Promise<string> {
   }
 }
 
+/** What `successor` looks at the files with; a test puts a rotation between two of its calls. */
+export type LogDirOps = {
+  readdir: (dir: string) => Promise<string[]>;
+  stat: (path: string) => Promise<Stats | undefined>;
+};
+const fsOps: LogDirOps = {
+  readdir: (dir) => readdir(dir).catch(() => [] as string[]),
+  stat: (path) => stat(path).catch(() => undefined),
+};
+
+type Look = { chain: string[]; stats: (Stats | undefined)[] };
+
+/**
+ * The log's files oldest first with what each name held. The writer renames oldest first (`.k` → `.k+1`
+ * down to the log → `.1`), so at any instant the names, oldest first, hold the files in the order they
+ * were written; a look made of many calls, though, can see a file at two names or at none when a
+ * rotation comes between them. So the names are read newest first (a file moved since can only reappear
+ * older: seen twice, never missed), and a look counts only when the next one saw the same.
+ */
+async function lookSteady(path: string, ops: LogDirOps): Promise<Look | undefined> {
+  const look = async (): Promise<Look> => {
+    const chain = [...(await rotatedFiles(path, ops.readdir)), path];
+    const stats: (Stats | undefined)[] = new Array(chain.length);
+    for (let i = chain.length - 1; i >= 0; i--) stats[i] = await ops.stat(chain[i]);
+    return { chain, stats };
+  };
+  const key = (l: Look) => l.chain.map((p, i) => `${p}:${l.stats[i]?.dev}:${l.stats[i]?.ino}`).join("|");
+  let last = await look();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const again = await look();
+    if (key(again) === key(last)) {
+      // A name listed but gone by its stat (mid-rotation) holds nothing to read.
+      const held = again.chain.map((p, i) => ({ p, s: again.stats[i] })).filter((x) => x.s !== undefined);
+      return { chain: held.map((x) => x.p), stats: held.map((x) => x.s) };
+    }
+    last = again;
+  }
+  return undefined;
+}
+
 /**
  * The file written after `after` (by inode) among the rotated files and the current one, opened; with no
- * `after` (or one already dropped), the oldest there is. Undefined when the files moved while looking.
+ * `after` (or one already dropped), the oldest there is. Undefined when the files kept moving while it
+ * looked (the caller looks again on its next round).
  */
-async function successor(path: string, after: Stats | undefined): Promise<FileHandle | undefined> {
-  const chain = [...(await rotatedFiles(path)), path];
-  const stats = await Promise.all(chain.map((p) => stat(p).catch(() => undefined)));
+export async function successor(
+  path: string,
+  after: Stats | undefined,
+  ops: LogDirOps = fsOps,
+): Promise<FileHandle | undefined> {
+  const look = await lookSteady(path, ops);
+  if (!look) return undefined;
+  const { chain, stats } = look;
   const at = after ? stats.findIndex((s) => s && s.ino === after.ino && s.dev === after.dev) : -1;
-  const pick = at >= 0 ? at + 1 : stats.findIndex((s) => s !== undefined);
-  if (pick < 0 || pick >= chain.length || !stats[pick]) return undefined;
+  const pick = at >= 0 ? at + 1 : 0;
+  if (pick >= chain.length || !stats[pick]) return undefined;
   const fh = await open(chain[pick], "r").catch(() => undefined);
   if (!fh) return undefined;
   const st = await fh.stat();
