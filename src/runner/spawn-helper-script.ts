@@ -22,6 +22,9 @@ $SIG{CHLD} = sub { };
 binmode STDIN;
 binmode STDOUT;
 
+open(my $devnull_fh, '<', '/dev/null') or die "spawn helper: /dev/null: $!\n";
+my $devnull = fileno $devnull_fh;
+my $nomask = POSIX::SigSet->new();
 my %kids;   # id => { pid, out, err, open (pipes not at EOF), status (undef while running) }
 my %fds;    # fileno => [id, frame type, handle]
 
@@ -60,28 +63,37 @@ sub start {
     frame('E', $id, ($! + 0) . " $!");
     return;
   }
-  my $pid = fork();
-  if (!defined $pid) {
+  # The environment and the directory are set here, before the fork, not in the child: whatever the
+  # child does before its exec copies the pages it touches (a Perl interpreter touches many), and that
+  # copying cost more than the rest of the spawn. The helper itself uses neither.
+  %ENV = %$env;
+  unless (chdir $cwd) {
     frame('E', $id, ($! + 0) . " $!");
     close $_ for ($or, $ow, $er, $ew, $xr, $xw);
     return;
   }
+  my $pid = fork();
+  if (!defined $pid) {
+    frame('E', $id, ($! + 0) . " $!");
+    close $_ for ($or, $ow, $er, $ew, $xr, $xw);
+    chdir '/';
+    return;
+  }
   if ($pid == 0) {
-    close $or; close $er; close $xr;
+    # Read ends and every other descriptor above 2 close at the exec (Perl marks them close-on-exec);
+    # signal handlers reset there too, but an ignored signal would stay ignored.
     $SIG{PIPE} = 'DEFAULT';
-    $SIG{CHLD} = 'DEFAULT';
-    POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $nomask);
     POSIX::setsid();
-    open(STDIN, '<', '/dev/null');
+    POSIX::dup2($devnull, 0);
     POSIX::dup2(fileno($ow), 1);
     POSIX::dup2(fileno($ew), 2);
-    if (chdir $cwd) {
-      %ENV = %$env;
-      { no warnings; exec { $argv->[0] } @$argv; }
-    }
+    { no warnings; exec { $argv->[0] } @$argv; }
     syswrite($xw, ($! + 0) . " $!");
     POSIX::_exit(127);
   }
+  # Not to hold the step's directory (a mount point could not be unmounted while the helper is in it).
+  chdir '/';
   close $ow; close $ew; close $xw;
   # The write end closes at the exec (close-on-exec) or carries why there was none.
   my $why = '';
