@@ -173,6 +173,8 @@ jobs:
 });
 
 describe.concurrent("cancel", () => {
+  // "Quickly" without a stopwatch: the step sleeps far longer than the waits below allow, so a cancel that
+  // waited for the step, or left its process running, fails them however loaded the machine is.
   test("cancels a running run quickly and the step's process is gone", async ({ h }) => {
     const dir = tempDir("slipway-scratch-");
     const { server } = await serverWith(h, {
@@ -183,7 +185,7 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - run: |
-          sleep 30 &
+          sleep 600 &
           echo $! > ${dir}/sleep.pid
           echo "sleeping"
           wait
@@ -199,15 +201,12 @@ jobs:
     const pidFile = join(dir, "sleep.pid");
     const pid = await waitFor("the step's sleep", () => existsSync(pidFile) && Number(linesOf(pidFile)[0]));
     expect(alive(pid)).toBe(true);
-    const started = Date.now();
     const r = await h.cliOk(server, ["cancel", String(id), "--json"]);
-    const v = await waitForRun(server, id, { timeoutMs: 10_000 });
-    expect(Date.now() - started).toBeLessThan(5000);
+    const v = await waitForRun(server, id, { timeoutMs: 40_000 });
     expect(r.json.id).toBe(id);
     expect(v.run.conclusion).toBe("cancelled");
     expect(jobOf(v, "long").status).toBe("cancelled");
-    await waitFor("the sleep to be killed", () => !alive(pid), 5000);
-    expect(Date.now() - started).toBeLessThan(6000);
+    await waitFor("the sleep to be killed", () => !alive(pid), 15_000);
     expect(existsSync(join(dir, "after"))).toBe(false);
     expect(existsSync(join(dir, "later"))).toBe(false);
   });
