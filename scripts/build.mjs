@@ -49,3 +49,7 @@ await build({
 });
 copyFileSync("src/web/index.html", "dist/web/index.html");
 copyFileSync("src/web/favicon.svg", "dist/web/favicon.svg");
+
+// The runner's native spawner (optional: the runner falls back to its Perl helper without it).
+const { buildNative } = await import("./build-native.mjs");
+buildNative();

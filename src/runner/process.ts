@@ -1,10 +1,13 @@
 // Child processes for steps: each in its own process group so that a timeout or cancel stops the whole
 // tree (SIGINT first, SIGKILL after a grace period); output is split into lines as it arrives.
 import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { Socket } from "node:net";
 import { StringDecoder } from "node:string_decoder";
 import { signalGroup } from "../lib/exec.js";
 import { recordSpawn } from "../lib/process-ledger.js";
-import { spawnHelper } from "./spawn-helper.js";
+import { nativeSpawner, resolveCommand } from "./native-spawn.js";
+import { signalNames, spawnError, spawnHelper } from "./spawn-helper.js";
 
 /** Lines longer than this are cut into pieces, so one huge line cannot grow memory without bound. */
 export const maxLine = 64 * 1024;
@@ -144,6 +147,72 @@ function startWithNode(opts: RunProcessOptions, cb: StartCallbacks): Started | E
   };
 }
 
+/** How steps are started: SLIPWAY_SPAWN_HELPER=node (or 0) forces Node's spawn, =perl the Perl helper. */
+function spawnChoice(): "native" | "perl" | "node" {
+  const v = process.env.SLIPWAY_SPAWN_HELPER;
+  return v === "0" || v === "node" ? "node" : v === "perl" ? "perl" : "native";
+}
+
+/** Which way a process of slipway's own user is started here and now (for tests and `--debug`). */
+export function spawnMethod(): "native" | "perl" | "node" {
+  const choice = spawnChoice();
+  if (choice === "native" && nativeSpawner()) return "native";
+  if (choice !== "node" && spawnHelper()) return "perl";
+  return "node";
+}
+
+/** With posix_spawn from this thread (native-spawn.ts); undefined when it cannot be used here. */
+function startWithNative(opts: RunProcessOptions, cb: StartCallbacks): Started | Error | undefined {
+  const native = opts.uid === undefined && spawnChoice() === "native" ? nativeSpawner() : null;
+  if (!native) return undefined;
+  const envList = Object.entries(opts.env)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  // Node's spawn refuses NUL in any of them, the same way.
+  for (const f of [opts.command, opts.cwd, ...opts.args, ...envList]) {
+    if (f.includes("\0"))
+      return Object.assign(new TypeError("The argument must be a string without null bytes"), {
+        code: "ERR_INVALID_ARG_VALUE",
+      });
+  }
+  const path = resolveCommand(opts.command, opts.env.PATH ?? process.env.PATH, opts.cwd);
+  if (typeof path !== "string")
+    return spawnError(opts.command, `${constants.errno[path.errno]} ${path.errno}`);
+  let exit: [number | null, NodeJS.Signals | null] | undefined;
+  let open = 2;
+  const closed = () => {
+    if (exit && open === 0) cb.onClose(...exit);
+  };
+  let fds: [number, number, number];
+  try {
+    fds = native.spawn(path, [opts.command, ...opts.args], envList, opts.cwd, (code, sig) => {
+      exit = [code >= 0 ? code : null, sig >= 0 ? (signalNames.get(sig) ?? null) : null];
+      cb.onExit(...exit);
+      closed();
+    });
+  } catch (err) {
+    const errno = Number((err as { code?: string }).code);
+    return spawnError(opts.command, `${errno} ${(err as Error).message}`);
+  }
+  const [pid, outFd, errFd] = fds;
+  const streams = [outFd, errFd].map((fd, i) => {
+    const s = new Socket({ fd, readable: true, writable: false });
+    s.on("data", i === 0 ? cb.onStdout : cb.onStderr);
+    s.on("error", () => {});
+    s.once("close", () => {
+      open--;
+      closed();
+    });
+    return s;
+  });
+  return {
+    pid,
+    stopReading: () => {
+      for (const s of streams) s.destroy();
+    },
+  };
+}
+
 /** Through the spawn helper (no fork of Node); undefined when it cannot be used for this process. */
 async function startWithHelper(
   opts: RunProcessOptions,
@@ -197,8 +266,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
       }, 200);
     },
   };
-  const viaHelper = await startWithHelper(opts, cb);
-  const s = viaHelper ?? startWithNode(opts, cb);
+  const s = startWithNative(opts, cb) ?? (await startWithHelper(opts, cb)) ?? startWithNode(opts, cb);
   if (s instanceof Error) return { exitCode: null, signal: null, spawnError: s };
   started = s;
   const pid = s.pid;

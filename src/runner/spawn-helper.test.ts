@@ -1,11 +1,11 @@
 // runProcess through the spawn helper and through Node's own spawn must be indistinguishable to a step:
 // the same env, exit codes, signals, errors, output, and a cancel or timeout that ends the whole tree.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../test/support/wait.js";
-import { type RunProcessOptions, runProcess } from "./process.js";
+import { type RunProcessOptions, runProcess, spawnMethod } from "./process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-spawn-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,6 +30,18 @@ async function run(script: string, extra: Partial<RunProcessOptions> = {}) {
   return { ...result, lines };
 }
 
+/** This process's descriptors above 2 without close-on-exec: every child inherits them, however started. */
+function inheritedFromOutside(): string[] {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+      return Number(fd) > 2 && flags !== undefined && (Number.parseInt(flags, 8) & 0o2000000) === 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -39,15 +51,18 @@ function alive(pid: number): boolean {
   }
 }
 
-describe.each(["helper", "node"] as const)("runProcess (%s)", (how) => {
+describe.each(["native", "helper", "node"] as const)("runProcess (%s)", (how) => {
   const use = () => {
-    process.env.SLIPWAY_SPAWN_HELPER = how === "helper" ? "1" : "0";
+    process.env.SLIPWAY_SPAWN_HELPER = how === "native" ? "native" : how === "helper" ? "perl" : "node";
   };
 
-  it("is started by the spawn helper, not by a fork of this process, when the helper is on", async () => {
+  it("is started the way asked for: the native spawner and the helper are there on this machine", async () => {
     use();
+    // No silent fallback here: CI builds the native spawner and has perl.
+    expect(spawnMethod()).toBe(how === "helper" ? "perl" : how);
     const r = await run("echo $PPID");
     const ppid = Number(r.lines[0].replace("stdout: ", ""));
+    // posix_spawn and Node's spawn start it as this process's child; the helper as its own.
     if (how === "helper") expect(ppid).not.toBe(process.pid);
     else expect(ppid).toBe(process.pid);
   });
@@ -133,6 +148,56 @@ describe.each(["helper", "node"] as const)("runProcess (%s)", (how) => {
     expect((nul.spawnError as NodeJS.ErrnoException).code).toBe("ERR_INVALID_ARG_VALUE");
   });
 
+  it("finds the command on the env's PATH, not slipway's, and refuses one that cannot run", async () => {
+    use();
+    const bin = join(dir, `bin-${how}`);
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "own-tool"), "#!/bin/sh\necho own tool in $PWD\n", { mode: 0o755 });
+    writeFileSync(join(bin, "not-runnable"), "#!/bin/sh\necho ran\n", { mode: 0o644 });
+    const found = await runProcess({
+      command: "own-tool",
+      args: [],
+      cwd: dir,
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+      onLine: (l) => expect(l).toBe(`own tool in ${dir}`),
+    });
+    expect(found.exitCode).toBe(0);
+    const denied = await runProcess({
+      command: "not-runnable",
+      args: [],
+      cwd: dir,
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+      onLine: () => {},
+    });
+    expect((denied.spawnError as NodeJS.ErrnoException).code).toBe("EACCES");
+  });
+
+  it("hands over no descriptor but its three and no ignored signal (SIGPIPE ends a writer)", async () => {
+    use();
+    // Another step running meanwhile holds pipes of its own: none of them may reach this one.
+    const stop = new AbortController();
+    const other = run("sleep 30", { signal: stop.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    const fds: string[] = [];
+    const listed = await runProcess({
+      command: "ls",
+      args: ["/proc/self/fd"],
+      cwd: dir,
+      env,
+      onLine: (l) => fds.push(l),
+    });
+    stop.abort();
+    await other;
+    expect(listed.exitCode).toBe(0);
+    // 3 is ls's own, reading the folder; besides, only what this test process itself inherited without
+    // close-on-exec (from whoever started the test run) passes through, as it would through any fork.
+    expect(
+      fds.filter((fd) => !["0", "1", "2", "3"].includes(fd) && !inheritedFromOutside().includes(fd)),
+    ).toEqual([]);
+    const piped = await run(`yes | head -n 1 >/dev/null; echo "\${PIPESTATUS[0]}"`);
+    expect(piped.lines).toEqual(["stdout: 141"]);
+  });
+
   it("ends on the shell's exit although a background child holds the pipes", async () => {
     use();
     const r = await run(`sleep 30 & echo $! > ${dir}/bg-${how}; echo done`);
@@ -175,7 +240,7 @@ describe.each(["helper", "node"] as const)("runProcess (%s)", (how) => {
 
 describe("the spawn helper", () => {
   it("stops a step whose helper was killed under it, and starts the next through a new helper", async () => {
-    process.env.SLIPWAY_SPAWN_HELPER = "1";
+    process.env.SLIPWAY_SPAWN_HELPER = "perl";
     const pending = run(`echo $PPID > ${dir}/helper; exec sleep 60`);
     await waitFor("the step", () => /\d/.test(readFileSync(join(dir, "helper"), "utf8")));
     const helper = Number(readFileSync(join(dir, "helper"), "utf8"));

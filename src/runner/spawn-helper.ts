@@ -38,13 +38,13 @@ type Pending = HelperCallbacks & {
   exited?: boolean;
 };
 
-const signalNames = new Map<number, NodeJS.Signals>(
+export const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
 );
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /** The error Node's spawn gives for the same failure (`spawn bash ENOENT`), with its code and errno. */
-function spawnError(command: string, payload: string): Error {
+export function spawnError(command: string, payload: string): Error {
   const errno = Number(payload.split(" ", 1)[0]);
   const code = errnoNames.get(errno) ?? "EUNKNOWN";
   return Object.assign(new Error(`spawn ${command} ${code}`), {
@@ -239,7 +239,7 @@ let shared: SpawnHelper | null | undefined;
 
 /** This process's spawn helper, or null when steps are spawned by Node (no perl, or turned off). */
 export function spawnHelper(): SpawnHelper | null {
-  if (process.env.SLIPWAY_SPAWN_HELPER === "0") return null;
+  if (process.env.SLIPWAY_SPAWN_HELPER === "0" || process.env.SLIPWAY_SPAWN_HELPER === "node") return null;
   if (shared !== undefined) return shared;
   const perl = [
     "/usr/bin/perl",
