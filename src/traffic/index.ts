@@ -16,6 +16,13 @@ export { createRouterAdmin, type RouterAdminHandler, routerMetricsText } from ".
 export { createRouter, type RouterOptionsOf, routerKinds } from "./choose.js";
 export { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy/router.js";
 export { createNodeRouter } from "./node/router.js";
+export {
+  LiveFigures,
+  type LiveFiguresDocument,
+  type LiveFiguresOptions,
+  type ServiceFigures,
+  type VersionSeries,
+} from "./live-figures.js";
 export { unroutedVersion } from "./stats.js";
 export type {
   Backends,
@@ -30,5 +37,6 @@ export type {
   RouterKind,
   RouterOptions,
   Routes,
+  StatsOptions,
   VersionStats,
 } from "./types.js";

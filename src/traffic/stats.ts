@@ -62,15 +62,20 @@ export class SlidingWindow {
     if (latencyMs >= 0) s.latency[bucketOf(latencyMs)]++;
   }
 
-  summary(now: number): VersionStats["window"] {
+  /**
+   * The counts and quantiles of the window, or of only its last `spanMs` (whole slices: a live chart's
+   * sample of the last few seconds, not a minute's smoothing).
+   */
+  summary(now: number, spanMs: number = this.windowMs): VersionStats["window"] {
     const current = Math.floor(now / this.sliceMs);
+    const slices = Math.min(SLICES, Math.max(1, Math.ceil(spanMs / this.sliceMs)));
     let requests = 0;
     let errors5xx = 0;
     let failed = 0;
     const merged = new Float64Array(BUCKETS);
     let count = 0;
     for (const s of this.slices) {
-      if (s.slot < 0 || s.slot <= current - SLICES) continue;
+      if (s.slot < 0 || s.slot <= current - slices || s.slot > current) continue;
       requests += s.requests;
       errors5xx += s.errors5xx;
       failed += s.failed;
@@ -93,7 +98,7 @@ export class SlidingWindow {
       return Math.round(bucketUpperMs(BUCKETS - 1) * 1000) / 1000;
     };
     return {
-      ms: this.windowMs,
+      ms: Math.min(this.windowMs, slices * this.sliceMs),
       requests,
       errors5xx,
       failed,
@@ -126,7 +131,7 @@ export class VersionCounters {
     this.window = new SlidingWindow(windowMs);
   }
 
-  snapshot(now: number): VersionStats {
+  snapshot(now: number, windowMs?: number): VersionStats {
     return {
       version: this.version,
       requests: this.requests,
@@ -136,7 +141,7 @@ export class VersionCounters {
       aborted: this.aborted,
       inflight: this.inflight,
       websockets: { open: this.websocketsOpen, total: this.websocketsTotal },
-      window: this.window.summary(now),
+      window: this.window.summary(now, windowMs),
     };
   }
 }
