@@ -110,9 +110,9 @@ export class LiveFigures {
       }
       this.last.set(router, { t: now, totals });
       if (!before) continue;
-      let list = this.samples.get(router.name);
-      if (!list) this.samples.set(router.name, (list = []));
+      const list = this.samples.get(router.name) ?? [];
       list.push({ t: now, points });
+      this.samples.set(router.name, list);
     }
     this.trim(now);
   }
