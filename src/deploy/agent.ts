@@ -170,12 +170,16 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let lastActive = Date.now();
   let inFlight = 0;
   const server = http.createServer((req, res) => {
-    inFlight++;
-    lastActive = Date.now();
-    res.once("close", () => {
-      inFlight--;
+    // A dashboard polls the figures every 2 s while it is open: that keeps no idle agent alive.
+    const passive = req.method === "GET" && req.url === "/figures";
+    if (!passive) {
+      inFlight++;
       lastActive = Date.now();
-    });
+      res.once("close", () => {
+        inFlight--;
+        lastActive = Date.now();
+      });
+    }
     void handle(req, res).catch((err) => {
       if (!res.headersSent) sendJson(res, httpStatusFor(err), problemBody(err));
       else res.end(`${JSON.stringify(streamedLine(err))}\n`);

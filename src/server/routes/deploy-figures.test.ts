@@ -136,4 +136,33 @@ describe.each(await testBackends())("deploy figures route (%s)", (backend) => {
     expect(existsSync(paths.socketPath)).toBe(false);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it("does not keep an idle agent alive by being polled", async () => {
+    const app = appOf();
+    const viewer = (await db.store.tokens.create("poller", "viewer")).token;
+    await db.store.deployApps.claim({ app: "idle", env: "staging", repo: "acme/idle", actor: "t" });
+    const paths = agentPaths(db.database.dataDir, "idle", "staging");
+    const idle = await startAgent({
+      app: "idle",
+      env: "staging",
+      paths,
+      store: db.store,
+      idleTimeoutMs: 400,
+    });
+    let exited = false;
+    void idle.closed.then(() => {
+      exited = true;
+    });
+    const started = Date.now();
+    let answered = 0;
+    while (!exited && Date.now() - started < 5000) {
+      const r = await call(app, "/api/v1/deploy/idle/staging/figures", viewer);
+      expect(r.status).toBe(200);
+      if (r.body.agent) answered++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(answered, "the agent answered while it ran").toBeGreaterThan(0);
+    expect(exited, "the agent stopped after its idle timeout although polled").toBe(true);
+    await idle.close();
+  });
 });
