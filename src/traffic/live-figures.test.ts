@@ -150,3 +150,33 @@ describe("live figures", () => {
     expect(reads).toBe(seen);
   });
 });
+
+describe("live figures with a router that fails", () => {
+  it("skips that router's sample and keeps the others'", async () => {
+    const ok = {
+      name: "web",
+      config: () => ({ backends: {}, routes: { weights: { r1: 100 } } }),
+      versions: () => ["r1"],
+      stats: (version: string) => ({
+        version,
+        requests: 0,
+        errors5xx: 0,
+        failed: 0,
+        window: { latency: { p50: null, p99: null } },
+      }),
+      unroutedStats: () => ({ requests: 0, errors5xx: 0, failed: 0, window: { latency: {} } }),
+    } as unknown as Router;
+    const broken = {
+      ...ok,
+      name: "api",
+      versions: () => {
+        throw new Error("the router is closing");
+      },
+    } as unknown as Router;
+    const figures = new LiveFigures(() => [broken, ok], { intervalMs: 1000 });
+    figures.sample(0);
+    figures.sample(1000);
+    expect(figures.figures(1000).services.map((s) => s.service)).toEqual(["web"]);
+    expect(figures.figures(1000).services[0].versions.r1.rps).toEqual([0]);
+  });
+});

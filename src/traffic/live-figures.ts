@@ -65,7 +65,12 @@ export class LiveFigures {
   /** Samples every intervalMs until stop(); the timer keeps no process alive. */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer = setInterval(() => {
+      // A figure missed is a gap in a chart; an exception here would take the agent down with it.
+      try {
+        this.sample();
+      } catch {}
+    }, this.intervalMs);
     this.timer.unref();
   }
 
@@ -77,44 +82,53 @@ export class LiveFigures {
   /** Reads every router once; the first reading of a router is only the baseline of the next. */
   sample(now: number = Date.now()): void {
     for (const router of this.routers()) {
-      const before = this.last.get(router);
-      const totals = new Map<string, Totals>();
-      const points = new Map<string, Point>();
-      const weights = router.config().routes?.weights ?? {};
-      const versions = [...router.versions(), unroutedVersion];
-      for (const v of versions) {
-        const st = v === unroutedVersion ? router.unroutedStats() : router.stats(v);
-        const total = { requests: st.requests, bad: st.errors5xx + st.failed };
-        totals.set(v, total);
-        if (!before) continue;
-        const prev = before.totals.get(v) ?? { requests: 0, bad: 0 };
-        // Counters only grow; a smaller total is a counter that started again.
-        const requests = total.requests >= prev.requests ? total.requests - prev.requests : total.requests;
-        const bad = total.bad >= prev.bad ? total.bad - prev.bad : total.bad;
-        // A version that takes traffic shows 0 req/s when idle; others only when they served something.
-        if (requests === 0 && !((weights[v] ?? 0) > 0)) continue;
-        const window =
-          requests === 0
-            ? undefined
-            : (v === unroutedVersion
-                ? router.unroutedStats({ windowMs: this.intervalMs })
-                : router.stats(v, { windowMs: this.intervalMs })
-              ).window.latency;
-        const seconds = Math.max(now - before.t, 1) / 1000;
-        points.set(v, {
-          rps: round(requests / seconds),
-          errorRate: requests === 0 ? null : round(Math.min(bad, requests) / requests, 4),
-          p50: window?.p50 ?? null,
-          p99: window?.p99 ?? null,
-        });
+      try {
+        this.sampleRouter(router, now);
+      } catch {
+        // A router closing while read: its next reading starts again from a baseline.
+        this.last.delete(router);
       }
-      this.last.set(router, { t: now, totals });
-      if (!before) continue;
-      const list = this.samples.get(router.name) ?? [];
-      list.push({ t: now, points });
-      this.samples.set(router.name, list);
     }
     this.trim(now);
+  }
+
+  private sampleRouter(router: Router, now: number): void {
+    const before = this.last.get(router);
+    const totals = new Map<string, Totals>();
+    const points = new Map<string, Point>();
+    const weights = router.config().routes?.weights ?? {};
+    const versions = [...router.versions(), unroutedVersion];
+    for (const v of versions) {
+      const st = v === unroutedVersion ? router.unroutedStats() : router.stats(v);
+      const total = { requests: st.requests, bad: st.errors5xx + st.failed };
+      totals.set(v, total);
+      if (!before) continue;
+      const prev = before.totals.get(v) ?? { requests: 0, bad: 0 };
+      // Counters only grow; a smaller total is a counter that started again.
+      const requests = total.requests >= prev.requests ? total.requests - prev.requests : total.requests;
+      const bad = total.bad >= prev.bad ? total.bad - prev.bad : total.bad;
+      // A version that takes traffic shows 0 req/s when idle; others only when they served something.
+      if (requests === 0 && !((weights[v] ?? 0) > 0)) continue;
+      const window =
+        requests === 0
+          ? undefined
+          : (v === unroutedVersion
+              ? router.unroutedStats({ windowMs: this.intervalMs })
+              : router.stats(v, { windowMs: this.intervalMs })
+            ).window.latency;
+      const seconds = Math.max(now - before.t, 1) / 1000;
+      points.set(v, {
+        rps: round(requests / seconds),
+        errorRate: requests === 0 ? null : round(Math.min(bad, requests) / requests, 4),
+        p50: window?.p50 ?? null,
+        p99: window?.p99 ?? null,
+      });
+    }
+    this.last.set(router, { t: now, totals });
+    if (!before) return;
+    const list = this.samples.get(router.name) ?? [];
+    list.push({ t: now, points });
+    this.samples.set(router.name, list);
   }
 
   /** The window's samples, per service, column by column. */
