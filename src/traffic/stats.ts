@@ -63,12 +63,14 @@ export class SlidingWindow {
   }
 
   /**
-   * The counts and quantiles of the window, or of only its last `spanMs` (whole slices: a live chart's
-   * sample of the last few seconds, not a minute's smoothing).
+   * The counts and quantiles of the window, or of only its last `spanMs` (whole slices, the current one
+   * and enough before it to cover the span: a live chart's sample of the last seconds, not a minute's).
    */
   summary(now: number, spanMs: number = this.windowMs): VersionStats["window"] {
     const current = Math.floor(now / this.sliceMs);
-    const slices = Math.min(SLICES, Math.max(1, Math.ceil(spanMs / this.sliceMs)));
+    // The current slice has only just begun: one more so that the whole span is counted.
+    const slices =
+      spanMs >= this.windowMs ? SLICES : Math.min(SLICES, Math.max(1, Math.ceil(spanMs / this.sliceMs)) + 1);
     let requests = 0;
     let errors5xx = 0;
     let failed = 0;

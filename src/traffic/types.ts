@@ -118,8 +118,9 @@ export type DrainResult = {
 };
 
 /**
- * `windowMs` (at most the router's statsWindowMs, rounded up to its 1/60th slices) narrows `window` to the
- * last moments: a live chart samples the last 2 s, not a minute's average.
+ * `windowMs` (at most the router's statsWindowMs) narrows `window` to the last moments, in whole 1/60th
+ * slices of it: the current one and those covering the span. A live chart samples the last 2 s, not a
+ * minute's average.
  */
 export type StatsOptions = { windowMs?: number };
 
