@@ -5,6 +5,7 @@
 //
 // Socket API (JSON; deploy and rollback stream NDJSON lines {event} … then {release} or {error}):
 //   GET /status · POST /deploy · POST /rollback · POST /promote · POST /abort · GET /metrics · POST /shutdown
+//   GET /figures (the routers' live figures per service and version: traffic/live-figures.ts)
 //   GET /logs (NDJSON lines of instances' output) · POST /exec (upgraded: exec-frames.ts) — instance-io.ts
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { join, resolve } from "node:path";
 import type { Duplex } from "node:stream";
 import { httpStatusFor, NotFoundError, problemBody, streamedError, UserError } from "../lib/errors.js";
 import type { Release, Store } from "../store/index.js";
-import { routerMetricsText } from "../traffic/index.js";
+import { LiveFigures, routerMetricsText } from "../traffic/index.js";
 import {
   type DeployNotice,
   type DeployProgress,
@@ -65,6 +66,8 @@ export type AgentOptions = {
   notify?: (notice: DeployNotice) => void;
   log?: (line: string) => void;
   monitorIntervalMs?: number;
+  /** How often the routers' live figures are sampled (GET /figures); default 2000 ms, kept 5 minutes. */
+  figuresIntervalMs?: number;
   /**
    * The agent stops itself after this long with nothing to do (no deploy, no instance, no router, no
    * request); 0 or undefined: never.
@@ -128,6 +131,9 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     monitorIntervalMs: o.monitorIntervalMs,
   });
   const converged = await deployer.start();
+  // Sampled from the start, whoever looks: a page opened during (or after) a rollout has its chart.
+  const figures = new LiveFigures(() => deployer.routers(), { intervalMs: o.figuresIntervalMs });
+  figures.start();
   o.log?.(
     `agent for ${o.app}/${o.env}: adopted ${converged.adopted}, started ${converged.started}, stopped ${converged.stopped}${converged.interrupted.length ? `, rolled back interrupted release(s) ${converged.interrupted.map((n) => `#${n}`).join(", ")}` : ""}`,
   );
@@ -141,6 +147,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   // The work first (a /shutdown request is answered after it), then the socket.
   const stopWork = (options: { stopInstances?: boolean }) => {
     stopping ??= (async () => {
+      figures.stop();
       await deployer.close(options);
       await runtime.close();
     })();
@@ -163,12 +170,16 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let lastActive = Date.now();
   let inFlight = 0;
   const server = http.createServer((req, res) => {
-    inFlight++;
-    lastActive = Date.now();
-    res.once("close", () => {
-      inFlight--;
+    // A dashboard polls the figures every 2 s while it is open: that keeps no idle agent alive.
+    const passive = req.method === "GET" && req.url === "/figures";
+    if (!passive) {
+      inFlight++;
       lastActive = Date.now();
-    });
+      res.once("close", () => {
+        inFlight--;
+        lastActive = Date.now();
+      });
+    }
     void handle(req, res).catch((err) => {
       if (!res.headersSent) sendJson(res, httpStatusFor(err), problemBody(err));
       else res.end(`${JSON.stringify(streamedLine(err))}\n`);
@@ -180,6 +191,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     switch (route) {
       case "GET /status":
         return sendJson(res, 200, { ...(await deployer.status()), agent: { pid: process.pid, converged } });
+      case "GET /figures":
+        return sendJson(res, 200, figures.figures());
       case "GET /metrics": {
         const { contentType, text } = await routerMetricsText(deployer.routers());
         res.writeHead(200, { "content-type": contentType });

@@ -133,6 +133,14 @@ const ops: Record<string, Record<string, Op>> = {
       params: ["app", "env"],
     },
   },
+  "/api/v1/deploy/{app}/{env}/figures": {
+    get: {
+      summary:
+        "The routers' live figures per service and version (req/s, error rate, p50/p99), sampled every 2 s over the last 5 minutes: {intervalMs, windowMs, now, services: [{service, t, versions: {v: {rps, errorRate, p50, p99}}}]}; {agent: false, services: []} when no agent runs; 404 for an app never deployed",
+      role: "viewer",
+      params: ["app", "env"],
+    },
+  },
   "/api/v1/deploy/{app}/{env}/promote": {
     post: { summary: "Let a paused canary continue to 100%", role: "deployer", params: ["app", "env"] },
   },

@@ -6,7 +6,8 @@
 // started, no connection is dropped); a draining instance gets no new request from the moment drain()
 // is called; a request that failed before anything was sent is retried once on another instance of
 // the same version (docs/internals/router.md has the exact rule), so an instance that dies costs no failed
-// request; counters per version (requests, 5xx, failed, latency) feed stats() and Prometheus.
+// request; counters per version (requests, 5xx, failed, latency) feed stats() and Prometheus, and
+// LiveFigures samples them into a few minutes of per-version series for the dashboard's charts.
 // The Router interface (types.ts) has two implementations: node/ (slipway's own proxy, in this process)
 // and haproxy/ (a haproxy process per router, driven through its runtime API: no reload for any
 // change; changes apply asynchronously, hence settled(); figures arrive with its log, hence
@@ -16,6 +17,13 @@ export { createRouterAdmin, type RouterAdminHandler, routerMetricsText } from ".
 export { createRouter, type RouterOptionsOf, routerKinds } from "./choose.js";
 export { createHaproxyRouter, type HaproxyRouter, type HaproxyRouterOptions } from "./haproxy/router.js";
 export { createNodeRouter } from "./node/router.js";
+export {
+  LiveFigures,
+  type LiveFiguresDocument,
+  type LiveFiguresOptions,
+  type ServiceFigures,
+  type VersionSeries,
+} from "./live-figures.js";
 export { unroutedVersion } from "./stats.js";
 export type {
   Backends,
@@ -30,5 +38,6 @@ export type {
   RouterKind,
   RouterOptions,
   Routes,
+  StatsOptions,
   VersionStats,
 } from "./types.js";

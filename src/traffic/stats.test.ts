@@ -30,3 +30,20 @@ describe("SlidingWindow", () => {
     expect(bucketOf(1e9)).toBe(bucketOf(1e10));
   });
 });
+
+describe("SlidingWindow over a shorter span", () => {
+  it("counts only the last slices asked for, and its quantiles are theirs", () => {
+    const w = new SlidingWindow(60_000); // 1 s slices
+    w.record(100_000, 500, false, false); // slow, 10 s earlier
+    w.record(110_200, 2, true, false);
+    w.record(110_700, 4, false, false);
+    expect(w.summary(110_900)).toMatchObject({ ms: 60_000, requests: 3, latency: { count: 3 } });
+    // 2 s back from 110.9 s reaches into the slice of second 108: three slices, 108 to 110.
+    const recent = w.summary(110_900, 2000);
+    expect(recent).toMatchObject({ ms: 3000, requests: 2, errors5xx: 1, latency: { count: 2 } });
+    expect(w.summary(112_100, 1000)).toMatchObject({ requests: 0, latency: { p50: null } });
+    expect(recent.latency.p99).toBeLessThan(5);
+    // A span longer than the window is the window.
+    expect(w.summary(110_900, 10 * 60_000).ms).toBe(60_000);
+  });
+});

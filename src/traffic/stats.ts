@@ -62,15 +62,22 @@ export class SlidingWindow {
     if (latencyMs >= 0) s.latency[bucketOf(latencyMs)]++;
   }
 
-  summary(now: number): VersionStats["window"] {
+  /**
+   * The counts and quantiles of the window, or of only its last `spanMs` (whole slices, the current one
+   * and enough before it to cover the span: a live chart's sample of the last seconds, not a minute's).
+   */
+  summary(now: number, spanMs: number = this.windowMs): VersionStats["window"] {
     const current = Math.floor(now / this.sliceMs);
+    // The current slice has only just begun: one more so that the whole span is counted.
+    const slices =
+      spanMs >= this.windowMs ? SLICES : Math.min(SLICES, Math.max(1, Math.ceil(spanMs / this.sliceMs)) + 1);
     let requests = 0;
     let errors5xx = 0;
     let failed = 0;
     const merged = new Float64Array(BUCKETS);
     let count = 0;
     for (const s of this.slices) {
-      if (s.slot < 0 || s.slot <= current - SLICES) continue;
+      if (s.slot < 0 || s.slot <= current - slices || s.slot > current) continue;
       requests += s.requests;
       errors5xx += s.errors5xx;
       failed += s.failed;
@@ -93,7 +100,7 @@ export class SlidingWindow {
       return Math.round(bucketUpperMs(BUCKETS - 1) * 1000) / 1000;
     };
     return {
-      ms: this.windowMs,
+      ms: Math.min(this.windowMs, slices * this.sliceMs),
       requests,
       errors5xx,
       failed,
@@ -126,7 +133,7 @@ export class VersionCounters {
     this.window = new SlidingWindow(windowMs);
   }
 
-  snapshot(now: number): VersionStats {
+  snapshot(now: number, windowMs?: number): VersionStats {
     return {
       version: this.version,
       requests: this.requests,
@@ -136,7 +143,7 @@ export class VersionCounters {
       aborted: this.aborted,
       inflight: this.inflight,
       websockets: { open: this.websocketsOpen, total: this.websocketsTotal },
-      window: this.window.summary(now),
+      window: this.window.summary(now, windowMs),
     };
   }
 }

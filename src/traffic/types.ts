@@ -33,14 +33,14 @@ export interface Router {
   /** Puts a drained instance back into rotation (a rollback). */
   undrain(instanceId: string): void;
   /** Counts and latency of a version (zeros for a version never seen). */
-  stats(version: string): VersionStats;
+  stats(version: string, options?: StatsOptions): VersionStats;
   /** Versions the router has counted (every version it was ever given). */
   versions(): string[];
   /**
    * Requests no version could take (no route: e.g. a recreate between stop and start), answered 503
    * by the router itself; all of them are `failed`. Not part of versions().
    */
-  unroutedStats(): VersionStats;
+  unroutedStats(options?: StatsOptions): VersionStats;
   /**
    * Resolves once the figures include the requests that had ended when it was called (HAProxy's log
    * arrives a little after each request ends); a release's impact is read after it.
@@ -116,6 +116,13 @@ export type DrainResult = {
   forcedWebsockets: number;
   durationMs: number;
 };
+
+/**
+ * `windowMs` (at most the router's statsWindowMs) narrows `window` to the last moments, in whole 1/60th
+ * slices of it: the current one and those covering the span. A live chart samples the last 2 s, not a
+ * minute's average.
+ */
+export type StatsOptions = { windowMs?: number };
 
 /** Counts and latency of one version. Totals since the router started; `window` over the last statsWindowMs. */
 export type VersionStats = {

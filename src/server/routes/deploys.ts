@@ -289,6 +289,20 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     return c.json({ app: appName, env, agent: null, current: current ? releaseForApi(current) : null });
   });
 
+  // The routers' live figures per service and version (the agent samples them every 2 s and keeps 5
+  // minutes): a page polls it. No agent running: nothing is routed, so no figure (and none is started).
+  app.get("/api/v1/deploy/:app/:env/figures", requireRole("viewer"), async (c) => {
+    const { appName, env } = target(c);
+    await checkKnownTarget(appName, env);
+    const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "GET", "/figures");
+    if (!reply) return c.json({ app: appName, env, agent: false, services: [] });
+    if (reply.status !== 200) {
+      const err = agentError(reply.body, reply.status);
+      return problem(c, httpStatusFor(err), err);
+    }
+    return c.json({ app: appName, env, agent: true, ...(reply.body as object) });
+  });
+
   for (const action of ["promote", "abort"] as const) {
     app.post(`/api/v1/deploy/:app/:env/${action}`, requireRole("deployer"), async (c) => {
       const { appName, env } = target(c);

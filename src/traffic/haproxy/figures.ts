@@ -12,7 +12,7 @@ import type { Registry } from "prom-client";
 import { UserError } from "../../lib/errors.js";
 import { type MetricsSource, type RouterMetrics, routerMetricsFor } from "../metrics.js";
 import { unroutedVersion, VersionCounters } from "../stats.js";
-import type { InstanceState, RouterEvent, VersionStats } from "../types.js";
+import type { InstanceState, RouterEvent, StatsOptions, VersionStats } from "../types.js";
 import { names } from "./config.js";
 import { outcomeOf, parseLogLine } from "./log.js";
 import { type Placement, serverPath } from "./plan.js";
@@ -255,17 +255,17 @@ export class HaproxyFigures {
     }
   }
 
-  stats(version: string): VersionStats {
+  stats(version: string, options?: StatsOptions): VersionStats {
     const c = this.counted.get(version) ?? new VersionCounters(version, this.statsWindowMs);
-    return c.snapshot(Date.now());
+    return c.snapshot(Date.now(), options?.windowMs);
   }
 
   versions(): string[] {
     return [...this.counted.keys()];
   }
 
-  unroutedStats(): VersionStats {
-    return this.unrouted.snapshot(Date.now());
+  unroutedStats(options?: StatsOptions): VersionStats {
+    return this.unrouted.snapshot(Date.now(), options?.windowMs);
   }
 
   /**

@@ -16,6 +16,7 @@ import type {
   RouterEvent,
   RouterOptions,
   Routes,
+  StatsOptions,
   VersionStats,
 } from "../types.js";
 import { files, names } from "./config.js";
@@ -313,16 +314,16 @@ class HaproxyTrafficRouter implements HaproxyRouter, FiguresHost {
 
   // Reporting ----------------------------------------------------------------------------------------
 
-  stats(version: string): VersionStats {
-    return this.figures.stats(version);
+  stats(version: string, options?: StatsOptions): VersionStats {
+    return this.figures.stats(version, options);
   }
 
   versions(): string[] {
     return this.figures.versions();
   }
 
-  unroutedStats(): VersionStats {
-    return this.figures.unroutedStats();
+  unroutedStats(options?: StatsOptions): VersionStats {
+    return this.figures.unroutedStats(options);
   }
 
   statsCaughtUp(): Promise<void> {

@@ -17,6 +17,7 @@ import type {
   RouterEvent,
   RouterOptions,
   Routes,
+  StatsOptions,
   VersionStats,
 } from "../types.js";
 import { Instance, VersionPool } from "./instance.js";
@@ -257,17 +258,17 @@ class TrafficRouter implements Router, ProxyHost {
 
   // Reporting --------------------------------------------------------------------------------------
 
-  stats(version: string): VersionStats {
+  stats(version: string, options?: StatsOptions): VersionStats {
     const c = this.counted.get(version) ?? new VersionCounters(version, this.settings.statsWindowMs);
-    return c.snapshot(Date.now());
+    return c.snapshot(Date.now(), options?.windowMs);
   }
 
   versions(): string[] {
     return [...this.counted.keys()];
   }
 
-  unroutedStats(): VersionStats {
-    return this.unrouted.snapshot(Date.now());
+  unroutedStats(options?: StatsOptions): VersionStats {
+    return this.unrouted.snapshot(Date.now(), options?.windowMs);
   }
 
   /** Counted as each request ends: nothing to wait for. */

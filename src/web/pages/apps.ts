@@ -1,12 +1,15 @@
 // Applications and environments: every (app, env) that has releases; for one, its current release, each
 // service's instances with health and router weights, and the release history with each release's
 // measured impact (a chart of p99 and failed requests per release), rollback to any earlier release,
-// and promote/abort of a canary in progress.
+// and promote/abort of a canary in progress; the routers' live figures per version (app-figures.ts) and
+// what each release changed (release-diff.ts).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get, type Identity, post, postStream, roleAllows, withQuery } from "../api.js";
 import { ActionButton, StateBadge } from "../components.js";
 import { ago, duration } from "../format.js";
 import { html } from "../html.js";
+import { LiveFigures } from "./app-figures.js";
+import { ReleaseChanges } from "./release-diff.js";
 
 type Release = {
   id: number;
@@ -17,6 +20,8 @@ type Release = {
   rollbackOf: number | null;
   version: string | null;
   images: Record<string, { image?: string; digest?: string }>;
+  strategy?: Record<string, string> | null;
+  spec?: unknown;
   trigger: string;
   actor: string;
   status: string;
@@ -44,6 +49,16 @@ type Status = {
   active?: { number: number; actor: string; startedAt: number } | null;
   services?: Service[];
 };
+
+/** A router's version key (a revision, "r<release number>") with the version of the release it came from. */
+function revisionLabel(releases: Release[], service: string, revision: string): string {
+  const from =
+    releases.find(
+      (r) =>
+        (r.spec as { revisions?: Record<string, string> } | undefined)?.revisions?.[service] === revision,
+    ) ?? releases.find((r) => `r${r.number}` === revision);
+  return from?.version ? `${revision} · ${from.version}` : revision;
+}
 
 const appHref = (app: string, env: string) => `/apps/${encodeURIComponent(app)}/${encodeURIComponent(env)}`;
 
@@ -199,11 +214,13 @@ export function AppPage({ app, env, me }: { app: string; env: string; me: Identi
         </tbody></table>
       </section>`,
     )}
+    <h2>Live</h2>
+    <${LiveFigures} app=${app} env=${env} labels=${(service: string, revision: string) => revisionLabel(releases, service, revision)} />
     <h2>Releases</h2>
     <${ImpactChart} releases=${releases} />
     ${progress.length > 0 && html`<pre class="progress">${progress.join("\n")}</pre>`}
     <table class="releases" data-testid="releases">
-      <thead><tr><th>#</th><th>Status</th><th>Version</th><th>Images</th><th>Impact</th><th>By</th><th></th></tr></thead>
+      <thead><tr><th>#</th><th>Status</th><th>Version</th><th>Images</th><th>Impact</th><th>Changes</th><th>By</th><th></th></tr></thead>
       <tbody>
         ${releases.map((r) => {
           const t = impactTotals(r);
@@ -213,6 +230,7 @@ export function AppPage({ app, env, me }: { app: string; env: string; me: Identi
             <td>${r.version ?? ""}</td>
             <td>${Object.entries(r.images ?? {}).map(([svc, im]) => html`<div><code>${svc}: ${im.image ?? ""}</code></div>`)}</td>
             <td>${t ? `${t.requests} req · ${t.failed} failed · p99 ${t.p99Ms ?? 0} ms` : ""}</td>
+            <td><${ReleaseChanges} app=${app} env=${env} release=${r} releases=${releases} /></td>
             <td>${r.actor} · ${r.trigger}<div class="sub">${ago(r.startedAt)} · ${duration(r.startedAt, r.finishedAt)}</div></td>
             <td>${
               canDeploy &&
