@@ -135,7 +135,7 @@ const urlSchemes = new Set(["https", "http", "ssh", "git", "git+ssh", "ssh+git",
  * `user@host:path` or an absolute local path / file:// URL (the server's own disk: an admin's choice, as
  * the demo and local set-ups use). Refused: git's remote-helper forms
  * (`ext::sh -c …` runs a command, `fd::`), other schemes (each names a `git-remote-<scheme>` helper), a
- * password in the URL (the URL is shown to every viewer), `..` path segments, a relative path (it would
+ * password or an http(s) user name (often a token) in the URL (the URL is shown to every viewer), `..` path segments, a relative path (it would
  * be relative to the server's directory) and a file:// URL naming another host.
  */
 export function checkRepoUrl(url: string): string {
@@ -157,11 +157,14 @@ export function checkRepoUrl(url: string): string {
     } catch {
       return refuse("not a URL");
     }
-    if (parsed.password)
-      refuse("it must not hold a password (every viewer sees the URL); use a deploy key or token secret");
+    // Every viewer sees the URL. Over http(s) a user name alone is often a token (`https://TOKEN@host/…`).
+    if (parsed.password || ((scheme === "https" || scheme === "http") && parsed.username))
+      refuse("it must not hold a password or token (every viewer sees the URL); use a deploy key");
     if (scheme === "file" && parsed.hostname !== "" && parsed.hostname !== "localhost")
       refuse("a file:// URL must name a path on this server (file:///path)");
-    if (scheme !== "file" && parsed.hostname === "") refuse("no host");
+    // `https:///x`: the URL class would take `x` for the host; git would not.
+    if (scheme !== "file" && (parsed.hostname === "" || url.slice(scheme.length + 3).startsWith("/")))
+      refuse("no host");
     if (parsed.hostname.startsWith("-")) refuse("a host must not start with '-'");
     // The URL class resolves `..` away: the path as written is what is checked.
     path = url.slice(url.indexOf("//") + 2);
