@@ -108,7 +108,11 @@ export function mountRunRoutes(
         mayApprove: g.reviewers.length ? describeReviewers(g.reviewers) : null,
         canApprove: open && may && refusal("approve") === undefined,
         canReject: open && may && refusal("reject") === undefined,
-        ...(open && refusal("approve") ? { approveRefusal: refusal("approve") } : {}),
+        ...(open && !may
+          ? { approveRefusal: `deciding needs the developer role; you are ${name} (${role})` }
+          : open && refusal("approve")
+            ? { approveRefusal: refusal("approve") }
+            : {}),
       };
     });
     return c.json({ run, attempts, approvals, environments });

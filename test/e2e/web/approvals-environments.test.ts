@@ -103,6 +103,14 @@ describe("run page: protected environments", { timeout: 240_000 }, () => {
     expect(await gatesFor(server, id, alice)).toEqual([
       expect.objectContaining({ canApprove: true, canReject: true }),
     ]);
+    const vic = await token(server, "vic", "viewer");
+    expect(await gatesFor(server, id, vic)).toEqual([
+      expect.objectContaining({
+        canApprove: false,
+        canReject: false,
+        approveRefusal: "deciding needs the developer role; you are vic (viewer)",
+      }),
+    ]);
     // The admin started the run: no self-review, so it may reject but not approve.
     expect(await gatesFor(server, id, server.token)).toEqual([
       expect.objectContaining({ canApprove: false, canReject: true }),
