@@ -26,6 +26,7 @@ export {
   reviewRefusal,
   refRefusal,
 } from "./environment-rules.js";
+export { runActor } from "./environments.js";
 export { forkPullRequestsOff, forkVerdict, runsForkCode } from "./forks.js";
 export { RunnerApi } from "./runner-api.js";
 export {

@@ -89,6 +89,10 @@ export class CiService {
   addRepo(input: { url: string; name?: string; branch?: string; pollIntervalS?: number | null }) {
     return this.repos.addRepo(input);
   }
+  /** A new webhook secret (admin), returned once; the old one stops verifying. Audited. */
+  rotateWebhookSecret(name: string, actor: string) {
+    return this.repos.rotateWebhookSecret(name, actor);
+  }
   repoByName(name: string): Promise<Repo> {
     return this.repos.repoByName(name);
   }

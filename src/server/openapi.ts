@@ -36,6 +36,14 @@ const ops: Record<string, Record<string, Op>> = {
       body: { forkPullRequests: "run-without-secrets | require-approval | off" },
     },
   },
+  "/api/v1/repos/{name}/webhook-secret": {
+    post: {
+      summary:
+        "Rotate the repository's webhook secret (audited); the response holds the new one, shown once, and the old one stops verifying",
+      role: "admin",
+      params: ["name"],
+    },
+  },
   "/api/v1/repos/{name}/forge": {
     get: {
       summary:

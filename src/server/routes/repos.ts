@@ -1,5 +1,6 @@
 // Repositories: register and change settings (admin), list and read (viewer), their runs, and
-// workflow_dispatch (developer).
+// workflow_dispatch (developer). A webhook secret is in two answers only, registering and rotating
+// (admin): no GET holds it.
 import type { Hono } from "hono";
 import type { CiService } from "../../ci/index.js";
 import { UserError } from "../../lib/errors.js";
@@ -35,7 +36,15 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
       forkPullRequests === undefined
         ? added.repo
         : await ci.updateRepo(added.repo.name, { forkPullRequests }, c.get("identity").name);
+    // The only answer that holds the secret: not to be cached by anything in between.
+    c.header("cache-control", "no-store");
     return c.json({ repo, webhookSecret }, 201);
+  });
+  // A new webhook secret, answered once (never readable later); the old one stops verifying. Audited.
+  app.post("/api/v1/repos/:name{.+}/webhook-secret", requireRole("admin"), async (c) => {
+    const r = await ci.rotateWebhookSecret(c.req.param("name"), c.get("identity").name);
+    c.header("cache-control", "no-store");
+    return c.json({ repo: r.repo, webhookSecret: r.webhookSecret });
   });
   app.get("/api/v1/repos/:name{.+}/runs", requireRole("viewer"), async (c) => {
     const repo = await ci.repoByName(c.req.param("name"));

@@ -5,8 +5,16 @@
 
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { type CiEvent, type CiService, describeReviewers, type RerunRequest } from "../../ci/index.js";
+import {
+  type CiEvent,
+  type CiService,
+  describeReviewers,
+  type RerunRequest,
+  reviewRefusal,
+  runActor,
+} from "../../ci/index.js";
 import { NotFoundError, UserError } from "../../lib/errors.js";
+import { roleAllows } from "../../store/index.js";
 import { type Env, type Guards, jsonBody, problem, queryInt } from "../http.js";
 import { environmentOf } from "./environments.js";
 
@@ -84,11 +92,29 @@ export function mountRunRoutes(
       ...(a.env ? { environment: a.env } : {}),
       detail: a.detail,
     }));
-    // The environments its jobs were bound for: each gate's state, who may approve, the URL.
-    const environments = (await ci.environmentGates(run.id)).map((g) => ({
-      ...g,
-      mayApprove: g.reviewers.length ? describeReviewers(g.reviewers) : null,
-    }));
+    // The environments its jobs were bound for: each gate's state, who may approve, the URL; and whether
+    // the reader may decide a pending one, by the rules approve/reject apply (the dashboard shows its
+    // buttons from these, and does not judge the rules itself; the decision is checked again).
+    const { name, role } = c.get("identity");
+    const triggeredBy = runActor(run);
+    const environments = (await ci.environmentGates(run.id)).map((g) => {
+      // The approve and reject routes need a developer before they look at the rules.
+      const open = g.status === "pending" && g.attempt === run.attempt && g.reviewers.length > 0;
+      const may = roleAllows(role, "developer");
+      const refusal = (verb: "approve" | "reject") =>
+        open ? reviewRefusal(g, { name, role }, verb, triggeredBy) : "not waiting for a decision";
+      return {
+        ...g,
+        mayApprove: g.reviewers.length ? describeReviewers(g.reviewers) : null,
+        canApprove: open && may && refusal("approve") === undefined,
+        canReject: open && may && refusal("reject") === undefined,
+        ...(open && !may
+          ? { approveRefusal: `deciding needs the developer role; you are ${name} (${role})` }
+          : open && refusal("approve")
+            ? { approveRefusal: refusal("approve") }
+            : {}),
+      };
+    });
     return c.json({ run, attempts, approvals, environments });
   });
   app.get("/api/v1/runs/:id/logs", requireRole("viewer"), async (c) => {

@@ -1,6 +1,7 @@
 // A run: its status, attempts and buttons, the job graph, the selected job's steps and live log,
 // annotations and step summaries (Markdown, sanitised). One event stream per page
-// (GET /api/v1/runs/:id/events) refreshes the run and feeds the log view.
+// (GET /api/v1/runs/:id/events) refreshes the run and feeds the log view. Protected environments and
+// their Approve/Reject buttons: approvals.ts.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get, type Identity, post, roleAllows } from "../api.js";
 import { ActionButton, StateBadge } from "../components.js";
@@ -10,6 +11,7 @@ import { html } from "../html.js";
 import { type LogEvent, LogView } from "../log-view.js";
 import { actorOf, type Annotation, branchOf, type Job, type RunDetail, titleOf } from "../model.js";
 import { navigate, useLocation } from "../router.js";
+import { Approvals, type GateView } from "./approvals.js";
 
 /**
  * `job`: from /runs/<id>/jobs/<job> — a job row's id (what the dashboard's own links use), or a job's key
@@ -134,6 +136,8 @@ export function RunPage({ runId, job: jobRef, me }: { runId: number; job?: strin
           action=${cancel} />`
         }
       </div>
+      <${Approvals} runId=${run.id} attempt=${attempt?.attempt ?? run.attempt} jobs=${jobs}
+        gates=${(detail as { environments?: GateView[] }).environments ?? []} onDecided=${() => setTick((t) => t + 1)} />
       <${JobGraph} runId=${run.id} jobs=${jobs} selected=${job?.id} />
       ${annotations.length > 0 && html`<${Annotations} list=${annotations} />`}
       ${summaries.map((md) => html`<${Markdown} md=${md} />`)}

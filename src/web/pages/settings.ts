@@ -1,10 +1,11 @@
 // Settings, by role: repositories (viewer), secret names (developer) and their audit (admin), tokens and
 // runners (admin), notification deliveries (viewer). What a role cannot read is not offered; the server
-// refuses it anyway.
+// refuses it anyway. An admin also adds repositories and rotates their webhook secrets (add-repo.ts).
 import { useEffect, useState } from "preact/hooks";
 import { get, type Identity, type Role, roleAllows } from "../api.js";
 import { ago } from "../format.js";
 import { html } from "../html.js";
+import { AddRepoForm, type Issued, RotateSecret, SecretOnce } from "./add-repo.js";
 
 type Section = { key: string; label: string; role: Role; path: string; list: string; columns: string[] };
 const sections: Section[] = [
@@ -71,8 +72,19 @@ export function SettingsPage({ path, me }: { path: string; me: Identity }) {
   const section = mine.find((s) => s.key === key) ?? mine[0];
   const [rows, setRows] = useState<Record<string, unknown>[] | undefined>(undefined);
   const [error, setError] = useState("");
+  const [tick, setTick] = useState(0);
+  // A webhook secret just issued: in this state only, gone with the section or a reload.
+  const [issued, setIssued] = useState<Issued | undefined>(undefined);
   useEffect(() => {
+    setIssued(undefined);
     setRows(undefined);
+  }, [section.key]);
+  const repoAdmin = section.key === "repos" && roleAllows(me.role, "admin");
+  const show = (r: Issued) => {
+    setIssued(r);
+    setTick((t) => t + 1);
+  };
+  useEffect(() => {
     setError("");
     get<Record<string, unknown>>(section.path).then(
       (r) => {
@@ -84,7 +96,7 @@ export function SettingsPage({ path, me }: { path: string; me: Identity }) {
       },
       (err: Error) => setError(err.message),
     );
-  }, [section.key]);
+  }, [section.key, tick]);
   return html`<main class="settings">
     <nav class="side">
       ${mine.map((s) => html`<a href=${`/settings/${s.key}`} class=${s === section ? "active" : ""}>${s.label}</a>`)}
@@ -92,13 +104,20 @@ export function SettingsPage({ path, me }: { path: string; me: Identity }) {
     <div>
       <h1>${section.label}</h1>
       ${error && html`<p class="error">${error}</p>`}
+      ${repoAdmin && issued && html`<${SecretOnce} issued=${issued} onDone=${() => setIssued(undefined)} />`}
       ${
         rows &&
         html`<table data-testid=${`settings-${section.key}`}>
-        <thead><tr>${section.columns.map((c) => html`<th>${c}</th>`)}</tr></thead>
-        <tbody>${rows.map((r) => html`<tr>${section.columns.map((c) => html`<td>${cell(c, r[c])}</td>`)}</tr>`)}</tbody>
+        <thead><tr>${section.columns.map((c) => html`<th>${c}</th>`)}${repoAdmin && html`<th></th>`}</tr></thead>
+        <tbody>${rows.map(
+          (r) =>
+            html`<tr>${section.columns.map((c) => html`<td>${cell(c, r[c])}</td>`)}${
+              repoAdmin && html`<td><${RotateSecret} name=${String(r.name)} onRotated=${show} /></td>`
+            }</tr>`,
+        )}</tbody>
       </table>`
       }
+      ${repoAdmin && html`<${AddRepoForm} onAdded=${show} />`}
     </div>
   </main>`;
 }
