@@ -65,6 +65,7 @@ async function sendGitHub(
       name?: string;
     };
     if (e.response && typeof e.status === "number") {
+      if (e.status === 404 && req.absentOk) return undefined;
       const body = snippet(e.response.data);
       throw new DeliveryError(
         `GitHub answered HTTP ${e.status}${body ? `: ${body}` : ""}`,
@@ -121,6 +122,7 @@ async function sendPlain(
       return undefined;
     }
   }
+  if (response.status === 404 && req.absentOk) return undefined;
   const body = snippet(text);
   throw new DeliveryError(
     `${name} answered HTTP ${response.status}${body ? `: ${body}` : ""}`,
