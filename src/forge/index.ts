@@ -11,7 +11,15 @@
 // (retries with backoff on no answer, 5xx, 408 and 429; every attempt in the delivery log) and never
 // fail or slow a run or a deploy; a repository's reports reach its forge in the order they happened;
 // every text in a badge is XML-escaped.
-export { appBadge, type Badge, escapeXml, renderBadge, workflowBadge } from "./badges.js";
+export {
+  appBadge,
+  type Badge,
+  escapeXml,
+  healthBadge,
+  type LiveStatus,
+  renderBadge,
+  workflowBadge,
+} from "./badges.js";
 export { impactComment } from "./comment.js";
 export { type ForgePayload, forgeChannel, forgeDeliverer } from "./deliver.js";
 export {

@@ -118,10 +118,18 @@ describe("forge routes", () => {
     expect((await call("GET", "/api/v1/repos/acme/app/forge", admin)).body.forge.hasToken).toBe(false);
   });
 
-  it("serves badges to a token holder, to anyone once public, and answers unknown ones like private ones", async () => {
-    expect((await call("GET", "/badges/acme/app/ci.svg", null)).status).toBe(401);
-    expect((await call("GET", "/badges/nobody/nothing/ci.svg", null)).status).toBe(401);
+  it("serves badges to a token holder, to anyone once public, and answers private ones like unknown ones", async () => {
+    // Without a token (or with a wrong one) a private repository's badge and a missing one look alike.
+    const unknown = await call("GET", "/badges/nobody/nothing/ci.svg", null);
+    for (const auth of [null, "not-a-token"]) {
+      const hidden = await call("GET", "/badges/acme/app/ci.svg", auth);
+      expect([hidden.status, hidden.text]).toEqual([404, unknown.text]);
+      expect((await call("GET", "/badges/nobody/nothing/ci.svg", auth)).status).toBe(404);
+    }
     expect((await call("GET", "/badges/nobody/nothing/ci.svg", viewer)).status).toBe(404);
+    await store.deployApps.claim({ app: "api", env: "staging", repo: "acme/app", actor: "admin" });
+    expect((await call("GET", "/badges/apps/api/staging.svg", null)).status).toBe(404);
+    expect((await call("GET", "/badges/apps/api/staging.svg", viewer)).status).toBe(200);
     const withToken = await call("GET", "/badges/acme/app/ci.svg", viewer);
     expect(withToken.status).toBe(200);
     expect(withToken.text).toContain(">no runs</text>");
@@ -133,5 +141,12 @@ describe("forge routes", () => {
     const appBadge = await call("GET", "/badges/apps/web/production.svg", null);
     expect(appBadge.status).toBe(200);
     expect(appBadge.text).toContain(">not deployed</text>");
+    // A name that cannot be an app's is answered as unknown, public repositories or not.
+    for (const bad of [
+      "/badges/apps/..%2F..%2Fetc/production.svg",
+      "/badges/apps/web/..%2Fx.svg",
+      "/badges/apps/WEB/production.svg",
+    ])
+      expect((await call("GET", bad, viewer)).status).toBe(404);
   });
 });
