@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ForgeKind, type ForgeReceiver, startForgeReceiver } from "../../test/support/forge-receiver.js";
 import { testBackends, useStore } from "../../test/support/store.js";
@@ -8,7 +10,7 @@ import { MasterKey, resealAll, SecretValue } from "../secrets/index.js";
 import type { Release, Repo, Store } from "../store/index.js";
 import { forgeDeliverer } from "./deliver.js";
 import { ForgeReporter } from "./reporter.js";
-import { statusRequest } from "./requests.js";
+import { commentRequest, statusRequest } from "./requests.js";
 import { sendForgeRequest } from "./send.js";
 import { openForgeToken, sealForgeToken } from "./token.js";
 
@@ -202,6 +204,34 @@ describe.each(backends)("forge reports on %s", (backend) => {
       retryable: false,
       message: expect.stringContaining("Gitea answered HTTP 404"),
     });
+  });
+
+  it("a forge that echoes the request's headers in its refusal does not put the token in the error", async () => {
+    const echo = createServer((req, res) => {
+      res.writeHead(req.url?.includes("/boom/") ? 503 : 422, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "Validation Failed", headers: req.headers }));
+    });
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    try {
+      for (const provider of ["github", "gitea", "gitlab"] as const)
+        for (const sha2 of [sha, "boom"]) {
+          const target = { provider, apiUrl: base, project: `o/${sha2 === "boom" ? "boom" : "r"}` };
+          const err = await sendForgeRequest(
+            target,
+            new SecretValue(token),
+            commentRequest(target, 7, "hello"),
+            { timeoutMs: 5000 },
+          ).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(DeliveryError);
+          // The echo is there (the forge's answer is kept for the log), the token is not.
+          expect((err as Error).message).toContain("[REDACTED]");
+          expect((err as Error).message).not.toContain(token);
+        }
+    } finally {
+      echo.closeAllConnections();
+      await new Promise((r) => echo.close(r));
+    }
   });
 
   it("reports nothing for a repository without a token", async () => {
