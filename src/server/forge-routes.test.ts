@@ -2,11 +2,13 @@
 // and removed by admins, stored sealed and never answered; bad input refused with what is wrong and
 // nothing changed; badges private unless the repository is public, unknown ones answered like private.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CiService } from "../ci/index.js";
+import { agentPaths } from "../deploy/index.js";
 import { MasterKey } from "../secrets/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createApp } from "./app.js";
@@ -148,5 +150,39 @@ describe("forge routes", () => {
       "/badges/apps/WEB/production.svg",
     ])
       expect((await call("GET", bad, viewer)).status).toBe(404);
+  });
+
+  it("an app badge does not hang on an agent that never answers: unknown, with the last release", async () => {
+    const r = await store.releases.create({
+      app: "slow",
+      env: "production",
+      version: "v9.9.9",
+      specHash: "x",
+      spec: {},
+      images: {},
+      trigger: "cli",
+      actor: "alice",
+    });
+    await store.releases.finish(r.id, "succeeded");
+    await store.deployApps.claim({ app: "slow", env: "production", repo: "acme/app", actor: "admin" });
+    const paths = agentPaths(dir, "slow", "production");
+    mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+    const held: Socket[] = [];
+    // Accepts the connection, reads the request, answers nothing.
+    const hung = createNetServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => hung.listen(paths.socketPath, resolve));
+    try {
+      const started = Date.now();
+      const res = await call("GET", "/badges/apps/slow/production.svg", viewer);
+      const took = Date.now() - started;
+      expect(res.status).toBe(200);
+      expect(res.text).toContain(">unknown, last v9.9.9</text>");
+      expect(held.length).toBeGreaterThan(0);
+      expect(took).toBeGreaterThanOrEqual(1900);
+      expect(took).toBeLessThan(6000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
   });
 });
