@@ -82,3 +82,71 @@ export function appBadge(app: string, env: string, latest: Release | undefined):
       return { label, message: latest.status, color: colors.red };
   }
 }
+
+/**
+ * What the badge reads of an app environment's status (`GET /api/v1/deploy/:app/:env/status`: the deploy
+ * agent's answer, or `agent: null` and the store's current release when no agent answers). Only counts,
+ * states and the release's version are read: instance ids and addresses never reach a badge.
+ */
+export type LiveStatus = {
+  agent?: unknown;
+  current?: { number: number; version: string | null } | null;
+  active?: unknown;
+  services?: {
+    revision?: string | null;
+    replicas?: number;
+    instances?: { revision?: string | null; state?: string; healthy?: boolean }[];
+  }[];
+};
+
+/**
+ * An app environment's live health from its agent: *healthy v1.2.3* when every wanted replica of every
+ * service runs the service's revision and is healthy, *degraded 1/2* when some are, *down* when none
+ * are, *deploying* or *canary* while a rollout is under way. No agent answering (none runs, or it did not
+ * answer in time): the newest release, marked *unknown* because nothing vouches for it now.
+ */
+export function healthBadge(
+  app: string,
+  env: string,
+  status: LiveStatus | undefined,
+  latest: Release | undefined,
+): Badge {
+  const label = `${app} ${env}`;
+  if (!status?.agent) {
+    if (!latest) return { label, message: "not deployed", color: colors.grey };
+    const last = appBadge(app, env, latest);
+    const what = latest.status === "succeeded" ? (latest.version ?? `#${latest.number}`) : last.message;
+    return {
+      label,
+      message: `unknown, last ${what}`,
+      color: latest.status === "failed" ? colors.red : colors.grey,
+    };
+  }
+  const release = status.current ?? undefined;
+  const version = release ? (release.version ?? `#${release.number}`) : undefined;
+  if (status.active || latest?.status === "running")
+    return {
+      label,
+      message: `deploying ${latest?.version ?? (latest ? `#${latest.number}` : "")}`.trim(),
+      color: colors.blue,
+    };
+  if (latest?.status === "paused")
+    return { label, message: `canary ${latest.version ?? `#${latest.number}`}`, color: colors.yellow };
+  let want = 0;
+  let have = 0;
+  for (const s of status.services ?? []) {
+    const replicas = typeof s.replicas === "number" && s.replicas > 0 ? s.replicas : 0;
+    want += replicas;
+    const serving = (s.instances ?? []).filter(
+      (i) => i.revision === s.revision && i.state === "ready" && i.healthy === true,
+    ).length;
+    have += Math.min(serving, replicas);
+  }
+  if (want === 0)
+    return release
+      ? { label, message: "stopped", color: colors.grey }
+      : { label, message: "not deployed", color: colors.grey };
+  if (have === want) return { label, message: `healthy ${version ?? ""}`.trim(), color: colors.green };
+  if (have === 0) return { label, message: "down", color: colors.red };
+  return { label, message: `degraded ${have}/${want}`, color: colors.yellow };
+}

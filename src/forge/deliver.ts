@@ -10,6 +10,7 @@ import {
   type DeploymentReport,
   deploymentRequest,
   deploymentStatusRequest,
+  pullNumberOf,
   pullsOfCommitRequest,
   type StatusReport,
   statusRequest,
@@ -65,14 +66,11 @@ export function forgeDeliverer(o: { store: Store; masterKey: MasterKey | undefin
       return;
     }
     if (p.op === "comment") {
-      const pulls = (await sendForgeRequest(target, token, pullsOfCommitRequest(target, p.sha), opts)) as {
-        number?: number;
-        state?: string;
-      }[];
-      const pr = Array.isArray(pulls) ? (pulls.find((x) => x.state === "open") ?? pulls[0]) : undefined;
+      const pulls = await sendForgeRequest(target, token, pullsOfCommitRequest(target, p.sha), opts);
+      const pr = pullNumberOf(target.provider, pulls);
       // A commit pushed straight to a branch has no pull request: nothing to comment on.
-      if (typeof pr?.number !== "number") return;
-      await sendForgeRequest(target, token, commentRequest(target, pr.number, p.body), opts);
+      if (pr === undefined) return;
+      await sendForgeRequest(target, token, commentRequest(target, pr, p.body), opts);
       return;
     }
     throw new DeliveryError("unknown forge report", false);

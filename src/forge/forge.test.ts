@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ForgeKind, type ForgeReceiver, startForgeReceiver } from "../../test/support/forge-receiver.js";
 import { testBackends, useStore } from "../../test/support/store.js";
@@ -8,7 +10,7 @@ import { MasterKey, resealAll, SecretValue } from "../secrets/index.js";
 import type { Release, Repo, Store } from "../store/index.js";
 import { forgeDeliverer } from "./deliver.js";
 import { ForgeReporter } from "./reporter.js";
-import { statusRequest } from "./requests.js";
+import { commentRequest, statusRequest } from "./requests.js";
 import { sendForgeRequest } from "./send.js";
 import { openForgeToken, sealForgeToken } from "./token.js";
 
@@ -46,8 +48,12 @@ describe.each(backends)("forge reports on %s", (backend) => {
     for (const r of receivers) await r.close();
   });
 
-  async function receiver(kind: ForgeKind, failFirst = 0): Promise<ForgeReceiver> {
-    const r = await startForgeReceiver({ kind, token, failFirst });
+  async function receiver(
+    kind: ForgeKind,
+    failFirst = 0,
+    more: { failOn?: RegExp; noPulls?: boolean } = {},
+  ): Promise<ForgeReceiver> {
+    const r = await startForgeReceiver({ kind, token, failFirst, ...more });
     receivers.push(r);
     return r;
   }
@@ -200,6 +206,34 @@ describe.each(backends)("forge reports on %s", (backend) => {
     });
   });
 
+  it("a forge that echoes the request's headers in its refusal does not put the token in the error", async () => {
+    const echo = createServer((req, res) => {
+      res.writeHead(req.url?.includes("/boom/") ? 503 : 422, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "Validation Failed", headers: req.headers }));
+    });
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    try {
+      for (const provider of ["github", "gitea", "gitlab"] as const)
+        for (const sha2 of [sha, "boom"]) {
+          const target = { provider, apiUrl: base, project: `o/${sha2 === "boom" ? "boom" : "r"}` };
+          const err = await sendForgeRequest(
+            target,
+            new SecretValue(token),
+            commentRequest(target, 7, "hello"),
+            { timeoutMs: 5000 },
+          ).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(DeliveryError);
+          // The echo is there (the forge's answer is kept for the log), the token is not.
+          expect((err as Error).message).toContain("[REDACTED]");
+          expect((err as Error).message).not.toContain(token);
+        }
+    } finally {
+      echo.closeAllConnections();
+      await new Promise((r) => echo.close(r));
+    }
+  });
+
   it("reports nothing for a repository without a token", async () => {
     const r = await receiver("github");
     const repo = await repoFor(r, { withToken: false });
@@ -317,5 +351,121 @@ describe.each(backends)("forge reports on %s", (backend) => {
       ["slipway/deploy/web/staging", "pending"],
       ["slipway/deploy/web/staging", "failure"],
     ]);
+  });
+
+  const deployed = {
+    number: 5,
+    version: "v2.0.0",
+    status: "succeeded",
+    impact: { services: { api: { "v2.0.0": { requests: 40, failed: 1, p50Ms: 2, p99Ms: 7 } } } },
+  } as unknown as Release;
+
+  async function playDeploy(repo: Repo, outcome: { release?: Release; error?: string }) {
+    reporter.deployStarted({ repo: repo.name, sha, app: "web", env: "staging", actor: "alice" })(outcome);
+    await reporter.drain();
+    await notifier.idle();
+  }
+
+  it.each([
+    [
+      "gitea" as const,
+      `/api/v1/repos/owner/proj/commits/${sha}/pull`,
+      "/api/v1/repos/owner/proj/issues/7/comments",
+    ],
+    [
+      "gitlab" as const,
+      `/api/v4/projects/group%2Fsub%2Fproj/repository/commits/${sha}/merge_requests`,
+      "/api/v4/projects/group%2Fsub%2Fproj/merge_requests/7/notes",
+    ],
+  ])(
+    "comments on the %s pull request of a deployed commit, retrying a 5xx, the token in no delivery",
+    async (kind, lookup, post) => {
+      const r = await receiver(kind, 2, { failOn: /comments$|notes$/ });
+      const repo = await repoFor(r, { prComment: true });
+      await playDeploy(repo, { release: deployed });
+      expect(r.problems()).toEqual([]);
+      // Each attempt looks the pull request up again, then comments.
+      expect(r.requests.slice(2).map((x) => [x.method, x.path, x.status])).toEqual([
+        ["GET", lookup, 200],
+        ["POST", post, 502],
+        ["GET", lookup, 200],
+        ["POST", post, 502],
+        ["GET", lookup, 200],
+        ["POST", post, 201],
+      ]);
+      const comments = r.requests.filter((x) => x.method === "POST" && x.path === post);
+      const body = (comments[2].body as { body: string }).body;
+      expect(body).toContain("`web` `v2.0.0` to `staging`");
+      expect(body).toContain("| `api` | `v2.0.0` | 40 | 1 | 2 | 7 |");
+      expect(body).toContain("[Release history](https://ci.example/apps/web/staging)");
+      const auth =
+        kind === "gitea" ? comments[2].headers.authorization : comments[2].headers["private-token"];
+      expect(auth).toBe(kind === "gitea" ? `token ${token}` : token);
+      const log = await store.notifications.list({ scope: repo.name });
+      expect(log.map((d) => [d.eventType, d.status, d.attempts]).reverse()).toEqual([
+        ["forge.status", "delivered", 1],
+        ["forge.status", "delivered", 1],
+        ["forge.comment", "delivered", 3],
+      ]);
+      for (const d of log) expect(JSON.stringify(d)).not.toContain(token);
+    },
+  );
+
+  it.each(["gitea", "gitlab"] as const)(
+    "%s: no comment unless turned on, none for a failed deploy, none for a commit without a pull request",
+    async (kind) => {
+      const off = await receiver(kind);
+      await playDeploy(await repoFor(off), { release: deployed });
+      expect(off.requests.map((x) => x.method)).toEqual(["POST", "POST"]);
+      const failed = await receiver(kind);
+      await playDeploy(await repoFor(failed, { prComment: true }), {
+        error: "the deploy failed",
+        release: { ...deployed, status: "failed" } as Release,
+      });
+      expect(failed.requests.map((x) => x.method)).toEqual(["POST", "POST"]);
+      const none = await receiver(kind, 0, { noPulls: true });
+      const repo = await repoFor(none, { prComment: true });
+      await playDeploy(repo, { release: deployed });
+      expect(none.problems()).toEqual([]);
+      expect(none.requests.map((x) => x.method)).toEqual(["POST", "POST", "GET"]);
+      // Gitea's 404 ("no pull request") is an answer, not a failure.
+      expect((await store.notifications.list({ scope: repo.name })).map((d) => d.status)).toEqual(
+        Array(3).fill("delivered"),
+      );
+      for (const r of [off, failed, none]) expect(r.problems()).toEqual([]);
+    },
+  );
+
+  it("a comment is sent nowhere without a token, even with comments turned on", async () => {
+    const r = await receiver("gitlab");
+    const repo = await repoFor(r, { withToken: false, prComment: true });
+    await playDeploy(repo, { release: deployed });
+    expect(r.requests).toEqual([]);
+    expect(await store.notifications.list({ scope: repo.name })).toEqual([]);
+  });
+
+  it("a Gitea pull request lookup refused (401, not 404) fails the comment at once, naming no token", async () => {
+    const r = await receiver("gitea");
+    const repo = await repoFor(r, { prComment: true });
+    const wrong = `${token}-revoked`;
+    await store.forge.update(
+      repo,
+      { token: sealForgeToken(key, repo.name, new SecretValue(wrong)) },
+      "admin",
+    );
+    await playDeploy(repo, { release: deployed });
+    expect(r.requests.map((x) => [x.method, x.status])).toEqual([
+      ["POST", 401],
+      ["POST", 401],
+      ["GET", 401],
+    ]);
+    const log = await store.notifications.list({ scope: repo.name });
+    expect(log.map((d) => [d.eventType, d.status, d.attempts]).reverse()).toEqual([
+      ["forge.status", "failed", 1],
+      ["forge.status", "failed", 1],
+      ["forge.comment", "failed", 1],
+    ]);
+    expect(log[0].lastError).toContain("Gitea answered HTTP 401");
+    for (const d of log) expect(JSON.stringify(d)).not.toContain(wrong);
   });
 });

@@ -229,26 +229,27 @@ export class ForgeReporter {
           ...(page && { environmentUrl: page, logUrl: page }),
         },
       });
-      const settings = await this.#o.store.forge.get(repo.id);
-      if (release && state === "success" && settings?.prComment)
-        await this.#enqueue(repo, target, "forge.comment", {
-          op: "comment",
+    } else {
+      // Gitea and GitLab have no deployments API of this shape: the deploy is a commit status.
+      await this.#enqueue(repo, target, "forge.status", {
+        op: "status",
+        status: {
           sha: input.sha,
-          body: impactComment(input.app, input.env, release, page),
-        });
-      return;
+          state: state === "in_progress" ? "running" : state === "success" ? "success" : "failure",
+          context: `slipway/deploy/${input.app}/${input.env}`,
+          description,
+          ...(page && { targetUrl: page }),
+        },
+      });
     }
-    // Gitea and GitLab have no deployments API of this shape: the deploy is a commit status.
-    await this.#enqueue(repo, target, "forge.status", {
-      op: "status",
-      status: {
+    // The pull (GitLab: merge) request comment, on every forge, when the repository asked for it.
+    const settings = await this.#o.store.forge.get(repo.id);
+    if (release && state === "success" && settings?.prComment)
+      await this.#enqueue(repo, target, "forge.comment", {
+        op: "comment",
         sha: input.sha,
-        state: state === "in_progress" ? "running" : state === "success" ? "success" : "failure",
-        context: `slipway/deploy/${input.app}/${input.env}`,
-        description,
-        ...(page && { targetUrl: page }),
-      },
-    });
+        body: impactComment(input.app, input.env, release, page),
+      });
   }
 
   async #enqueue(repo: Repo, target: ForgeTarget, eventType: string, payload: ForgePayload): Promise<void> {

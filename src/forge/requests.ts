@@ -5,10 +5,18 @@
 //   GitLab  POST /projects/{id}/statuses/{sha}            {state, name, target_url, description, ref}
 //   GitHub  POST /repos/{owner}/{repo}/deployments        {ref, environment, …}
 //           POST /repos/{owner}/{repo}/deployments/{id}/statuses {state, environment_url, log_url, …}
-//           GET  /repos/{owner}/{repo}/commits/{sha}/pulls, POST /repos/{owner}/{repo}/issues/{n}/comments
+//           GET  /repos/{owner}/{repo}/commits/{sha}/pulls, POST /repos/{owner}/{repo}/issues/{n}/comments {body}
+//   Gitea   GET  /repos/{owner}/{repo}/commits/{sha}/pull (404: none), POST /repos/{owner}/{repo}/issues/{index}/comments {body}
+//   GitLab  GET  /projects/{id}/repository/commits/{sha}/merge_requests, POST /projects/{id}/merge_requests/{iid}/notes {body}
 import type { ForgeTarget } from "./target.js";
 
-export type ForgeRequest = { method: "GET" | "POST"; path: string; body?: Record<string, unknown> };
+export type ForgeRequest = {
+  method: "GET" | "POST";
+  path: string;
+  body?: Record<string, unknown>;
+  /** A 404 answer means "there is none" (undefined), not a failed request. */
+  absentOk?: boolean;
+};
 
 /** slipway's view of a commit status; each forge spells it its own way (see `forgeState`). */
 export type CommitState = "pending" | "running" | "success" | "failure" | "error";
@@ -118,14 +126,48 @@ export function deploymentStatusRequest(
   };
 }
 
+/** The pull (merge) requests a commit belongs to; read the answer with `pullNumberOf`. */
 export function pullsOfCommitRequest(target: ForgeTarget, sha: string): ForgeRequest {
-  return {
-    method: "GET",
-    path: `/repos/${repoPath(target.project)}/commits/${encodeURIComponent(sha)}/pulls`,
-  };
+  const commit = encodeURIComponent(sha);
+  if (target.provider === "gitlab")
+    return {
+      method: "GET",
+      path: `/projects/${encodeURIComponent(target.project)}/repository/commits/${commit}/merge_requests`,
+    };
+  if (target.provider === "gitea")
+    // One pull request or 404 when the commit belongs to none.
+    return {
+      method: "GET",
+      path: `/repos/${repoPath(target.project)}/commits/${commit}/pull`,
+      absentOk: true,
+    };
+  return { method: "GET", path: `/repos/${repoPath(target.project)}/commits/${commit}/pulls` };
+}
+
+/**
+ * The number (GitLab: the iid) of the pull request to comment on from `pullsOfCommitRequest`'s answer:
+ * an open one first, else the first (the merged one a deployed main-branch commit came from); undefined
+ * when the commit belongs to none.
+ */
+export function pullNumberOf(provider: ForgeTarget["provider"], answer: unknown): number | undefined {
+  const list = (Array.isArray(answer) ? answer : answer ? [answer] : []) as {
+    number?: unknown;
+    iid?: unknown;
+    state?: unknown;
+  }[];
+  const open = provider === "gitlab" ? "opened" : "open";
+  const pr = list.find((x) => x?.state === open) ?? list[0];
+  const n = provider === "gitlab" ? pr?.iid : pr?.number;
+  return typeof n === "number" && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 export function commentRequest(target: ForgeTarget, issue: number, body: string): ForgeRequest {
+  if (target.provider === "gitlab")
+    return {
+      method: "POST",
+      path: `/projects/${encodeURIComponent(target.project)}/merge_requests/${issue}/notes`,
+      body: { body },
+    };
   return {
     method: "POST",
     path: `/repos/${repoPath(target.project)}/issues/${issue}/comments`,

@@ -16,9 +16,12 @@ function retryable(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
-function snippet(body: unknown): string {
+/** The forge's answer, clipped, for an error: a forge (or a proxy) echoing the request's headers back
+ * must not put the token in the delivery log, so it is cut out before anything else. */
+function snippet(body: unknown, token: SecretValue): string {
   const s = typeof body === "string" ? body : body == null ? "" : JSON.stringify(body);
-  const one = s.replace(/\s+/g, " ").trim();
+  const secret = token.reveal();
+  const one = (secret ? s.split(secret).join("[REDACTED]") : s).replace(/\s+/g, " ").trim();
   return one.length > maxBodyInError ? `${one.slice(0, maxBodyInError)}…` : one;
 }
 
@@ -65,7 +68,8 @@ async function sendGitHub(
       name?: string;
     };
     if (e.response && typeof e.status === "number") {
-      const body = snippet(e.response.data);
+      if (e.status === 404 && req.absentOk) return undefined;
+      const body = snippet(e.response.data, token);
       throw new DeliveryError(
         `GitHub answered HTTP ${e.status}${body ? `: ${body}` : ""}`,
         retryable(e.status),
@@ -121,7 +125,8 @@ async function sendPlain(
       return undefined;
     }
   }
-  const body = snippet(text);
+  if (response.status === 404 && req.absentOk) return undefined;
+  const body = snippet(text, token);
   throw new DeliveryError(
     `${name} answered HTTP ${response.status}${body ? `: ${body}` : ""}`,
     retryable(response.status),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appBadge, renderBadge, workflowBadge } from "./badges.js";
+import { appBadge, healthBadge, type LiveStatus, renderBadge, workflowBadge } from "./badges.js";
 import { forgeState, statusRequest } from "./requests.js";
 import { parseRemote, resolveTarget } from "./target.js";
 
@@ -72,5 +72,75 @@ describe("badges", () => {
     expect(appBadge("web", "prod", { status: "failed", version: null, number: 3 } as never).color).toBe(
       "#e05d44",
     );
+  });
+
+  describe("an app's live health from its agent's status", () => {
+    const release = { status: "succeeded", version: "v1.2.3", number: 4 } as never;
+    const instance = (
+      o: { revision?: string; state?: string; healthy?: boolean; address?: string } = {},
+    ) => ({
+      id: "shop-api-4f2a",
+      revision: o.revision ?? "r2",
+      state: o.state ?? "ready",
+      healthy: o.healthy ?? true,
+      address: o.address ?? "10.1.2.3:41234",
+    });
+    const live = (instances: ReturnType<typeof instance>[], more: Partial<LiveStatus> = {}): LiveStatus => ({
+      agent: { pid: 1 },
+      current: { number: 4, version: "v1.2.3" },
+      active: null,
+      services: [{ revision: "r2", replicas: 2, instances }],
+      ...more,
+    });
+    const badge = (s: LiveStatus | undefined, r: unknown = release) =>
+      healthBadge("shop", "prod", s, r as never);
+
+    it.each([
+      ["every replica healthy", live([instance(), instance()]), "healthy v1.2.3", "#4c1"],
+      ["one unhealthy", live([instance(), instance({ healthy: false })]), "degraded 1/2", "#dfb317"],
+      [
+        "one still starting",
+        live([instance(), instance({ state: "starting", healthy: false })]),
+        "degraded 1/2",
+        "#dfb317",
+      ],
+      ["none healthy", live([instance({ healthy: false })]), "down", "#e05d44"],
+      ["no instance", live([]), "down", "#e05d44"],
+      // An old revision's instance kept for a rollback serves nothing: it does not count.
+      [
+        "a kept old revision",
+        live([instance(), instance({ revision: "r1", state: "kept" })]),
+        "degraded 1/2",
+        "#dfb317",
+      ],
+      ["more instances than replicas", live([instance(), instance(), instance()]), "healthy v1.2.3", "#4c1"],
+      ["a deploy in progress", live([instance()], { active: { number: 5 } }), "deploying v1.2.3", "#007ec6"],
+    ])("%s", (_, status, message, color) => {
+      const b = badge(status);
+      expect([b.message, b.color]).toEqual([message, color]);
+      // Counts only: no instance id, revision or address.
+      const svg = renderBadge(b);
+      expect(svg).not.toMatch(/10\.1\.2\.3|41234|4f2a|r2/);
+    });
+
+    it("says unknown when no agent answers, with the last release", () => {
+      expect(badge({ agent: null, current: null }).message).toBe("unknown, last v1.2.3");
+      expect(badge(undefined).color).toBe("#9f9f9f");
+      expect(badge(undefined, { status: "failed", version: "v1.2.4", number: 5 })).toMatchObject({
+        message: "unknown, last failed",
+        color: "#e05d44",
+      });
+      expect(healthBadge("shop", "prod", undefined, undefined).message).toBe("not deployed");
+    });
+
+    it("sums the services: both must be whole for healthy", () => {
+      const two = live([], {
+        services: [
+          { revision: "a", replicas: 1, instances: [instance({ revision: "a" })] },
+          { revision: "b", replicas: 2, instances: [instance({ revision: "b" })] },
+        ],
+      });
+      expect(badge(two).message).toBe("degraded 2/3");
+    });
   });
 });

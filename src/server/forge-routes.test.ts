@@ -2,11 +2,13 @@
 // and removed by admins, stored sealed and never answered; bad input refused with what is wrong and
 // nothing changed; badges private unless the repository is public, unknown ones answered like private.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CiService } from "../ci/index.js";
+import { agentPaths } from "../deploy/index.js";
 import { MasterKey } from "../secrets/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { createApp } from "./app.js";
@@ -118,10 +120,18 @@ describe("forge routes", () => {
     expect((await call("GET", "/api/v1/repos/acme/app/forge", admin)).body.forge.hasToken).toBe(false);
   });
 
-  it("serves badges to a token holder, to anyone once public, and answers unknown ones like private ones", async () => {
-    expect((await call("GET", "/badges/acme/app/ci.svg", null)).status).toBe(401);
-    expect((await call("GET", "/badges/nobody/nothing/ci.svg", null)).status).toBe(401);
+  it("serves badges to a token holder, to anyone once public, and answers private ones like unknown ones", async () => {
+    // Without a token (or with a wrong one) a private repository's badge and a missing one look alike.
+    const unknown = await call("GET", "/badges/nobody/nothing/ci.svg", null);
+    for (const auth of [null, "not-a-token"]) {
+      const hidden = await call("GET", "/badges/acme/app/ci.svg", auth);
+      expect([hidden.status, hidden.text]).toEqual([404, unknown.text]);
+      expect((await call("GET", "/badges/nobody/nothing/ci.svg", auth)).status).toBe(404);
+    }
     expect((await call("GET", "/badges/nobody/nothing/ci.svg", viewer)).status).toBe(404);
+    await store.deployApps.claim({ app: "api", env: "staging", repo: "acme/app", actor: "admin" });
+    expect((await call("GET", "/badges/apps/api/staging.svg", null)).status).toBe(404);
+    expect((await call("GET", "/badges/apps/api/staging.svg", viewer)).status).toBe(200);
     const withToken = await call("GET", "/badges/acme/app/ci.svg", viewer);
     expect(withToken.status).toBe(200);
     expect(withToken.text).toContain(">no runs</text>");
@@ -133,5 +143,46 @@ describe("forge routes", () => {
     const appBadge = await call("GET", "/badges/apps/web/production.svg", null);
     expect(appBadge.status).toBe(200);
     expect(appBadge.text).toContain(">not deployed</text>");
+    // A name that cannot be an app's is answered as unknown, public repositories or not.
+    for (const bad of [
+      "/badges/apps/..%2F..%2Fetc/production.svg",
+      "/badges/apps/web/..%2Fx.svg",
+      "/badges/apps/WEB/production.svg",
+    ])
+      expect((await call("GET", bad, viewer)).status).toBe(404);
+  });
+
+  it("an app badge does not hang on an agent that never answers: unknown, with the last release", async () => {
+    const r = await store.releases.create({
+      app: "slow",
+      env: "production",
+      version: "v9.9.9",
+      specHash: "x",
+      spec: {},
+      images: {},
+      trigger: "cli",
+      actor: "alice",
+    });
+    await store.releases.finish(r.id, "succeeded");
+    await store.deployApps.claim({ app: "slow", env: "production", repo: "acme/app", actor: "admin" });
+    const paths = agentPaths(dir, "slow", "production");
+    mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+    const held: Socket[] = [];
+    // Accepts the connection, reads the request, answers nothing.
+    const hung = createNetServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => hung.listen(paths.socketPath, resolve));
+    try {
+      const started = Date.now();
+      const res = await call("GET", "/badges/apps/slow/production.svg", viewer);
+      const took = Date.now() - started;
+      expect(res.status).toBe(200);
+      expect(res.text).toContain(">unknown, last v9.9.9</text>");
+      expect(held.length).toBeGreaterThan(0);
+      expect(took).toBeGreaterThanOrEqual(1900);
+      expect(took).toBeLessThan(6000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
   });
 });

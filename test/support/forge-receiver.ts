@@ -1,9 +1,10 @@
 // A stand-in for GitHub, Gitea and GitLab on loopback that checks every request it gets: GitHub's against
 // GitHub's published OpenAPI description (@octokit/openapi: the operation found by method and path, the
 // body validated with ajv against its requestBody schema, the auth header), Gitea's and GitLab's against
-// their documented commit status endpoints (path, method, body fields, auth header). What it finds wrong
-// is kept in each request's `problems`; tests assert there are none. It can fail the first N requests
-// with 502 to exercise retries.
+// their documented commit status, pull request lookup and comment endpoints (path, method, body fields,
+// auth header). What it finds wrong is kept in each request's `problems`; tests assert there are none.
+// It can fail the first N requests with 502 to exercise retries, and answer that a commit belongs to no
+// pull request.
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -82,7 +83,11 @@ function loadGitHub(): Operation[] {
   return ops;
 }
 
-function checkGitHub(r: ReceivedRequest, token: string): { status: number; body: unknown } {
+function checkGitHub(
+  r: ReceivedRequest,
+  token: string,
+  o: { noPulls: boolean },
+): { status: number; body: unknown } {
   const op = loadGitHub().find((o) => o.method === r.method && o.regex.test(r.path));
   if (!op) {
     r.problems.push(`${r.method} ${r.path} is no operation of api.github.com`);
@@ -112,20 +117,44 @@ function checkGitHub(r: ReceivedRequest, token: string): { status: number; body:
       body: { id, sha: "0".repeat(40), ref: (r.body as { ref?: string })?.ref, environment: "x" },
     };
   if (op.id === "repos/list-pull-requests-associated-with-commit")
-    return { status: 200, body: [{ number: 7, state: "open" }] };
+    return { status: 200, body: o.noPulls ? [] : [{ number: 7, state: "open" }] };
   return { status: r.method === "GET" ? 200 : 201, body: { id } };
 }
 
-/** Gitea: POST /api/v1/repos/{owner}/{repo}/statuses/{sha} (Gitea's API reference, CreateStatusOption). */
-function checkGitea(r: ReceivedRequest, token: string): { status: number; body: unknown } {
+/**
+ * Gitea (its API reference, /api/swagger): POST /api/v1/repos/{owner}/{repo}/statuses/{sha}
+ * (CreateStatusOption), GET /api/v1/repos/{owner}/{repo}/commits/{sha}/pull (repoGetCommitPullRequest:
+ * one PullRequest, 404 when none) and POST /api/v1/repos/{owner}/{repo}/issues/{index}/comments
+ * (issueCreateComment, CreateIssueCommentOption: body required).
+ */
+function checkGitea(
+  r: ReceivedRequest,
+  token: string,
+  o: { noPulls: boolean },
+): { status: number; body: unknown } {
+  const auth = String(r.headers.authorization ?? "");
+  const authorised = () => {
+    if (auth !== `token ${token}` && auth !== `Bearer ${token}`)
+      r.problems.push("authorization header is not 'token <the token>'");
+  };
+  if (r.method === "GET" && /^\/api\/v1\/repos\/[^/]+\/[^/]+\/commits\/[0-9a-f]{40}\/pull$/.test(r.path)) {
+    authorised();
+    if (r.body !== undefined) r.problems.push("a GET with a body");
+    return o.noPulls
+      ? { status: 404, body: { message: "not found" } }
+      : { status: 200, body: { id: 70, number: 7, state: "open", head: { sha: r.path.split("/")[7] } } };
+  }
+  if (r.method === "POST" && /^\/api\/v1\/repos\/[^/]+\/[^/]+\/issues\/[1-9]\d*\/comments$/.test(r.path)) {
+    authorised();
+    checkFields(r, {}, [], ["body"]);
+    return { status: 201, body: { id: 1, body: (r.body as { body?: string })?.body } };
+  }
   const m = /^\/api\/v1\/repos\/[^/]+\/[^/]+\/statuses\/([0-9a-f]{40})$/.exec(r.path);
   if (r.method !== "POST" || !m) {
-    r.problems.push(`${r.method} ${r.path} is not Gitea's POST /api/v1/repos/{owner}/{repo}/statuses/{sha}`);
+    r.problems.push(`${r.method} ${r.path} is none of Gitea's endpoints slipway uses`);
     return { status: 404, body: { message: "not found" } };
   }
-  const auth = String(r.headers.authorization ?? "");
-  if (auth !== `token ${token}` && auth !== `Bearer ${token}`)
-    r.problems.push("authorization header is not 'token <the token>'");
+  authorised();
   checkFields(r, { state: ["pending", "success", "error", "failure", "warning"] }, [
     "target_url",
     "description",
@@ -134,17 +163,47 @@ function checkGitea(r: ReceivedRequest, token: string): { status: number; body: 
   return { status: 201, body: { id: 1 } };
 }
 
-/** GitLab: POST /api/v4/projects/:id/statuses/:sha (GitLab's Commits API, "Set the pipeline status of a commit"). */
-function checkGitLab(r: ReceivedRequest, token: string): { status: number; body: unknown } {
+/**
+ * GitLab (its REST API docs): POST /api/v4/projects/:id/statuses/:sha (Commits API, "Set the pipeline
+ * status of a commit"), GET /api/v4/projects/:id/repository/commits/:sha/merge_requests ("List merge
+ * requests associated with a commit") and POST /api/v4/projects/:id/merge_requests/:merge_request_iid/notes
+ * (Notes API, "Create new merge request note": body required).
+ */
+function checkGitLab(
+  r: ReceivedRequest,
+  token: string,
+  o: { noPulls: boolean },
+): { status: number; body: unknown } {
+  const authorised = () => {
+    const ok = r.headers["private-token"] === token || r.headers.authorization === `Bearer ${token}`;
+    if (!ok) r.problems.push("neither PRIVATE-TOKEN nor Authorization: Bearer carries the token");
+  };
+  const project = (id: string) => {
+    if (!/^\d+$/.test(id) && !/%2F/i.test(id))
+      r.problems.push(`project id ${id} is neither a number nor a URL-encoded path`);
+  };
+  const mrs = /^\/api\/v4\/projects\/([^/]+)\/repository\/commits\/[0-9a-f]{40}\/merge_requests$/.exec(
+    r.path,
+  );
+  if (r.method === "GET" && mrs) {
+    authorised();
+    project(mrs[1]);
+    return { status: 200, body: o.noPulls ? [] : [{ id: 900, iid: 7, state: "opened" }] };
+  }
+  const notes = /^\/api\/v4\/projects\/([^/]+)\/merge_requests\/[1-9]\d*\/notes$/.exec(r.path);
+  if (r.method === "POST" && notes) {
+    authorised();
+    project(notes[1]);
+    checkFields(r, {}, ["internal", "created_at", "merge_request_diff_head_sha"], ["body"]);
+    return { status: 201, body: { id: 1, body: (r.body as { body?: string })?.body } };
+  }
   const m = /^\/api\/v4\/projects\/([^/]+)\/statuses\/([0-9a-f]{40})$/.exec(r.path);
   if (r.method !== "POST" || !m) {
-    r.problems.push(`${r.method} ${r.path} is not GitLab's POST /api/v4/projects/:id/statuses/:sha`);
+    r.problems.push(`${r.method} ${r.path} is none of GitLab's endpoints slipway uses`);
     return { status: 404, body: { message: "404 Not Found" } };
   }
-  if (!/^\d+$/.test(m[1]) && !/%2F/i.test(m[1]))
-    r.problems.push(`project id ${m[1]} is neither a number nor a URL-encoded path`);
-  const ok = r.headers["private-token"] === token || r.headers.authorization === `Bearer ${token}`;
-  if (!ok) r.problems.push("neither PRIVATE-TOKEN nor Authorization: Bearer carries the token");
+  project(m[1]);
+  authorised();
   checkFields(r, { state: ["pending", "running", "success", "failed", "canceled", "skipped"] }, [
     "ref",
     "name",
@@ -157,7 +216,12 @@ function checkGitLab(r: ReceivedRequest, token: string): { status: number; body:
   return { status: 201, body: { id: 1, status: (r.body as { state?: string })?.state } };
 }
 
-function checkFields(r: ReceivedRequest, enums: Record<string, string[]>, optional: string[]): void {
+function checkFields(
+  r: ReceivedRequest,
+  enums: Record<string, string[]>,
+  optional: string[],
+  required: string[] = [],
+): void {
   if (!String(r.headers["content-type"] ?? "").startsWith("application/json"))
     r.problems.push(`content-type ${JSON.stringify(r.headers["content-type"])} is not application/json`);
   const body = r.body as Record<string, unknown> | null;
@@ -165,12 +229,16 @@ function checkFields(r: ReceivedRequest, enums: Record<string, string[]>, option
     r.problems.push("the body is not a JSON object");
     return;
   }
+  for (const k of required)
+    if (typeof body[k] !== "string" || body[k] === "")
+      r.problems.push(`${k} is required (a non-empty string)`);
   for (const [k, values] of Object.entries(enums))
     if (!values.includes(String(body[k])))
       r.problems.push(`${k} ${JSON.stringify(body[k])} is not one of ${values.join(", ")}`);
   for (const k of Object.keys(body))
-    if (!(k in enums) && !optional.includes(k)) r.problems.push(`unknown body field ${k}`);
-    else if (k !== "pipeline_id" && k !== "coverage" && typeof body[k] !== "string")
+    if (!(k in enums) && !optional.includes(k) && !required.includes(k))
+      r.problems.push(`unknown body field ${k}`);
+    else if (!["pipeline_id", "coverage", "internal"].includes(k) && typeof body[k] !== "string")
       r.problems.push(`${k} is not a string`);
 }
 
@@ -179,6 +247,10 @@ export async function startForgeReceiver(o: {
   token: string;
   /** Answer 502 to this many requests first. */
   failFirst?: number;
+  /** Only requests whose path matches count for failFirst (default: every request). */
+  failOn?: RegExp;
+  /** The commit belongs to no pull (merge) request. */
+  noPulls?: boolean;
 }): Promise<ForgeReceiver> {
   if (o.kind === "github") loadGitHub();
   const requests: ReceivedRequest[] = [];
@@ -205,11 +277,23 @@ export async function startForgeReceiver(o: {
       }
       const answer =
         o.kind === "github"
-          ? checkGitHub(r, o.token)
+          ? checkGitHub(r, o.token, { noPulls: o.noPulls ?? false })
           : o.kind === "gitea"
-            ? checkGitea(r, o.token)
-            : checkGitLab(r, o.token);
-      if (failures > 0) {
+            ? checkGitea(r, o.token, { noPulls: o.noPulls ?? false })
+            : checkGitLab(r, o.token, { noPulls: o.noPulls ?? false });
+      // As the forges do: a request without the token is refused (its problem is recorded above).
+      const auth = String(req.headers.authorization ?? "");
+      const carries =
+        auth === `token ${o.token}` ||
+        auth === `Bearer ${o.token}` ||
+        (o.kind === "gitlab" && req.headers["private-token"] === o.token);
+      if (!carries) {
+        r.status = 401;
+        requests.push(r);
+        res.writeHead(401, { "content-type": "application/json" }).end('{"message":"Unauthorized"}');
+        return;
+      }
+      if (failures > 0 && (!o.failOn || o.failOn.test(r.path))) {
         failures--;
         r.status = 502;
         requests.push(r);

@@ -283,10 +283,7 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
   app.get("/api/v1/deploy/:app/:env/status", requireRole("viewer"), async (c) => {
     const { appName, env } = target(c);
     await checkKnownTarget(appName, env);
-    const reply = await callAgent(agentPaths(dataDir, appName, env).socketPath, "GET", "/status");
-    if (reply?.status === 200) return c.json(reply.body as object);
-    const current = await store.releases.current(appName, env);
-    return c.json({ app: appName, env, agent: null, current: current ? releaseForApi(current) : null });
+    return c.json(await deployStatus(store, dataDir, appName, env));
   });
 
   // The routers' live figures per service and version (the agent samples them every 2 s and keeps 5
@@ -361,6 +358,33 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
       streamOptions,
     );
   });
+}
+
+/**
+ * An app environment's status: its deploy agent's answer, or (no agent, or none answering within
+ * `timeoutMs`) `agent: null` and the current release from the store. The status route and the app
+ * badge (routes/forge.ts) both read it here.
+ */
+export async function deployStatus(
+  store: Store,
+  dataDir: string,
+  app: string,
+  env: string,
+  o: { timeoutMs?: number } = {},
+): Promise<Record<string, unknown>> {
+  const asked = callAgent(agentPaths(resolve(dataDir), app, env).socketPath, "GET", "/status");
+  let timer: NodeJS.Timeout | undefined;
+  const reply = await (o.timeoutMs === undefined
+    ? asked
+    : Promise.race([
+        asked,
+        new Promise<undefined>((r) => {
+          timer = setTimeout(() => r(undefined), o.timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer)));
+  if (reply?.status === 200) return reply.body as Record<string, unknown>;
+  const current = await store.releases.current(app, env);
+  return { app, env, agent: null, current: current ? releaseForApi(current) : null };
 }
 
 /** The server's agent limit was reached (answered 503: retry once an agent has stopped). */

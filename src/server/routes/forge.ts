@@ -1,13 +1,16 @@
 // Forge feedback settings per repository: read them (viewer; the token only as "[REDACTED]"), change
 // them and set or remove the token (admin). Badges: a workflow's state per branch and an app
-// environment's health as SVG, public when the repository is marked public, else behind a token like
-// the API (an unknown repository is answered as a private one, so badges do not reveal names).
+// environment's live health as SVG, public when the repository is marked public, else behind a token like
+// the API (without one, a private repository's badge is answered 404 like an unknown one's, so badges do
+// not reveal names).
 import type { Context, Hono } from "hono";
 import type { CiService } from "../../ci/index.js";
+import { appNamePattern, environmentNamePattern } from "../../config/index.js";
 import {
-  appBadge,
   type Badge,
   forgeView,
+  healthBadge,
+  type LiveStatus,
   removeForgeToken,
   renderBadge,
   setForgeToken,
@@ -18,6 +21,10 @@ import { OperationError, UserError } from "../../lib/errors.js";
 import type { MasterKey } from "../../secrets/index.js";
 import type { Repo } from "../../store/index.js";
 import { type Env, type Guards, jsonBody } from "../http.js";
+import { deployStatus } from "./deploys.js";
+
+/** A badge waits this long for the deploy agent; past it, the badge says the health is unknown. */
+const agentTimeoutMs = 2000;
 
 export function mountForgeRoutes(
   app: Hono<Env>,
@@ -49,13 +56,15 @@ export function mountForgeRoutes(
   });
 
   const viewer = requireRole("viewer");
-  /** The badge when `repo` is public or the request carries a viewer's token; else the guard's 401/403. */
+  /**
+   * The badge when `repo` is public or the request carries a viewer's token. Otherwise 404, as for a
+   * repository that does not exist: a badge URL must not tell whether a private repository is there.
+   */
   const badge = async (c: Context<Env>, repo: Repo | null, make: () => Promise<Badge>) => {
     const isPublic = repo ? ((await store.forge.get(repo.id))?.public ?? false) : false;
     if (!isPublic) {
       const refused = await viewer(c, async () => {});
-      if (refused) return refused;
-      if (!repo) return c.json({ error: "no such badge" }, 404);
+      if (refused || !repo) return c.json({ error: "no such badge" }, 404);
     }
     return c.body(renderBadge(await make()), 200, {
       "Content-Type": "image/svg+xml; charset=utf-8",
@@ -71,11 +80,19 @@ export function mountForgeRoutes(
   app.get("/badges/apps/:app/:file{[^/]+\\.svg}", async (c) => {
     const appName = c.req.param("app");
     const env = c.req.param("file").replace(/\.svg$/, "");
-    const owner = await store.deployApps.get(appName, env);
+    // A name that cannot be an app's never reaches the store or a socket path: answered as unknown.
+    const named = appNamePattern.test(appName) && environmentNamePattern.test(env);
+    const owner = named ? await store.deployApps.get(appName, env) : undefined;
     const repo = owner ? await store.repos.getByName(owner.repo) : null;
     return badge(c, repo, async () => {
       const [latest] = await store.releases.list({ app: appName, env, limit: 1 });
-      return appBadge(appName, env, latest);
+      // Live health from the environment's agent when one answers; never starts one.
+      const status = latest
+        ? ((await deployStatus(store, ci.dataDir, appName, env, { timeoutMs: agentTimeoutMs }).catch(
+            () => undefined,
+          )) as LiveStatus | undefined)
+        : undefined;
+      return healthBadge(appName, env, status, latest);
     });
   });
   app.get("/badges/:path{.+\\.svg}", async (c) => {

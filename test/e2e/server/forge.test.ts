@@ -4,7 +4,8 @@
 // commit statuses for the run and its job, linking to the dashboard. The token never comes back from the
 // API or the CLI. Badges: private until the repository is marked public, and a workflow name carrying
 // markup comes out escaped. A deploy through the server becomes a GitHub deployment with its statuses
-// and a pull request comment, and the app environment's badge says it is healthy.
+// and a pull request comment, and the app environment's badge says it is healthy; the badge follows the
+// agent's live health as instances turn unhealthy, and says unknown once no agent answers.
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
@@ -138,14 +139,14 @@ describe("forge feedback from the server", () => {
       );
       expect(server.stderr()).not.toContain(forgeToken);
 
-      // Badges: a token is needed until the repository is public.
+      // Badges: a token is needed until the repository is public; without one, 404 as for none.
       const badgeUrl = `${server.url}/badges/acme/app/ci.svg?branch=main`;
-      expect((await fetch(badgeUrl)).status).toBe(401);
+      expect((await fetch(badgeUrl)).status).toBe(404);
       const authed = await fetch(badgeUrl, { headers: { authorization: `Bearer ${server.token}` } });
       expect(authed.status).toBe(200);
       expect(authed.headers.get("content-type")).toContain("image/svg+xml");
       expect(await authed.text()).toContain(">passing</text>");
-      expect((await fetch(`${server.url}/badges/apps/web/production.svg`)).status).toBe(401);
+      expect((await fetch(`${server.url}/badges/apps/web/production.svg`)).status).toBe(404);
 
       await h.cliOk(server, ["repo", "forge", "acme/app", "--public"]);
       const open = await fetch(badgeUrl);
@@ -238,6 +239,107 @@ describe("forge feedback from the server", () => {
       await receiver?.close();
       await Promise.race([
         callAgent(agentPaths(server.dataDir, "shop", "production").socketPath, "POST", "/shutdown", {
+          stopInstances: true,
+        }).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 10_000)),
+      ]);
+    }
+  });
+
+  test("the app badge follows the agent's live health: healthy, degraded, down, then unknown", async ({
+    h,
+  }) => {
+    const server = await h.startServer({ args: ["--public-url", publicUrl] });
+    const port = await freePort();
+    // Each instance turns its own health check failing on GET /sick (through the router: one of them).
+    const app = [
+      'import http from "node:http";',
+      "let sick = false;",
+      "http.createServer((req, res) => {",
+      '  if (req.url === "/healthz") { res.writeHead(sick ? 503 : 200); return res.end(); }',
+      '  if (req.url === "/sick") sick = true;',
+      '  res.end(sick ? "sick" : "ok");',
+      '}).listen(Number(process.env.PORT), "127.0.0.1");',
+      'process.on("SIGTERM", () => process.exit(0));',
+      "",
+    ].join("\n");
+    try {
+      const repo = makeRepo({
+        "app/server.mjs": app,
+        "slipway.yaml": [
+          "deploy:",
+          "  services:",
+          "    api:",
+          "      command: node server.mjs",
+          "      cwd: ./app",
+          "      replicas: 2",
+          `      publish: ${port}`,
+          '      restart: "no"',
+          "      health:",
+          "        http: /healthz",
+          "        interval: 100ms",
+          "        unhealthy_threshold: 2",
+          "        deadline: 10s",
+          "",
+        ].join("\n"),
+      });
+      await addRepo(server, repo, "acme/health");
+      const badgeUrl = `${server.url}/badges/apps/health/production.svg`;
+      const badge = async () => {
+        const res = await fetch(badgeUrl);
+        return { status: res.status, text: await res.text(), cache: res.headers.get("cache-control") };
+      };
+      const message = async () => /<text[^>]*>([^<]*)<\/text><\/g><\/svg>$/.exec((await badge()).text)?.[1];
+
+      const res = await fetch(`${server.url}/api/v1/repos/acme/health/deploys`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${server.token}` },
+        body: JSON.stringify({ version: "v2.0.0" }),
+      });
+      const last = JSON.parse((await res.text()).trim().split("\n").at(-1)!);
+      expect(last.release).toMatchObject({ status: "succeeded", version: "v2.0.0" });
+
+      // Private: 404 without a token, as for an app that does not exist.
+      const hidden = await badge();
+      expect(hidden.status).toBe(404);
+      expect(hidden.text).toBe(
+        await (await fetch(`${server.url}/badges/apps/nothing/production.svg`)).text(),
+      );
+      expect((await api(server, "PATCH", "/api/v1/repos/acme/health/forge", { public: true })).status).toBe(
+        200,
+      );
+
+      const healthy = await badge();
+      expect(healthy.status).toBe(200);
+      expect(healthy.cache).toContain("no-cache");
+      expect(await message()).toBe("healthy v2.0.0");
+      // Counts only: no instance id, address or port leaves through the badge.
+      const status = await api(server, "GET", "/api/v1/deploy/health/production/status");
+      const instances = status.body.services[0].instances as { id: string; address: string }[];
+      expect(instances).toHaveLength(2);
+      for (const i of instances) {
+        expect(healthy.text).not.toContain(i.id);
+        expect(healthy.text).not.toContain(i.address);
+      }
+      expect(healthy.text).not.toContain("127.0.0.1");
+
+      await fetch(`http://127.0.0.1:${port}/sick`);
+      await waitFor("the badge to say degraded", async () => (await message()) === "degraded 1/2");
+      // The other one, once the router sends /sick to it (the sick one leaves the routes).
+      await waitFor("the badge to say down", async () => {
+        await fetch(`http://127.0.0.1:${port}/sick`).catch(() => undefined);
+        return (await message()) === "down";
+      });
+      expect((await badge()).text).toContain('fill="#e05d44"');
+
+      // No agent answers any more: the last release, marked unknown.
+      await callAgent(agentPaths(server.dataDir, "health", "production").socketPath, "POST", "/shutdown", {
+        stopInstances: true,
+      });
+      await waitFor("the badge to say unknown", async () => (await message()) === "unknown, last v2.0.0");
+    } finally {
+      await Promise.race([
+        callAgent(agentPaths(server.dataDir, "health", "production").socketPath, "POST", "/shutdown", {
           stopInstances: true,
         }).catch(() => undefined),
         new Promise((resolve) => setTimeout(resolve, 10_000)),
