@@ -61,7 +61,7 @@ const ops: Record<string, Record<string, Op>> = {
         apiUrl: "string: the API base, e.g. https://api.github.com, https://git.example/api/v1 | null",
         project: "string: owner/name (GitLab: path or id) | null",
         public: "boolean: badges without a token",
-        prComment: "boolean: comment on a deployed commit's pull request (GitHub)",
+        prComment: "boolean: comment on a deployed commit's pull request or merge request (GitHub, Gitea, GitLab)",
       },
     },
   },
@@ -89,7 +89,7 @@ const ops: Record<string, Record<string, Op>> = {
   "/badges/apps/{app}/{env}.svg": {
     get: {
       summary:
-        "SVG badge of an app environment's health (its newest release); public when its owning repository is, else a viewer token",
+        "SVG badge of an app environment's live health from its deploy agent (healthy, degraded n/m, down, deploying, canary; 'unknown, last <version>' when no agent answers); public when its owning repository is, else a viewer token (otherwise 404, as for an unknown one)",
       params: ["app", "env"],
     },
   },
