@@ -103,3 +103,33 @@ it("--no-color, before or after the command, reaches the one colour decision", a
     setColorFlag(undefined);
   }
 });
+
+describe("a password on the command line", () => {
+  it("is warned about, without being repeated, when --database carries one; not otherwise", async () => {
+    const run = async (argv: string[]) => {
+      let err = "";
+      const spy = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+        err += String(s);
+        return true;
+      });
+      try {
+        // Nothing listens on port 1: the command fails after the hook has run, without touching a database.
+        await main(["node", "slipway", ...argv]);
+      } finally {
+        spy.mockRestore();
+        process.exitCode = undefined;
+      }
+      return err;
+    };
+    const withPassword = await run([
+      "secret",
+      "list",
+      "--database",
+      "postgres://ci:hunter2-secret@127.0.0.1:1/none",
+    ]);
+    expect(withPassword).toContain("the password in --database is visible to other local users");
+    expect(withPassword).not.toContain("hunter2-secret");
+    const without = await run(["secret", "list", "--database", "postgres://ci@127.0.0.1:1/none"]);
+    expect(without).not.toContain("--database is visible");
+  }, 30_000);
+});

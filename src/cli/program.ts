@@ -61,6 +61,17 @@ export function finishProgram(program: Command): Command {
   program.hook("preAction", (root, action) => {
     if (root.getOptionValue("color") === false || action.getOptionValue("color") === false)
       setColorFlag(false);
+    // As for --token: accepted so scripts keep working, but said once, since anyone on the machine can
+    // read a command line.
+    const database = action.getOptionValue("database");
+    if (
+      typeof database === "string" &&
+      action.getOptionValueSource("database") === "cli" &&
+      urlPassword(database)
+    )
+      process.stderr.write(
+        "slipway: warning: the password in --database is visible to other local users (ps, /proc) and shell history; set SLIPWAY_DATABASE, or leave the password out and use PGPASSWORD or ~/.pgpass\n",
+      );
   });
   // Each command as its group registers it: without the hidden --no-color's `[options]`.
   const terms = new Map(topLevelCommands.map((c) => [c.name, c.term]));
@@ -108,5 +119,14 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`slipway: ${describeError(err)}\n`);
     }
     return exitCodeFor(err);
+  }
+}
+
+/** Whether a database URL carries a password (postgres://user:secret@host/db). */
+function urlPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== "";
+  } catch {
+    return /\/\/[^:/@]*:[^@/]+@/.test(url);
   }
 }
