@@ -157,9 +157,12 @@ export class RunnerApi {
           outputs: {},
           reason: `the runner reported an invalid end of the job: ${problems}`,
         };
+    // The report is in before the job ends: whoever waits for the end (the environment's URL, the
+    // run page) finds it there.
+    const held = await this.owned(runnerId, jobRowId);
+    if (held?.status === "running" && parsed.success) await this.storeReport(held, parsed.data);
     const ok = await this.ci.store.jobs.complete(jobRowId, runnerId, completion);
     const job = await this.ci.store.jobs.get(jobRowId);
-    if (ok && job && parsed.success) await this.storeReport(job, parsed.data);
     if (job) {
       // Its steps' reports cannot be trusted to have ended either: none is left running.
       if (ok && problems) await this.ci.store.steps.finishUnfinished([jobRowId], "failure");
@@ -176,17 +179,22 @@ export class RunnerApi {
   private async storeReport(job: Job, report: CompleteBody): Promise<void> {
     const annotations = report.annotations ?? [];
     const summary = report.summary ?? "";
-    if (annotations.length === 0 && summary === "") return;
+    if (annotations.length === 0 && summary === "" && report.environmentUrl === undefined) return;
     const masker = new Masker();
     for (const v of Object.values(this.ci.openSpec(job).secrets)) masker.add(v);
+    // A URL holding a secret is not kept, as GitHub's runner skips it; the runner should have already.
+    const url = report.environmentUrl;
+    const environmentUrl = url === undefined ? undefined : masker.mask(url) === url ? url : "";
     await this.ci.store.jobReports.put(job.id, {
       annotations: annotations.map((a) => ({
         ...a,
         message: masker.mask(a.message),
         ...(a.title !== undefined ? { title: masker.mask(a.title) } : {}),
         ...(a.file !== undefined ? { file: masker.mask(a.file) } : {}),
+        ...(a.stepName !== undefined ? { stepName: masker.mask(a.stepName) } : {}),
       })),
       summary: masker.mask(summary),
+      ...(environmentUrl !== undefined ? { environmentUrl } : {}),
     });
   }
 

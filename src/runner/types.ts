@@ -29,6 +29,11 @@ export type JobResult = {
   summary: string;
   /** Why the job ended as it did when no step says so (skipped condition, timeout, setup error). */
   message?: string;
+  /**
+   * `environment.url` evaluated when the job ended (with its steps' outputs), as GitHub's runner reports
+   * it; "" when it was empty or held a secret. Absent when the job has no URL or it failed to evaluate.
+   */
+  environmentUrl?: string;
   /** A failed leg of a job with `continue-on-error`: it does not fail the run. */
   continueOnError?: boolean;
 };

@@ -14,6 +14,12 @@ export const schemas: Record<string, unknown> = {
       col: { type: "integer" },
       endColumn: { type: "integer" },
       title: { type: "string" },
+      stepNumber: {
+        type: "integer",
+        description:
+          "The step that made it, 1-based as the job's steps are listed; absent: not made in a step",
+      },
+      stepName: { type: "string" },
     },
   },
   RunView: {
