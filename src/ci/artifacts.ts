@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ConflictError, NotFoundError, RefusalError, UserError } from "../lib/errors.js";
 import { ArchiveTooLargeError, extractTar, packDirectory } from "../lib/tar.js";
+import { zipDirectory } from "../lib/zip.js";
 import { type ServerArtifact, validateArtifactName } from "../runner/index.js";
 import type { Artifact, Store } from "../store/index.js";
 
@@ -141,6 +142,14 @@ export class ServerArtifacts {
     if (!a)
       throw new NotFoundError(`run ${runId} has no artifact named ${JSON.stringify(name.slice(0, 200))}`);
     return { artifact: artifactView(a), tar: packDirectory(this.filesDir(a.id)) };
+  }
+
+  /** The artifact and a zip stream of its files, as GitHub serves one; a NotFoundError as `open`. */
+  async openZip(runId: number, name: string): Promise<{ artifact: ServerArtifact; zip: Readable }> {
+    const a = await this.store.artifacts.get(runId, name);
+    if (!a)
+      throw new NotFoundError(`run ${runId} has no artifact named ${JSON.stringify(name.slice(0, 200))}`);
+    return { artifact: artifactView(a), zip: zipDirectory(this.filesDir(a.id)) };
   }
 
   /**
