@@ -39,6 +39,7 @@ export {
   type LogBody,
   logBody,
   parseRunnerMessage,
+  runIdParam,
   type StepBody,
   stepBody,
 } from "./runner-protocol.js";

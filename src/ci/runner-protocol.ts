@@ -143,3 +143,11 @@ export function claimLabels(registered: string[], requested: string[] | undefine
     );
   return requested;
 }
+
+/** Another run's id as download-artifact's `run-id` gives it (digits), for the artifact calls. */
+export function runIdParam(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d{0,15}$/.test(value))
+    throw new UserError(`run must be a run id (digits), got ${JSON.stringify(value.slice(0, 40))}`);
+  return Number(value);
+}

@@ -6,7 +6,7 @@
 import { PassThrough, Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { Context, Hono } from "hono";
-import { type CiService, jobRowIdParam, RunnerApi } from "../../ci/index.js";
+import { type CiService, jobRowIdParam, RunnerApi, runIdParam } from "../../ci/index.js";
 import { NotFoundError, UserError } from "../../lib/errors.js";
 import type { Env, Guards } from "../http.js";
 
@@ -90,11 +90,14 @@ export function mountArtifactRoutes(app: Hono<Env>, o: { ci: CiService; guards: 
 
   app.get("/api/v1/runner/jobs/:id/artifacts", requireRunner, async (c) => {
     const id = jobRowIdParam(c.req.param("id"));
-    return c.json({ artifacts: await runnerApi.listArtifacts(c.get("runner").id, id) });
+    // ?run=N: another run of the job's repository (download-artifact's run-id), if the job may read it.
+    const run = runIdParam(c.req.query("run"));
+    return c.json({ artifacts: await runnerApi.listArtifacts(c.get("runner").id, id, run) });
   });
   app.get("/api/v1/runner/jobs/:id/artifacts/:name", requireRunner, async (c) => {
     const id = jobRowIdParam(c.req.param("id"));
-    const { artifact, tar } = await runnerApi.openArtifact(c.get("runner").id, id, c.req.param("name"));
+    const run = runIdParam(c.req.query("run"));
+    const { artifact, tar } = await runnerApi.openArtifact(c.get("runner").id, id, c.req.param("name"), run);
     return tarResponse(c, artifact.name, tar);
   });
   // The name travels in the query: every byte of it reaches the name check, `/` and `..` included.
