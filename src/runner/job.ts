@@ -112,7 +112,9 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
     const environmentUrl = evaluateEnvironmentUrl(state, scopeContexts(scope, scopeEnv(scope)));
     if (environmentUrl.kind === "failed" && status !== "cancelled") status = "failure";
     const result = state.result(started, status, outputs, message);
-    if (environmentUrl.kind === "url") result.environmentUrl = environmentUrl.url;
+    // A URL that failed to evaluate is reported as none, so the server does not evaluate it again.
+    if (environmentUrl.kind !== "none")
+      result.environmentUrl = environmentUrl.kind === "url" ? environmentUrl.url : "";
     return result;
   } catch (err) {
     const message = (err as Error).message;

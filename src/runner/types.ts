@@ -31,7 +31,7 @@ export type JobResult = {
   message?: string;
   /**
    * `environment.url` evaluated when the job ended (with its steps' outputs), as GitHub's runner reports
-   * it; "" when it was empty or held a secret. Absent when the job has no URL or it failed to evaluate.
+   * it; "" when it was empty, held a secret or failed to evaluate. Absent when the job has no URL.
    */
   environmentUrl?: string;
   /** A failed leg of a job with `continue-on-error`: it does not fail the run. */
