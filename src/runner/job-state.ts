@@ -182,15 +182,18 @@ export class JobState {
 
   /** Reports a step's start; annotations from now until it finishes name it. */
   stepStarted(step: { id: string; name: string }): void {
-    this.runningSteps.push({ number: ++this.stepsReported, name: step.name });
-    this.inv.run.reporter.stepStarted(this.inv.ref, step);
+    const number = ++this.stepsReported;
+    this.runningSteps.push({ number, name: step.name });
+    this.inv.run.reporter.stepStarted(this.inv.ref, { ...step, number });
   }
 
   /** Reports a step's end; `started` false: a step reported only now (skipped, never started). */
   stepFinished(step: StepResult, started: boolean): void {
-    if (started) this.runningSteps.pop();
-    else this.stepsReported++;
-    this.inv.run.reporter.stepFinished(this.inv.ref, step);
+    const number = started ? this.runningSteps.pop()?.number : ++this.stepsReported;
+    this.inv.run.reporter.stepFinished(this.inv.ref, {
+      ...step,
+      ...(number !== undefined ? { number } : {}),
+    });
   }
 
   /**

@@ -12,6 +12,8 @@ export type StepResult = {
   conclusion: StepOutcome;
   durationMs: number;
   outputs: Record<string, string>;
+  /** Its place in the job's reported steps, from 1, as the reporter is told (not in `--json`). */
+  number?: number;
 };
 
 export type JobResult = {

@@ -60,8 +60,14 @@ jobs:
           name: dist
           path: got
       - run: echo "got $(cat got/a.txt) and $(cat got/sub/b.txt)"
+      - name: Skipped
+        if: false
+        run: echo "::error::never"
       - id: site
-        run: echo "url=https://preview.example/run-\${{ github.run_id }}" >> "$GITHUB_OUTPUT"
+        name: Publish
+        run: |
+          echo "url=https://preview.example/run-\${{ github.run_id }}" >> "$GITHUB_OUTPUT"
+          echo "::notice::published"
 `;
 
 // A later run that takes the first run's artifact by its run id, as a promotion workflow does.
@@ -131,6 +137,12 @@ describe.concurrent("a server run shows what a local run shows", () => {
       // environment.url evaluated when the job ended, with its steps' outputs (a step after the download).
       const use = shown.json.attempts[0].jobs.find((j: { jobKey: string }) => j.jobKey === "use");
       expect(use.environmentUrl).toBe(`https://preview.example/run-${id}`);
+      // A later step's annotation: its number is its place among the job's steps, the skipped one counted.
+      const publish = use.steps.findIndex((st: { name: string }) => st.name === "Publish");
+      expect(use.steps[publish - 1].name).toBe("Skipped");
+      expect(use.annotations).toEqual([
+        { level: "notice", message: "published", stepNumber: publish + 1, stepName: "Publish" },
+      ]);
       expect(shown.json.environments).toEqual([
         expect.objectContaining({ environment: "preview", url: `https://preview.example/run-${id}` }),
       ]);
