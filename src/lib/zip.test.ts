@@ -74,6 +74,30 @@ describe("zip", () => {
     expect(readFileSync(zip).length).toBeLessThan(300_000 + 30_000);
   });
 
+  it("ZIP64 entries and end records (as a file over 4 GiB or 65,535 files need them) open whole", async () => {
+    const src = temp();
+    writeFileSync(join(src, "big"), "b".repeat(50_000));
+    writeFileSync(join(src, "small"), "s");
+    const entries = ["big", "small"].map((rel) => ({ rel, file: join(src, rel) }));
+    const zip = join(temp(), "z64.zip");
+    await toFile(zipFiles(entries, { zip64Threshold: 10, zip64End: true }), zip);
+    const bytes = readFileSync(zip);
+    // The ZIP64 end of central directory record and its locator are there.
+    expect(bytes.includes(Buffer.from([0x50, 0x4b, 0x06, 0x06]))).toBe(true);
+    expect(bytes.includes(Buffer.from([0x50, 0x4b, 0x06, 0x07]))).toBe(true);
+    execFileSync("unzip", ["-tq", zip]);
+    const out = temp();
+    execFileSync("unzip", ["-q", zip, "-d", out]);
+    expect(readFileSync(join(out, "big"), "utf8")).toBe("b".repeat(50_000));
+    expect(readFileSync(join(out, "small"), "utf8")).toBe("s");
+    const py = execFileSync("python3", [
+      "-c",
+      "import sys,zipfile;z=zipfile.ZipFile(sys.argv[1]);print(z.testzip(), [(i.filename, i.file_size) for i in z.infolist()])",
+      zip,
+    ]);
+    expect(py.toString().trim()).toBe("None [('big', 50000), ('small', 1)]");
+  });
+
   it("an empty directory is an empty archive that extractors accept", async () => {
     const zip = join(temp(), "e.zip");
     await toFile(zipDirectory(temp()), zip);

@@ -105,9 +105,9 @@ function centralHeader(e: CentralEntry): Buffer {
   ]);
 }
 
-function endRecords(count: number, cdOffset: number, cdSize: number): Buffer {
+function endRecords(count: number, cdOffset: number, cdSize: number, force64: boolean): Buffer {
   const parts: Buffer[] = [];
-  const needs64 = count >= u16Max || cdOffset >= u32Max || cdSize >= u32Max;
+  const needs64 = force64 || count >= u16Max || cdOffset >= u32Max || cdSize >= u32Max;
   if (needs64) {
     const eocd64Offset = cdOffset + cdSize;
     parts.push(
@@ -145,11 +145,17 @@ function endRecords(count: number, cdOffset: number, cdSize: number): Buffer {
  * A zip stream of these files under these names (POSIX relative paths, checked). A name that could
  * leave an extractor's destination, or one given twice, fails the stream before anything of it is sent.
  */
-export function zipFiles(entries: { rel: string; file: string }[]): Readable {
+export function zipFiles(entries: { rel: string; file: string }[], opts: ZipOptions = {}): Readable {
   const out = new PassThrough();
-  void writeZip(out, entries).catch((err: Error) => out.destroy(err));
+  void writeZip(out, entries, opts).catch((err: Error) => out.destroy(err));
   return out;
 }
+
+/**
+ * For tests: ZIP64 records where a small archive would not need them (sizes from this many bytes,
+ * the end records always), so that extractors can be shown reading them without 4 GiB of data.
+ */
+export type ZipOptions = { zip64Threshold?: number; zip64End?: boolean };
 
 /** A zip stream of the regular files below `dir`; a link or other special file fails it. */
 export function zipDirectory(dir: string): Readable {
@@ -165,7 +171,12 @@ export function zipDirectory(dir: string): Readable {
   return out;
 }
 
-async function writeZip(out: PassThrough, entries: { rel: string; file: string }[]): Promise<void> {
+async function writeZip(
+  out: PassThrough,
+  entries: { rel: string; file: string }[],
+  opts: ZipOptions = {},
+): Promise<void> {
+  const threshold = opts.zip64Threshold ?? zip64Threshold;
   const seen = new Set<string>();
   const names = entries.map(({ rel }) => {
     const name = safeEntryPath(rel.split(path.sep).join("/"));
@@ -182,7 +193,7 @@ async function writeZip(out: PassThrough, entries: { rel: string; file: string }
   for (const [i, { file }] of entries.entries()) {
     const name = Buffer.from(names[i], "utf8");
     const { size } = await stat(file);
-    const entry: CentralEntry = { name, crc: 0, csize: 0, usize: 0, offset, zip64: size >= zip64Threshold };
+    const entry: CentralEntry = { name, crc: 0, csize: 0, usize: 0, offset, zip64: size >= threshold };
     await write(localHeader(name, entry.zip64));
     const deflate = createDeflateRaw({ level: 6 });
     const source = createReadStream(file);
@@ -205,7 +216,7 @@ async function writeZip(out: PassThrough, entries: { rel: string; file: string }
   }
   const cdOffset = offset;
   for (const e of central) await write(centralHeader(e));
-  await write(endRecords(central.length, cdOffset, offset - cdOffset));
+  await write(endRecords(central.length, cdOffset, offset - cdOffset, opts.zip64End ?? false));
   out.end();
 }
 
