@@ -43,6 +43,11 @@ export const schemas: Record<string, unknown> = {
                   steps: { type: "array" },
                   annotations: { type: "array", items: { $ref: "#/components/schemas/Annotation" } },
                   summary: { type: "string" },
+                  environmentUrl: {
+                    type: "string",
+                    description:
+                      'environment.url as the job\'s runner evaluated it when the job ended (steps context included); "" for none; absent when not reported',
+                  },
                 },
               },
             },
