@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes a container engine and a registry binary available on this machine, idempotently and fast when
 # everything is there: installs docker.io, docker-registry, busybox-static, apache2-utils (htpasswd for
-# the registry tests), openssh-server (sshd for the ssh:// engine tests) and zsh and fish (completion
-# scripts) when missing, starts dockerd
+# the registry tests), openssh-server (sshd for the ssh:// engine tests), zsh and fish (completion
+# scripts) and unzip (artifacts served as zip) when missing, starts dockerd
 # when `docker info` fails, and builds the local base image slipway/busybox:latest (no image can be pulled
 # on these machines). Called by .ci/run and by the tests' global setup (test/support/docker-setup.ts).
 set -euo pipefail
@@ -22,6 +22,8 @@ command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 # zsh and fish, to check the scripts of `slipway completion zsh|fish` in the shells that run them.
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 command -v fish >/dev/null 2>&1 || missing+=(fish)
+# unzip, to open the zips the server serves artifacts as (src/lib/zip.test.ts, the artifacts e2e).
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing ${missing[*]} and not root: install them (apt-get install ${missing[*]})"

@@ -9,7 +9,7 @@ import tar from "tar-stream";
 import { describe, expect, it } from "vitest";
 import { testBackends, useStore } from "../../test/support/store.js";
 import { insertTestJob } from "../store/testing.js";
-import { ServerArtifacts } from "./artifacts.js";
+import { artifactRunRefusal, ServerArtifacts } from "./artifacts.js";
 
 const backends = await testBackends();
 
@@ -106,5 +106,36 @@ describe.each(backends)("server artifacts on %s", (backend) => {
     expect(existsSync(join(root, String(b.id)))).toBe(false);
     expect(await ctx.store.artifacts.knownIds([b.id])).toEqual(new Set());
     await expect(store.open(job.runId, "dist")).rejects.toThrow(/has no artifact named "dist"/);
+  });
+});
+
+describe("which runs' artifacts a job may download (run-id)", () => {
+  const pr = (number: number) => ({ number, title: "t", author: "a", url: "u" });
+  const push = { id: 1, repoId: 1, fork: false, eventName: "push", pullRequest: null };
+  const release = { id: 2, repoId: 1, fork: false, eventName: "release", pullRequest: null };
+  const forkPr7 = { id: 3, repoId: 1, fork: true, eventName: "pull_request", pullRequest: pr(7) };
+  const forkPr7Again = { id: 4, repoId: 1, fork: true, eventName: "pull_request", pullRequest: pr(7) };
+  const forkPr8 = { id: 5, repoId: 1, fork: true, eventName: "pull_request", pullRequest: pr(8) };
+  const target7 = { id: 6, repoId: 1, fork: true, eventName: "pull_request_target", pullRequest: pr(7) };
+  const ownPr = { id: 7, repoId: 1, fork: false, eventName: "pull_request", pullRequest: pr(9) };
+  const otherRepo = { id: 8, repoId: 2, fork: false, eventName: "push", pullRequest: null };
+
+  it("a trusted run reads any run of its repository, a fork's too; never another repository's", () => {
+    for (const own of [push, release, target7, ownPr])
+      for (const other of [push, release, forkPr7, forkPr8, target7, ownPr])
+        expect(artifactRunRefusal(own, other), `${own.id} → ${other.id}`).toBeUndefined();
+    expect(artifactRunRefusal(push, otherRepo)).toBe(
+      "run 8 is another repository's: a job downloads artifacts only of its own repository's runs (slipway has no token of another repository for github-token to stand for)",
+    );
+  });
+
+  it("a fork's pull request reads only its own pull request's fork runs: not the base's, another fork's, nor pull_request_target's", () => {
+    expect(artifactRunRefusal(forkPr7, forkPr7Again)).toBeUndefined();
+    for (const other of [push, release, forkPr8, target7, ownPr, otherRepo])
+      expect(artifactRunRefusal(forkPr7, other), `→ ${other.id}`).toMatch(
+        other === otherRepo
+          ? /another repository's/
+          : /^run \d+ is not a run of this fork's pull request: .*never of runs that had the repository's secrets$/,
+      );
   });
 });

@@ -10,8 +10,10 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ConflictError, NotFoundError, RefusalError, UserError } from "../lib/errors.js";
 import { ArchiveTooLargeError, extractTar, packDirectory } from "../lib/tar.js";
+import { zipDirectory } from "../lib/zip.js";
 import { type ServerArtifact, validateArtifactName } from "../runner/index.js";
-import type { Artifact, Store } from "../store/index.js";
+import type { Artifact, Run, Store } from "../store/index.js";
+import { runsForkCode } from "./forks.js";
 
 export const defaultArtifactRetentionDays = 90;
 export const defaultMaxRunArtifactBytes = 10 * 1024 ** 3;
@@ -37,6 +39,30 @@ export function artifactView(a: Artifact): ServerArtifact {
     expiresAt: a.expiresAt,
     url: `/api/v1/runs/${a.runId}/artifacts/${encodeURIComponent(a.name)}`,
   };
+}
+
+/**
+ * Why a job of run `own` may not read the artifacts of run `other` (download-artifact's `run-id`), or
+ * undefined when it may. Never another repository's run: slipway holds no token of that repository for
+ * the step's `github-token` to stand for, and its artifacts may hold what its workflows keep from this
+ * one. A fork pull request's own workflow reads only the runs of the same pull request's own workflow:
+ * GitHub lets anyone read a public repository's artifacts, but a slipway repository may be private, and
+ * the artifacts of its trusted runs (pushes, releases, pull_request_target) were made with its secrets;
+ * the fork's code gets none of those, so nothing made from them either. The other way round is allowed
+ * (a trusted run may read a fork's artifacts, as a workflow_run job does on GitHub): it must treat them
+ * as the fork's output, untrusted.
+ */
+export function artifactRunRefusal(
+  own: Pick<Run, "id" | "repoId" | "fork" | "eventName" | "pullRequest">,
+  other: Pick<Run, "id" | "repoId" | "fork" | "eventName" | "pullRequest">,
+): string | undefined {
+  if (other.repoId !== own.repoId)
+    return `run ${other.id} is another repository's: a job downloads artifacts only of its own repository's runs (slipway has no token of another repository for github-token to stand for)`;
+  if (!runsForkCode(own)) return undefined;
+  const samePullRequest =
+    runsForkCode(other) && own.pullRequest !== null && other.pullRequest?.number === own.pullRequest.number;
+  if (samePullRequest) return undefined;
+  return `run ${other.id} is not a run of this fork's pull request: a pull request from a fork downloads artifacts only of its own pull request's runs, never of runs that had the repository's secrets`;
 }
 
 export class ServerArtifacts {
@@ -141,6 +167,14 @@ export class ServerArtifacts {
     if (!a)
       throw new NotFoundError(`run ${runId} has no artifact named ${JSON.stringify(name.slice(0, 200))}`);
     return { artifact: artifactView(a), tar: packDirectory(this.filesDir(a.id)) };
+  }
+
+  /** The artifact and a zip stream of its files, as GitHub serves one; a NotFoundError as `open`. */
+  async openZip(runId: number, name: string): Promise<{ artifact: ServerArtifact; zip: Readable }> {
+    const a = await this.store.artifacts.get(runId, name);
+    if (!a)
+      throw new NotFoundError(`run ${runId} has no artifact named ${JSON.stringify(name.slice(0, 200))}`);
+    return { artifact: artifactView(a), zip: zipDirectory(this.filesDir(a.id)) };
   }
 
   /**

@@ -244,20 +244,31 @@ export class EnvironmentGates {
     for (const w of [...(this.waiters.get(gateId) ?? [])]) w();
   }
 
-  /** After the leg: its environment's URL, evaluated with what the server knows of the job. */
-  async recordUrl(inv: JobInvocation, gate: Gate, status: Status, outputs: Record<string, string>) {
+  /**
+   * After the leg: its environment's URL. The one its runner evaluated at the job's end (with the
+   * steps context, as GitHub's runner does) when it reported one; otherwise (an older runner, a leg
+   * that never ran) evaluated here with what the server knows of the job, and no steps.
+   */
+  async recordUrl(
+    inv: JobInvocation,
+    gate: Gate,
+    job: { id: number; status: Status; outputs: Record<string, string> },
+  ) {
     const { url } = environmentTokens(inv.job.environment!);
     if (!url) return;
+    const reported = (await this.ctx.store.jobReports.forJobs([job.id])).get(job.id)?.environmentUrl;
     let value: string;
-    try {
-      value = coerceToString(
-        evaluateToken(url, {
-          contexts: { ...contextsOf(inv), job: { status, outputs } },
-        }),
-      );
-    } catch (err) {
-      value = `(cannot evaluate the URL: ${(err as Error).message})`;
-    }
+    if (reported !== undefined) value = reported;
+    else
+      try {
+        value = coerceToString(
+          evaluateToken(url, {
+            contexts: { ...contextsOf(inv), job: { status: job.status, outputs: job.outputs }, steps: {} },
+          }),
+        );
+      } catch (err) {
+        value = `(cannot evaluate the URL: ${(err as Error).message})`;
+      }
     if (value) await this.ctx.store.environments.setUrl(gate.id, value.slice(0, 2048));
   }
 

@@ -40,6 +40,7 @@ export {
   type LogBody,
   logBody,
   parseRunnerMessage,
+  runIdParam,
   type StepBody,
   stepBody,
 } from "./runner-protocol.js";

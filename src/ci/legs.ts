@@ -143,7 +143,11 @@ export class Legs {
     try {
       const final = await this.waitForJob(rowId);
       if (admission?.kind === "admitted")
-        await this.gates.recordUrl(inv, admission.gate, jobStatusToResult(final.status), final.outputs);
+        await this.gates.recordUrl(inv, admission.gate, {
+          id: final.id,
+          status: jobStatusToResult(final.status),
+          outputs: final.outputs,
+        });
       return this.resultOf(final);
     } finally {
       inv.signal.removeEventListener("abort", onAbort);

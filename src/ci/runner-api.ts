@@ -1,7 +1,7 @@
 // What runners do to the store: claim a leg, heartbeat, send steps, log chunks and the result. The
 // server's own runner calls it in-process; remote runners reach it through the HTTP API.
 import type { Readable } from "node:stream";
-import { ConflictError, UserError } from "../lib/errors.js";
+import { ConflictError, NotFoundError, RefusalError, UserError } from "../lib/errors.js";
 import {
   type ClaimedLeg,
   type JobResult,
@@ -12,7 +12,8 @@ import {
   waitingForIsolationReason,
 } from "../runner/index.js";
 import { defaultMaxJobLogBytes, type Job, type StepOutcome } from "../store/index.js";
-import { type CompleteBody, completeBody, protocolProblems } from "./runner-protocol.js";
+import { artifactRunRefusal } from "./artifacts.js";
+import { type CompleteBody, completeBody, protocolProblems, runIdParam } from "./runner-protocol.js";
 import type { CiService } from "./service.js";
 
 export class RunnerApi {
@@ -85,14 +86,25 @@ export class RunnerApi {
     return this.ci.artifacts.upload({ ...a, runId: job.runId, jobRowId }, tar);
   }
 
-  async listArtifacts(runnerId: string, jobRowId: number): Promise<ServerArtifact[]> {
-    const job = await this.held(runnerId, jobRowId);
-    return this.ci.artifacts.list(job.runId);
+  /** The run whose artifacts the job reads: its own, or another (`run-id`) that artifactRunRefusal allows. */
+  private async artifactRun(job: Job, runId: number | undefined): Promise<number> {
+    if (runId === undefined || runId === job.runId) return job.runId;
+    const own = await this.ci.store.runs.get(job.runId);
+    const other = await this.ci.store.runs.get(runId);
+    if (!own || !other) throw new NotFoundError(`no run ${runId}`);
+    const refusal = artifactRunRefusal(own, other);
+    if (refusal) throw new RefusalError(403, refusal);
+    return other.id;
   }
 
-  async openArtifact(runnerId: string, jobRowId: number, name: string) {
+  async listArtifacts(runnerId: string, jobRowId: number, runId?: number): Promise<ServerArtifact[]> {
     const job = await this.held(runnerId, jobRowId);
-    return this.ci.artifacts.open(job.runId, name);
+    return this.ci.artifacts.list(await this.artifactRun(job, runId));
+  }
+
+  async openArtifact(runnerId: string, jobRowId: number, name: string, runId?: number) {
+    const job = await this.held(runnerId, jobRowId);
+    return this.ci.artifacts.open(await this.artifactRun(job, runId), name);
   }
 
   async heartbeat(runnerId: string, jobRowId: number): Promise<boolean> {
@@ -157,9 +169,12 @@ export class RunnerApi {
           outputs: {},
           reason: `the runner reported an invalid end of the job: ${problems}`,
         };
+    // The report is in before the job ends: whoever waits for the end (the environment's URL, the
+    // run page) finds it there.
+    const held = await this.owned(runnerId, jobRowId);
+    if (held?.status === "running" && parsed.success) await this.storeReport(held, parsed.data);
     const ok = await this.ci.store.jobs.complete(jobRowId, runnerId, completion);
     const job = await this.ci.store.jobs.get(jobRowId);
-    if (ok && job && parsed.success) await this.storeReport(job, parsed.data);
     if (job) {
       // Its steps' reports cannot be trusted to have ended either: none is left running.
       if (ok && problems) await this.ci.store.steps.finishUnfinished([jobRowId], "failure");
@@ -176,17 +191,22 @@ export class RunnerApi {
   private async storeReport(job: Job, report: CompleteBody): Promise<void> {
     const annotations = report.annotations ?? [];
     const summary = report.summary ?? "";
-    if (annotations.length === 0 && summary === "") return;
+    if (annotations.length === 0 && summary === "" && report.environmentUrl === undefined) return;
     const masker = new Masker();
     for (const v of Object.values(this.ci.openSpec(job).secrets)) masker.add(v);
+    // A URL holding a secret is not kept, as GitHub's runner skips it; the runner should have already.
+    const url = report.environmentUrl;
+    const environmentUrl = url === undefined ? undefined : masker.mask(url) === url ? url : "";
     await this.ci.store.jobReports.put(job.id, {
       annotations: annotations.map((a) => ({
         ...a,
         message: masker.mask(a.message),
         ...(a.title !== undefined ? { title: masker.mask(a.title) } : {}),
         ...(a.file !== undefined ? { file: masker.mask(a.file) } : {}),
+        ...(a.stepName !== undefined ? { stepName: masker.mask(a.stepName) } : {}),
       })),
       summary: masker.mask(summary),
+      ...(environmentUrl !== undefined ? { environmentUrl } : {}),
     });
   }
 
@@ -224,9 +244,10 @@ export class RunnerApi {
       },
       // The same store remote runners reach over HTTP, called directly.
       artifacts: (id) => ({
-        list: () => this.listArtifacts(runnerId, Number(id)),
+        list: (runId) => this.listArtifacts(runnerId, Number(id), runIdParam(runId)),
         upload: (a, tar) => this.uploadArtifact(runnerId, Number(id), a, tar),
-        download: async (name) => (await this.openArtifact(runnerId, Number(id), name)).tar,
+        download: async (name, runId) =>
+          (await this.openArtifact(runnerId, Number(id), name, runIdParam(runId))).tar,
       }),
     };
   }

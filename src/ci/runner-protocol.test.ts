@@ -96,6 +96,20 @@ describe("runner messages", () => {
       /annotations\.0\.message/,
     );
     refuse(completeBody, { status: "success", annotations: Array(1001).fill(a) }, /annotations/);
+    // The step that made it: a 1-based number and a name of bounded size.
+    expect(
+      completeBody.parse({ status: "success", annotations: [{ ...a, stepNumber: 2, stepName: "Build" }] })
+        .annotations?.[0],
+    ).toMatchObject({ stepNumber: 2, stepName: "Build" });
+    refuse(completeBody, { status: "success", annotations: [{ ...a, stepNumber: 0 }] }, /stepNumber/);
+    refuse(completeBody, { status: "success", annotations: [{ ...a, stepNumber: 1.5 }] }, /stepNumber/);
+    refuse(
+      completeBody,
+      { status: "success", annotations: [{ ...a, stepName: "x".repeat(1025) }] },
+      /stepName/,
+    );
+    refuse(completeBody, { status: "success", environmentUrl: 5 }, /environmentUrl/);
+    refuse(completeBody, { status: "success", environmentUrl: "x".repeat(64 * 1024 + 1) }, /environmentUrl/);
     refuse(completeBody, { status: "success", summary: "x".repeat(8 * 1024 * 1024 + 1) }, /summary/);
   });
 

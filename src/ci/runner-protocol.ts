@@ -70,6 +70,9 @@ export const annotationBody = z.object({
   col: position.optional(),
   endColumn: position.optional(),
   title: z.string().max(1024).optional(),
+  /** The step that made it (GitHub's runner sends `stepNumber`), 1-based; absent: the job's set-up. */
+  stepNumber: z.number().int().min(1).max(100_000).optional(),
+  stepName: z.string().max(1024).optional(),
 });
 
 /**
@@ -91,6 +94,11 @@ export const completeBody = z.object({
   steps: z.array(z.unknown()).max(10_000).optional(),
   annotations: z.array(annotationBody).max(maxAnnotations).optional(),
   summary: z.string().max(maxSummaryChars).optional(),
+  /** `environment.url` as the runner evaluated it at the job's end (kept to 2048 characters). */
+  environmentUrl: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
   matrix: z.record(z.string(), z.unknown()).nullable().optional(),
   continueOnError: z.boolean().optional(),
 });
@@ -134,4 +142,12 @@ export function claimLabels(registered: string[], requested: string[] | undefine
       `labels: ${foreign.map((l) => JSON.stringify(l)).join(", ")} ${foreign.length === 1 ? "is" : "are"} not among this runner's registered labels (${registered.join(", ") || "none"})`,
     );
   return requested;
+}
+
+/** Another run's id as download-artifact's `run-id` gives it (digits), for the artifact calls. */
+export function runIdParam(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d{0,15}$/.test(value))
+    throw new UserError(`run must be a run id (digits), got ${JSON.stringify(value.slice(0, 40))}`);
+  return Number(value);
 }

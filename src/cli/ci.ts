@@ -227,7 +227,7 @@ export function registerCiCommands(program: Command): void {
           );
           for (const s of j.steps) lines.push(`      ${(s.conclusion ?? "running").padEnd(9)} ${s.name}`);
           // As `slipway run` prints them at the end of a run.
-          for (const an of j.annotations ?? []) lines.push(`      ${formatAnnotation(an)}`);
+          for (const an of j.annotations ?? []) lines.push(`      ${formatAnnotation(an, true)}`);
           if (j.summary?.trim()) {
             lines.push(`      step summary:`);
             for (const l of (j.summary as string).trimEnd().split("\n")) lines.push(`        ${l}`);

@@ -25,9 +25,11 @@ function statusMark(status: string, style: Style): string {
   }
 }
 
-export function formatAnnotation(a: Annotation): string {
+/** `withStep`: name the step that made it (in summaries; a live annotation shows inside its step). */
+export function formatAnnotation(a: Annotation, withStep = false): string {
   const where = a.file ? `${a.file}${a.line ? `:${a.line}` : ""}${a.col ? `:${a.col}` : ""}: ` : "";
-  return `${a.level}: ${where}${a.title ? `${a.title}: ` : ""}${a.message}`;
+  const step = withStep && a.stepName ? ` (step ${a.stepNumber ?? "?"}: ${a.stepName})` : "";
+  return `${a.level}: ${where}${a.title ? `${a.title}: ` : ""}${a.message}${step}`;
 }
 
 /**
@@ -151,7 +153,7 @@ export function renderSummary(result: RunResult, style: Style): string {
   const annotations = result.jobs.flatMap((j) => j.annotations.map((a) => ({ job: j.name, a })));
   if (annotations.length) {
     lines.push("", style.bold("Annotations"));
-    for (const { job, a } of annotations) lines.push(`  [${job}] ${formatAnnotation(a)}`);
+    for (const { job, a } of annotations) lines.push(`  [${job}] ${formatAnnotation(a, true)}`);
   }
   const summaries = result.jobs.filter((j) => j.summary.trim());
   for (const j of summaries) {

@@ -276,6 +276,7 @@ function toJson(result: RunResult) {
       })),
       annotations: j.annotations,
       summary: j.summary,
+      ...(j.environmentUrl !== undefined ? { environmentUrl: j.environmentUrl } : {}),
       ...(j.message ? { message: j.message } : {}),
     })),
   };

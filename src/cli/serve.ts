@@ -471,8 +471,9 @@ export function httpTransport(
     artifacts(id) {
       const base = `/api/v1/runner/jobs/${id}/artifacts`;
       return {
-        async list() {
-          return (await api.request<{ artifacts: ServerArtifact[] }>("GET", base)).artifacts;
+        async list(runId) {
+          const q = runId === undefined ? "" : `?${new URLSearchParams({ run: runId })}`;
+          return (await api.request<{ artifacts: ServerArtifact[] }>("GET", `${base}${q}`)).artifacts;
         },
         async upload(a, tar) {
           const q = new URLSearchParams({ name: a.name, overwrite: String(a.overwrite) });
@@ -484,8 +485,9 @@ export function httpTransport(
           });
           return ((await res.json()) as { artifact: ServerArtifact }).artifact;
         },
-        async download(name) {
-          const res = await api.stream("GET", `${base}/${encodeURIComponent(name)}`);
+        async download(name, runId) {
+          const q = runId === undefined ? "" : `?${new URLSearchParams({ run: runId })}`;
+          const res = await api.stream("GET", `${base}/${encodeURIComponent(name)}${q}`);
           if (!res.body) throw new OperationError(`the server sent no content for artifact ${name}`);
           return Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
         },

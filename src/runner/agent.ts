@@ -158,7 +158,9 @@ export async function runClaimedLeg(
   const reporter: Reporter = {
     jobStarted() {},
     stepStarted(_job: JobRef, step) {
-      const idx = nextIdx++;
+      // The engine's number when it gives one: the one annotations name (stepNumber = idx + 1).
+      const idx = step.number !== undefined ? step.number - 1 : nextIdx;
+      nextIdx = idx + 1;
       stepIdx.set(step.id + step.name, idx);
       shipper.push(`##[step]${step.name}`);
       track(
@@ -172,11 +174,11 @@ export async function runClaimedLeg(
       shipper.push(`##[${a.level}]${a.file ? `${a.file}:${a.line ?? ""}: ` : ""}${a.message}`);
     },
     stepFinished(_job, step: StepResult) {
-      let idx = stepIdx.get(step.id + step.name);
+      let idx = step.number !== undefined ? step.number - 1 : stepIdx.get(step.id + step.name);
       if (idx === undefined) {
         // A skipped step never started.
         idx = nextIdx++;
-      }
+      } else nextIdx = Math.max(nextIdx, idx + 1);
       track(
         transport.step(id, {
           idx,

@@ -77,6 +77,13 @@ export class JobState {
   /** Where the job's `run` steps run: the host, or the job container once it is up. */
   environment: JobEnvironment;
   private counter = 0;
+  /**
+   * The steps running now, innermost last (a composite action's step runs inside its own step), each
+   * with its number: 1-based, in the order steps are reported (a skipped step counts when it is
+   * reported), as the server numbers a job's steps. Annotations name the innermost one.
+   */
+  private readonly runningSteps: { number: number; name: string }[] = [];
+  private stepsReported = 0;
   /** How much of the job's log may still be written (the per-job cap). */
   readonly logBudget: LogBudget;
 
@@ -171,6 +178,35 @@ export class JobState {
       case "drop":
         return;
     }
+  }
+
+  /** Reports a step's start; annotations from now until it finishes name it. */
+  stepStarted(step: { id: string; name: string }): void {
+    const number = ++this.stepsReported;
+    this.runningSteps.push({ number, name: step.name });
+    this.inv.run.reporter.stepStarted(this.inv.ref, { ...step, number });
+  }
+
+  /** Reports a step's end; `started` false: a step reported only now (skipped, never started). */
+  stepFinished(step: StepResult, started: boolean): void {
+    const number = started ? this.runningSteps.pop()?.number : ++this.stepsReported;
+    this.inv.run.reporter.stepFinished(this.inv.ref, {
+      ...step,
+      ...(number !== undefined ? { number } : {}),
+    });
+  }
+
+  /**
+   * Keeps an annotation of the job with the step that made it (GitHub's annotations carry the step's
+   * number); one made outside any step (setting up, evaluating the job's outputs) names none.
+   * `report`: also tell the reporter (annotations from workflow commands, shown as they come).
+   */
+  annotate(annotation: Annotation, report = false): Annotation {
+    const step = this.runningSteps.at(-1);
+    const a: Annotation = step ? { ...annotation, stepNumber: step.number, stepName: step.name } : annotation;
+    this.annotations.push(a);
+    if (report) this.inv.run.reporter.annotation(this.inv.ref, a);
+    return a;
   }
 
   /** Aborted when the job is cancelled: the run's or fail-fast's cancellation, or the job's timeout. */

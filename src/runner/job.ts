@@ -9,6 +9,7 @@ import {
   type Json,
 } from "../expressions/index.js";
 import { signalGroup } from "../lib/exec.js";
+import { evaluateEnvironmentUrl } from "./environment-url.js";
 import { ContainerEnvironment, containerDef, setupContainers } from "./env/container.js";
 import { evaluateMapping, evaluateToken } from "../workflow/index.js";
 import { checkForkContainer } from "./isolation.js";
@@ -107,7 +108,14 @@ export async function runJobLeg(inv: JobInvocation): Promise<JobResult> {
       status = "cancelled";
       message = `The job has exceeded the maximum execution time of ${timeoutMinutes} minutes.`;
     } else if (state.cancelled) status = "cancelled";
-    return state.result(started, status, outputs, message);
+    // After the outputs, as GitHub's runner finalises a job: it may use the steps context.
+    const environmentUrl = evaluateEnvironmentUrl(state, scopeContexts(scope, scopeEnv(scope)));
+    if (environmentUrl.kind === "failed" && status !== "cancelled") status = "failure";
+    const result = state.result(started, status, outputs, message);
+    // A URL that failed to evaluate is reported as none, so the server does not evaluate it again.
+    if (environmentUrl.kind !== "none")
+      result.environmentUrl = environmentUrl.kind === "url" ? environmentUrl.url : "";
+    return result;
   } catch (err) {
     const message = (err as Error).message;
     state.log(message, "error");
@@ -162,7 +170,6 @@ async function setUpContainers(state: JobState, opts: EvaluationOptions): Promis
 }
 
 async function runPostSteps(state: JobState): Promise<void> {
-  const run = state.inv.run;
   for (const post of [...state.postSteps].reverse()) {
     const status = {
       success: state.status === "success",
@@ -182,10 +189,12 @@ async function runPostSteps(state: JobState): Promise<void> {
     }
     if (!ok) continue;
     const started = Date.now();
-    run.reporter.stepStarted(state.inv.ref, { id: "post", name: post.name });
+    // One id for the start and the end: a runner matches them to number the step once.
+    const id = `post-${state.nextId()}`;
+    state.stepStarted({ id, name: post.name });
     const outcome = await post.run();
     const result = {
-      id: `post-${state.nextId()}`,
+      id,
       name: post.name,
       outcome,
       conclusion: outcome,
@@ -194,6 +203,6 @@ async function runPostSteps(state: JobState): Promise<void> {
     } as const;
     state.stepResults.push({ ...result, outputs: {} });
     if (outcome === "failure") state.status = "failure";
-    run.reporter.stepFinished(state.inv.ref, { ...result, outputs: {} });
+    state.stepFinished({ ...result, outputs: {} }, true);
   }
 }

@@ -16,7 +16,8 @@ export type LogKind =
 
 export interface Reporter {
   jobStarted(job: JobRef): void;
-  stepStarted(job: JobRef, step: { id: string; name: string }): void;
+  /** `number`: the step's place in the job's reported steps, from 1 (what annotations' stepNumber names). */
+  stepStarted(job: JobRef, step: { id: string; name: string; number?: number }): void;
   /** A line of output, already masked. */
   log(job: JobRef, text: string, kind: LogKind): void;
   annotation(job: JobRef, annotation: Annotation): void;

@@ -12,6 +12,8 @@ export type StepResult = {
   conclusion: StepOutcome;
   durationMs: number;
   outputs: Record<string, string>;
+  /** Its place in the job's reported steps, from 1, as the reporter is told (not in `--json`). */
+  number?: number;
 };
 
 export type JobResult = {
@@ -29,6 +31,11 @@ export type JobResult = {
   summary: string;
   /** Why the job ended as it did when no step says so (skipped condition, timeout, setup error). */
   message?: string;
+  /**
+   * `environment.url` evaluated when the job ended (with its steps' outputs), as GitHub's runner reports
+   * it; "" when it was empty, held a secret or failed to evaluate. Absent when the job has no URL.
+   */
+  environmentUrl?: string;
   /** A failed leg of a job with `continue-on-error`: it does not fail the run. */
   continueOnError?: boolean;
 };

@@ -15,6 +15,12 @@ export type Annotation = {
   col?: number;
   endColumn?: number;
   title?: string;
+  /**
+   * The step that made it, as GitHub's runner sends `stepNumber` with an annotation: 1-based in the
+   * order the job's steps are reported; absent for one made outside any step (setting up the job).
+   */
+  stepNumber?: number;
+  stepName?: string;
 };
 
 export type CommandEffect =

@@ -14,6 +14,12 @@ export const schemas: Record<string, unknown> = {
       col: { type: "integer" },
       endColumn: { type: "integer" },
       title: { type: "string" },
+      stepNumber: {
+        type: "integer",
+        description:
+          "The step that made it, 1-based as the job's steps are listed; absent: not made in a step",
+      },
+      stepName: { type: "string" },
     },
   },
   RunView: {
@@ -37,6 +43,11 @@ export const schemas: Record<string, unknown> = {
                   steps: { type: "array" },
                   annotations: { type: "array", items: { $ref: "#/components/schemas/Annotation" } },
                   summary: { type: "string" },
+                  environmentUrl: {
+                    type: "string",
+                    description:
+                      'environment.url as the job\'s runner evaluated it when the job ended (steps context included); "" for none; absent when not reported',
+                  },
                 },
               },
             },

@@ -13,8 +13,11 @@ describe("the OpenAPI document", () => {
       $ref: "#/components/schemas/ArtifactList",
     });
     expect(Object.keys(doc.paths["/api/v1/runs/{id}/artifacts/{name}"].get.responses["200"].content)).toEqual(
-      ["application/x-tar"],
+      ["application/x-tar", "application/zip"],
     );
+    expect(
+      Object.keys(doc.paths["/api/v1/runs/{id}/artifacts/{name}/zip"].get.responses["200"].content),
+    ).toEqual(["application/zip"]);
     const upload = doc.paths["/api/v1/runner/jobs/{id}/artifacts"].post;
     expect(upload.security).toEqual([{ runnerToken: [] }]);
     expect(Object.keys(upload.requestBody.content)).toEqual(["application/x-tar"]);

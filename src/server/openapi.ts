@@ -7,7 +7,7 @@ type Op = {
   params?: string[];
   query?: string[];
   /** The 200 answer: a schema of components.schemas, or a tar stream. */
-  response?: { schema: string } | "tar";
+  response?: { schema: string } | "tar" | "tar-or-zip" | "zip";
   /** The request body is a tar stream (application/x-tar), not JSON. */
   tarBody?: boolean;
 };
@@ -206,10 +206,21 @@ const ops: Record<string, Record<string, Op>> = {
   },
   "/api/v1/runs/{id}/artifacts/{name}": {
     get: {
-      summary: "One artifact's files as a tar stream (application/x-tar); 404 when absent or expired",
+      summary:
+        "One artifact's files as a tar stream (application/x-tar), or a zip (application/zip) with ?format=zip or an Accept header naming application/zip only; 404 when absent or expired",
       role: "viewer",
       params: ["id", "name"],
-      response: "tar",
+      query: ["format"],
+      response: "tar-or-zip",
+    },
+  },
+  "/api/v1/runs/{id}/artifacts/{name}/zip": {
+    get: {
+      summary:
+        "One artifact's files as a zip, as GitHub serves an artifact (…/actions/artifacts/{id}/zip); 404 when absent or expired",
+      role: "viewer",
+      params: ["id", "name"],
+      response: "zip",
     },
   },
   "/api/v1/runs/{id}/logs": {
@@ -520,10 +531,15 @@ export function openApiDocument(): Record<string, unknown> {
           : {}),
         responses: {
           "200":
-            op.response === "tar"
+            op.response === "tar" || op.response === "zip" || op.response === "tar-or-zip"
               ? {
                   description: "OK",
-                  content: { "application/x-tar": { schema: { type: "string", format: "binary" } } },
+                  content: Object.fromEntries(
+                    (op.response === "tar-or-zip"
+                      ? ["application/x-tar", "application/zip"]
+                      : [op.response === "zip" ? "application/zip" : "application/x-tar"]
+                    ).map((t) => [t, { schema: { type: "string", format: "binary" } }]),
+                  ),
                 }
               : op.response
                 ? {

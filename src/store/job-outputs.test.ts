@@ -52,6 +52,41 @@ describe.each(backends)("job reports and artifacts on %s", (backend) => {
     expect(reports.get(other.id)).toEqual({ annotations: [], summary: "" });
   });
 
+  it("keeps each annotation's step and the environment URL the runner reported; without them a report reads as before", async () => {
+    const job = await newJob();
+    const empty = await newJob();
+    const before = await newJob();
+    await ctx.store.jobReports.put(job.id, {
+      annotations: [
+        { level: "notice", message: "in a step", stepNumber: 3, stepName: "Deploy / Upload" },
+        { level: "error", message: "setting up" },
+      ],
+      summary: "",
+      environmentUrl: "https://app.example/pr-7",
+    });
+    // "" (evaluated to nothing, or held a secret) is a report, unlike no URL at all.
+    await ctx.store.jobReports.put(empty.id, { annotations: [], summary: "", environmentUrl: "" });
+    // As a report stored before migration 0180 reads: environment_url null, no step on annotations.
+    await ctx.store.jobReports.put(before.id, {
+      annotations: [{ level: "warning", message: "w" }],
+      summary: "s",
+    });
+    const reports = await ctx.store.jobReports.forJobs([job.id, empty.id, before.id]);
+    expect(reports.get(job.id)).toEqual({
+      annotations: [
+        { level: "notice", message: "in a step", stepNumber: 3, stepName: "Deploy / Upload" },
+        { level: "error", message: "setting up" },
+      ],
+      summary: "",
+      environmentUrl: "https://app.example/pr-7",
+    });
+    expect(reports.get(empty.id)).toEqual({ annotations: [], summary: "", environmentUrl: "" });
+    expect(reports.get(before.id)).toEqual({
+      annotations: [{ level: "warning", message: "w" }],
+      summary: "s",
+    });
+  });
+
   const upload = (runId: number, jobRowId: number, name: string, size: number, extra: object = {}) =>
     ctx.store.artifacts.begin({
       runId,

@@ -15,9 +15,23 @@ export type StoredAnnotation = {
   col?: number;
   endColumn?: number;
   title?: string;
+  /**
+   * The step that made it: 1-based, as the job's steps are numbered (`steps[stepNumber - 1]`), with
+   * its name. Absent for an annotation made outside any step, and in rows stored before steps were kept.
+   */
+  stepNumber?: number;
+  stepName?: string;
 };
 
-export type JobReport = { annotations: StoredAnnotation[]; summary: string };
+export type JobReport = {
+  annotations: StoredAnnotation[];
+  summary: string;
+  /**
+   * `environment.url` as the job's runner evaluated it when the job ended ("" for none); absent when
+   * the runner reported nothing (an older runner, a job that never ran, a report stored before 0180).
+   */
+  environmentUrl?: string;
+};
 
 export function createJobReports(db: Db) {
   return {
@@ -26,6 +40,8 @@ export function createJobReports(db: Db) {
       const values = {
         annotations_json: storableText(toJson(report.annotations)),
         summary: storableText(report.summary),
+        environment_url:
+          report.environmentUrl === undefined ? null : storableText(report.environmentUrl.slice(0, 2048)),
       };
       await db
         .insertInto("job_reports")
@@ -47,6 +63,9 @@ export function createJobReports(db: Db) {
         out.set(r.job_row_id, {
           annotations: fromJson<StoredAnnotation[]>(r.annotations_json, []),
           summary: r.summary,
+          ...(r.environment_url !== null && r.environment_url !== undefined
+            ? { environmentUrl: r.environment_url }
+            : {}),
         });
       return out;
     },

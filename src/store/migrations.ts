@@ -516,6 +516,17 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable("sessions").execute();
       },
     },
+    // The URL a job's `environment.url` gave when its runner finalised it (with its steps' outputs, as
+    // GitHub's runner reports it); null: not reported (an older runner, a job that never ran). Reports
+    // stored before have none, which reads as "not reported".
+    "0180_job_report_environment_url": {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("job_reports").addColumn("environment_url", "text").execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable("job_reports").dropColumn("environment_url").execute();
+      },
+    },
   };
 }
 

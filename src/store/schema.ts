@@ -99,6 +99,8 @@ export type JobReportsTable = {
   job_row_id: number;
   annotations_json: string;
   summary: string;
+  /** Migration 0180: what the runner reported for `environment.url`; null: nothing reported. */
+  environment_url: string | null;
 };
 
 export type ArtifactsTable = {

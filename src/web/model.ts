@@ -36,6 +36,8 @@ export type Annotation = {
   file?: string;
   line?: number;
   jobRowId?: number;
+  stepNumber?: number;
+  stepName?: string;
 };
 export type Job = {
   id: number;

@@ -123,7 +123,7 @@ function checkSteps(actual: any[], want: StepExpectation[], at: string, log: str
 
 function annotationMatches(a: any, w: AnnotationExpectation): boolean {
   return Object.entries(w).every(([k, v]) =>
-    k === "message" ? String(a.message ?? "").includes(String(v)) : a[k] === v,
+    k === "message" ? String(a.message ?? "").includes(String(v)) : (a[k] ?? null) === v,
   );
 }
 
@@ -152,6 +152,8 @@ function checkJob(jobs: any[], w: JobExpectation, log: string): void {
       `${at}: no annotation mentions ${s}: ${JSON.stringify(annotations)}`,
     ).toBe(false);
   }
+  if (w.environmentUrl !== undefined)
+    expect(job.environmentUrl ?? null, `${at}: environmentUrl${log}`).toBe(w.environmentUrl);
   if (w.annotationCount !== undefined) {
     expect(annotations.length, `${at}: annotations ${JSON.stringify(annotations)}`).toBe(w.annotationCount);
   }

@@ -59,6 +59,9 @@ export type AnnotationExpectation = {
   line?: number;
   col?: number;
   title?: string;
+  /** The step that made it (1-based among the job's reported steps); `null`: made in no step. */
+  stepNumber?: number | null;
+  stepName?: string;
 };
 
 export type JobExpectation = {
@@ -76,6 +79,8 @@ export type JobExpectation = {
   annotations?: AnnotationExpectation[];
   annotationsNotContain?: string[];
   annotationCount?: number;
+  /** `environment.url` as evaluated at the job's end; `null`: not reported. */
+  environmentUrl?: string | null;
 };
 
 export type Expectation = {

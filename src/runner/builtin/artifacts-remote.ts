@@ -30,12 +30,13 @@ export async function downloadFromServer(
   backend: ArtifactBackend,
   artifact: { name: string; size: number },
   destination: string,
+  runId?: string,
 ): Promise<string> {
   const staging = await makeStagingDir(path.join(ctx.dataDir, "artifacts"));
   try {
     const filesDir = path.join(staging, "files");
     // The server said how big it is; a stream longer than that is not the artifact.
-    await extractTar(await backend.download(artifact.name), filesDir, { maxBytes: artifact.size });
+    await extractTar(await backend.download(artifact.name, runId), filesDir, { maxBytes: artifact.size });
     return await downloadTo({ filesDir }, destination, ctx.signal);
   } finally {
     await rm(staging, { recursive: true, force: true });

@@ -2,8 +2,10 @@ import { randomBytes } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { OperationError, UserError } from "../../lib/errors.js";
+import { OperationError, RefusalError, UserError } from "../../lib/errors.js";
+import { packFiles } from "../../lib/tar.js";
 import { downloadArtifact, listArtifacts, uploadArtifact, validateArtifactName } from "./artifacts.js";
+import type { ArtifactBackend } from "./storage.js";
 import { type ContextOptions, makeContext, makeTempDir } from "./testing.js";
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -356,5 +358,85 @@ describe("download-artifact", () => {
     await download(ws, { "artifact-ids": `${ids[0]}, ${ids[2]}` });
     expect(Object.keys(await tree(ws)).sort()).toEqual(["build-a/1.txt", "logs/1.txt"]);
     await expect(download(ws, { name: "logs", "artifact-ids": "1" })).rejects.toThrow(UserError);
+  });
+});
+
+describe("download-artifact on a server", () => {
+  /** A server's artifact store as a job sees it: its run (100) and run 7 of the same repository. */
+  function backend(calls: string[]): ArtifactBackend {
+    const runs: Record<string, Record<string, string>> = {
+      "100": { "own.txt": "mine" },
+      "7": { "old.txt": "from 7" },
+    };
+    const of = (runId: string | undefined) => {
+      const files = runs[runId ?? "100"];
+      if (!files) throw new RefusalError(403, `run ${runId} is another repository's`);
+      return files;
+    };
+    return {
+      async list(runId) {
+        calls.push(`list ${runId ?? "own"}`);
+        const files = of(runId);
+        return [
+          {
+            id: Number(runId ?? 100),
+            name: "bundle",
+            size: Object.values(files).join("").length,
+            files: 1,
+            digest: "d",
+            createdAt: 0,
+            expiresAt: 0,
+          },
+        ];
+      },
+      async upload() {
+        throw new Error("not in this test");
+      },
+      async download(name, runId) {
+        calls.push(`download ${name} ${runId ?? "own"}`);
+        const dir = await workspace(of(runId));
+        return packFiles(Object.keys(of(runId)).map((rel) => ({ rel, file: path.join(dir, rel) })));
+      },
+    };
+  }
+
+  it("fetches another run's artifact from the server with run-id, and its own run's without", async () => {
+    const calls: string[] = [];
+    const artifacts = backend(calls);
+    const ws = await workspace();
+    await download(ws, { name: "bundle", path: "old", "run-id": "7", "github-token": "t" }, { artifacts });
+    expect(await tree(path.join(ws, "old"))).toEqual({ "old.txt": "from 7" });
+    await download(ws, { name: "bundle", path: "own" }, { artifacts });
+    expect(await tree(path.join(ws, "own"))).toEqual({ "own.txt": "mine" });
+    // Its own run's id is its own run: no other run is asked for.
+    await download(ws, { name: "bundle", path: "same", "run-id": "100" }, { artifacts });
+    expect(calls).toEqual([
+      "list 7",
+      "download bundle 7",
+      "list own",
+      "download bundle own",
+      "list own",
+      "download bundle own",
+    ]);
+  });
+
+  it("passes the server's refusal on, and refuses another repository and a run id that is not digits before asking", async () => {
+    const calls: string[] = [];
+    const artifacts = backend(calls);
+    const ws = await workspace();
+    await expect(
+      download(ws, { name: "bundle", "run-id": "9", "github-token": "t" }, { artifacts }),
+    ).rejects.toThrow("run 9 is another repository's");
+    await expect(
+      download(
+        ws,
+        { name: "bundle", "run-id": "7", repository: "someone/else", "github-token": "t" },
+        { artifacts },
+      ),
+    ).rejects.toThrow(/another repository \(someone\/else\)/);
+    await expect(download(ws, { name: "bundle", "run-id": "7/../1" }, { artifacts })).rejects.toThrow(
+      UserError,
+    );
+    expect(calls).toEqual(["list 9"]);
   });
 });

@@ -392,14 +392,12 @@ async function downloadMain(ctx: BuiltinActionContext): Promise<void> {
   }
   validateRunId(runId);
   const backend = ctx.artifacts;
-  if (backend && runId !== ctx.runId)
-    throw new UserError(
-      `Downloading artifacts of another run (${runId}) is not supported on a slipway server: a job reaches only its own run's artifacts`,
-    );
+  // On a server, another run's artifacts come from the server, which checks the job may read that run.
+  const otherRun = runId === ctx.runId ? undefined : runId;
 
   type Listed = { id: number; name: string; size: number; digest: string; filesDir?: string };
   const available: Listed[] = backend
-    ? await backend.list()
+    ? await backend.list(otherRun)
     : (await listArtifacts(ctx.dataDir, ctx.repository, runId)).filter((a) => !a.expired);
   let artifacts: Listed[];
   if (name !== "") {
@@ -438,7 +436,7 @@ async function downloadMain(ctx: BuiltinActionContext): Promise<void> {
     validateArtifactName(artifact.name);
     const target = name !== "" || mergeMultiple ? destination : path.join(destination, artifact.name);
     const digest = backend
-      ? await downloadFromServer(ctx, backend, artifact, target)
+      ? await downloadFromServer(ctx, backend, artifact, target, otherRun)
       : await downloadTo({ filesDir: artifact.filesDir ?? "" }, target, ctx.signal);
     if (digest !== artifact.digest) {
       ctx.warning(

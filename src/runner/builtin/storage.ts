@@ -78,8 +78,11 @@ export type ServerArtifact = {
  * to the job the runner holds: it reaches that job's run and nothing else.
  */
 export interface ArtifactBackend {
-  /** The run's ready, unexpired artifacts. */
-  list(): Promise<ServerArtifact[]>;
+  /**
+   * The run's ready, unexpired artifacts; with `runId`, another run's (download-artifact's `run-id`),
+   * which the server allows only for a run of the same repository that the job may read.
+   */
+  list(runId?: string): Promise<ServerArtifact[]>;
   /**
    * Stores a tar stream of the artifact's files. `retentionDays` undefined: the server's default. Fails
    * (storing nothing) when the name is taken and `overwrite` is false, or the run's size cap is passed.
@@ -88,6 +91,6 @@ export interface ArtifactBackend {
     artifact: { name: string; retentionDays?: number; overwrite: boolean },
     tar: import("node:stream").Readable,
   ): Promise<ServerArtifact>;
-  /** A tar stream of the artifact's files. */
-  download(name: string): Promise<import("node:stream").Readable>;
+  /** A tar stream of the artifact's files (of run `runId`, as `list`). */
+  download(name: string, runId?: string): Promise<import("node:stream").Readable>;
 }

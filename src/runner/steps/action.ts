@@ -95,7 +95,7 @@ async function runBuiltin(
     home: run.hostEnv.HOME ?? process.env.HOME ?? "/root",
     log: (line) => state.log(line),
     warning: (message) => {
-      state.annotations.push({ level: "warning", message: run.masker.mask(message) });
+      state.annotate({ level: "warning", message: run.masker.mask(message) });
       state.log(`Warning: ${message}`, "warning");
     },
     setOutput: (name, value) => {

@@ -45,6 +45,7 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
   let contexts = scopeContexts(scope, baseEnv);
   const status = statusOf(scope);
   let name = def.uses ? defaultStepName(def) : "Run";
+  let begun = false;
   const record = (outcome: StepOutcome, conclusion: StepOutcome, outputs: Record<string, string>) => {
     // Results leave the engine (--json, the server): their outputs are masked like every other output.
     const shown = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, run.masker.mask(v)]));
@@ -62,10 +63,7 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
       scope.failed = true;
       state.status = "failure";
     }
-    run.reporter.stepFinished(state.inv.ref, {
-      ...result,
-      name: scope.label ? `${scope.label} / ${name}` : name,
-    });
+    state.stepFinished({ ...result, name: scope.label ? `${scope.label} / ${name}` : name }, begun);
   };
 
   try {
@@ -82,7 +80,8 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
   try {
     runIt = isTruthy(evaluateExpression(def.if, { ...state.evalOptions(contexts), status }));
   } catch (err) {
-    run.reporter.stepStarted(state.inv.ref, { id: def.id, name });
+    state.stepStarted({ id: def.id, name: scope.label ? `${scope.label} / ${name}` : name });
+    begun = true;
     state.log(`The step's condition failed to evaluate: ${(err as Error).message}`, "error");
     record("failure", "failure", {});
     return;
@@ -92,10 +91,8 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
     return;
   }
 
-  run.reporter.stepStarted(state.inv.ref, {
-    id: def.id,
-    name: scope.label ? `${scope.label} / ${name}` : name,
-  });
+  state.stepStarted({ id: def.id, name: scope.label ? `${scope.label} / ${name}` : name });
+  begun = true;
   let result: StepRunResult;
   let continueOnError = false;
   try {
@@ -120,7 +117,7 @@ async function executeStep(def: StepDef, scope: StepScope): Promise<void> {
     result = { outcome: "failure", outputs: {}, message: (err as Error).message };
   }
   if (result.outcome === "failure" && result.message) {
-    state.annotations.push({ level: "error", message: run.masker.mask(`${name}: ${result.message}`) });
+    state.annotate({ level: "error", message: run.masker.mask(`${name}: ${result.message}`) });
   }
   const conclusion = result.outcome === "failure" && continueOnError ? "success" : result.outcome;
   record(result.outcome, conclusion, result.outputs);

@@ -41,7 +41,7 @@ export function resolveActionInputs(
   if (unexpected.length) {
     const valid = defs.map((d) => `'${d.id}'`).join(", ");
     const message = `Unexpected input(s) ${unexpected.map((u) => `'${u}'`).join(", ")}, valid inputs are [${valid}]`;
-    scope.state.annotations.push({ level: "warning", message });
+    scope.state.annotate({ level: "warning", message });
     scope.state.log(`Warning: ${message} (${step.def.uses})`, "warning");
   }
   return out;

@@ -40,7 +40,7 @@ export async function runPreSteps(
     const name = `Pre ${uses}`;
     const prepared: PreparedStep = { def, id: def.id, name, env, contexts, signal: state.signal };
     const started = Date.now();
-    state.inv.run.reporter.stepStarted(state.inv.ref, { id: `pre-${def.id}`, name });
+    state.stepStarted({ id: `pre-${def.id}`, name });
     let ok = false;
     try {
       const given = evaluateWith(prepared, scope);
@@ -62,7 +62,7 @@ export async function runPreSteps(
     } as const;
     state.stepResults.push({ ...result, outputs: {} });
     if (!ok) state.status = "failure";
-    state.inv.run.reporter.stepFinished(state.inv.ref, { ...result, outputs: {} });
+    state.stepFinished({ ...result, outputs: {} }, true);
   }
   return saved;
 }

@@ -56,10 +56,8 @@ export async function runProcessStep(state: JobState, opts: ProcessStepOptions):
           const a = { ...effect.annotation, message: run.masker.mask(effect.annotation.message) };
           // Annotations count against the log cap like the lines they come from.
           const budget = state.logBudget.take(a.message);
-          if (budget === "keep") {
-            state.annotations.push(a);
-            run.reporter.annotation(state.inv.ref, a);
-          } else if (budget === "first-over")
+          if (budget === "keep") state.annotate(a, true);
+          else if (budget === "first-over")
             run.reporter.log(state.inv.ref, truncationNotice(state.logBudget.limit), "warning");
           break;
         }

@@ -1,11 +1,12 @@
-// Artifacts of server runs. Viewers list a run's artifacts and download one as a tar stream; runners
+// Artifacts of server runs. Viewers list a run's artifacts and download one as a tar stream, or as a
+// zip as GitHub serves artifacts (`…/zip`, `?format=zip` or `Accept: application/zip`); runners
 // upload (a tar stream) and read artifacts only of the run of a job they hold while it runs — the
 // runner token decides whose job it is, never the URL. Sizes are capped as the bytes arrive
 // (ci/artifacts.ts): an upload over the run's cap is a 413 and leaves nothing behind.
 import { PassThrough, Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { Context, Hono } from "hono";
-import { type CiService, jobRowIdParam, RunnerApi } from "../../ci/index.js";
+import { type CiService, jobRowIdParam, RunnerApi, runIdParam } from "../../ci/index.js";
 import { NotFoundError, UserError } from "../../lib/errors.js";
 import type { Env, Guards } from "../http.js";
 
@@ -17,6 +18,30 @@ function tarResponse(c: Context<Env>, name: string, tar: Readable): Response {
     "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(`${name}.tar`)}`,
     "x-content-type-options": "nosniff",
   });
+}
+
+/** A zip stream as the answer, named after the artifact (what GitHub's `…/artifacts/{id}/zip` gives). */
+function zipResponse(c: Context<Env>, name: string, zip: Readable): Response {
+  const web = Readable.toWeb(zip) as unknown as ReadableStream;
+  return c.body(web, 200, {
+    "content-type": "application/zip",
+    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(`${name}.zip`)}`,
+    "x-content-type-options": "nosniff",
+  });
+}
+
+/**
+ * Which archive a viewer asked for: `?format=zip|tar` decides; without it, an Accept header that
+ * names application/zip and not application/x-tar gets a zip; tar otherwise (what the CLI has read).
+ */
+function archiveFormat(c: Context<Env>): "zip" | "tar" {
+  const format = c.req.query("format");
+  if (format !== undefined) {
+    if (format === "zip" || format === "tar") return format;
+    throw new UserError(`format must be zip or tar, got ${JSON.stringify(format.slice(0, 20))}`);
+  }
+  const accept = (c.req.header("accept") ?? "").toLowerCase();
+  return accept.includes("application/zip") && !accept.includes("application/x-tar") ? "zip" : "tar";
 }
 
 function requestTar(c: Context<Env>): Readable {
@@ -50,17 +75,29 @@ export function mountArtifactRoutes(app: Hono<Env>, o: { ci: CiService; guards: 
   });
   app.get("/api/v1/runs/:id/artifacts/:name", requireRole("viewer"), async (c) => {
     const run = await runOr404(c.req.param("id"));
+    if (archiveFormat(c) === "zip") {
+      const { artifact, zip } = await ci.artifacts.openZip(run.id, c.req.param("name"));
+      return zipResponse(c, artifact.name, zip);
+    }
     const { artifact, tar } = await ci.artifacts.open(run.id, c.req.param("name"));
     return tarResponse(c, artifact.name, tar);
+  });
+  app.get("/api/v1/runs/:id/artifacts/:name/zip", requireRole("viewer"), async (c) => {
+    const run = await runOr404(c.req.param("id"));
+    const { artifact, zip } = await ci.artifacts.openZip(run.id, c.req.param("name"));
+    return zipResponse(c, artifact.name, zip);
   });
 
   app.get("/api/v1/runner/jobs/:id/artifacts", requireRunner, async (c) => {
     const id = jobRowIdParam(c.req.param("id"));
-    return c.json({ artifacts: await runnerApi.listArtifacts(c.get("runner").id, id) });
+    // ?run=N: another run of the job's repository (download-artifact's run-id), if the job may read it.
+    const run = runIdParam(c.req.query("run"));
+    return c.json({ artifacts: await runnerApi.listArtifacts(c.get("runner").id, id, run) });
   });
   app.get("/api/v1/runner/jobs/:id/artifacts/:name", requireRunner, async (c) => {
     const id = jobRowIdParam(c.req.param("id"));
-    const { artifact, tar } = await runnerApi.openArtifact(c.get("runner").id, id, c.req.param("name"));
+    const run = runIdParam(c.req.query("run"));
+    const { artifact, tar } = await runnerApi.openArtifact(c.get("runner").id, id, c.req.param("name"), run);
     return tarResponse(c, artifact.name, tar);
   });
   // The name travels in the query: every byte of it reaches the name check, `/` and `..` included.

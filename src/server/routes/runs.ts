@@ -76,6 +76,10 @@ export function mountRunRoutes(
             // What `slipway run` prints after a run: ::error/::warning/::notice and $GITHUB_STEP_SUMMARY.
             annotations: reports.get(j.id)?.annotations ?? [],
             summary: reports.get(j.id)?.summary ?? "",
+            // `environment.url` as the job's runner evaluated it at its end (steps context and all).
+            ...(reports.get(j.id)?.environmentUrl !== undefined
+              ? { environmentUrl: reports.get(j.id)?.environmentUrl }
+              : {}),
           })),
         ),
       });

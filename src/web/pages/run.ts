@@ -201,6 +201,7 @@ function Annotations({ list }: { list: Annotation[] }) {
         (a) => html`<li class=${`annotation ${a.level ?? "notice"}`}>
           <strong>${a.level ?? "notice"}</strong> ${a.title ? html`<em>${a.title}</em> ` : ""}${a.message ?? ""}
           ${a.file ? html` <code>${a.file}${a.line ? `:${a.line}` : ""}</code>` : ""}
+          ${a.stepName ? html` <span class="sub" data-testid="annotation-step">in ${a.stepName}</span>` : ""}
         </li>`,
       )}
     </ul>

@@ -1,7 +1,8 @@
 // The runner protocol's artifact and report endpoints under attack, spoken raw as a hostile runner
 // would: a runner reaches only the job it holds (runner A cannot upload to or read job B's artifacts),
 // names that are paths or hold a secret are refused, and what a runner reports unmasked is masked by
-// the server before it is stored.
+// the server before it is stored. Another run's artifacts (`?run=`, download-artifact's run-id) are
+// served for a run of the job's own repository, refused for another repository's.
 import tar from "tar-stream";
 import { describe, expect } from "vitest";
 import { addRepo, api, cleanupAfterAll, dispatchRun, makeRepo, test, waitForRun } from "./helpers.js";
@@ -126,5 +127,85 @@ describe("runner protocol: artifacts and reports", () => {
     const a = (view.attempts[0].jobs as any[]).find((j) => String(j.id) === jobA.jobRowId);
     expect(a.annotations).toEqual([{ level: "error", message: "leaked ***", title: "***" }]);
     expect(a.summary).toBe("summary ***\n");
+  });
+
+  test("another run's artifacts (download-artifact's run-id): the same repository's only", async ({ h }) => {
+    // Six legs held at once (the default is one per CPU).
+    const server = await h.startServer({ args: ["--local-runners", "0", "--max-jobs", "8"] });
+    await addRepo(server, makeRepo({ ".github/workflows/pair.yml": workflow }), name);
+    await addRepo(server, makeRepo({ ".github/workflows/pair.yml": workflow }), "mallory/other");
+    // One runner per leg, as a runner holds one leg at a time; all of them act as `as` does.
+    let runners = 0;
+    const claim = async () => {
+      const r = (
+        await api<{ token: string }>(server, "POST", "/api/v1/runners", {
+          name: `r${++runners}`,
+          labels: ["pool"],
+        })
+      ).body.token;
+      const job = (
+        await api<{ jobRowId: string }>({ url: server.url, token: r }, "POST", "/api/v1/runner/claim", {
+          waitMs: 20_000,
+        })
+      ).body.jobRowId;
+      expect(job, `claim ${runners}`).toBeDefined();
+      tokens.set(job, r);
+      return job;
+    };
+    const tokens = new Map<string, string>();
+    const first = await dispatchRun(server, name, "pair.yml");
+    const firstJob = await claim();
+    const files = await tarOf({ "x.txt": "from the first run" });
+    const up = await fetch(`${server.url}/api/v1/runner/jobs/${firstJob}/artifacts?name=kept`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.get(firstJob)}`, "content-type": "application/x-tar" },
+      body: files,
+    });
+    expect(up.status).toBe(201);
+    await claim(); // the first run's other job, held so the next claims are the later runs'
+    const second = await dispatchRun(server, name, "pair.yml");
+    const secondJob = await claim();
+    await claim(); // and its other job, so that the next claim is the other repository's
+    const list = (job: string, run: string) =>
+      api<{ artifacts: { name: string }[]; error?: string }>(
+        { url: server.url, token: tokens.get(job)! },
+        "GET",
+        `/api/v1/runner/jobs/${job}/artifacts?run=${encodeURIComponent(run)}`,
+      );
+    // The same repository's earlier run: listed and downloadable through the later run's job.
+    expect((await list(secondJob, String(first))).body.artifacts.map((a) => a.name)).toEqual(["kept"]);
+    const got = await fetch(`${server.url}/api/v1/runner/jobs/${secondJob}/artifacts/kept?run=${first}`, {
+      headers: { authorization: `Bearer ${tokens.get(secondJob)}` },
+    });
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).toString()).toContain("from the first run");
+    // Its own run without ?run: not the first run's artifacts.
+    expect(
+      (
+        await api<{ artifacts: unknown[] }>(
+          { url: server.url, token: tokens.get(secondJob)! },
+          "GET",
+          `/api/v1/runner/jobs/${secondJob}/artifacts`,
+        )
+      ).body.artifacts,
+    ).toEqual([]);
+    // Another repository's job asks for it: refused, saying why; nothing of it is served.
+    const intruder = await dispatchRun(server, "mallory/other", "pair.yml");
+    expect(intruder).toBeGreaterThan(second);
+    const intruderJob = await claim();
+    const refused = await list(intruderJob, String(first));
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toContain(`run ${first} is another repository's`);
+    const refusedGet = await fetch(
+      `${server.url}/api/v1/runner/jobs/${intruderJob}/artifacts/kept?run=${first}`,
+      {
+        headers: { authorization: `Bearer ${tokens.get(intruderJob)}` },
+      },
+    );
+    expect(refusedGet.status).toBe(403);
+    // Not a run id, and no such run.
+    for (const bad of ["../1", "1 OR 1=1", "-1", "0x1"])
+      expect((await list(secondJob, bad)).status, bad).toBe(400);
+    expect((await list(secondJob, "987654")).status).toBe(404);
   });
 });

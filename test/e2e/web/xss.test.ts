@@ -106,6 +106,10 @@ describe("XSS fixtures", { timeout: 240_000 }, () => {
     if (job.summary !== undefined) {
       await s.page.waitForSelector(".summary:has-text('summary link')");
       await s.page.waitForSelector(".annotations:has-text(\"<img src=x onerror=alert('annotation')>\")");
+      // With the step that made it, whose name is markup too: shown as text.
+      await s.page.waitForSelector(
+        "[data-testid=annotation-step]:has-text(\"in <svg onload=alert('step')>\")",
+      );
       const again = await dangers(s);
       expect(again.active).toEqual([]);
       expect(again.handlers).toEqual([]);
