@@ -61,7 +61,8 @@ const ops: Record<string, Record<string, Op>> = {
         apiUrl: "string: the API base, e.g. https://api.github.com, https://git.example/api/v1 | null",
         project: "string: owner/name (GitLab: path or id) | null",
         public: "boolean: badges without a token",
-        prComment: "boolean: comment on a deployed commit's pull request or merge request (GitHub, Gitea, GitLab)",
+        prComment:
+          "boolean: comment on a deployed commit's pull request or merge request (GitHub, Gitea, GitLab)",
       },
     },
   },
