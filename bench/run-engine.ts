@@ -267,7 +267,8 @@ async function main(): Promise<void> {
     report.loadAverageAfter = loadavg().map((l) => round(l));
     report.benchmarkSeconds = round((Date.now() - t0) / 1000, 1);
     mkdirSync(resultsDir, { recursive: true });
-    const day = report.machine.date.slice(0, 10);
+    // One file per run: a second run on the same day must not overwrite the first (the history is the point).
+    const day = report.machine.date.slice(0, 16).replace(":", "");
     writeFileSync(join(resultsDir, `engine-${day}.json`), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(resultsDir, "engine.md"), markdown(report));
     process.stdout.write(table(report));
