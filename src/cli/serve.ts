@@ -140,6 +140,11 @@ export function registerServe(program: Command): void {
       );
       const dataDir = resolve(flags.dataDir ?? join(defaultDataDir(), "server"));
       const database = flags.database ?? process.env.SLIPWAY_DATABASE;
+      // What the server's own processes start use the server's store: a run's `slipway/deploy` step runs
+      // `slipway deploy`, whose release must be the one the dashboard shows and the forge is told of. Only
+      // slipway's own children get SLIPWAY_* (lib/child-env.ts): never a job's steps.
+      process.env.SLIPWAY_DATA_DIR_SERVER = dataDir;
+      if (database) process.env.SLIPWAY_DATABASE = database;
       if (flags.resetAdminToken) {
         const r = await resetAdminToken({ dataDir, database });
         process.stderr.write(`new admin token ${r.id} (also in ${r.file}, mode 0600):\n`);
