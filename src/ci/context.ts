@@ -10,6 +10,7 @@ import type { MasterKey, SecretStore } from "../secrets/index.js";
 import type { Repo, Store } from "../store/index.js";
 import type { ArtifactSettings } from "./artifacts.js";
 import type { WebhookIntakeOptions } from "./webhook-intake.js";
+import type { WorkflowDeploy } from "./workflow-deploys.js";
 
 export type CiOptions = {
   store: Store;
@@ -37,7 +38,11 @@ export type CiOptions = {
   /** Where runs fetch remote actions from, and whether offline (passed to runners without the token). */
   actions?: ActionSourceSettings;
   /** Reports runs and jobs to the repositories' forges (src/forge); it sees every run and job event. */
-  forge?: { onCiEvent(event: CiEvent): void };
+  forge?: {
+    onCiEvent(event: CiEvent): void;
+    /** A release made by a run's `slipway/deploy` step (workflow-deploys.ts). */
+    onWorkflowDeploy?(deploy: WorkflowDeploy): void;
+  };
   log?: (line: string) => void;
 };
 

@@ -15,6 +15,7 @@ import { defaultMaxJobLogBytes, type Job, type StepOutcome } from "../store/inde
 import { artifactRunRefusal } from "./artifacts.js";
 import { type CompleteBody, completeBody, protocolProblems, runIdParam } from "./runner-protocol.js";
 import type { CiService } from "./service.js";
+import { workflowDeploysOf } from "./workflow-deploys.js";
 
 export class RunnerApi {
   private readonly ci: CiService;
@@ -181,7 +182,20 @@ export class RunnerApi {
       this.ci.emit({ type: "job", runId: job.runId, jobRowId, jobKey: job.jobKey, status: job.status });
     }
     this.ci.jobFinished(jobRowId);
+    if (ok && held && parsed.success) await this.reportWorkflowDeploys(held, parsed.data.steps);
     return problems ? { ok, problems } : { ok };
+  }
+
+  /** Hands the releases the job's `slipway/deploy` steps made to the forge reporter; never throws. */
+  private async reportWorkflowDeploys(job: Job, steps: unknown[] | undefined): Promise<void> {
+    const forge = this.ci.forge;
+    if (!forge?.onWorkflowDeploy || !steps?.length) return;
+    try {
+      const ids = { runId: job.runId, jobRowId: job.id };
+      for (const d of await workflowDeploysOf(this.ci.openSpec(job), ids, steps)) forge.onWorkflowDeploy(d);
+    } catch {
+      // A spec that no longer opens (a rotated key) costs the report, never the job's end.
+    }
   }
 
   /**

@@ -50,6 +50,10 @@ export class CiService {
   get store(): Store {
     return this.ctx.store;
   }
+  /** The forge reporter, when the server has one. */
+  get forge() {
+    return this.ctx.opts.forge;
+  }
   get dataDir(): string {
     return this.ctx.dataDir;
   }

@@ -35,6 +35,9 @@ export type DeployReportInput = {
   actor: string;
 };
 
+/** A release made by a run's deploy step (structurally the ci domain's WorkflowDeploy). */
+export type WorkflowDeployReport = DeployReportInput & { jobRowId: number; release: number };
+
 /** What the route hands back when the deploy ends: the release (when one was made) or the error. */
 export type DeployOutcome = { release?: Release; error?: string };
 
@@ -89,6 +92,26 @@ export class ForgeReporter {
     this.#enqueueWork(() => this.#reportDeploy(input, key, "in_progress", undefined));
     return (outcome) =>
       this.#enqueueWork(() => this.#reportDeploy(input, key, deployState(outcome), outcome));
+  }
+
+  /**
+   * A run's `slipway/deploy` step made a release (ci/workflow-deploys.ts): reports it as deployStarted
+   * does, started and ended at once, since the server learns of it from the job's report. Only a release
+   * a workflow made, since the job started, counts: a step's outputs cannot point at another deploy.
+   */
+  onWorkflowDeploy(d: WorkflowDeployReport): void {
+    this.#enqueueWork(async () => {
+      const release = await this.#o.store.releases.byNumber(d.app, d.env, d.release);
+      const job = await this.#o.store.jobs.get(d.jobRowId);
+      // A minute's slack: a remote runner's agent writes the release with its own host's clock.
+      if (release?.trigger !== "workflow" || !job?.startedAt || release.createdAt < job.startedAt - 60_000)
+        return;
+      const input = { repo: d.repo, sha: d.sha, app: d.app, env: d.env, actor: d.actor };
+      const key = `${d.app}/${d.env}/${randomUUID()}`;
+      await this.#reportDeploy(input, key, "in_progress", undefined);
+      const outcome = { release };
+      await this.#reportDeploy(input, key, deployState(outcome), outcome);
+    });
   }
 
   /** Waits for the events being turned into rows (not for their delivery: that is the notifier's). */

@@ -9,6 +9,7 @@ export {
   listWorkflowFiles,
   loadWorkflowFile,
   loadWorkflows,
+  parseWorkflowText,
   yamlLineBreaks,
 } from "./load.js";
 export type { InputDef, JobDef, StepDef, WorkflowFile } from "./model.js";

@@ -232,6 +232,18 @@ export async function loadWorkflowFile(path: string, repoDir: string): Promise<W
   } catch (cause) {
     throw new UserError(`cannot read workflow ${relPath}: ${(cause as Error).message}`, [], { cause });
   }
+  return parseWorkflowText(relPath, content, path);
+}
+
+/**
+ * A workflow given as text (a leg spec's, on the server), parsed once per content like the files above;
+ * `path` is where it would be (its relPath when there is no file).
+ */
+export async function parseWorkflowText(
+  relPath: string,
+  content: string,
+  path = relPath,
+): Promise<WorkflowFile> {
   const key = `${relPath}\0${createHash("sha256").update(content).digest("hex")}`;
   let parsing = parsedWorkflows.get(key);
   if (parsing) {

@@ -23,7 +23,7 @@ const version = args[args.indexOf("--version") + 1];
 process.stderr.write("args " + JSON.stringify(args) + "\\n");
 process.stderr.write("cwd " + process.cwd() + " run " + process.env.SLIPWAY_RUN + "\\n");
 const release = (status, extra = {}) =>
-  JSON.stringify({ number: 7, status, version, phase: status === "succeeded" ? "done" : "rolled back", error: null, ...extra }, null, 2) + "\\n";
+  JSON.stringify({ app: "shop", env: "production", number: 7, status, version, phase: status === "succeeded" ? "done" : "rolled back", error: null, ...extra }, null, 2) + "\\n";
 if (version === "ok") {
   process.stderr.write("   0.3s release #7 succeeded\\n");
   process.stdout.write(release("succeeded"));
@@ -139,7 +139,13 @@ describe("slipway/deploy", () => {
   it("runs the CLI in the workspace, streams its log and sets the outputs", async () => {
     const { rec, done } = run({ version: "ok", services: "api" });
     await done;
-    expect(rec.outputs).toEqual({ release: "7", status: "succeeded", version: "ok" });
+    expect(rec.outputs).toEqual({
+      app: "shop",
+      env: "production",
+      release: "7",
+      status: "succeeded",
+      version: "ok",
+    });
     expect(rec.logs).toEqual([
       `args ${JSON.stringify(["deploy", "--json", "--config", "slipway.yaml", "--env", "production", "--service", "api", "--version", "ok"])}`,
       `cwd ${tmp.dir} run 42`,
@@ -153,7 +159,13 @@ describe("slipway/deploy", () => {
     await expect(done).rejects.toThrow(
       new OperationError("release #7 of production failed (rolled back): api: r7 did not become ready"),
     );
-    expect(rec.outputs).toEqual({ release: "7", status: "failed", version: "bad" });
+    expect(rec.outputs).toEqual({
+      app: "shop",
+      env: "production",
+      release: "7",
+      status: "failed",
+      version: "bad",
+    });
   });
 
   it("fails with the CLI's message when no release was made", async () => {

@@ -7,7 +7,8 @@
 // `images` (SERVICE=REF, one per line or comma-separated: e.g. what slipway/build pushed), `strategy`
 // (overrides every deployed service's), `version` (e.g. `${{ steps.version.outputs.version }}`), `config`
 // (default slipway.yaml), `wait` (wait for a deploy in progress instead of failing).
-// Outputs: `release` (its number), `status` (succeeded, failed, aborted), `version`.
+// Outputs: `app` and `env` (what was deployed), `release` (its number), `status` (succeeded, failed,
+// aborted), `version`.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { hostChildEnv, slipwaySettings } from "../../lib/child-env.js";
@@ -29,6 +30,8 @@ export type DeployInputs = {
 
 /** The release document `slipway deploy --json` prints (the fields this action reads). */
 type ReleaseView = {
+  app?: string;
+  env?: string;
   number: number;
   status: string;
   version: string | null;
@@ -185,6 +188,9 @@ export async function runDeployAction(
   });
   const release = parseRelease(stdout);
   if (release) {
+    // The app and environment with the release's number name it: the server reports it to the forge.
+    if (release.app) ctx.setOutput("app", release.app);
+    ctx.setOutput("env", release.env ?? inputs.env);
     ctx.setOutput("release", String(release.number));
     ctx.setOutput("status", release.status);
     ctx.setOutput("version", release.version ?? "");

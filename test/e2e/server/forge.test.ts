@@ -246,6 +246,108 @@ describe("forge feedback from the server", () => {
     }
   });
 
+  test("a run's slipway/deploy step is reported too; another step's look-alike outputs are not", async ({
+    h,
+  }) => {
+    let receiver: ForgeReceiver | undefined;
+    const server = await h.startServer({ args: ["--public-url", publicUrl] });
+    try {
+      receiver = await startForgeReceiver({ kind: "github", token: forgeToken });
+      const port = await freePort();
+      const repo = makeRepo({
+        "app/server.mjs": readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8"),
+        "slipway.yaml": [
+          "deploy:",
+          "  app: depot",
+          "  services:",
+          "    api:",
+          "      command: node server.mjs",
+          "      cwd: ./app",
+          "      replicas: 1",
+          `      publish: ${port}`,
+          "      health:",
+          "        http: /healthz",
+          "        interval: 100ms",
+          "        deadline: 10s",
+          "",
+        ].join("\n"),
+        ".github/workflows/deploy.yml": [
+          "name: deploy",
+          "on: workflow_dispatch",
+          "jobs:",
+          "  ship:",
+          "    runs-on: ubuntu-latest",
+          "    steps:",
+          "      - uses: actions/checkout@v4",
+          "      - id: deploy",
+          "        uses: slipway/deploy@v1",
+          "        with:",
+          "          version: v2.0.0",
+          // A step that claims the same release in its outputs: its words, not a deploy.
+          "      - id: pretend",
+          "        run: |",
+          '          echo "app=depot" >> "$GITHUB_OUTPUT"',
+          '          echo "env=production" >> "$GITHUB_OUTPUT"',
+          '          echo "release=1" >> "$GITHUB_OUTPUT"',
+          "",
+        ].join("\n"),
+      });
+      await addRepo(server, repo, "acme/depot");
+      expect(
+        (
+          await api(server, "PATCH", "/api/v1/repos/acme/depot/forge", {
+            provider: "github",
+            apiUrl: receiver.apiUrl,
+            project: "acme/depot",
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (await api(server, "PUT", "/api/v1/repos/acme/depot/forge/token", { token: forgeToken })).status,
+      ).toBe(200);
+
+      const id = await dispatchRun(server, "acme/depot", "deploy.yml");
+      const done = await waitForRun(server, id);
+      expect(done.run.conclusion, JSON.stringify(done)).toBe("success");
+      // The release is the server's: the step deployed with the server's store.
+      const releases = await api<{ releases: { app: string; number: number; trigger: string }[] }>(
+        server,
+        "GET",
+        "/api/v1/releases?app=depot",
+      );
+      expect(releases.body.releases).toEqual([
+        expect.objectContaining({ app: "depot", number: 1, trigger: "workflow" }),
+      ]);
+
+      const r = receiver;
+      await waitFor("the deployment's final status", () =>
+        r.requests.some(
+          (x) =>
+            x.operation === "repos/create-deployment-status" &&
+            (x.body as { state?: string }).state === "success",
+        ),
+      );
+      expect(r.problems()).toEqual([]);
+      const deployments = r.requests.filter((x) => x.operation === "repos/create-deployment");
+      // One deployment: the deploy step's, not a second one for the look-alike outputs.
+      expect(deployments).toHaveLength(1);
+      expect(deployments[0].body).toMatchObject({ ref: repo.head(), environment: "production" });
+      expect(
+        r.requests
+          .filter((x) => x.operation === "repos/create-deployment-status")
+          .map((x) => (x.body as { state: string }).state),
+      ).toEqual(["in_progress", "success"]);
+    } finally {
+      await receiver?.close();
+      await Promise.race([
+        callAgent(agentPaths(server.dataDir, "depot", "production").socketPath, "POST", "/shutdown", {
+          stopInstances: true,
+        }).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 10_000)),
+      ]);
+    }
+  });
+
   test("the app badge follows the agent's live health: healthy, degraded, down, then unknown", async ({
     h,
   }) => {
