@@ -52,6 +52,56 @@ jobs:
       - run: echo ok
 `);
 
+/** A slipway.yaml deploying the e2e app as one process instance on `port` (app: the repository's name). */
+function processSpec(port: number, app?: string): string {
+  return [
+    "deploy:",
+    ...(app ? [`  app: ${app}`] : []),
+    "  services:",
+    "    api:",
+    "      command: node server.mjs",
+    "      cwd: ./app",
+    "      replicas: 1",
+    `      publish: ${port}`,
+    "      health:",
+    "        http: /healthz",
+    "        interval: 100ms",
+    "        deadline: 10s",
+    "",
+  ].join("\n");
+}
+
+const appServer = () => readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8");
+
+/** Points a repository at the stand-in GitHub with `slipway`'s API and sets its token. */
+async function pointAtForge(
+  server: { url: string; token: string },
+  name: string,
+  receiver: ForgeReceiver,
+  settings: Record<string, unknown> = {},
+): Promise<void> {
+  const patch = await api(server, "PATCH", `/api/v1/repos/${name}/forge`, {
+    provider: "github",
+    apiUrl: receiver.apiUrl,
+    project: name,
+    ...settings,
+  });
+  expect(patch.status).toBe(200);
+  expect((await api(server, "PUT", `/api/v1/repos/${name}/forge/token`, { token: forgeToken })).status).toBe(
+    200,
+  );
+}
+
+/** Stops an app environment's agent and its instances (bounded: a test's end never hangs on it). */
+async function stopAgent(dataDir: string, app: string): Promise<void> {
+  await Promise.race([
+    callAgent(agentPaths(dataDir, app, "production").socketPath, "POST", "/shutdown", {
+      stopInstances: true,
+    }).catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 10_000)),
+  ]);
+}
+
 describe("forge feedback from the server", () => {
   test("a run reports pending then success statuses to GitHub; badges are private until the repository is public", async ({
     h,
@@ -173,34 +223,9 @@ describe("forge feedback from the server", () => {
     try {
       receiver = await startForgeReceiver({ kind: "github", token: forgeToken });
       const port = await freePort();
-      const repo = makeRepo({
-        "app/server.mjs": readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8"),
-        "slipway.yaml": [
-          "deploy:",
-          "  services:",
-          "    api:",
-          "      command: node server.mjs",
-          "      cwd: ./app",
-          "      replicas: 1",
-          `      publish: ${port}`,
-          "      health:",
-          "        http: /healthz",
-          "        interval: 100ms",
-          "        deadline: 10s",
-          "",
-        ].join("\n"),
-      });
+      const repo = makeRepo({ "app/server.mjs": appServer(), "slipway.yaml": processSpec(port) });
       await addRepo(server, repo, "acme/shop");
-      const patch = await api(server, "PATCH", "/api/v1/repos/acme/shop/forge", {
-        provider: "github",
-        apiUrl: receiver.apiUrl,
-        project: "acme/shop",
-        prComment: true,
-      });
-      expect(patch.status).toBe(200);
-      expect(
-        (await api(server, "PUT", "/api/v1/repos/acme/shop/forge/token", { token: forgeToken })).status,
-      ).toBe(200);
+      await pointAtForge(server, "acme/shop", receiver, { prComment: true });
 
       const res = await fetch(`${server.url}/api/v1/repos/acme/shop/deploys`, {
         method: "POST",
@@ -237,12 +262,7 @@ describe("forge feedback from the server", () => {
       expect(await badge.text()).toContain(">healthy v1.0.0</text>");
     } finally {
       await receiver?.close();
-      await Promise.race([
-        callAgent(agentPaths(server.dataDir, "shop", "production").socketPath, "POST", "/shutdown", {
-          stopInstances: true,
-        }).catch(() => undefined),
-        new Promise((resolve) => setTimeout(resolve, 10_000)),
-      ]);
+      await stopAgent(server.dataDir, "shop");
     }
   });
 
@@ -255,22 +275,8 @@ describe("forge feedback from the server", () => {
       receiver = await startForgeReceiver({ kind: "github", token: forgeToken });
       const port = await freePort();
       const repo = makeRepo({
-        "app/server.mjs": readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8"),
-        "slipway.yaml": [
-          "deploy:",
-          "  app: depot",
-          "  services:",
-          "    api:",
-          "      command: node server.mjs",
-          "      cwd: ./app",
-          "      replicas: 1",
-          `      publish: ${port}`,
-          "      health:",
-          "        http: /healthz",
-          "        interval: 100ms",
-          "        deadline: 10s",
-          "",
-        ].join("\n"),
+        "app/server.mjs": appServer(),
+        "slipway.yaml": processSpec(port, "depot"),
         ".github/workflows/deploy.yml": [
           "name: deploy",
           "on: workflow_dispatch",
@@ -293,18 +299,7 @@ describe("forge feedback from the server", () => {
         ].join("\n"),
       });
       await addRepo(server, repo, "acme/depot");
-      expect(
-        (
-          await api(server, "PATCH", "/api/v1/repos/acme/depot/forge", {
-            provider: "github",
-            apiUrl: receiver.apiUrl,
-            project: "acme/depot",
-          })
-        ).status,
-      ).toBe(200);
-      expect(
-        (await api(server, "PUT", "/api/v1/repos/acme/depot/forge/token", { token: forgeToken })).status,
-      ).toBe(200);
+      await pointAtForge(server, "acme/depot", receiver);
 
       const id = await dispatchRun(server, "acme/depot", "deploy.yml");
       const done = await waitForRun(server, id);
@@ -339,12 +334,7 @@ describe("forge feedback from the server", () => {
       ).toEqual(["in_progress", "success"]);
     } finally {
       await receiver?.close();
-      await Promise.race([
-        callAgent(agentPaths(server.dataDir, "depot", "production").socketPath, "POST", "/shutdown", {
-          stopInstances: true,
-        }).catch(() => undefined),
-        new Promise((resolve) => setTimeout(resolve, 10_000)),
-      ]);
+      await stopAgent(server.dataDir, "depot");
     }
   });
 
