@@ -84,6 +84,16 @@ describe("engine address", () => {
       classifyPushFailure('Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused'),
     ).toBe("unreachable");
     expect(classifyPushFailure("manifest invalid")).toBe("other");
+    // Digits of an address are no status code (a CI run once drew port 40193 and read it as a 401).
+    expect(
+      classifyPushFailure(
+        'Get "http://127.0.0.1:40193/v2/": dial tcp 127.0.0.1:40193: connect: connection refused',
+      ),
+    ).toBe("unreachable");
+    expect(classifyPushFailure("registry.internal:5023: manifest invalid")).toBe("other");
+    expect(classifyPushFailure("received unexpected HTTP status: 401 Unauthorized")).toBe("auth");
+    expect(classifyPushFailure("received unexpected HTTP status: 502 Bad Gateway")).toBe("unreachable");
+    expect(classifyPushFailure("unexpected status code 503 from https://r.example:4430/v2/")).toBe("unreachable");
   });
 });
 

@@ -137,14 +137,16 @@ const connectionCodes = new Set([
 ]);
 
 const authPattern =
-  /unauthorized|authentication required|denied|no basic auth credentials|401|403 forbidden/i;
+  /unauthorized|authentication required|denied|no basic auth credentials|\b401\b|403 forbidden/i;
 const unreachablePattern =
-  /connection refused|dial tcp|i\/o timeout|no such host|connection reset|\bEOF\b|50[234]|service unavailable|bad gateway|TLS handshake timeout|network is unreachable|server misbehaving/i;
+  /connection refused|dial tcp|i\/o timeout|no such host|connection reset|\bEOF\b|\b50[234]\b|service unavailable|bad gateway|TLS handshake timeout|network is unreachable|server misbehaving/i;
 
 /** Which kind of failure a registry error message describes. */
 export function classifyPushFailure(message: string): PushFailure {
-  if (authPattern.test(message)) return "auth";
-  if (unreachablePattern.test(message)) return "unreachable";
+  // A registry's address holds digits too: port 40193 is no 401, port 5023 no 502.
+  const words = message.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, "URL").replace(/[\w.-]+:\d+/g, "ADDRESS");
+  if (authPattern.test(words)) return "auth";
+  if (unreachablePattern.test(words)) return "unreachable";
   return "other";
 }
 
