@@ -23,6 +23,8 @@ export class Repos {
     name?: string;
     branch?: string;
     pollIntervalS?: number | null;
+    /** Who added it, for the audit log. */
+    actor?: string;
   }): Promise<{
     repo: Repo;
     webhookSecret: string;
@@ -37,12 +39,23 @@ export class Repos {
     const branch =
       input.branch ?? ((await resolveRef(staging, "HEAD")) && (await symbolicHead(staging))) ?? "main";
     const webhookSecret = newWebhookSecret();
-    const repo = await this.ctx.store.repos.create({
-      name,
-      url: input.url,
-      branch,
-      webhookSecret: this.sealed(name, webhookSecret),
-      pollIntervalS: input.pollIntervalS ?? null,
+    const repo = await this.ctx.store.transaction(async (tx) => {
+      const created = await tx.repos.create({
+        name,
+        url: input.url,
+        branch,
+        webhookSecret: this.sealed(name, webhookSecret),
+        pollIntervalS: input.pollIntervalS ?? null,
+      });
+      // The URL holds no credentials (checkRepoUrl refuses them); the webhook secret is never audited.
+      await tx.audit.append({
+        actor: input.actor ?? "unknown",
+        action: "repo.add",
+        subject: name,
+        repo: name,
+        detail: { url: input.url, branch, pollIntervalS: input.pollIntervalS ?? null },
+      });
+      return created;
     });
     const dir = this.ctx.mirrorDir(repo);
     rmSync(dir, { recursive: true, force: true });

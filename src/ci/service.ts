@@ -90,7 +90,13 @@ export class CiService {
   mirrorDir(repo: { id: number }): string {
     return this.ctx.mirrorDir(repo);
   }
-  addRepo(input: { url: string; name?: string; branch?: string; pollIntervalS?: number | null }) {
+  addRepo(input: {
+    url: string;
+    name?: string;
+    branch?: string;
+    pollIntervalS?: number | null;
+    actor?: string;
+  }) {
     return this.repos.addRepo(input);
   }
   /** A new webhook secret (admin), returned once; the old one stops verifying. Audited. */

@@ -1,5 +1,5 @@
 // CLI commands that talk to a slipway server: repositories, runs, logs, re-runs, cancel, dispatch,
-// tokens, and `login` to remember the server and token. Every command takes --json.
+// tokens, the audit log, and `login` to remember the server and token. Every command takes --json.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
@@ -9,6 +9,7 @@ import { collect, parsePairs } from "./options.js";
 import { formatDuration, formatTimestamp, textTable } from "../lib/format.js";
 import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 import { confirm, type ConfirmFlags, yesOption } from "./confirm.js";
+import { registerAuditCommand } from "./audit.js";
 import { registerForgeCommands } from "./forge.js";
 import { formatAnnotation } from "./render.js";
 
@@ -161,6 +162,33 @@ export function registerCiCommands(program: Command): void {
       forkPullRequests: flags.forkPullRequests,
     });
     out(flags, r.repo, () => `${r.repo.name}: fork pull requests ${r.repo.forkPullRequests}\n`);
+  });
+
+  yesOption(
+    withClient(
+      repo
+        .command("rotate-secret")
+        .description(
+          "give a repository a new webhook secret, printed once; the old one stops verifying at once (admin)",
+        )
+        .argument("<name>", "repository name"),
+    ),
+  ).action(async (name: string, flags: ClientFlags & ConfirmFlags) => {
+    await confirm(
+      `Rotate ${name}'s webhook secret? Deliveries signed with the old one are refused until the forge has the new one.`,
+      flags,
+    );
+    const client = new ApiClient(flags);
+    const r = await client.request<Json>("POST", `/api/v1/repos/${encodeURIComponent(name)}/webhook-secret`);
+    out(
+      flags,
+      r,
+      () =>
+        `new webhook secret for ${r.repo.name} (shown once): ${r.webhookSecret}
+` +
+        `set it on the forge's webhook (${client.server}/hooks/<github|gitea|gitlab>/${r.repo.name}); the old one no longer verifies
+`,
+    );
   });
 
   registerForgeCommands(repo, withClient);
@@ -391,4 +419,6 @@ export function registerCiCommands(program: Command): void {
       out(flags, r, () => `revoked token ${id}\n`);
     },
   );
+
+  registerAuditCommand(program, withClient);
 }

@@ -102,6 +102,7 @@ export const topLevelCommands: readonly TopLevelCommand[] = [
   ),
   command("ci", "dispatch [options] <repo> <workflow>", "start a workflow with workflow_dispatch"),
   command("ci", "token", "API tokens (admin)"),
+  command("ci", "audit [options]", "the server's audit log: who changed what and when (admin)"),
   command("artifacts", "artifacts", "artifacts of runs on the server"),
   command(
     "environment",

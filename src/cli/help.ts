@@ -46,6 +46,7 @@ const sectionOfCommand: Record<string, HelpSection> = {
   reject: "Server & runners:",
   dispatch: "Server & runners:",
   token: "Server & runners:",
+  audit: "Server & runners:",
   artifacts: "Server & runners:",
   forge: "Server & runners:",
   init: "Configuration:",

@@ -12,6 +12,7 @@ import type { MasterKey, SecretStore } from "../secrets/index.js";
 import { createGuards, type Env, jsonBody, problem, withoutLocalPaths } from "./http.js";
 import type { Metrics } from "./metrics.js";
 import { mountAdminRoutes } from "./routes/admin.js";
+import { mountAuditRoutes } from "./routes/audit.js";
 import { mountArtifactRoutes } from "./routes/artifacts.js";
 import { mountDeployRoutes } from "./routes/deploys.js";
 import { mountForgeRoutes } from "./routes/forge.js";
@@ -92,6 +93,7 @@ export function createApp(opts: AppOptions): Hono<Env> {
     forge: opts.forge,
   });
   mountAdminRoutes(app, { store, ci, guards });
+  mountAuditRoutes(app, { store, guards });
   mountRunnerProtocolRoutes(app, { ci, guards });
   mountArtifactRoutes(app, { ci, guards });
   mountUiRoutes(app, {

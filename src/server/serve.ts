@@ -92,7 +92,17 @@ export async function resetAdminToken(opts: {
     throw new UserError(`no data directory ${opts.dataDir}: pass the server's --data-dir`);
   const store = await openStore({ url: opts.database, dataDir: opts.dataDir });
   try {
-    const issued = await store.tokens.resetAdmin();
+    // Whoever can run this on the server's machine holds its data directory; the log still says it happened.
+    const issued = await store.transaction(async (tx) => {
+      const t = await tx.tokens.resetAdmin();
+      await tx.audit.append({
+        actor: "slipway serve --reset-admin-token",
+        action: "token.reset-admin",
+        subject: t.name,
+        detail: { id: t.id, role: t.role },
+      });
+      return t;
+    });
     return { token: issued.token, id: issued.id, file: writeAdminToken(opts.dataDir, issued.token) };
   } finally {
     await store.close();

@@ -26,9 +26,11 @@ export type AuditInput = {
 
 export type AuditFilter = {
   action?: string;
-  /** Actions starting with this, e.g. `secret.` (letters, digits and dots only). */
+  /** Actions starting with this, e.g. `secret.` (letters, digits, dots and hyphens only). */
   actionPrefix?: string;
   subject?: string;
+  /** Entries about this repository. */
+  repo?: string;
   /** Entries with an id below this (for paging back). */
   beforeId?: number;
   /** Default 100, at most 1000. */
@@ -59,11 +61,13 @@ export function createAudit(db: Db) {
       let q = db.selectFrom("audit_log").selectAll();
       if (filter.action !== undefined) q = q.where("action", "=", filter.action);
       if (filter.actionPrefix !== undefined) {
-        if (!/^[a-z0-9.]+$/i.test(filter.actionPrefix))
-          throw new Error("actionPrefix: letters, digits, dots");
+        // No LIKE wildcard (`%`, `_`) or escape can pass, so the prefix is matched literally.
+        if (!/^[a-z0-9.-]+$/i.test(filter.actionPrefix))
+          throw new Error("actionPrefix: letters, digits, dots, hyphens");
         q = q.where("action", "like", `${filter.actionPrefix}%`);
       }
       if (filter.subject !== undefined) q = q.where("subject", "=", filter.subject);
+      if (filter.repo !== undefined) q = q.where("repo", "=", filter.repo);
       if (filter.beforeId !== undefined) q = q.where("id", "<", filter.beforeId);
       const rows = await q
         .orderBy("id", "desc")

@@ -29,6 +29,7 @@ export function mountRepoRoutes(app: Hono<Env>, o: { ci: CiService; guards: Guar
       name: body.name,
       branch: body.branch,
       pollIntervalS: body.pollInterval ?? null,
+      actor: c.get("identity").name,
     });
     const { webhookSecret } = added;
     // Set before the webhook secret is handed out, so no signed delivery can precede it.

@@ -1,4 +1,4 @@
-// Settings, by role: repositories (viewer), secret names (developer) and their audit (admin), tokens and
+// Settings, by role: repositories (viewer), secret names (developer), the audit log (admin), tokens and
 // runners (admin), notification deliveries (viewer). What a role cannot read is not offered; the server
 // refuses it anyway. An admin also adds repositories and rotates their webhook secrets (add-repo.ts).
 import { useEffect, useState } from "preact/hooks";
@@ -27,11 +27,11 @@ const sections: Section[] = [
   },
   {
     key: "audit",
-    label: "Secret audit",
+    label: "Audit log",
     role: "admin",
-    path: "/api/v1/secrets/audit",
+    path: "/api/v1/audit",
     list: "audit",
-    columns: ["at", "actor", "action", "subject"],
+    columns: ["at", "actor", "action", "subject", "repo", "env"],
   },
   {
     key: "tokens",
