@@ -14,7 +14,13 @@ describe.each(backends)("audit log on %s", (backend) => {
     await a.append({ actor: "ann", action: "secret.set", subject: "KEY", repo: "acme/web", now: 2 });
     await a.append({ actor: "bob", action: "secret.rotate-key", subject: "KEY", now: 3 });
     await a.append({ actor: "bob", action: "secretXset", subject: "look-alike", now: 4 });
-    await a.append({ actor: "bob", action: "token.create", subject: "ci", detail: { role: "viewer" }, now: 5 });
+    await a.append({
+      actor: "bob",
+      action: "token.create",
+      subject: "ci",
+      detail: { role: "viewer" },
+      now: 5,
+    });
 
     const actions = (entries: { action: string }[]) => entries.map((e) => e.action);
     expect(actions(await a.list({ repo: "acme/web" }))).toEqual(["secret.set", "repo.add"]);
