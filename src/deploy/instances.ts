@@ -110,7 +110,7 @@ export async function stopInstance(
   if (state) syncRouter(ctx, state);
   // The routes without this instance are in effect before it drains (HAProxy applies them asynchronously).
   await settle(state?.router);
-  if (drain && state?.router && state.router.instances().some((i) => i.id === m.id)) {
+  if (drain && state?.router?.instances().some((i) => i.id === m.id)) {
     const timeoutMs = Math.min(spec?.drainTimeoutMs ?? 30_000, maxDrainMs ?? Number.POSITIVE_INFINITY);
     const result = await state.router.drain(m.id, { timeoutMs });
     if (!result.graceful)
