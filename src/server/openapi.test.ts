@@ -2,6 +2,12 @@
 // artifact and report endpoints are there with their answers' shapes.
 import { describe, expect, it } from "vitest";
 import { openApiDocument } from "./openapi.js";
+import { adminPaths } from "./openapi/admin.js";
+import { deployPaths } from "./openapi/deploys.js";
+import { opsPaths } from "./openapi/ops.js";
+import { repoPaths } from "./openapi/repos.js";
+import { runnerProtocolPaths } from "./openapi/runner-protocol.js";
+import { runPaths } from "./openapi/runs.js";
 
 describe("the OpenAPI document", () => {
   const doc = openApiDocument() as any;
@@ -24,6 +30,13 @@ describe("the OpenAPI document", () => {
     const job = doc.components.schemas.RunView.properties.attempts.items.properties.jobs.items.properties;
     expect(job.annotations.items).toEqual({ $ref: "#/components/schemas/Annotation" });
     expect(job.summary).toEqual({ type: "string" });
+  });
+
+  it("has every path of the files in openapi/, each described in one of them only", () => {
+    const files = [repoPaths, deployPaths, runPaths, adminPaths, runnerProtocolPaths, opsPaths];
+    const described = files.flatMap((f) => Object.keys(f));
+    expect(new Set(described).size).toBe(described.length);
+    expect(Object.keys(doc.paths)).toEqual(described);
   });
 
   it("resolves every $ref", () => {

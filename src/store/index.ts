@@ -94,17 +94,17 @@ export {
   type NotificationStatus,
   notificationStatuses,
 } from "./notifications.js";
+export type { DeployLock, DeployLockRequest, DeployLockResult, DeployLocks } from "./deploy-locks.js";
 export {
-  type DeployLock,
-  type DeployLockRequest,
-  type DeployLockResult,
-  type DeployLocks,
-  type FinishedReleaseStatus,
-  finishedReleaseStatuses,
-  type Release,
   type ReleaseEvent,
   type ReleaseEventInput,
   type ReleaseEventLevel,
+  releaseEventLevels,
+} from "./release-events.js";
+export {
+  type FinishedReleaseStatus,
+  finishedReleaseStatuses,
+  type Release,
   type ReleaseFilter,
   type ReleaseFinish,
   type ReleaseImage,
@@ -113,7 +113,6 @@ export {
   type ReleasePatch,
   type Releases,
   type ReleaseStatus,
-  releaseEventLevels,
   releaseKinds,
   releaseStatuses,
 } from "./releases.js";

@@ -1,4 +1,4 @@
-// Deploy releases, their event log, and the per-environment deploy lock.
+// Deploy releases: recording one (create, update, finish) and reading the history.
 //
 // A release is one deploy (or rollback) of an app to an environment, numbered 1, 2, 3… per (app, env).
 // It is created `running`, may pause and resume, and leaves running|paused once — to succeeded, failed,
@@ -6,14 +6,20 @@
 // finish it cannot both win. `update` refuses a finished release for the same reason. Its phase is kept
 // as it goes, so that a restarted server finds the unfinished ones and resumes or rolls them back.
 //
-// Events are numbered 1..n per release by a counter on the release row (UPDATE … RETURNING in the same
-// transaction as the insert), so concurrent writers, in any process, get distinct seqs without gaps.
-//
-// The deploy lock is one row per (app, env) with a holder and an expiry: free, expired, or already held
-// by the same holder means it can be taken; the holder renews it while deploying and deletes it after.
-import { OperationError, UserError } from "../lib/errors.js";
-import type { DeployLocksTable, ReleaseEventsTable, ReleasesTable } from "./schema.js";
-import { affected, atomic, type Db, defined, fromJson, storableText, toJson } from "./util.js";
+// Their event log is release-events.ts (reached through the same `store.releases`); the
+// per-environment deploy lock is deploy-locks.ts.
+import { UserError } from "../lib/errors.js";
+import { createReleaseEvents } from "./release-events.js";
+import {
+  clampLimit,
+  nullableJson,
+  patchJson,
+  patchText,
+  requireName,
+  requireOneOf,
+} from "./release-fields.js";
+import type { ReleasesTable } from "./schema.js";
+import { affected, atomic, type Db, defined, fromJson, toJson } from "./util.js";
 
 export const releaseStatuses = [
   "running",
@@ -35,9 +41,6 @@ const unfinishedStatuses: ReleaseStatus[] = ["running", "paused"];
 
 export const releaseKinds = ["deploy", "rollback"] as const;
 export type ReleaseKind = (typeof releaseKinds)[number];
-export const releaseEventLevels = ["info", "warn", "error"] as const;
-export type ReleaseEventLevel = (typeof releaseEventLevels)[number];
-
 export type ReleaseImage = { image?: string; digest?: string };
 
 export type Release = {
@@ -120,55 +123,7 @@ export type ReleaseFinish = {
   now?: number;
 };
 
-export type ReleaseEvent = {
-  releaseId: number;
-  /** 1, 2, 3… per release, in the order they were added. */
-  seq: number;
-  at: number;
-  level: ReleaseEventLevel;
-  /** e.g. "instance.started". */
-  type: string;
-  service: string | null;
-  message: string;
-  data: unknown | null;
-};
-
-export type ReleaseEventInput = {
-  /** Default "info". */
-  level?: ReleaseEventLevel;
-  type: string;
-  service?: string | null;
-  message: string;
-  data?: unknown;
-  now?: number;
-};
-
-export type DeployLock = {
-  app: string;
-  env: string;
-  holder: string;
-  acquiredAt: number;
-  expiresAt: number;
-  releaseId: number | null;
-};
-
-export type DeployLockRequest = {
-  app: string;
-  env: string;
-  /** Who takes it, e.g. "server:host:pid" or "cli:ada@laptop:4711"; shown to whoever is refused. */
-  holder: string;
-  ttlMs: number;
-  releaseId?: number | null;
-  now?: number;
-};
-
-export type DeployLockResult =
-  | { acquired: true }
-  | { acquired: false; holder: string; acquiredAt: number; expiresAt: number; releaseId: number | null };
-
 type ReleaseRow = Omit<ReleasesTable, "id" | "event_seq"> & { id: number; event_seq: number };
-type EventRow = Omit<ReleaseEventsTable, "id"> & { id: number };
-
 function toRelease(r: ReleaseRow): Release {
   return {
     id: r.id,
@@ -193,69 +148,6 @@ function toRelease(r: ReleaseRow): Release {
     finishedAt: r.finished_at,
     updatedAt: r.updated_at,
   };
-}
-
-function toEvent(r: EventRow): ReleaseEvent {
-  return {
-    releaseId: r.release_id,
-    seq: r.seq,
-    at: r.at,
-    level: r.level as ReleaseEventLevel,
-    type: r.type,
-    service: r.service,
-    message: r.message,
-    data: fromJson<unknown>(r.data_json, null),
-  };
-}
-
-function toLock(r: DeployLocksTable): DeployLock {
-  return {
-    app: r.app,
-    env: r.env,
-    holder: r.holder,
-    acquiredAt: r.acquired_at,
-    expiresAt: r.expires_at,
-    releaseId: r.release_id,
-  };
-}
-
-/** JSON for a nullable column: null and undefined are SQL NULL, not the text "null". */
-function nullableJson(value: unknown): string | null {
-  return value === null || value === undefined ? null : toJson(value);
-}
-
-/** For patches: undefined leaves the column alone, null clears it. */
-function patchJson(value: unknown): string | null | undefined {
-  return value === undefined ? undefined : nullableJson(value);
-}
-
-function patchText(value: string | null | undefined): string | null | undefined {
-  return typeof value === "string" ? storableText(value) : value;
-}
-
-function requireName(what: string, value: unknown): string {
-  if (typeof value !== "string" || value.trim() === "") {
-    throw new UserError(`${what} must be a non-empty string, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function requireOneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw new UserError(`${what} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
-  }
-  return value as T;
-}
-
-function requireTtl(ttlMs: unknown): number {
-  if (typeof ttlMs !== "number" || !Number.isInteger(ttlMs) || ttlMs <= 0) {
-    throw new UserError(`deploy lock ttlMs must be a positive integer, got ${JSON.stringify(ttlMs)}`);
-  }
-  return ttlMs;
-}
-
-function clampLimit(limit: number | undefined, fallback: number, max: number): number {
-  return Math.min(Math.max(Math.trunc(limit ?? fallback), 1), max);
 }
 
 export function createReleases(db: Db) {
@@ -417,183 +309,8 @@ export function createReleases(db: Db) {
       return affected(r) > 0;
     },
 
-    /**
-     * Appends an event with the release's next seq. The seq comes from an UPDATE … RETURNING of the
-     * release's counter in the same transaction as the insert, so concurrent adds get distinct seqs.
-     * Events may be added after the release finished (a late "instance.stopped"). A release that does
-     * not exist is a UserError.
-     */
-    async addEvent(releaseId: number, input: ReleaseEventInput): Promise<ReleaseEvent> {
-      const level = requireOneOf("release event level", input.level ?? "info", releaseEventLevels);
-      const type = requireName("release event type", input.type);
-      const at = input.now ?? Date.now();
-      return atomic(db, async (tx) => {
-        const counter = await tx
-          .updateTable("releases")
-          .set((eb) => ({ event_seq: eb("event_seq", "+", 1) }))
-          .where("id", "=", releaseId)
-          .returning("event_seq")
-          .executeTakeFirst();
-        if (!counter) throw new UserError(`no release with id ${releaseId}`);
-        const row = await tx
-          .insertInto("release_events")
-          .values({
-            release_id: releaseId,
-            seq: counter.event_seq,
-            at,
-            level,
-            type,
-            service: input.service ?? null,
-            message: storableText(input.message),
-            data_json: nullableJson(input.data),
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        return toEvent(row);
-      });
-    },
-
-    /** Events in seq order; `afterSeq` for the next page or to follow a live deploy. Default limit 1000. */
-    async events(
-      releaseId: number,
-      opts: { afterSeq?: number; limit?: number } = {},
-    ): Promise<ReleaseEvent[]> {
-      let q = db.selectFrom("release_events").selectAll().where("release_id", "=", releaseId);
-      if (opts.afterSeq !== undefined) q = q.where("seq", ">", opts.afterSeq);
-      const rows = await q
-        .orderBy("seq")
-        .limit(clampLimit(opts.limit, 1000, 10_000))
-        .execute();
-      return rows.map(toEvent);
-    },
-  };
-}
-
-/** Attempts at acquire before giving up; only a lock released between two statements costs one. */
-const acquireAttempts = 3;
-
-export function createDeployLocks(db: Db) {
-  return {
-    /**
-     * Takes the (app, env) lock for `ttlMs` when it is free, expired, or already held by `holder` (which
-     * extends it, keeping its acquiredAt). Otherwise says who holds it, since when and until when.
-     *
-     * One upsert decides: INSERT … ON CONFLICT DO UPDATE … WHERE (expired or same holder). When the WHERE
-     * refuses, PostgreSQL still locks the row, and SQLite holds the write lock, so reading the holder
-     * afterwards in the same transaction shows the one that refused us.
-     */
-    async acquire(req: DeployLockRequest): Promise<DeployLockResult> {
-      const app = requireName("deploy lock app", req.app);
-      const env = requireName("deploy lock env", req.env);
-      const holder = requireName("deploy lock holder", req.holder);
-      const ttlMs = requireTtl(req.ttlMs);
-      const now = req.now ?? Date.now();
-      for (let attempt = 1; attempt <= acquireAttempts; attempt++) {
-        const result = await atomic(db, async (tx): Promise<DeployLockResult | undefined> => {
-          const taken = await tx
-            .insertInto("deploy_locks")
-            .values({
-              app,
-              env,
-              holder,
-              acquired_at: now,
-              expires_at: now + ttlMs,
-              release_id: req.releaseId ?? null,
-            })
-            .onConflict((oc) =>
-              oc
-                .columns(["app", "env"])
-                .doUpdateSet((eb) => {
-                  const stillOurs = eb.and([
-                    eb("deploy_locks.holder", "=", eb.ref("excluded.holder")),
-                    eb("deploy_locks.expires_at", ">", now),
-                  ]);
-                  return {
-                    holder: eb.ref("excluded.holder"),
-                    acquired_at: eb
-                      .case()
-                      .when(stillOurs)
-                      .then(eb.ref("deploy_locks.acquired_at"))
-                      .else(eb.ref("excluded.acquired_at"))
-                      .end(),
-                    expires_at: eb.ref("excluded.expires_at"),
-                    // Re-acquiring without naming a release keeps the one the holder attached before.
-                    release_id:
-                      req.releaseId != null
-                        ? eb.ref("excluded.release_id")
-                        : eb.case().when(stillOurs).then(eb.ref("deploy_locks.release_id")).else(null).end(),
-                  };
-                })
-                .where((eb) =>
-                  eb.or([
-                    eb("deploy_locks.expires_at", "<=", now),
-                    eb("deploy_locks.holder", "=", eb.ref("excluded.holder")),
-                  ]),
-                ),
-            )
-            .returning("holder")
-            .executeTakeFirst();
-          if (taken) return { acquired: true };
-          const other = await tx
-            .selectFrom("deploy_locks")
-            .selectAll()
-            .where("app", "=", app)
-            .where("env", "=", env)
-            .executeTakeFirst();
-          if (!other) return undefined;
-          return {
-            acquired: false,
-            holder: other.holder,
-            acquiredAt: other.acquired_at,
-            expiresAt: other.expires_at,
-            releaseId: other.release_id,
-          };
-        });
-        if (result) return result;
-      }
-      throw new OperationError(`could not acquire the deploy lock of ${app}/${env}: it kept changing hands`);
-    },
-
-    /**
-     * Extends the lock to now + ttlMs; false when `holder` no longer holds it (someone else took it over
-     * after it expired, or it was released). A lock that expired but was not taken is still the holder's.
-     */
-    async renew(req: Omit<DeployLockRequest, "releaseId">): Promise<boolean> {
-      const ttlMs = requireTtl(req.ttlMs);
-      const r = await db
-        .updateTable("deploy_locks")
-        .set({ expires_at: (req.now ?? Date.now()) + ttlMs })
-        .where("app", "=", req.app)
-        .where("env", "=", req.env)
-        .where("holder", "=", req.holder)
-        .executeTakeFirst();
-      return affected(r) > 0;
-    },
-
-    /** Releases the lock; false when `holder` does not hold it (nothing is changed then). */
-    async release(req: { app: string; env: string; holder: string }): Promise<boolean> {
-      const r = await db
-        .deleteFrom("deploy_locks")
-        .where("app", "=", req.app)
-        .where("env", "=", req.env)
-        .where("holder", "=", req.holder)
-        .executeTakeFirst();
-      return affected(r) > 0;
-    },
-
-    /** The lock in force on (app, env); undefined when there is none or it has expired (it is free). */
-    async get(app: string, env: string, now = Date.now()): Promise<DeployLock | undefined> {
-      const row = await db
-        .selectFrom("deploy_locks")
-        .selectAll()
-        .where("app", "=", app)
-        .where("env", "=", env)
-        .where("expires_at", ">", now)
-        .executeTakeFirst();
-      return row ? toLock(row) : undefined;
-    },
+    ...createReleaseEvents(db),
   };
 }
 
 export type Releases = ReturnType<typeof createReleases>;
-export type DeployLocks = ReturnType<typeof createDeployLocks>;

@@ -1,4 +1,4 @@
-// Response shapes of the OpenAPI document (openapi.ts): what the dashboard and clients read.
+// Response shapes of the OpenAPI document (../openapi.ts): what the dashboard and clients read.
 /** The shapes the dashboard and clients read; kept next to the routes that answer them. */
 export const schemas: Record<string, unknown> = {
   Annotation: {
