@@ -1,5 +1,5 @@
 // The administration paths of the OpenAPI document (../openapi.ts): environments and their rules,
-// secrets and their audit log, notification deliveries, API tokens and runners.
+// secrets, the audit log, notification deliveries, API tokens and runners.
 import type { Op } from "./op.js";
 
 export const adminPaths: Record<string, Record<string, Op>> = {
@@ -69,6 +69,14 @@ export const adminPaths: Record<string, Record<string, Op>> = {
       query: ["name", "limit"],
     },
   },
+  "/api/v1/audit": {
+    get: {
+      summary:
+        "The audit log, newest first: who changed secrets, environments, repositories, webhook secrets, forge settings, tokens and runners, and who approved or rejected a deployment (never a secret value). `action` is exact, or a prefix ending in '.'; `before` pages back from the id `next` gave",
+      role: "admin",
+      query: ["repo", "action", "subject", "before", "limit"],
+    },
+  },
   "/api/v1/notifications/deliveries": {
     get: {
       summary: "The notification delivery log, newest first: status, attempts, last error (no bodies)",
@@ -87,7 +95,7 @@ export const adminPaths: Record<string, Record<string, Op>> = {
   "/api/v1/tokens": {
     get: { summary: "List API tokens (never their values)", role: "admin" },
     post: {
-      summary: "Create an API token; its value is shown once",
+      summary: "Create an API token; its value is shown once (audited, without it)",
       role: "admin",
       body: { name: "string", role: "viewer|developer|deployer|admin" },
     },
@@ -103,7 +111,7 @@ export const adminPaths: Record<string, Record<string, Op>> = {
   "/api/v1/runners": {
     get: { summary: "List runners", role: "admin" },
     post: {
-      summary: "Register a runner; its token is shown once",
+      summary: "Register a runner; its token is shown once (audited, without it)",
       role: "admin",
       body: { name: "string", labels: "string[]" },
     },
