@@ -12,7 +12,7 @@ import { ApiClient, apiError, readConfig } from "./client.js";
 import { checkStrategyFlag, parseImageFlags } from "./deploy-flags.js";
 import { makeStyle, type Style } from "./tty.js";
 
-/** The local commands' rendering (cli/deploy.ts), passed in so both print alike. */
+/** The local commands' rendering (cli/deploy-render.ts), passed in so both print alike. */
 export type Renderers = {
   releaseView(r: Release): object;
   releaseLine(r: Release): string;

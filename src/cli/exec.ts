@@ -6,7 +6,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { execInInstance } from "../deploy/index.js";
 import { UserError } from "../lib/errors.js";
-import { commonOptions, type EnvFlags } from "./deploy.js";
+import { commonOptions, type EnvFlags } from "./deploy-target.js";
 import { localOnly } from "./deploy-remote.js";
 import { instanceTarget } from "./instance-target.js";
 

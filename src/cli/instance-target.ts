@@ -5,7 +5,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ensureAgent } from "../deploy/index.js";
 import { UserError } from "../lib/errors.js";
-import { agentCommand, type EnvFlags, type Target, target } from "./deploy.js";
+import { agentCommand, type EnvFlags, type Target, target } from "./deploy-target.js";
 import { withLocalStore } from "./secret.js";
 
 /** The environments of an app that have an agent's state directory here. */

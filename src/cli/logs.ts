@@ -7,7 +7,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { UserError } from "../lib/errors.js";
 import { printRunLogs, type RunLogFlags } from "./ci.js";
-import type { EnvFlags } from "./deploy.js";
+import type { EnvFlags } from "./deploy-target.js";
 import { deprecatedOption } from "./flags.js";
 import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
 
