@@ -8,8 +8,6 @@ import { failedResponse, RegistryError } from "./errors.js";
 import { parseRepository, registryScheme } from "./reference.js";
 import { RegistryTransport, type RequestOptions } from "./transport.js";
 
-export { RegistryError, type RegistryFailure } from "./errors.js";
-
 export const manifestTypes = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
