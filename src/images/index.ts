@@ -38,10 +38,9 @@ export {
   manifestTypes,
   RegistryClient,
   type RegistryClientOptions,
-  RegistryError,
-  type RegistryFailure,
   registryFor,
 } from "./registry/client.js";
+export { RegistryError, type RegistryFailure } from "./registry/errors.js";
 export { parseRepository, type RepositoryRef, registryScheme } from "./registry/reference.js";
 export {
   describeTags,

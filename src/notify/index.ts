@@ -29,14 +29,8 @@ export {
   type PullRequestInfo,
   type RunEvent,
 } from "./events.js";
-export {
-  type ChannelRef,
-  type Deliverable,
-  deliveryView,
-  Notifier,
-  type NotifierOptions,
-  type TargetDeliverer,
-} from "./notifier.js";
+export type { Deliverable, TargetDeliverer } from "./channels.js";
+export { type ChannelRef, deliveryView, Notifier, type NotifierOptions } from "./notifier.js";
 export { matchRules } from "./rules.js";
 export { DeliveryError, sendSlack, sendWebhook } from "./send.js";
 export { groupJobs, slackMessage } from "./slack.js";

@@ -1,11 +1,12 @@
-// A client for the Docker Registry HTTP API v2 / OCI distribution API over plain fetch: anonymous first, then
-// basic or bearer tokens as the registry's WWW-Authenticate challenge asks (tokens cached per scope).
+// A client for the Docker Registry HTTP API v2 / OCI distribution API over plain fetch: catalog, tags,
+// manifests, blobs and deletes. Retries, deadlines and authentication (anonymous first, then basic or
+// bearer tokens as the registry's challenge asks) live in transport.ts, which every request goes through.
 import { createHash } from "node:crypto";
-import { retry } from "../../lib/async.js";
-import { OperationError } from "../../lib/errors.js";
-import { fetchWithDeadline, HttpTimeoutError, httpTimeoutMs } from "../../lib/http.js";
-import { type Credentials, dockerCredentials } from "./auth.js";
+import { httpTimeoutMs } from "../../lib/http.js";
+import type { Credentials } from "./auth.js";
+import { failedResponse, RegistryError } from "./errors.js";
 import { parseRepository, registryScheme } from "./reference.js";
+import { RegistryTransport, type RequestOptions } from "./transport.js";
 
 export const manifestTypes = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -15,19 +16,6 @@ export const manifestTypes = {
 } as const;
 
 const acceptManifests = Object.values(manifestTypes).join(", ");
-
-export type RegistryFailure = "auth" | "unreachable" | "not-found" | "unsupported" | "other";
-
-export class RegistryError extends OperationError {
-  readonly kind: RegistryFailure;
-  readonly status?: number;
-  constructor(message: string, kind: RegistryFailure, status?: number, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RegistryError";
-    this.kind = kind;
-    this.status = status;
-  }
-}
 
 export type Manifest = {
   digest: string;
@@ -73,26 +61,6 @@ export type RegistryClientOptions = {
   timeoutMs?: number;
 };
 
-type RequestOptions = {
-  scope: string;
-  accept?: string;
-  body?: Buffer;
-  contentType?: string;
-  signal?: AbortSignal;
-};
-
-function parseChallenge(
-  header: string | null,
-): { scheme: string; params: Record<string, string> } | undefined {
-  if (!header) return undefined;
-  const space = header.indexOf(" ");
-  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
-  const params: Record<string, string> = {};
-  for (const m of header.slice(space + 1).matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g))
-    params[m[1].toLowerCase()] = m[2] ?? m[3];
-  return { scheme, params };
-}
-
 function nextLink(header: string | null): string | undefined {
   if (!header) return undefined;
   const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header);
@@ -102,207 +70,31 @@ function nextLink(header: string | null): string | undefined {
 export class RegistryClient {
   readonly host: string;
   readonly baseUrl: string;
-  private readonly explicit?: Credentials | null;
-  private readonly env?: NodeJS.ProcessEnv;
-  private readonly fetchFn: typeof fetch;
-  private readonly attempts: number;
-  private readonly retryDelayMs: number;
-  private readonly timeoutMs: number;
-  private credentials?: Credentials | null;
-  private scheme: "none" | "basic" | "bearer" = "none";
-  private readonly tokens = new Map<string, string>();
+  private readonly transport: RegistryTransport;
 
   constructor(opts: RegistryClientOptions) {
     const parsed = parseRepository(`${opts.host}/x`);
     this.host = parsed.host;
     this.baseUrl = `${registryScheme(parsed.apiHost, opts.insecure)}://${parsed.apiHost}`;
-    this.explicit = opts.credentials;
-    this.env = opts.env;
-    this.fetchFn = opts.fetch ?? fetch;
-    this.attempts = Math.max(1, opts.attempts ?? 3);
-    this.retryDelayMs = opts.retryDelayMs ?? 250;
-    this.timeoutMs = opts.timeoutMs ?? httpTimeoutMs(opts.env ?? process.env);
-  }
-
-  private async creds(signal?: AbortSignal): Promise<Credentials | undefined> {
-    if (this.credentials === undefined)
-      this.credentials =
-        this.explicit !== undefined
-          ? this.explicit
-          : ((await dockerCredentials(this.host, { env: this.env, signal })) ?? null);
-    return this.credentials ?? undefined;
-  }
-
-  private who(c: Credentials | undefined): string {
-    return c ? ("password" in c ? `user '${c.username}'` : "the identity token") : "anonymous access";
-  }
-
-  /** fetch with retries when the registry cannot be reached or is temporarily unavailable. */
-  private async send(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
-    let last: unknown;
-    try {
-      return await retry(
-        async (attempt) => {
-          // A registry that accepts the connection and never answers is an attempt that failed.
-          const res = await fetchWithDeadline(
-            url,
-            { ...init, signal, redirect: "follow" },
-            this.timeoutMs,
-            this.fetchFn,
-          );
-          if ([502, 503, 504].includes(res.status) && attempt < this.attempts) {
-            await res.body?.cancel();
-            throw new Error(`HTTP ${res.status}`);
-          }
-          return res;
-        },
-        { attempts: this.attempts, backoff: { baseMs: this.retryDelayMs }, signal },
-      );
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      last = err;
-    }
-    const cause = last as { cause?: { code?: string; message?: string }; message?: string };
-    const why =
-      last instanceof HttpTimeoutError
-        ? last.message
-        : (cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(last));
-    throw new RegistryError(
-      `registry ${this.host} is unreachable at ${this.baseUrl} (${why}) after ${this.attempts} attempt${this.attempts > 1 ? "s" : ""}`,
-      "unreachable",
-      undefined,
-      { cause: last },
-    );
-  }
-
-  private async token(
-    realm: string,
-    service: string | undefined,
-    scope: string,
-    signal?: AbortSignal,
-  ): Promise<string> {
-    const c = await this.creds(signal);
-    const url = new URL(realm);
-    if (service) url.searchParams.set("service", service);
-    if (scope) for (const s of scope.split(" ")) url.searchParams.append("scope", s);
-    let res: Response;
-    if (c && "identityToken" in c) {
-      const form = new URLSearchParams({
-        grant_type: "refresh_token",
-        refresh_token: c.identityToken,
-        client_id: "slipway",
-      });
-      if (service) form.set("service", service);
-      if (scope) form.set("scope", scope);
-      res = await this.send(
-        realm,
-        { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } },
-        signal,
-      );
-    } else {
-      const headers: Record<string, string> = {};
-      if (c) headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
-      res = await this.send(url.toString(), { headers }, signal);
-    }
-    if (res.status === 401 || res.status === 403)
-      throw new RegistryError(
-        `authentication failed for ${this.host}: the token server refused ${this.who(c)}`,
-        "auth",
-        res.status,
-      );
-    if (!res.ok)
-      throw new RegistryError(`token request to ${realm} failed: HTTP ${res.status}`, "other", res.status);
-    const body = (await res.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError(`token server ${realm} returned no token`, "other");
-    return token;
+    this.transport = new RegistryTransport({
+      host: this.host,
+      baseUrl: this.baseUrl,
+      credentials: opts.credentials,
+      env: opts.env,
+      fetch: opts.fetch ?? fetch,
+      attempts: Math.max(1, opts.attempts ?? 3),
+      retryDelayMs: opts.retryDelayMs ?? 250,
+      timeoutMs: opts.timeoutMs ?? httpTimeoutMs(opts.env ?? process.env),
+    });
   }
 
   /** One API request, authenticating as the registry's challenge asks. */
-  private async request(method: string, pathOrUrl: string, opts: RequestOptions): Promise<Response> {
-    const url = pathOrUrl.startsWith("http") ? pathOrUrl : `${this.baseUrl}${pathOrUrl}`;
-    let sentBasic = false;
-    let sentToken = false;
-    for (let round = 0; round < 3; round++) {
-      const headers: Record<string, string> = {};
-      if (opts.accept) headers.accept = opts.accept;
-      if (opts.contentType) headers["content-type"] = opts.contentType;
-      if (this.scheme === "basic") {
-        const c = await this.creds(opts.signal);
-        if (c && "password" in c) {
-          headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
-          sentBasic = true;
-        }
-      } else if (this.scheme === "bearer" && this.tokens.has(opts.scope)) {
-        headers.authorization = `Bearer ${this.tokens.get(opts.scope)}`;
-        sentToken = true;
-      }
-      const res = await this.send(url, { method, headers, body: opts.body }, opts.signal);
-      if (res.status !== 401) {
-        if (res.status === 403) {
-          await res.body?.cancel();
-          throw new RegistryError(
-            `${this.host} denied ${method} ${new URL(url).pathname} to ${this.who(await this.creds(opts.signal))}`,
-            "auth",
-            403,
-          );
-        }
-        return res;
-      }
-      await res.body?.cancel();
-      const challenge = parseChallenge(res.headers.get("www-authenticate"));
-      const c = await this.creds(opts.signal);
-      if (challenge?.scheme === "basic") {
-        if (!c || !("password" in c))
-          throw new RegistryError(
-            `${this.host} requires authentication and no credentials are configured for it (docker login ${this.host}, or pass credentials)`,
-            "auth",
-            401,
-          );
-        if (sentBasic)
-          throw new RegistryError(
-            `authentication failed for ${this.host}: it refused ${this.who(c)}`,
-            "auth",
-            401,
-          );
-        this.scheme = "basic";
-        continue;
-      }
-      if (challenge?.scheme === "bearer" && challenge.params.realm) {
-        if (sentToken)
-          throw new RegistryError(
-            `${this.host} refused the token for ${opts.scope} (${this.who(c)} lacks the permission)`,
-            "auth",
-            401,
-          );
-        const scope = challenge.params.scope ?? opts.scope;
-        this.tokens.set(
-          opts.scope,
-          await this.token(challenge.params.realm, challenge.params.service, scope, opts.signal),
-        );
-        this.scheme = "bearer";
-        continue;
-      }
-      throw new RegistryError(`${this.host} answered 401 without a usable challenge`, "auth", 401);
-    }
-    throw new RegistryError(`authentication failed for ${this.host}`, "auth", 401);
+  private request(method: string, pathOrUrl: string, opts: RequestOptions): Promise<Response> {
+    return this.transport.request(method, pathOrUrl, opts);
   }
 
-  private async fail(res: Response, what: string): Promise<never> {
-    let detail = "";
-    try {
-      const body = (await res.json()) as { errors?: { code?: string; message?: string }[] };
-      detail = (body.errors ?? []).map((e) => `${e.code ?? ""}: ${e.message ?? ""}`).join("; ");
-    } catch {
-      // not JSON
-    }
-    const kind: RegistryFailure =
-      res.status === 404 ? "not-found" : res.status === 405 ? "unsupported" : "other";
-    throw new RegistryError(
-      `${what} on ${this.host}: HTTP ${res.status}${detail ? ` (${detail})` : ""}`,
-      kind,
-      res.status,
-    );
+  private fail(res: Response, what: string): Promise<never> {
+    return failedResponse(res, what, this.host);
   }
 
   /** Checks that the registry answers (and that the credentials work, if it asks for them). */
