@@ -93,7 +93,9 @@ describe("engine address", () => {
     expect(classifyPushFailure("registry.internal:5023: manifest invalid")).toBe("other");
     expect(classifyPushFailure("received unexpected HTTP status: 401 Unauthorized")).toBe("auth");
     expect(classifyPushFailure("received unexpected HTTP status: 502 Bad Gateway")).toBe("unreachable");
-    expect(classifyPushFailure("unexpected status code 503 from https://r.example:4430/v2/")).toBe("unreachable");
+    expect(classifyPushFailure("unexpected status code 503 from https://r.example:4430/v2/")).toBe(
+      "unreachable",
+    );
   });
 });
 
