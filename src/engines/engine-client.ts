@@ -7,7 +7,8 @@ import Dockerode from "dockerode";
 import { OperationError, UserError } from "../lib/errors.js";
 import type { EngineAddress } from "./address.js";
 import { EngineError } from "./errors.js";
-import { SshDialer, SshError } from "./ssh.js";
+import { SshDialer } from "./ssh.js";
+import { SshError } from "./ssh-error.js";
 
 export type EngineVersion = {
   version: string;

@@ -25,9 +25,9 @@ import {
   knownHostName,
   parseKnownHosts,
   preferredHostKeyAlgorithms,
-  sshSettings,
   verifyHostKey,
-} from "./ssh.js";
+} from "./ssh-known-hosts.js";
+import { sshSettings } from "./ssh-settings.js";
 
 const image = "slipway/busybox:latest";
 const run = `${Date.now().toString(36)}${process.pid}`;
