@@ -2,7 +2,8 @@
 // stdin is fed from a stream and its end closes the command's input; with a TTY the output is one raw
 // stream and the terminal's size follows the client's, without one stdout and stderr come demultiplexed.
 import type Dockerode from "dockerode";
-import { type Engine, frameReader } from "./engine.js";
+import { frameReader } from "./demux.js";
+import type { Engine } from "./engine.js";
 import { EngineError } from "./errors.js";
 
 export type AttachOptions = {

@@ -17,26 +17,19 @@ export {
 } from "./container-spec.js";
 export { type Builder, type BuildOptions, type BuildResult, engineBuilder } from "./build.js";
 export { BuildError, EngineError } from "./errors.js";
-export {
-  classifyPushFailure,
-  type ContainerState,
-  type ContainerSummary,
-  connectEngine,
-  demuxBuffer,
-  Engine,
-  type EngineOptions,
-  type EngineVersion,
-  type ExecOptions,
-  type ExecResult,
-  type HealthStatus,
-  type ImageInfo,
-  type LogOptions,
-  PushError,
-  type PushFailure,
-  type PushOptions,
-  type PushResult,
-  type RegistryAuth,
-  splitReference,
-  type VolumeInfo,
-} from "./engine.js";
+export type {
+  ContainerState,
+  ContainerSummary,
+  ExecOptions,
+  ExecResult,
+  HealthStatus,
+  LogOptions,
+} from "./containers.js";
+export { demuxBuffer } from "./demux.js";
+export { connectEngine, Engine, type EngineOptions } from "./engine.js";
+export type { EngineVersion } from "./engine-client.js";
+export { splitReference } from "./image-reference.js";
+export type { ImageInfo, PushOptions, PushResult, RegistryAuth } from "./images.js";
+export { classifyPushFailure, PushError, type PushFailure } from "./push-error.js";
+export type { VolumeInfo } from "./volumes.js";
 export type { StreamMessage } from "./json-stream.js";
