@@ -1,12 +1,12 @@
-// Triggers become runs: webhook deliveries (through the intake), polls of repositories, `on.schedule`
-// crons and dispatches all reach `triggerEvent`, which starts a run for every workflow the event
-// triggers at its commit (a workflow that cannot be read is recorded as a failed run).
-import { existsSync } from "node:fs";
+// Triggers become runs: webhook deliveries (through the intake), polls of repositories (polls.ts),
+// `on.schedule` crons (schedules.ts) and dispatches all reach `triggerEvent`, which starts a run for
+// every workflow the event triggers at its commit (a workflow that cannot be read is recorded as a
+// failed run).
 import { basename, join } from "node:path";
 import { formatProblem, UserError } from "../lib/errors.js";
 import { dispatchInputValues } from "../runner/index.js";
 import type { Repo, Run, RunTrigger } from "../store/index.js";
-import { dueSchedules, type ScheduleEntry, workflowDispatchEvent } from "../triggers/index.js";
+import { workflowDispatchEvent } from "../triggers/index.js";
 import {
   eventRef,
   eventSha,
@@ -18,17 +18,12 @@ import {
 } from "../workflow/index.js";
 import { type CiContext, zeroSha } from "./context.js";
 import { forkVerdict, pullRequestBase } from "./forks.js";
-import {
-  changedFiles,
-  checkoutWorkflows,
-  commitInfo,
-  filesOfCommit,
-  refHeads,
-  resolveRef,
-} from "./mirror.js";
+import { changedFiles, checkoutWorkflows, filesOfCommit, resolveRef } from "./mirror.js";
 import type { RunNotifications } from "./notifications.js";
 import type { Orchestrator } from "./orchestration.js";
+import { type PollDeps, pollRepo, pollRepos } from "./polls.js";
 import type { Repos } from "./repos.js";
+import { runSchedules } from "./schedules.js";
 import {
   WebhookIntake,
   type WebhookLimits,
@@ -287,122 +282,33 @@ export class Triggers {
     return this.triggerEvent(repo, event, "dispatch", undefined, undefined, input.workflow);
   }
 
-  /** Polls repositories that have a poll interval: new branch heads and tags become push events. */
+  /** Polls repositories that have a poll interval: moved heads and tags become push events (polls.ts). */
   async pollRepos(now = Date.now()): Promise<void> {
-    for (const repo of await this.ctx.store.repos.list()) {
-      if (!repo.pollIntervalS || (repo.lastPolledAt && now - repo.lastPolledAt < repo.pollIntervalS * 1000))
-        continue;
-      try {
-        await this.pollRepo(repo, now);
-      } catch (err) {
-        this.ctx.log(`poll ${repo.name}: ${(err as Error).message}`);
-      }
-    }
+    return pollRepos(this.pollDeps(), now);
   }
 
   async pollRepo(repo: Repo, now = Date.now()): Promise<Run[]> {
-    const mirror = this.ctx.mirrorOf(repo);
-    await this.repos.fetch(mirror);
-    const heads = await refHeads(mirror);
-    let seen: Record<string, string> | undefined;
-    try {
-      seen = repo.lastSeenSha ? (JSON.parse(repo.lastSeenSha) as Record<string, string>) : undefined;
-    } catch {
-      seen = undefined;
-    }
-    await this.ctx.store.repos.update(repo.id, { lastPolledAt: now, lastSeenSha: JSON.stringify(heads) });
-    // The first poll only records where the branches are.
-    if (!seen) return [];
-    const runs: Run[] = [];
-    for (const [ref, sha] of Object.entries(heads)) {
-      if (seen[ref] === sha) continue;
-      const before = seen[ref] ?? zeroSha;
-      const event = await this.pushEvent(repo, mirror, ref, before, sha);
-      runs.push(...(await this.triggerEvent(repo, event, "poll")));
-    }
-    return runs;
+    return pollRepo(this.pollDeps(), repo, now);
   }
 
-  private async pushEvent(
-    repo: Repo,
-    mirror: string,
-    ref: string,
-    before: string,
-    after: string,
-  ): Promise<TriggerEvent> {
-    const info = await commitInfo(mirror, after);
-    const repository = this.ctx.repositoryInfo(repo);
-    const headCommit = {
-      id: after,
-      message: info.message,
-      timestamp: info.timestamp,
-      author: { name: info.author, email: info.email },
-      committer: { name: info.author, email: info.email },
-    };
+  private pollDeps(): PollDeps {
     return {
-      name: "push",
-      payload: {
-        ref,
-        before,
-        after,
-        created: before === zeroSha,
-        deleted: false,
-        forced: false,
-        commits: [headCommit],
-        head_commit: headCommit,
-        repository: {
-          name: repository.fullName.split("/").pop(),
-          full_name: repository.fullName,
-          default_branch: repo.branch,
-          clone_url: repo.url,
-          owner: { login: repository.fullName.split("/")[0] },
-        },
-        pusher: { name: info.author, email: info.email },
-        sender: { login: info.author },
-      },
+      ctx: this.ctx,
+      repos: this.repos,
+      triggerEvent: (repo, event, trigger) => this.triggerEvent(repo, event, trigger),
     };
   }
 
-  /** Fires `on.schedule` crons of the default branch's workflows that came due since the last check. */
+  /** Fires the default branch's `on.schedule` crons that came due since the last check (schedules.ts). */
   async runSchedules(lastChecked: Date, now: Date): Promise<Run[]> {
-    const runs: Run[] = [];
-    for (const repo of await this.ctx.store.repos.list()) {
-      const mirror = this.ctx.mirrorOf(repo);
-      if (!existsSync(mirror)) continue;
-      const sha = await resolveRef(mirror, `refs/heads/${repo.branch}`);
-      if (!sha) continue;
-      const root = await checkoutWorkflows(mirror, sha, join(this.ctx.dataDir, "workflows"));
-      for (const file of listWorkflowFiles(root)) {
-        let wf: WorkflowFile;
-        try {
-          wf = await loadWorkflowFile(file, root);
-        } catch {
-          continue;
-        }
-        const entries = (wf.events.schedule ?? []) as ScheduleEntry[];
-        for (const due of dueSchedules(entries, lastChecked, now)) {
-          const event: TriggerEvent = {
-            name: "schedule",
-            payload: {
-              schedule: due.entry.cron,
-              repository: { full_name: this.ctx.repositoryInfo(repo).fullName, default_branch: repo.branch },
-            },
-            ref: `refs/heads/${repo.branch}`,
-            sha,
-          };
-          runs.push(
-            ...(await this.triggerEvent(
-              repo,
-              event,
-              "schedule",
-              undefined,
-              undefined,
-              wf.relPath.split("/").pop(),
-            )),
-          );
-        }
-      }
-    }
-    return runs;
+    return runSchedules(
+      {
+        ctx: this.ctx,
+        triggerWorkflow: (repo, event, workflow) =>
+          this.triggerEvent(repo, event, "schedule", undefined, undefined, workflow),
+      },
+      lastChecked,
+      now,
+    );
   }
 }

@@ -1,19 +1,17 @@
-// The mutable state of one running job leg, and the contexts and environment derived from it.
-import { randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+// The mutable state of one running job leg, and the contexts and environment derived from it. Its
+// directories are laid out by job-dirs.ts and its default variables come from default-env.ts.
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { coerceToString, type EvaluationOptions, hashFiles, type Json } from "../expressions/index.js";
 import type { JobDef, WorkflowFile } from "../workflow/index.js";
 import { evaluateMapping } from "../workflow/index.js";
 import type { RunContext } from "./context.js";
+import { defaultStepEnv, runnerContextOf } from "./default-env.js";
 import type { ContainerSetup } from "./env/container.js";
 import { HostEnvironment } from "./env/host.js";
 import type { JobEnvironment } from "./env/types.js";
-import { giveTo, writeLegFile } from "./isolation.js";
+import { type CommandFiles, makeJobDirs, newCommandFiles, writeEventFile } from "./job-dirs.js";
 import { defaultJobLogLimit, LogBudget, truncationNotice } from "./log-limit.js";
 import type { MatrixLeg } from "./matrix.js";
-import { makePrivateDir } from "./private-files.js";
 import type { JobRef, LogKind } from "./reporter.js";
 import type { JobResult, StepResult } from "./types.js";
 import type { Annotation } from "./workflow-commands.js";
@@ -34,11 +32,6 @@ export type JobInvocation = {
   /** Aborted by fail-fast, a concurrency group or the run's cancellation. */
   signal: AbortSignal;
 };
-
-export type CommandFiles = Record<
-  "GITHUB_OUTPUT" | "GITHUB_ENV" | "GITHUB_PATH" | "GITHUB_STEP_SUMMARY" | "GITHUB_STATE",
-  string
->;
 
 export type StepContextEntry = { outputs: Record<string, string>; outcome: string; conclusion: string };
 
@@ -89,76 +82,24 @@ export class JobState {
 
   constructor(inv: JobInvocation) {
     this.inv = inv;
-    const safe = inv.ref.key.replace(/[^A-Za-z0-9._-]+/g, "_");
-    this.dir = join(inv.run.workDir, safe);
-    const repoName = inv.run.repository.split("/").pop() || "repo";
-    this.workspace = join(this.dir, repoName);
-    this.temp = join(this.dir, "_temp");
     this.logBudget = new LogBudget(inv.run.logLimit ?? defaultJobLogLimit);
-    // Scripts with interpolated secrets and GITHUB_ENV files live here: private to slipway's user.
-    makePrivateDir(inv.run.workDir);
-    makePrivateDir(this.dir);
-    const runAs = inv.run.runAs;
-    if (!runAs) {
-      this.toolCache = join(inv.run.dataDir, "toolcache");
-      this.scriptDir = this.temp;
-      this.commandsDir = join(this.temp, "_runner_file_commands");
-      this.hostEnv = inv.run.hostEnv;
-      mkdirSync(this.workspace, { recursive: true, mode: 0o700 });
-      makePrivateDir(this.temp);
-      makePrivateDir(this.commandsDir);
-      makePrivateDir(join(this.temp, "_github_workflow"));
-      mkdirSync(this.toolCache, { recursive: true });
-      this.eventPath = join(this.temp, "_github_workflow", "event.json");
-    } else {
-      // An isolated fork leg: the job dir is the runner's (the leg's user may enter, not list or
-      // change it); in it, the workspace, temp dir, tool cache and HOME are the user's. Scripts and
-      // file-command files sit in the runner's _runner dir, each file the user's: the step writes them,
-      // but cannot swap one for a symlink to a file of the runner's that the runner would then read.
-      this.toolCache = join(this.dir, "_tool");
-      this.scriptDir = join(this.dir, "_runner");
-      this.commandsDir = this.scriptDir;
-      const home = join(this.dir, "_home");
-      chmodSync(inv.run.workDir, 0o711);
-      chmodSync(this.dir, 0o711);
-      for (const d of [this.workspace, this.temp, this.toolCache, home]) {
-        makePrivateDir(d);
-        giveTo(d, runAs);
-      }
-      makePrivateDir(this.scriptDir);
-      chmodSync(this.scriptDir, 0o711);
-      this.eventPath = join(this.scriptDir, "event.json");
-      this.hostEnv = {
-        ...inv.run.hostEnv,
-        HOME: home,
-        USER: runAs.name,
-        LOGNAME: runAs.name,
-        TMPDIR: this.temp,
-      };
-    }
-    this.host = new HostEnvironment(this.hostEnv, runAs);
+    const dirs = makeJobDirs(inv.run, inv.ref.key);
+    this.dir = dirs.dir;
+    this.workspace = dirs.workspace;
+    this.temp = dirs.temp;
+    this.toolCache = dirs.toolCache;
+    this.eventPath = dirs.eventPath;
+    this.scriptDir = dirs.scriptDir;
+    this.commandsDir = dirs.commandsDir;
+    this.hostEnv = dirs.hostEnv;
+    this.host = new HostEnvironment(this.hostEnv, inv.run.runAs);
     this.environment = this.host;
-    rmSync(this.eventPath, { force: true });
-    writeLegFile(this.eventPath, JSON.stringify(inv.run.event.payload, null, 2), 0o600, runAs);
+    writeEventFile(inv.run, this.eventPath);
   }
 
-  /**
-   * Fresh file-command files for one step (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY,
-   * GITHUB_STATE), as GitHub's runner makes them: a step never sees, nor appends to, what an earlier step
-   * wrote. Empty, 0600; the caller reads and removes them when the step ends.
-   */
+  /** Fresh file-command files for one step (see job-dirs.ts); the caller reads and removes them. */
   newCommandFiles(): CommandFiles {
-    const dir = this.commandsDir;
-    const id = randomUUID();
-    const files: CommandFiles = {
-      GITHUB_OUTPUT: join(dir, `set_output_${id}`),
-      GITHUB_ENV: join(dir, `set_env_${id}`),
-      GITHUB_PATH: join(dir, `add_path_${id}`),
-      GITHUB_STEP_SUMMARY: join(dir, `step_summary_${id}`),
-      GITHUB_STATE: join(dir, `save_state_${id}`),
-    };
-    for (const f of Object.values(files)) writeLegFile(f, "", 0o600, this.inv.run.runAs);
-    return files;
+    return newCommandFiles(this.commandsDir, this.inv.run);
   }
 
   /**
@@ -230,16 +171,7 @@ export class JobState {
   }
 
   runnerContext(): Record<string, Json> {
-    return {
-      os: "Linux",
-      arch: process.arch === "arm64" ? "ARM64" : "X64",
-      name: "slipway",
-      environment: "self-hosted",
-      temp: this.temp,
-      tool_cache: this.toolCache,
-      workspace: this.dir,
-      debug: this.inv.run.verbose ? "1" : "",
-    };
+    return runnerContextOf(this, this.inv.run.verbose);
   }
 
   /** The contexts for expressions evaluated inside the job (steps, job outputs). */
@@ -300,48 +232,7 @@ export class JobState {
 
   /** The default variables GitHub sets for every step. */
   defaultEnv(): Record<string, string> {
-    const g = this.githubContext();
-    const s = (v: Json | undefined) => (v === undefined || v === null ? "" : String(v));
-    return {
-      CI: "true",
-      GITHUB_ACTIONS: "true",
-      GITHUB_ACTOR: s(g.actor),
-      GITHUB_ACTOR_ID: s(g.actor_id),
-      GITHUB_API_URL: s(g.api_url),
-      GITHUB_BASE_REF: s(g.base_ref),
-      GITHUB_EVENT_NAME: s(g.event_name),
-      GITHUB_EVENT_PATH: this.eventPath,
-      GITHUB_GRAPHQL_URL: s(g.graphql_url),
-      GITHUB_HEAD_REF: s(g.head_ref),
-      GITHUB_JOB: this.inv.job.id,
-      GITHUB_REF: s(g.ref),
-      GITHUB_REF_NAME: s(g.ref_name),
-      GITHUB_REF_PROTECTED: "false",
-      GITHUB_REF_TYPE: s(g.ref_type),
-      GITHUB_REPOSITORY: s(g.repository),
-      GITHUB_REPOSITORY_ID: s(g.repository_id),
-      GITHUB_REPOSITORY_OWNER: s(g.repository_owner),
-      GITHUB_REPOSITORY_OWNER_ID: s(g.repository_owner_id),
-      GITHUB_RETENTION_DAYS: s(g.retention_days),
-      GITHUB_RUN_ATTEMPT: s(g.run_attempt),
-      GITHUB_RUN_ID: s(g.run_id),
-      GITHUB_RUN_NUMBER: s(g.run_number),
-      GITHUB_SERVER_URL: s(g.server_url),
-      GITHUB_SHA: s(g.sha),
-      GITHUB_TRIGGERING_ACTOR: s(g.triggering_actor),
-      GITHUB_WORKFLOW: s(g.workflow),
-      GITHUB_WORKFLOW_REF: s(g.workflow_ref),
-      GITHUB_WORKFLOW_SHA: s(g.workflow_sha),
-      GITHUB_WORKSPACE: this.workspace,
-      RUNNER_ARCH: process.arch === "arm64" ? "ARM64" : "X64",
-      RUNNER_ENVIRONMENT: "self-hosted",
-      RUNNER_NAME: "slipway",
-      RUNNER_OS: "Linux",
-      RUNNER_TEMP: this.temp,
-      RUNNER_TOOL_CACHE: this.toolCache,
-      RUNNER_WORKSPACE: this.dir,
-      ...(this.inv.run.verbose ? { RUNNER_DEBUG: "1" } : {}),
-    };
+    return defaultStepEnv(this.githubContext(), this.inv.job.id, this, this.inv.run.verbose);
   }
 
   result(
