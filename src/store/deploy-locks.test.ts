@@ -1,27 +1,15 @@
 // The per-environment deploy lock (deploy-locks.ts), the same suite on SQLite and on PostgreSQL.
 import { describe, expect, it } from "vitest";
 import { UserError } from "../lib/errors.js";
-import type { ReleaseInput } from "./index.js";
 import { testBackends, useStore } from "../../test/support/store.js";
+import { releaseFixtures } from "./testing.js";
 
 const backends = await testBackends();
 
 describe.each(backends)("deploy locks on %s", (backend) => {
   const ctx = useStore(backend);
 
-  let unique = 0;
-  /** An app name no other test uses, so tests share the database without seeing each other. */
-  const newApp = () => `app-${++unique}`;
-  const input = (app: string, env = "production", extra: Partial<ReleaseInput> = {}): ReleaseInput => ({
-    app,
-    env,
-    specHash: "sha256:abc",
-    spec: { app, services: [{ name: "web", replicas: 2 }] },
-    images: { web: { image: "registry.local/web:1" } },
-    trigger: "cli",
-    actor: "ada",
-    ...extra,
-  });
+  const { newApp, input } = releaseFixtures();
 
   describe("deploy locks", () => {
     it("refuses a second holder and says who holds it; the holder re-acquires and renews", async () => {

@@ -6,29 +6,18 @@ import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../lib/errors.js";
-import { openStore, type ReleaseInput } from "./index.js";
+import { openStore } from "./index.js";
 import { type DialectName, migrationProvider, migrations } from "./migrations.js";
 import { SlipwaySqliteDialect } from "./sqlite-dialect.js";
 import { createTestDatabase, type TestDatabase, testBackends, useStore } from "../../test/support/store.js";
+import { releaseFixtures } from "./testing.js";
 
 const backends = await testBackends();
 
 describe.each(backends)("releases on %s", (backend) => {
   const ctx = useStore(backend);
 
-  let unique = 0;
-  /** An app name no other test uses, so tests share the database without seeing each other. */
-  const newApp = () => `app-${++unique}`;
-  const input = (app: string, env = "production", extra: Partial<ReleaseInput> = {}): ReleaseInput => ({
-    app,
-    env,
-    specHash: "sha256:abc",
-    spec: { app, services: [{ name: "web", replicas: 2 }] },
-    images: { web: { image: "registry.local/web:1" } },
-    trigger: "cli",
-    actor: "ada",
-    ...extra,
-  });
+  const { newApp, input } = releaseFixtures();
 
   describe("releases", () => {
     it("round-trips every field, JSON included", async () => {

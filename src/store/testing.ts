@@ -9,6 +9,7 @@ import { join } from "node:path";
 import pg from "pg";
 import type { DialectName } from "./migrations.js";
 import type { StoreApi } from "./open.js";
+import type { ReleaseInput } from "./releases.js";
 
 export const adminPostgresUrl =
   process.env.SLIPWAY_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -125,4 +126,24 @@ export async function insertTestJob(
     },
   ]);
   return job;
+}
+
+/**
+ * Release inputs for the store's release, event and lock suites: `newApp()` names an app no other test
+ * of the suite uses (so tests share a database without seeing each other), `input(app)` a valid release.
+ */
+export function releaseFixtures() {
+  let unique = 0;
+  const newApp = () => `app-${++unique}`;
+  const input = (app: string, env = "production", extra: Partial<ReleaseInput> = {}): ReleaseInput => ({
+    app,
+    env,
+    specHash: "sha256:abc",
+    spec: { app, services: [{ name: "web", replicas: 2 }] },
+    images: { web: { image: "registry.local/web:1" } },
+    trigger: "cli",
+    actor: "ada",
+    ...extra,
+  });
+  return { newApp, input };
 }
