@@ -72,7 +72,7 @@ export const adminPaths: Record<string, Record<string, Op>> = {
   "/api/v1/audit": {
     get: {
       summary:
-        "The audit log, newest first: who changed secrets, environments, repositories, webhook secrets, forge settings, tokens and runners, and who approved or rejected a deployment (never a secret value). `action` is exact, or a prefix ending in '.'; `before` pages back from the id `next` gave",
+        "The audit log, newest first: who changed secrets, environments, repositories, webhook secrets, forge settings, tokens, runners and app owners, and who approved or rejected a deployment (never a secret value). `action` is exact, or a prefix ending in '.'; `before` pages back from the id `next` gave",
       role: "admin",
       query: ["repo", "action", "subject", "before", "limit"],
     },

@@ -271,11 +271,20 @@ export function mountDeployRoutes(app: Hono<Env>, o: DeployRoutesOptions): void 
     if (typeof body.repo !== "string" || body.repo === "")
       throw new UserError("'repo' must name a registered repository");
     const repo = await ci.repoByName(body.repo);
-    const owner = await store.deployApps.bind({
-      app: appName,
-      env,
-      repo: repo.name,
-      actor: c.get("identity").name,
+    const actor = c.get("identity").name;
+    const owner = await store.transaction(async (tx) => {
+      const before = await tx.deployApps.get(appName, env);
+      const bound = await tx.deployApps.bind({ app: appName, env, repo: repo.name, actor });
+      // The environment's secrets follow the binding: who moved them where is for the audit log.
+      await tx.audit.append({
+        actor,
+        action: "deploy.rebind",
+        subject: `${appName}/${env}`,
+        repo: repo.name,
+        env,
+        detail: { from: before?.repo ?? null, to: repo.name },
+      });
+      return bound;
     });
     return c.json({ owner });
   });

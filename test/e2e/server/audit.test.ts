@@ -1,5 +1,6 @@
 // The audit log as an operator reads it: `slipway audit` lists who added a repository, rotated its
-// webhook secret, created and revoked tokens and registered and disabled runners, filtered by repository
+// webhook secret, created and revoked tokens, registered and disabled runners and rebound an app
+// environment to a repository (its secrets follow), filtered by repository
 // and action; never a token or a webhook secret. Only admins read it. `repo rotate-secret` asks first
 // (refuses without --yes when no one can answer), then prints the new secret once; from then on the old
 // secret is refused and the new one verifies.
@@ -17,7 +18,15 @@ import {
 
 cleanupAfterAll();
 
-type Entry = { id: number; actor: string; action: string; subject: string; repo: string | null; detail: any };
+type Entry = {
+  id: number;
+  actor: string;
+  action: string;
+  subject: string;
+  repo: string | null;
+  env: string | null;
+  detail: any;
+};
 
 describe("the audit log", { concurrent: true }, () => {
   test("records admins' changes with who made them, filters them, and shows admins only", async ({ h }) => {
@@ -43,9 +52,12 @@ describe("the audit log", { concurrent: true }, () => {
     const runner = await api(server, "POST", "/api/v1/runners", { name: "gpu-1", labels: ["gpu"] });
     expect(runner.status).toBe(201);
     expect((await api(server, "POST", "/api/v1/runners/gpu-1/disable")).status).toBe(200);
+    const rebind = await api(server, "PUT", "/api/v1/deploy/billing/production/owner", { repo: "acme/shop" });
+    expect(rebind.status, JSON.stringify(rebind.body)).toBe(200);
 
     const all = (await h.cliOk(server, ["audit", "--json"])).json.audit as Entry[];
     expect(all.map((e) => `${e.action} ${e.subject}`)).toEqual([
+      "deploy.rebind billing/production",
       "runner.disable gpu-1",
       "runner.register gpu-1",
       "token.create dash",
@@ -63,15 +75,16 @@ describe("the audit log", { concurrent: true }, () => {
       expect(text).not.toContain(value);
 
     const forRepo = (await h.cliOk(server, ["audit", "--repo", "acme/shop", "--json"])).json.audit as Entry[];
-    expect(forRepo.map((e) => e.action)).toEqual(["repo.webhook-secret.rotate", "repo.add"]);
+    expect(forRepo.map((e) => e.action)).toEqual(["deploy.rebind", "repo.webhook-secret.rotate", "repo.add"]);
+    expect(forRepo[0]).toMatchObject({ env: "production", detail: { from: null, to: "acme/shop" } });
     const tokens = (await h.cliOk(server, ["audit", "--action", "token.", "--json"])).json.audit as Entry[];
     expect(tokens.map((e) => e.action)).toEqual(["token.create", "token.revoke", "token.create"]);
 
     // Paging back: two at a time, then from where the first page ended.
     const page = await h.cliOk(server, ["audit", "-L", "2", "--json"]);
-    expect(page.json.audit.map((e: Entry) => e.action)).toEqual(["runner.disable", "runner.register"]);
+    expect(page.json.audit.map((e: Entry) => e.action)).toEqual(["deploy.rebind", "runner.disable"]);
     const rest = await h.cliOk(server, ["audit", "--before", String(page.json.next), "-L", "2", "--json"]);
-    expect(rest.json.audit.map((e: Entry) => e.action)).toEqual(["token.create", "token.revoke"]);
+    expect(rest.json.audit.map((e: Entry) => e.action)).toEqual(["runner.register", "token.create"]);
 
     const human = await h.cliOk(server, ["audit", "--repo", "acme/shop"]);
     expect(human.stdout).toMatch(/^ID\s+AT\s+ACTOR\s+ACTION\s+SUBJECT\s+WHERE\s+DETAIL\n/);
