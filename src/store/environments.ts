@@ -3,6 +3,8 @@
 // bound for the environment waits at the same gate, and one approval or rejection decides it. A gate
 // leaves `pending` once (compare-and-set), so two reviewers deciding at once cannot both win; the
 // decision and every change to the rules write an audit entry in the same transaction.
+import type { Selectable } from "kysely";
+import type { EnvironmentGatesTable } from "./schema.js";
 import { createAudit } from "./audit.js";
 import { checkName } from "./names.js";
 import { affected, atomic, type Db, fromJson, toJson } from "./util.js";
@@ -66,21 +68,7 @@ type EnvRow = {
   updated_by: string;
 };
 
-type GateRow = {
-  id: number;
-  run_id: number;
-  attempt: number;
-  environment: string;
-  status: string;
-  reviewers_json: string;
-  allow_self_review: number;
-  wait_until: number | null;
-  requested_at: number;
-  decided_by: string | null;
-  decided_at: number | null;
-  reason: string | null;
-  url: string | null;
-};
+type GateRow = Selectable<EnvironmentGatesTable>;
 
 const toEnvironment = (r: EnvRow): Environment => ({
   repoId: Number(r.repo_id),

@@ -3,6 +3,8 @@
 // every transition is a compare-and-set on `pending`. Any number of notifiers (the server and deploy
 // agents on one database) share the queue: a row is attempted only by the notifier holding its claim
 // (`claim`, an atomic UPDATE … WHERE pending AND unclaimed-or-expired), so each delivery is sent by one.
+import type { Selectable } from "kysely";
+import type { NotificationDeliveriesTable } from "./schema.js";
 import { affected, type Db, storableText } from "./util.js";
 
 export const notificationStatuses = ["pending", "delivered", "failed"] as const;
@@ -54,24 +56,7 @@ export type NotificationFilter = {
 /** Errors can quote a receiver's response; keep the log readable. */
 const maxErrorLength = 2000;
 
-type Row = {
-  id: number;
-  channel: string;
-  scope: string;
-  target_json: string;
-  event_type: string;
-  event_id: string;
-  payload: string;
-  status: string;
-  attempts: number;
-  last_error: string | null;
-  next_attempt_at: number;
-  created_at: number;
-  updated_at: number;
-  delivered_at: number | null;
-  claimed_by: string | null;
-  claimed_until: number | null;
-};
+type Row = Selectable<NotificationDeliveriesTable>;
 
 function toDelivery(r: Row): NotificationDelivery {
   return {
