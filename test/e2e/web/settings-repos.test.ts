@@ -134,13 +134,16 @@ describe("settings: repositories", { concurrent: true, timeout: 240_000 }, () =>
     expect(JSON.stringify((await api(server, "GET", "/api/v1/repos")).body)).not.toContain(rotated);
     const audit = db
       .prepare(
-        "SELECT actor, action, subject, detail_json AS detail FROM audit_log WHERE action LIKE 'repo.%'",
+        "SELECT actor, action, subject, detail_json AS detail FROM audit_log WHERE action LIKE 'repo.%' ORDER BY id",
       )
       .all() as { actor: string; action: string; subject: string; detail: string }[];
+    // The form's addition and the rotation, each by the signed-in admin; neither secret in either entry.
     expect(audit).toEqual([
+      expect.objectContaining({ actor: "admin", action: "repo.add", subject: "acme/web" }),
       expect.objectContaining({ actor: "admin", action: "repo.webhook-secret.rotate", subject: "acme/web" }),
     ]);
     expect(JSON.stringify(audit)).not.toContain(rotated);
+    expect(JSON.stringify(audit)).not.toContain(secret);
     db.close();
     // "I have copied it" puts it away.
     await s.page.click("[data-action=secret-done]");
