@@ -8,68 +8,11 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
-import { agentPaths, callAgent } from "../../../src/deploy/index.js";
-import { freePort } from "../../support/ports.js";
-import { e2eDir } from "../helpers.js";
-import {
-  addRepo,
-  api,
-  cleanupAfterAll,
-  createDatabase,
-  type GitRepo,
-  makeRepo,
-  type Server,
-  test,
-  waitFor,
-} from "./helpers.js";
+import { agentPaths } from "../../../src/deploy/index.js";
+import { addSampleApp, deployApi, shutdownAgent, slipwayYaml } from "./deploy-fixture.js";
+import { api, cleanupAfterAll, createDatabase, type GitRepo, type Server, test, waitFor } from "./helpers.js";
 
 cleanupAfterAll();
-
-const appJs = readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8");
-
-function slipwayYaml(port: number, version: string, strategy = "") {
-  return `deploy:
-  services:
-    api:
-      command: node server.mjs
-      cwd: ./app
-      replicas: 1
-      publish: ${port}
-      env:
-        APP_VERSION: ${version}
-      health:
-        http: /healthz
-        interval: 100ms
-        deadline: 10s
-      drain_timeout: 1s
-${strategy}`;
-}
-
-type Line = Record<string, any>;
-
-/** POSTs a deploy and reads the whole NDJSON answer (or the JSON error). */
-async function deployApi(
-  server: { url: string },
-  token: string | null,
-  repo: string,
-  body: unknown,
-): Promise<{ status: number; lines: Line[]; error?: Line }> {
-  const res = await fetch(`${server.url}/api/v1/repos/${repo}/deploys`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status !== 200) return { status: res.status, lines: [], error: JSON.parse(text) };
-  expect(res.headers.get("content-type")).toMatch(/application\/x-ndjson/);
-  return {
-    status: 200,
-    lines: text
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Line),
-  };
-}
 
 async function token(server: Server, name: string, role: string): Promise<string> {
   const r = await api<{ token: string }>(server, "POST", "/api/v1/tokens", { name, role });
@@ -81,19 +24,6 @@ async function get(url: string): Promise<string> {
   return (await fetch(url)).text();
 }
 
-/**
- * Stops the agent and its instances. Bounded: an agent asked while a canary holds a manual pause does
- * not answer (the harness kills what is left when the test ends).
- */
-async function shutdown(server: Server, app: string, env = "production") {
-  await Promise.race([
-    callAgent(agentPaths(server.dataDir, app, env).socketPath, "POST", "/shutdown", {
-      stopInstances: true,
-    }).catch(() => undefined),
-    new Promise((r) => setTimeout(r, 10_000)),
-  ]);
-}
-
 function commitV(repo: GitRepo, port: number, version: string, strategy = "") {
   return repo.commit({ "slipway.yaml": slipwayYaml(port, version, strategy) }, `release ${version}`);
 }
@@ -101,11 +31,9 @@ function commitV(repo: GitRepo, port: number, version: string, strategy = "") {
 describe("deploys through the server", { concurrent: true }, () => {
   test("API and CLI deploys, releases, status, promote, rollback and bad input", async ({ h }) => {
     const server = await h.startServer();
-    const port = await freePort();
+    const { repo, port } = await addSampleApp(server, "acme/shop");
     const url = `http://127.0.0.1:${port}/`;
-    const repo = makeRepo({ "slipway.yaml": slipwayYaml(port, "v1"), "app/server.mjs": appJs });
     const sha1 = repo.head();
-    await addRepo(server, repo, "acme/shop");
     const deployer = await token(server, "ci-bot", "deployer");
     const viewer = await token(server, "watcher", "viewer");
     const checkouts = join(server.dataDir, "deploy-checkouts", "acme", "shop");
@@ -256,7 +184,7 @@ describe("deploys through the server", { concurrent: true }, () => {
         (await api(server, "GET", "/api/v1/deploy/..%2Fx/production/status", undefined, viewer)).status,
       ).toBe(400);
     } finally {
-      await shutdown(server, "shop");
+      await shutdownAgent(server, "shop");
     }
     // With the agent gone, status says so and names the current release.
     const after = await api(server, "GET", "/api/v1/deploy/shop/production/status", undefined, viewer);
@@ -265,9 +193,7 @@ describe("deploys through the server", { concurrent: true }, () => {
 
   test("on PostgreSQL the agent records into the server's database", async ({ h }) => {
     const server = await h.startServer({ database: await createDatabase() });
-    const port = await freePort();
-    const repo = makeRepo({ "slipway.yaml": slipwayYaml(port, "v1"), "app/server.mjs": appJs });
-    await addRepo(server, repo, "pgshop");
+    const { port } = await addSampleApp(server, "pgshop");
     try {
       const r = await h.cli(server, ["deploy", "--server", "--repo", "pgshop", "--env", "staging"]);
       expect(r.code, r.stderr).toBe(0);
@@ -280,7 +206,7 @@ describe("deploys through the server", { concurrent: true }, () => {
       const pid = Number(readFileSync(agentPaths(server.dataDir, "pgshop", "staging").pidFile, "utf8"));
       expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain("postgres://");
     } finally {
-      await shutdown(server, "pgshop", "staging");
+      await shutdownAgent(server, "pgshop", "staging");
     }
   }, 120_000);
 });

@@ -3,49 +3,16 @@
 // "what changed" against the previous one. The second release's version is markup (an <img onerror>, a
 // <script>): the chart's legend, the figures table and the diff show it as text, and nothing runs. A
 // viewer sees all of it; the figures endpoint refuses a request without a session or token.
-import { readFileSync } from "node:fs";
 import http from "node:http";
-import { join } from "node:path";
 import { describe, expect } from "vitest";
-import { agentPaths, callAgent } from "../../../src/deploy/index.js";
-import { freePort } from "../../support/ports.js";
-import { e2eDir } from "../helpers.js";
-import { addRepo, api, cleanupAfterAll, makeRepo, type Server, test, waitFor } from "../server/helpers.js";
+import { addSampleApp, appJs, deployVersion, shutdownAgent, slipwayYaml } from "../server/deploy-fixture.js";
+import { api, cleanupAfterAll, test, waitFor } from "../server/helpers.js";
 import { signIn, useBrowser } from "./browser.js";
 
 cleanupAfterAll();
 const browser = useBrowser();
 
-const appJs = readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8");
-
-const slipwayYaml = (port: number, version: string) => `deploy:
-  services:
-    api:
-      command: node server.mjs
-      cwd: ./app
-      replicas: 1
-      publish: ${port}
-      env:
-        APP_VERSION: ${version}
-      health:
-        http: /healthz
-        interval: 100ms
-        deadline: 10s
-      drain_timeout: 1s
-`;
-
 const evilVersion = 'v2.0.0<img src=x onerror="alert(1)"><script>alert(2)</script>';
-
-async function deploy(server: Server, version: string): Promise<void> {
-  const res = await fetch(`${server.url}/api/v1/repos/acme/shop/deploys`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${server.token}` },
-    body: JSON.stringify({ version }),
-  });
-  const text = await res.text();
-  expect(res.status, text).toBe(200);
-  expect(text.trim().split("\n").at(-1)).toContain('"release"');
-}
 
 /** About 25 requests a second through the router until stopped, at most `max` in all. */
 function steadyLoad(port: number, max: number) {
@@ -86,13 +53,11 @@ function steadyLoad(port: number, max: number) {
 describe("app page figures and release changes", { timeout: 300_000 }, () => {
   test("shows per-version live figures and what each release changed, as text", async ({ h }) => {
     const server = await h.startServer();
-    const port = await freePort();
-    const repo = makeRepo({ "slipway.yaml": slipwayYaml(port, "v1"), "app/server.mjs": appJs });
-    await addRepo(server, repo, "acme/shop");
+    const { repo, port } = await addSampleApp(server, "acme/shop");
     const figuresPath = "/api/v1/deploy/shop/production/figures";
     let load: ReturnType<typeof steadyLoad> | undefined;
     try {
-      await deploy(server, "v1.0.0");
+      await deployVersion(server, "v1.0.0");
       load = steadyLoad(port, 3000);
       // A few samples of r1 alone, then the second release under the same load.
       await new Promise((r) => setTimeout(r, 5000));
@@ -101,7 +66,7 @@ describe("app page figures and release changes", { timeout: 300_000 }, () => {
         { "slipway.yaml": slipwayYaml(port, "v2"), "app/server.mjs": `${appJs}\n// v2\n` },
         "release v2",
       );
-      await deploy(server, evilVersion);
+      await deployVersion(server, evilVersion);
       await new Promise((r) => setTimeout(r, 5000));
 
       // The endpoint: no session or token, nothing; a viewer's token, the figures.
@@ -179,12 +144,7 @@ describe("app page figures and release changes", { timeout: 300_000 }, () => {
       expect(failed, "the rollout cost the load nothing").toBe(0);
     } finally {
       await load?.stop();
-      await Promise.race([
-        callAgent(agentPaths(server.dataDir, "shop", "production").socketPath, "POST", "/shutdown", {
-          stopInstances: true,
-        }).catch(() => undefined),
-        new Promise((r) => setTimeout(r, 10_000)),
-      ]);
+      await shutdownAgent(server, "shop");
     }
   });
 });

@@ -1,59 +1,23 @@
 // Applications in Chromium: a release deployed through the server shows on the app page with its
 // history, and a deployer rolls it back to the earlier release with the page's button; the service then
 // answers as that release again. A viewer sees the same page without the button.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect } from "vitest";
-import { agentPaths, callAgent } from "../../../src/deploy/index.js";
-import { freePort } from "../../support/ports.js";
-import { e2eDir } from "../helpers.js";
-import { addRepo, api, cleanupAfterAll, type Server, test, waitFor } from "../server/helpers.js";
-import { makeRepo } from "../server/helpers.js";
+import { addSampleApp, deployVersion, shutdownAgent, slipwayYaml } from "../server/deploy-fixture.js";
+import { api, cleanupAfterAll, test, waitFor } from "../server/helpers.js";
 import { signIn, useBrowser } from "./browser.js";
 
 cleanupAfterAll();
 const browser = useBrowser();
 
-const appJs = readFileSync(join(e2eDir, "deploy", "app", "server.mjs"), "utf8");
-
-const slipwayYaml = (port: number, version: string) => `deploy:
-  services:
-    api:
-      command: node server.mjs
-      cwd: ./app
-      replicas: 1
-      publish: ${port}
-      env:
-        APP_VERSION: ${version}
-      health:
-        http: /healthz
-        interval: 100ms
-        deadline: 10s
-      drain_timeout: 1s
-`;
-
-async function deploy(server: Server, version: string): Promise<void> {
-  const res = await fetch(`${server.url}/api/v1/repos/acme/shop/deploys`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${server.token}` },
-    body: JSON.stringify({ version }),
-  });
-  const text = await res.text();
-  expect(res.status, text).toBe(200);
-  expect(text.trim().split("\n").at(-1)).toContain('"release"');
-}
-
 describe("applications", { timeout: 300_000 }, () => {
   test("deploys a release and rolls it back from the app page", async ({ h }) => {
     const server = await h.startServer();
-    const port = await freePort();
-    const repo = makeRepo({ "slipway.yaml": slipwayYaml(port, "v1"), "app/server.mjs": appJs });
-    await addRepo(server, repo, "acme/shop");
+    const { repo, port } = await addSampleApp(server, "acme/shop");
     const answer = async () => (await fetch(`http://127.0.0.1:${port}/`)).text();
     try {
-      await deploy(server, "v1.0.0");
+      await deployVersion(server, "v1.0.0");
       repo.commit({ "slipway.yaml": slipwayYaml(port, "v2") }, "release v2");
-      await deploy(server, "v2.0.0");
+      await deployVersion(server, "v2.0.0");
       expect(await answer()).toContain("v2");
 
       const viewerToken = (
@@ -82,12 +46,7 @@ describe("applications", { timeout: 300_000 }, () => {
       expect(s.errors).toEqual([]);
       await s.context.close();
     } finally {
-      await Promise.race([
-        callAgent(agentPaths(server.dataDir, "shop", "production").socketPath, "POST", "/shutdown", {
-          stopInstances: true,
-        }).catch(() => undefined),
-        new Promise((r) => setTimeout(r, 10_000)),
-      ]);
+      await shutdownAgent(server, "shop");
     }
   });
 });
