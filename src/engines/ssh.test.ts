@@ -1,134 +1,37 @@
 // ssh:// engines against a real sshd (a throwaway one on 127.0.0.1 with its own host key and authorized
 // key) in front of the local dockerd, which plays the remote engine: `docker system dial-stdio` runs through
 // the SSH session as it would on another machine. Each sshd and container started here is removed again.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../test/support/ports.js";
+import { startSshd as startTestSshd, type TestSshd } from "../../test/support/sshd.js";
 import { createDockerRuntime } from "../deploy/index.js";
 import { tempDir, testLabels, testService } from "../deploy/runtimes/testing.js";
 import { UserError } from "../lib/errors.js";
 import { connectEngine, type Engine, EngineError, resolveEngineAddress } from "./index.js";
-import { keyFingerprint, knownHostName } from "./ssh-known-hosts.js";
-import { type Keypair, keygen } from "./testing.js";
+import { keyFingerprint } from "./ssh-known-hosts.js";
+import { keygen } from "./testing.js";
 
 const image = "slipway/busybox:latest";
 const run = `${Date.now().toString(36)}${process.pid}`;
 
-type Sshd = {
-  port: number;
-  dir: string;
-  hostKey: Keypair;
-  clientKey: Keypair;
-  /** A known_hosts file that holds this sshd's host key. */
-  knownHosts: string;
-  /** Environment for an engine that reaches this sshd with the right key and known_hosts. */
-  env: NodeJS.ProcessEnv;
-  url: string;
-  stop(): Promise<void>;
-};
+const sshds: TestSshd[] = [];
 
-const sshds: Sshd[] = [];
-
-/** A throwaway sshd on 127.0.0.1 that lets root in with a fresh key; `extra` lines go into its config. */
-async function startSshd(extra: string[] = []): Promise<Sshd> {
-  // sshd refuses to start without its privilege separation directory.
-  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const dir = mkdtempSync(join(tmpdir(), "slipway-sshd-"));
-  const hostKey = keygen(dir, "host_ed25519");
-  const clientKey = keygen(dir, "client_ed25519");
-  writeFileSync(join(dir, "authorized_keys"), `${clientKey.publicLine}\n`);
-  const config = join(dir, "sshd_config");
-  writeFileSync(
-    config,
-    [
-      "ListenAddress 127.0.0.1",
-      `HostKey ${hostKey.path}`,
-      `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
-      "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      "StrictModes no",
-      "PidFile none",
-      ...extra,
-      "",
-    ].join("\n"),
-  );
-  const port = await freePort();
-  const proc: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config, "-p", String(port)], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  proc.stderr!.on("data", (b: Buffer) => {
-    log += b.toString();
-  });
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sshd did not start:\n${log}`)), 10_000);
-    const check = () => {
-      if (log.includes("Server listening")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stderr!.on("data", check);
-    proc.once("exit", () => {
-      clearTimeout(timer);
-      reject(new Error(`sshd exited:\n${log}`));
-    });
-  });
-  const knownHosts = join(dir, "known_hosts");
-  const [type, key] = hostKey.publicLine.split(" ");
-  writeFileSync(knownHosts, `${knownHostName("127.0.0.1", port)} ${type} ${key}\n`);
-  const sshd: Sshd = {
-    port,
-    dir,
-    hostKey,
-    clientKey,
-    knownHosts,
-    env: { HOME: dir, SLIPWAY_SSH_KEY: clientKey.path, SLIPWAY_SSH_KNOWN_HOSTS: knownHosts },
-    url: `ssh://root@127.0.0.1:${port}`,
-    async stop() {
-      // Session processes run in sessions of their own: end them by pid (children of this sshd) first.
-      const children = readdirSync("/proc")
-        .filter((d) => /^\d+$/.test(d))
-        .filter((d) => {
-          try {
-            // Fields after the command (which is in parentheses): state, ppid, …
-            const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-            return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === proc.pid;
-          } catch {
-            return false;
-          }
-        })
-        .map(Number);
-      for (const pid of children) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {}
-      }
-      if (proc.exitCode === null) proc.kill("SIGTERM");
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/**
+ * A throwaway sshd (test/support/sshd.ts) that lets root in with a fresh key; `extra` lines go into its
+ * config. Its `env` also sets HOME to its directory, so nothing of this machine's ~/.ssh counts.
+ */
+async function startSshd(extra: string[] = []): Promise<TestSshd> {
+  const started = await startTestSshd(extra);
+  const sshd: TestSshd = { ...started, env: { HOME: started.dir, ...started.env } };
   sshds.push(sshd);
   return sshd;
 }
 
 /** Stops an sshd started by this file whatever happened in the test. */
-async function stopSshd(sshd: Sshd): Promise<void> {
+async function stopSshd(sshd: TestSshd): Promise<void> {
   sshds.splice(sshds.indexOf(sshd), 1);
   await sshd.stop();
 }
@@ -137,7 +40,7 @@ afterAll(async () => {
   for (const sshd of [...sshds]) await stopSshd(sshd);
 });
 
-function engineFor(sshd: Sshd, env: NodeJS.ProcessEnv = {}): Engine {
+function engineFor(sshd: TestSshd, env: NodeJS.ProcessEnv = {}): Engine {
   return connectEngine({ host: sshd.url, env: { ...sshd.env, ...env } });
 }
 
@@ -179,7 +82,7 @@ describe("ssh:// addresses", () => {
 });
 
 describe("an engine over ssh", () => {
-  let sshd: Sshd;
+  let sshd: TestSshd;
   let engine: Engine;
   const containers: string[] = [];
 

@@ -1,8 +1,35 @@
-// Helpers of the webhook-intake security tests: raw HTTP posts whose bodies are streamed (and may be
-// held back), the server's resident memory, and running a command as another local user.
+// Helpers of the webhook-intake security tests: a server with a repository that runs a workflow on
+// push, raw HTTP posts whose bodies are streamed (and may be held back), the server's resident memory,
+// and running a command as another local user.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
+import { addRepo, type Harness, makeRepo } from "../server/helpers.js";
+
+/** A workflow that runs on push: one job, `build`, whose one step prints "built". */
+const pushWorkflow = `name: CI
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo built
+`;
+
+/**
+ * Starts a server (on `dataDir` when given) and adds a repository as `fullName` whose first commit holds
+ * pushWorkflow as `.github/workflows/ci.yml` and `files`; returns both and the repository's webhook secret.
+ */
+export async function serverWithPushRepo(
+  h: Harness,
+  fullName: string,
+  o: { dataDir?: string; files?: Record<string, string> } = {},
+) {
+  const server = await h.startServer({ dataDir: o.dataDir });
+  const repo = makeRepo({ ".github/workflows/ci.yml": pushWorkflow, ...o.files });
+  const secret = await addRepo(server, repo, fullName);
+  return { server, repo, secret };
+}
 
 export type RawResponse = {
   status: number;

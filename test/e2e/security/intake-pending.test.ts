@@ -6,10 +6,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect } from "vitest";
 import {
-  addRepo,
   cleanupAfterAll,
   listRuns,
-  makeRepo,
   pushPayload,
   sendWebhook,
   tempDir,
@@ -17,25 +15,16 @@ import {
   waitFor,
   waitForRun,
 } from "../server/helpers.js";
+import { serverWithPushRepo } from "./intake-helpers.js";
 
 cleanupAfterAll();
 
 const fullName = "acme/app";
-const workflow = `name: CI
-on: push
-jobs:
-  build:
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo built
-`;
 
 describe("a delivery received before a crash", () => {
   test("is finished by the next start, once; its redelivery is then a duplicate", async ({ h }) => {
     const dataDir = join(tempDir("slipway-intake-pending-"), "data");
-    const first = await h.startServer({ dataDir });
-    const repo = makeRepo({ ".github/workflows/ci.yml": workflow });
-    const secret = await addRepo(first, repo, fullName);
+    const { server: first, repo, secret } = await serverWithPushRepo(h, fullName, { dataDir });
     first.kill("SIGKILL");
     await first.exited;
 

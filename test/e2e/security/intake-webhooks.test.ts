@@ -6,7 +6,6 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import {
-  addRepo,
   cleanupAfterAll,
   type Harness,
   listRuns,
@@ -17,24 +16,14 @@ import {
   test,
   waitForRun,
 } from "../server/helpers.js";
+import { serverWithPushRepo } from "./intake-helpers.js";
 
 cleanupAfterAll();
 
 const fullName = "acme/app";
-const workflow = `name: CI
-on: push
-jobs:
-  build:
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo built
-`;
 
-async function setup(h: Harness) {
-  const server = await h.startServer();
-  const repo = makeRepo({ ".github/workflows/ci.yml": workflow, "README.md": "hi\n" });
-  const secret = await addRepo(server, repo, fullName);
-  return { server, repo, secret };
+function setup(h: Harness) {
+  return serverWithPushRepo(h, fullName, { files: { "README.md": "hi\n" } });
 }
 
 /** POSTs a GitHub delivery to `path` with the given body and signature. */

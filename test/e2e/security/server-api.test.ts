@@ -20,26 +20,16 @@ import {
   waitFor,
   waitForRun,
 } from "../server/helpers.js";
+import { finishedQuickRun } from "../server/quick-run.js";
 
 cleanupAfterAll();
 
 const name = "acme/app";
-const quick = `name: Quick
-on: workflow_dispatch
-jobs:
-  quick:
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo "quick ran"
-`;
 
 describe.concurrent("the API's bounds and errors", () => {
   test("limit, attempt and after must be whole numbers in range: 400 naming the parameter", async ({ h }) => {
     const server = await h.startServer();
-    const repo = makeRepo({ ".github/workflows/quick.yml": quick });
-    await addRepo(server, repo, name);
-    const id = await dispatchRun(server, name, "quick.yml");
-    await waitForRun(server, id);
+    const id = await finishedQuickRun(server, name);
     for (const bad of ["abc", "-1", "0", "1.5", "100000"]) {
       const r = await api(server, "GET", `/api/v1/runs?limit=${bad}`);
       expect(r.status, `limit=${bad}`).toBe(400);

@@ -16,29 +16,19 @@ import {
   waitFor,
   waitForRun,
 } from "./helpers.js";
+import { finishedQuickRun, quickWorkflow } from "./quick-run.js";
 
 cleanupAfterAll();
 
 const name = "acme/app";
-const quick = `name: Quick
-on: workflow_dispatch
-jobs:
-  quick:
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo "quick ran"
-`;
 
 describe.concurrent("auth", () => {
   test("enforces tokens and roles; token values are never listed; the admin token file is 0600", async ({
     h,
   }) => {
-    const repo = makeRepo({ ".github/workflows/quick.yml": quick });
     const server = await h.startServer();
     expect(statSync(join(server.dataDir, "admin-token")).mode & 0o777).toBe(0o600);
-    await addRepo(server, repo, name);
-    const id = await dispatchRun(server, name, "quick.yml");
-    await waitForRun(server, id);
+    const id = await finishedQuickRun(server, name);
 
     // No token at all.
     expect((await api(server, "GET", "/api/v1/runs", undefined, null)).status).toBe(401);
@@ -127,7 +117,7 @@ describe.concurrent("auth", () => {
 
 describe.concurrent("operations", () => {
   test("/healthz, /readyz and /metrics answer", async ({ h }) => {
-    const repo = makeRepo({ ".github/workflows/quick.yml": quick });
+    const repo = makeRepo({ ".github/workflows/quick.yml": quickWorkflow });
     const server = await h.startServer();
     await addRepo(server, repo, name);
     const health = await fetch(`${server.url}/healthz`);
