@@ -1,5 +1,6 @@
-// Tokens and runners: created, listed and revoked by admins, each change audited with who made it. The last active admin token cannot be
-// revoked (409); a disabled or removed runner's token is refused at once and the legs it held fail.
+// Tokens and runners: created, listed and revoked by admins, each change audited with who made it. The
+// last active admin token cannot be revoked (409); a disabled or removed runner's token is refused at once
+// and the legs it held fail.
 import type { Context, Hono } from "hono";
 import { type CiService, RunnerApi } from "../../ci/index.js";
 import { NotFoundError, UserError } from "../../lib/errors.js";
