@@ -24,7 +24,7 @@ export class Repos {
     branch?: string;
     pollIntervalS?: number | null;
     /** Who added it, for the audit log. */
-    actor?: string;
+    actor: string;
   }): Promise<{
     repo: Repo;
     webhookSecret: string;
@@ -49,7 +49,7 @@ export class Repos {
       });
       // The URL holds no credentials (checkRepoUrl refuses them); the webhook secret is never audited.
       await tx.audit.append({
-        actor: input.actor ?? "unknown",
+        actor: input.actor,
         action: "repo.add",
         subject: name,
         repo: name,

@@ -95,7 +95,7 @@ export class CiService {
     name?: string;
     branch?: string;
     pollIntervalS?: number | null;
-    actor?: string;
+    actor: string;
   }) {
     return this.repos.addRepo(input);
   }

@@ -16,11 +16,24 @@ type AuditFlags = ClientFlags & {
   limit?: string;
 };
 
-function detailText(detail: Json | null): string {
-  if (!detail) return "";
-  return Object.entries(detail)
-    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-    .join(" ");
+/** Text as a terminal shows it: one with a control character (an escape sequence, a newline) is quoted. */
+function shown(text: string): string {
+  return /\p{Cc}/u.test(text) ? JSON.stringify(text) : text;
+}
+
+/** The human table's rows: id, time, actor, action, subject, where (repo/env) and the detail as k=v. */
+export function auditRows(entries: readonly Json[]): string[][] {
+  return entries.map((e) => [
+    String(e.id),
+    formatTimestamp(e.at),
+    shown(String(e.actor)),
+    shown(String(e.action)),
+    shown(String(e.subject)),
+    shown([e.repo, e.env].filter(Boolean).join("/")),
+    Object.entries((e.detail as Json | null) ?? {})
+      .map(([k, v]) => `${shown(k)}=${typeof v === "string" ? shown(v) : JSON.stringify(v)}`)
+      .join(" "),
+  ]);
 }
 
 export function registerAuditCommand(program: Command, withClient: (cmd: any) => any): void {
@@ -44,15 +57,7 @@ export function registerAuditCommand(program: Command, withClient: (cmd: any) =>
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       return;
     }
-    const rows = (r.audit as Json[]).map((e) => [
-      String(e.id),
-      formatTimestamp(e.at),
-      e.actor,
-      e.action,
-      e.subject,
-      [e.repo, e.env].filter(Boolean).join("/"),
-      detailText(e.detail),
-    ]);
+    const rows = auditRows(r.audit as Json[]);
     process.stdout.write(
       rows.length === 0
         ? "no audit entries\n"

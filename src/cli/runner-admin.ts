@@ -2,6 +2,7 @@
 // server, over its API (human tables, or --json).
 import type { Command } from "@commander-js/extra-typings";
 import { formatTimestamp, textTable } from "../lib/format.js";
+import type { Runner } from "../store/index.js";
 import { ApiClient, type ClientFlags } from "./client.js";
 import { type ConfirmFlags, confirm, yesOption } from "./confirm.js";
 import { hiddenTokenOption, resolveTokenHook, tokenFileFor } from "./token-flags.js";
@@ -16,14 +17,8 @@ function withClient(cmd: any): any {
     .option("--json", "print JSON");
 }
 
-type RunnerView = {
-  id: string;
-  name: string;
-  labels: string[];
-  lastHeartbeatAt: number | null;
-  createdAt: number;
-  disabledAt: number | null;
-};
+/** A runner as the API answers it (never its token). */
+type RunnerView = Runner;
 
 /** `slipway runner ls|disable|enable|rm`: an admin's view and controls of the registered runners. */
 export function registerRunnerAdmin(runner: Command): void {
